@@ -1,0 +1,54 @@
+"""Command-line entry point: `reviewbot SUBCOMMAND ...`.
+
+Each subcommand lives in its own module under reviewbot.commands and exposes
+`add_parser(subparsers)`, which registers the parser and sets `func=run(args) -> int`.
+Modules keep heavy imports inside `run`, so `--help` and the hook stay fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from reviewbot import __version__
+from reviewbot.errors import EXIT_USAGE, ReviewbotError
+
+# One line per subcommand module; order is the order in --help.
+COMMAND_MODULES = (
+    'reviewbot.commands.review',
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line (not the whole usage) on a usage error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f'reviewbot: error: {message} (see {self.prog} --help)\n')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog='reviewbot', description=__doc__.splitlines()[0])
+    parser.add_argument('--version', action='version', version=f'reviewbot {__version__}')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, 'func', None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except ReviewbotError as e:
+        print(f'reviewbot: {e}', file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print('reviewbot: interrupted', file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

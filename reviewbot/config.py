@@ -1,0 +1,187 @@
+"""Configuration: `[tool.reviewbot]` in pyproject.toml, or `.reviewbot.toml` (same keys, top level).
+
+Every key is declared in SCHEMA with its type and default; an unknown key or a value of the wrong
+type is a one-line ConfigError naming it. Sub-tables (e.g. `[tool.reviewbot.cloud]`) are sections
+of SCHEMA. Command-line flags override the file (see `Config.override`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from reviewbot.errors import ConfigError
+
+SEVERITY_LEVELS = ('info', 'warning', 'error', 'none')
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    type: type | tuple[type, ...]
+    default: Any
+    doc: str
+    choices: tuple[Any, ...] | None = None
+    check: Callable[[Any], str | None] | None = None  # returns an error text or None
+
+
+def _positive(v: Any) -> str | None:
+    return None if v > 0 else 'must be > 0'
+
+
+def _non_negative(v: Any) -> str | None:
+    return None if v >= 0 else 'must be >= 0'
+
+
+def _str_list(v: Any) -> str | None:
+    return None if all(isinstance(x, str) for x in v) else 'must be a list of strings'
+
+
+DEFAULT_EXCLUDE = (
+    '**/*.lock', '**/package-lock.json', '**/yarn.lock', '**/pnpm-lock.yaml', '**/poetry.lock',
+    '**/Cargo.lock', '**/go.sum', '**/*.min.js', '**/*.min.css', '**/*.map',
+    '**/vendor/**', '**/node_modules/**', '**/dist/**', '**/*_pb2.py', '**/*.pb.go',
+)
+
+# section name ('' = top level) -> key -> Key. Other modules' keys are declared here too, so that
+# one place says what a config file may contain.
+SCHEMA: dict[str, dict[str, Key]] = {
+    '': {
+        'exclude': Key(list, [], 'extra glob patterns of paths never reviewed', check=_str_list),
+        'default_exclude': Key(bool, True, 'also skip lock, generated, vendored and minified files'),
+        'fail_level': Key(str, 'error', 'exit 1 when a finding is at or above this severity',
+                          choices=SEVERITY_LEVELS),
+        'max_file_changed_lines': Key(int, 5000, 'skip a file with more changed lines', check=_positive),
+        'max_diff_changed_lines': Key(int, 50000, 'skip files past this many changed lines in all',
+                                      check=_positive),
+        'unanchored': Key(str, 'file-note', 'what to do with a finding on a line outside the diff',
+                          choices=('file-note', 'drop')),
+        'reviewers': Key(list, ['secrets', 'ruff', 'model'], 'reviewers to run, in order',
+                         check=_str_list),
+        'model': Key(str, 'qwen2.5-coder-0.5b', 'local model name (see `reviewbot model list`)'),
+        'model_dir': Key(str, '', 'where models are cached (default: per-user cache directory)'),
+        'threads': Key(int, 2, 'CPU threads for the local model', check=_positive),
+        'budget': Key((int, float), 60, 'seconds the model reviewer may spend', check=_non_negative),
+        'guidelines': Key(str, '', "path of the team's review guidelines file (Markdown)"),
+        'cache': Key(bool, True, 'cache model results on disk'),
+    },
+}
+
+
+@dataclasses.dataclass
+class Config:
+    values: dict[str, dict[str, Any]]
+    source: Path | None = None  # the file the values came from, if any
+
+    def get(self, key: str, section: str = '') -> Any:
+        return self.values[section][key]
+
+    def __getattr__(self, key: str) -> Any:  # top-level keys as attributes: cfg.fail_level
+        try:
+            return self.__dict__['values'][''][key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.values[name]
+
+    def override(self, section: str = '', **flags: Any) -> Config:
+        """A copy with command-line flags applied; None means 'not given on the command line'."""
+        values = {s: dict(v) for s, v in self.values.items()}
+        for key, value in flags.items():
+            if value is None:
+                continue
+            values[section][key] = _check(section, key, value, origin='command line')
+        return Config(values, self.source)
+
+
+def defaults() -> Config:
+    return Config({s: {k: _copy(key.default) for k, key in keys.items()} for s, keys in SCHEMA.items()})
+
+
+def _copy(v: Any) -> Any:
+    return list(v) if isinstance(v, list) else v
+
+
+def _qualified(section: str, key: str) -> str:
+    return f'{section}.{key}' if section else key
+
+
+def _check(section: str, key: str, value: Any, origin: str) -> Any:
+    spec = SCHEMA[section].get(key)
+    name = _qualified(section, key)
+    if spec is None:
+        known = ', '.join(sorted(SCHEMA[section]))
+        raise ConfigError(f'{origin}: unknown key {name!r} (known: {known})')
+    types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+    # bool is an int in Python; never accept true/false where a number is meant, or vice versa
+    if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
+        want = ' or '.join(t.__name__ for t in types)
+        raise ConfigError(f'{origin}: {name} must be {want}, not {type(value).__name__} {value!r}')
+    if spec.choices is not None and value not in spec.choices:
+        raise ConfigError(f'{origin}: {name} must be one of {", ".join(map(str, spec.choices))}, '
+                          f'not {value!r}')
+    if spec.check is not None and (problem := spec.check(value)):
+        raise ConfigError(f'{origin}: {name} {problem}')
+    return value
+
+
+def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest .reviewbot.toml, or pyproject.toml with a [tool.reviewbot] table, upwards from start."""
+    for d in (start, *start.parents):
+        dedicated = d / '.reviewbot.toml'
+        if dedicated.is_file():
+            return dedicated, _read_toml(dedicated)
+        pyproject = d / 'pyproject.toml'
+        if pyproject.is_file():
+            table = _read_toml(pyproject).get('tool', {}).get('reviewbot')
+            if table is not None:
+                if not isinstance(table, dict):
+                    raise ConfigError(f'{pyproject}: [tool.reviewbot] must be a table')
+                return pyproject, table
+        if (d / '.git').exists():
+            break  # do not wander out of the repository
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding='utf-8'))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f'{path}: cannot read: {e}') from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f'{path}: invalid TOML: {e}') from None
+
+
+def from_table(table: dict[str, Any], origin: str) -> dict[str, dict[str, Any]]:
+    """Validate a parsed table (top-level keys and sub-tables) against SCHEMA."""
+    cfg = defaults().values
+    for key, value in table.items():
+        if isinstance(value, dict) and key in SCHEMA and key != '':
+            for sub_key, sub_value in value.items():
+                cfg[key][sub_key] = _check(key, sub_key, sub_value, origin)
+        else:
+            cfg[''][key] = _check('', key, value, origin)
+    return cfg
+
+
+def load(path: Path | None = None, start: Path | None = None) -> Config:
+    """Load an explicit config file, else the nearest one from `start` (default: cwd), else defaults."""
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f'config file not found: {path}')
+        table = _read_toml(path)
+        if path.name == 'pyproject.toml':
+            table = table.get('tool', {}).get('reviewbot', {})
+        return Config(from_table(table, str(path)), path)
+    found = find_config_file((start or Path.cwd()).resolve())
+    if found is None:
+        return defaults()
+    file, table = found
+    return Config(from_table(table, str(file)), file)

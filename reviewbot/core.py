@@ -1,0 +1,239 @@
+"""The core types every stage of the pipeline shares.
+
+The pipeline flows one way:
+  diff source (bytes) -> parsed Diff -> reviewers -> Findings anchored to diff lines -> reporters.
+Everything in here is plain data: no I/O, no imports from the rest of the package.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import re
+from typing import Any
+
+
+class LineKind(str, enum.Enum):
+    ADDED = 'added'
+    REMOVED = 'removed'
+    CONTEXT = 'context'
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffLine:
+    kind: LineKind
+    text: str  # without the trailing newline
+    old_lineno: int | None  # None for added lines
+    new_lineno: int | None  # None for removed lines
+    no_newline_at_eof: bool = False
+
+
+@dataclasses.dataclass
+class Hunk:
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+    section: str
+    lines: list[DiffLine]
+
+    @property
+    def added(self) -> list[DiffLine]:
+        return [ln for ln in self.lines if ln.kind is LineKind.ADDED]
+
+    @property
+    def removed(self) -> list[DiffLine]:
+        return [ln for ln in self.lines if ln.kind is LineKind.REMOVED]
+
+    @property
+    def new_end(self) -> int:
+        """Last new-file line number the hunk covers (inclusive)."""
+        return self.new_start + max(self.new_count, 1) - 1
+
+
+class ChangeKind(str, enum.Enum):
+    ADDED = 'added'
+    DELETED = 'deleted'
+    MODIFIED = 'modified'
+    RENAMED = 'renamed'
+    COPIED = 'copied'
+    MODE_ONLY = 'mode-only'
+
+
+@dataclasses.dataclass
+class FileChange:
+    old_path: str | None  # None when the file is added
+    new_path: str | None  # None when the file is deleted
+    kind: ChangeKind
+    hunks: list[Hunk]
+    is_binary: bool = False
+    is_submodule: bool = False
+    old_mode: str | None = None
+    new_mode: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The path findings are reported against: the new path, or the old one for deletions."""
+        return self.new_path or self.old_path or ''
+
+    @property
+    def added_count(self) -> int:
+        return sum(len(h.added) for h in self.hunks)
+
+    @property
+    def removed_count(self) -> int:
+        return sum(len(h.removed) for h in self.hunks)
+
+    def new_line_index(self) -> dict[int, DiffLine]:
+        """new-file line number -> the added or context line of the diff at it."""
+        return {
+            ln.new_lineno: ln
+            for h in self.hunks for ln in h.lines
+            if ln.new_lineno is not None
+        }
+
+    def hunk_at(self, new_lineno: int) -> Hunk | None:
+        for h in self.hunks:
+            if h.new_start <= new_lineno <= h.new_end:
+                return h
+        return None
+
+
+@dataclasses.dataclass
+class Diff:
+    files: list[FileChange]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.files
+
+    def file(self, path: str) -> FileChange | None:
+        for f in self.files:
+            if f.path == path:
+                return f
+        return None
+
+
+class Severity(str, enum.Enum):
+    INFO = 'info'
+    WARNING = 'warning'
+    ERROR = 'error'
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.ERROR: 3}
+
+
+class Side(str, enum.Enum):
+    RIGHT = 'RIGHT'  # the new file (added and context lines)
+    LEFT = 'LEFT'  # the old file (removed lines)
+
+
+_WS = re.compile(r'\s+')
+
+
+def normalise_code(code: str) -> str:
+    """Code with white space folded, so a fingerprint survives re-indentation and line shifts."""
+    return '\n'.join(_WS.sub(' ', ln).strip() for ln in code.splitlines() if ln.strip())
+
+
+def fingerprint(path: str, category: str, anchored_code: str, message: str = '') -> str:
+    """Stable identity of a finding: path, category and the normalised code, never a line number."""
+    h = hashlib.sha256()
+    for part in (path, category, normalise_code(anchored_code), message if not anchored_code else ''):
+        h.update(part.encode('utf-8', 'surrogateescape'))
+        h.update(b'\0')
+    return h.hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class Finding:
+    path: str
+    line: int | None  # new-file line number; None for a file-level note
+    end_line: int | None
+    severity: Severity
+    category: str  # stable rule id, e.g. 'secret/aws-access-key', 'bug/off-by-one'
+    message: str
+    reviewer: str
+    side: Side = Side.RIGHT
+    suggestion: str | None = None  # replacement text for lines line..end_line
+    anchored_code: str = ''  # text of the anchored lines, filled in by anchoring
+    confidence: float | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def file_level(self) -> bool:
+        return self.line is None
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.path, self.category, self.anchored_code, self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            'path': self.path,
+            'line': self.line,
+            'end_line': self.end_line,
+            'side': self.side.value,
+            'severity': self.severity.value,
+            'category': self.category,
+            'message': self.message,
+            'suggestion': self.suggestion,
+            'reviewer': self.reviewer,
+            'confidence': self.confidence,
+            'fingerprint': self.fingerprint,
+        }
+
+
+@dataclasses.dataclass
+class Skipped:
+    """Something that was not reviewed, and why. Never a silent skip."""
+    path: str
+    reason: str
+    reviewer: str | None = None  # None: skipped for every reviewer
+    hunk: int | None = None  # index of the hunk in the file, None: the whole file
+    lines: int = 0  # changed lines not reviewed
+
+
+@dataclasses.dataclass
+class Coverage:
+    files_reviewed: int = 0
+    hunks_reviewed: int = 0
+    lines_reviewed: int = 0
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            'files_reviewed': self.files_reviewed,
+            'hunks_reviewed': self.hunks_reviewed,
+            'lines_reviewed': self.lines_reviewed,
+            'skipped': [dataclasses.asdict(s) for s in self.skipped],
+        }
+
+
+REPORT_SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass
+class Report:
+    findings: list[Finding]
+    coverage: Coverage
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    reviewers: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)  # e.g. why the cloud was not used
+    egress: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # what left the machine
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            'schema_version': REPORT_SCHEMA_VERSION,
+            'tool': 'reviewbot',
+            'findings': [f.to_dict() for f in self.findings],
+            'coverage': self.coverage.to_dict(),
+            'timings': {k: round(v, 4) for k, v in self.timings.items()},
+            'reviewers': list(self.reviewers),
+            'notes': list(self.notes),
+            'egress': list(self.egress),
+        }

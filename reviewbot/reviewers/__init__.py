@@ -1,0 +1,50 @@
+"""Reviewers: each takes the planned diff and returns findings.
+
+A reviewer is any object with a `name` and a `review(files, ctx)` method. Findings it returns may
+point at any new-file line; the anchoring stage (reviewbot.anchor) decides what is reported where.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from reviewbot.config import Config
+from reviewbot.core import FileChange, Finding, Skipped
+
+
+@dataclasses.dataclass
+class ReviewContext:
+    config: Config
+    # Text of a path at the new revision being reviewed (index for --staged, B for A..B), or None
+    # when it cannot be had (stdin diff outside the repo, deleted file).
+    read_new_file: Callable[[str], str | None]
+    repo_root: Path | None = None
+    stage: str = 'cli'  # 'cli', 'pre-commit', 'pre-push', 'ci'
+    deadline: float | None = None  # time.monotonic() by which reviewers must return
+    dry_run: bool = False
+    platform: Any = None  # the CI/PR platform context, when there is one (cloud gate, publishing)
+
+    def time_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+
+@dataclasses.dataclass
+class ReviewerResult:
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    egress: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # receipts of what left
+    stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Reviewer(Protocol):
+    name: str
+
+    def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult: ...
+
+    def plan(self, files: list[FileChange], ctx: ReviewContext) -> list[str]:
+        """Lines for --dry-run: what this reviewer would do (and what would leave the machine)."""
+        ...
