@@ -185,7 +185,25 @@ class Finding:
             'reviewer': self.reviewer,
             'confidence': self.confidence,
             'fingerprint': self.fingerprint,
+            'anchored_code': self.anchored_code,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        """Inverse of to_dict (fingerprint is derived, not read). Raises KeyError/ValueError on bad data."""
+        return cls(
+            path=str(d['path']),
+            line=None if d.get('line') is None else int(d['line']),
+            end_line=None if d.get('end_line') is None else int(d['end_line']),
+            severity=Severity(d['severity']),
+            category=str(d['category']),
+            message=str(d['message']),
+            reviewer=str(d.get('reviewer', '')),
+            side=Side(d.get('side', 'RIGHT')),
+            suggestion=d.get('suggestion'),
+            anchored_code=str(d.get('anchored_code', '')),
+            confidence=d.get('confidence'),
+        )
 
 
 @dataclasses.dataclass
@@ -237,3 +255,24 @@ class Report:
             'notes': list(self.notes),
             'egress': list(self.egress),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Report:
+        """Read back a JSON report (e.g. one computed in another CI job). Raises KeyError/ValueError."""
+        if d.get('schema_version') != REPORT_SCHEMA_VERSION:
+            raise ValueError(f'unsupported report schema_version {d.get("schema_version")!r}')
+        cov = d.get('coverage', {})
+        coverage = Coverage(
+            files_reviewed=int(cov.get('files_reviewed', 0)),
+            hunks_reviewed=int(cov.get('hunks_reviewed', 0)),
+            lines_reviewed=int(cov.get('lines_reviewed', 0)),
+            skipped=[Skipped(**s) for s in cov.get('skipped', [])],
+        )
+        return cls(
+            findings=[Finding.from_dict(f) for f in d['findings']],
+            coverage=coverage,
+            timings=dict(d.get('timings', {})),
+            reviewers=list(d.get('reviewers', [])),
+            notes=list(d.get('notes', [])),
+            egress=list(d.get('egress', [])),
+        )
