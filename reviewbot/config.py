@@ -71,6 +71,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'guidelines': Key(str, '', "path of the team's review guidelines file (Markdown)"),
         'cache': Key(bool, True, 'cache model results on disk'),
     },
+    # [tool.reviewbot.hook]: the pre-commit / pre-push hook (reviewbot.commands.hook)
+    'hook': {
+        'on_missing_model': Key(str, 'fail-open', 'when the local model is missing or broken: '
+                                '"fail-open" commits with the other reviewers and says how to fetch '
+                                'it; "fail-closed" blocks the commit', choices=('fail-open', 'fail-closed')),
+        'budget': Key((int, float), 20, 'seconds the model reviewer may spend in the hook',
+                      check=_non_negative),
+        'fail_level': Key(str, '', 'block at this severity in the hook ("" = the top-level fail_level)',
+                          choices=('', *SEVERITY_LEVELS)),
+    },
 }
 
 
