@@ -68,8 +68,8 @@ def severity_counts(findings: Iterable[Finding]) -> str:
     total = sum(counts.values())
     if not total:
         return 'no findings'
-    parts = [plural(counts[s], s.value, 'info' if s is Severity.INFO else None) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
-             if counts[s]]
+    order = (Severity.ERROR, Severity.WARNING, Severity.INFO)
+    parts = [plural(counts[s], s.value, 'info' if s is Severity.INFO else None) for s in order if counts[s]]
     return f'{plural(total, "finding")} ({", ".join(parts)})'
 
 

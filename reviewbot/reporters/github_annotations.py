@@ -81,7 +81,7 @@ def render(report: Report) -> str:
             'notice',
             f'reviewbot: {plural(hidden, "more finding")} not shown as annotations '
             f'(GitHub shows at most {SHOWN_PER_LEVEL} per level and step); '
-            'the full list is in this step\'s log and the job summary',
+            'the full list follows in this step\'s log',
             title='reviewbot: more findings'))
     listing = terminal.render(report, color=False)
     token = stop_token(listing)

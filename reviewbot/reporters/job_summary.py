@@ -15,6 +15,7 @@ from reviewbot.reporters._common import (
     line_span,
     message_with_side,
     nothing_reviewed,
+    plural,
     reviewed_text,
     rule_id,
     severity_counts,
@@ -66,7 +67,8 @@ def _coverage(report: Report) -> list[str]:
     groups = skipped_groups(cov)
     if groups:
         out += ['| Skipped | Count | Reason | Changed lines not reviewed |', '| --- | ---: | --- | ---: |']
-        out += [f'| {kind if n == 1 else kind + "s"} | {n} | {md_text(reason, 300)} | {lines} |' for kind, n, reason, lines in groups]
+        out += [f'| {plural(n, kind).split(" ", 1)[1]} | {n} | {md_text(reason, 300)} | {lines} |'
+                for kind, n, reason, lines in groups]
         out.append('')
     return out
 
@@ -108,8 +110,8 @@ def render(report: Report, max_bytes: int = MAX_BYTES) -> str:
                 body += [f'<details><summary>Suggested changes ({len(parts)})</summary>', '', *parts,
                          '</details>', '']
         if dropped:
-            body += [f'*{dropped} more findings do not fit in a job summary (1 MiB); '
-                     'see the JSON or SARIF report.*', '']
+            body += [(f'*{dropped} more findings do not fit in a job summary (1 MiB); '
+                      'see the JSON or SARIF report.*'), '']
     return '\n'.join(head + body + tail) + '\n'
 
 
