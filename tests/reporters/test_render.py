@@ -38,3 +38,17 @@ def test_unknown_format_is_a_one_line_error(nasty):
     message = str(e.value)
     assert '\n' not in message
     assert "'xml'" in message and 'sarif' in message and 'github-annotations' in message
+
+
+@pytest.mark.parametrize('fmt', [*FORMATS, 'job-summary'])
+def test_a_path_in_no_utf8_never_breaks_utf8_output(fmt):
+    from reviewbot.core import Coverage, Report
+    from reviewbot.reporters import job_summary
+
+    from .conftest import finding
+    path = b'caf\xe9 \xff.py'.decode('utf-8', 'surrogateescape')
+    report = Report([finding(path, 2, suggestion='x = 1'), finding(path, None)], Coverage(1, 1, 1))
+    text = job_summary.render(report) if fmt == 'job-summary' else render(report, fmt)
+    text.encode('utf-8')  # would raise on a lone surrogate
+    if fmt == 'terminal':
+        assert text.startswith('caf\\xe9 \\xff.py: ')
