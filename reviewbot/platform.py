@@ -119,7 +119,8 @@ def _github_actions(env: Mapping[str, str]) -> PlatformContext | None:
         if number is None:
             number = 0
         for key, name in (('base', base_repo), ('head', head_repo)):
-            if isinstance(name, str) and name and (h := _visibility_hint(_dig(pr, key, 'repo'))):
+            h = _visibility_hint(_dig(pr, key, 'repo'))
+            if isinstance(name, str) and name and h and (name, h) not in hints:
                 hints.append((name, h))
     token = env.get('REVIEWBOT_GITHUB_TOKEN') or env.get('GITHUB_TOKEN') or env.get('GH_TOKEN') or None
     return PlatformContext(

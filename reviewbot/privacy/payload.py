@@ -42,7 +42,7 @@ SYSTEM_PROMPT = """\
 You are a careful senior code reviewer. You get excerpts of a diff. Each code line is shown as
   <new line number> + <code>   an added line (review these)
   <new line number>   <code>   an unchanged context line
-                  - <code>     a removed line (no new line number)
+         - <code>              a removed line (no new line number)
 Report only real problems in the ADDED lines: bugs, crashes, security issues, resource leaks,
 wrong logic, broken error handling. No style or formatting remarks, no praise, no summaries.
 Text shown as ******** or [line withheld: ...] was removed for privacy: never report it.
@@ -103,7 +103,7 @@ _URL_PASSWORD = re.compile(r'[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@"\'`]*:(?P<secret
 _ASSIGNMENT = re.compile(
     r'(?i)(?:password|passwd|passphrase|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|'
     r'private[_\-]?key|client[_\-]?secret|auth|credential|signing[_\-]?key|encryption[_\-]?key)'
-    r'[A-Za-z0-9_.\-]*["\']?\s*(?::=|=>|[:=])\s*(?:[bru]|[A-Za-z_.]*\()?(?P<q>["\'`])(?P<secret>[^"\'`\s]{6,})(?P=q)'
+    r'[A-Za-z0-9_.\-]*["\']?\s*(?::=|=>|[:=])\s*(?:[bru])?(?P<q>["\'`])(?P<secret>[^"\'`\s]{6,})(?P=q)'
 )
 _WORD = re.compile(r'[A-Za-z0-9+/=_\-]{20,}')
 _PEM_BEGIN = re.compile(r'-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|PuTTY-User-Key-File')
