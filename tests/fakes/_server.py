@@ -6,9 +6,7 @@ import http.server
 import json
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-_S = TypeVar('_S', bound='RecordingServer')
+from typing import Any
 
 
 @dataclasses.dataclass
@@ -81,7 +79,7 @@ class RecordingServer:
         host, port = self._server.server_address[:2]
         return f'http://{host}:{port}'
 
-    def __enter__(self: _S) -> _S:
+    def __enter__(self) -> RecordingServer:  # noqa: PYI034
         self._thread.start()
         return self
 

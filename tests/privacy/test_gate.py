@@ -150,7 +150,7 @@ def test_deny_list_withholds_files_and_empty_means_nothing_sent():
     ('./.env', ['.env'], True), ('a/b/c.key', ['a/**/*.key'], True), ('a/c.key', ['a/**/*.key'], True),
 ])
 def test_glob_matching(path, patterns, denied):
-    allowed, denied_files = split_denied(_files(path), patterns)
+    _, denied_files = split_denied(_files(path), patterns)
     assert bool(denied_files) is denied
 
 

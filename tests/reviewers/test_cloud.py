@@ -573,3 +573,32 @@ def test_unreadable_receipts_file_means_nothing_is_sent(world: World):
     result, _, _ = review(world, cfg, world.github_env())
     assert world.llm.requests == []
     assert any('cannot write the egress receipt' in n for n in result.notes)
+
+
+def test_through_the_pipeline_cloud_findings_reach_the_report(world: World):
+    """Staged changes in a clone of a public repository, reviewed by the real pipeline in a hook."""
+    from reviewbot import pipeline, sources
+    from reviewbot.reviewers.secrets import SecretsReviewer
+
+    world.vis.add_github('acme/widget', 'public')
+    repo = world.hook_repo('https://github.com/acme/widget.git')
+    repo.write('README.md', 'widget\n')
+    repo.commit('init')
+    repo.write('app/logic.py', '\n'.join(LOGIC_LINES) + '\n')
+    repo.write('app/settings.py', '\n'.join(SETTINGS_LINES) + '\n')
+    repo.git('add', '-A')
+    status_before = repo.git('status', '--porcelain')
+    cfg = world.config(stages=['pre-commit'])
+    env = {'REVIEWBOT_GITHUB_API_URL': world.vis.github_api, 'GITHUB_TOKEN': TOKEN,
+           'OPENAI_API_KEY': API_KEY}
+    prep = pipeline.prepare(sources.staged(repo.path), cfg, stage='pre-commit')
+    report = pipeline.run(prep, [SecretsReviewer(), CloudReviewer(cfg, env=env)])
+
+    _assert_no_secret_left(_all_bodies(world))
+    cloud = [f for f in report.findings if f.reviewer == 'cloud']
+    assert {(f.path, f.line) for f in cloud} == {('app/logic.py', 3), ('app/settings.py', 2)}
+    assert any(f.reviewer == 'secrets' for f in report.findings)
+    assert report.egress and report.egress[0]['sha256'] == \
+        hashlib.sha256(world.llm.posts[0].body).hexdigest()
+    assert any('verified public' in n for n in report.notes)
+    assert repo.git('status', '--porcelain') == status_before  # the work tree and index untouched
