@@ -78,12 +78,14 @@ def run(args: argparse.Namespace) -> int:
     report.timings['total'] = time.perf_counter() - t0
     print(f'reviewbot: {description}', file=sys.stderr)
 
-    sys.stdout.write(reporters.render(report, 'terminal', color=False))
     if ctx.platform == 'github':
+        # annotations, then the whole report as inert text (stop-commands) for the log
         sys.stdout.write(reporters.render(report, 'github-annotations'))
         if not args.no_summary:
             from reviewbot.reporters import job_summary
             job_summary.append_to_step_summary(report, env)
+    else:
+        sys.stdout.write(reporters.render(report, 'terminal', color=False))
     sys.stdout.flush()
     if args.sarif:
         _write(args.sarif, reporters.render(report, 'sarif'))
