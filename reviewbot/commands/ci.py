@@ -46,6 +46,7 @@ def _write(path: str, text: str) -> None:
 def _load_publish():
     """reviewbot.publish if this install has it (imported only when --publish is given)."""
     import importlib
+
     from reviewbot.errors import ReviewbotError
     try:
         return importlib.import_module('reviewbot.publish')

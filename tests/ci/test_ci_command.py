@@ -16,7 +16,6 @@ import pytest
 from reviewbot.core import Report
 from tests.conftest import REPO_ROOT, GitRepo
 from tests.hook.conftest import AWS_KEY_LINE, GITHUB_TOKEN_LINE, REVIEWBOT_TOML
-from tests.reporters.test_sarif import official  # noqa: F401  (the official SARIF schema fixture)
 
 _CI_PREFIXES = ('GITHUB_', 'GITLAB_', 'CI_', 'RUNNER_', 'REVIEWBOT_', 'PRE_COMMIT')
 

@@ -81,7 +81,7 @@ def test_review_workflow_is_unprivileged_and_self_hosted():
     checkout = next(s for s in job['steps'] if str(s.get('uses', '')).startswith('actions/checkout@'))
     assert checkout['with']['fetch-depth'] == 0 and checkout['with']['persist-credentials'] is False
     run = _steps_text(job)
-    assert re.search(r'reviewbot ci\b.*--json .*report\.json.*--sarif .*report\.sarif', run, re.S)
+    assert re.search(r'reviewbot ci\b.*--json .*report\.json.*--sarif .*report\.sarif', run, re.DOTALL)
     assert job['env']['REVIEWBOT_MODEL_DIR'].startswith('/')  # a runner-local cache, not actions/cache
     assert '--model-dir "$REVIEWBOT_MODEL_DIR"' in run
     upload = next(s for s in job['steps'] if str(s.get('uses', '')).startswith('actions/upload-artifact@'))

@@ -1,7 +1,6 @@
 """`reviewbot hook` run as git runs a hook (a subprocess in the repo), on real temp repositories."""
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -157,7 +156,7 @@ def test_pre_push_reviews_only_the_pushed_range(tmp_path: Path):
 
 
 def test_pre_push_new_branch_reviews_commits_not_on_the_remote(tmp_path: Path):
-    repo, base, clean, leak = _pushed_repo(tmp_path)
+    repo, base, _clean, leak = _pushed_repo(tmp_path)
     zeros = '0' * 40
     lines = f'refs/heads/topic {leak} refs/heads/topic {zeros}\n'.encode()
     proc = run_hook(repo.path, '--stage', 'pre-push', '--push-lines', '--remote', 'origin', stdin=lines)
@@ -172,7 +171,7 @@ def test_pre_push_new_branch_reviews_commits_not_on_the_remote(tmp_path: Path):
 
 
 def test_pre_push_deleting_a_branch_reviews_nothing(tmp_path: Path):
-    repo, base, clean, leak = _pushed_repo(tmp_path)
+    repo, base, _clean, _leak = _pushed_repo(tmp_path)
     lines = f'(delete) {"0" * 40} refs/heads/topic {base}\n'.encode()
     proc = run_hook(repo.path, '--stage', 'pre-push', '--push-lines', stdin=lines)
     assert proc.returncode == 0
@@ -204,10 +203,6 @@ class MissingModelReviewer:
 
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
         raise ModelError("model 'tiny' is not fetched: run `reviewbot model fetch tiny`")
-
-
-def _args(**kw) -> argparse.Namespace:
-    return argparse.Namespace(**kw)
 
 
 def test_fail_open_lets_the_other_reviewers_decide(repo: GitRepo, capsys):

@@ -9,7 +9,13 @@ from pathlib import Path
 
 from reviewbot.commands import install_hook
 from tests.conftest import REPO_ROOT, GitRepo
-from tests.hook.conftest import AWS_KEY_LINE, REVIEWBOT_TOML, hook_env, messy_repo, snapshot
+from tests.hook.conftest import (
+    AWS_KEY_LINE,
+    REVIEWBOT_TOML,
+    hook_env,
+    messy_repo,
+    snapshot,
+)
 
 
 def install(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -145,3 +151,19 @@ def test_pre_push_hook_blocks_a_pushed_secret(tmp_path: Path):
     assert git(repo.path, 'commit', '-q', '-m', 'ok').returncode == 0
     push = git(repo.path, 'push', '-q', 'origin', 'topic')
     assert push.returncode == 0, push.stdout + push.stderr
+
+
+def test_commit_all_and_commit_paths_review_what_git_will_commit(repo: GitRepo):
+    """`git commit -a` / `git commit PATH` commit from a temporary index (GIT_INDEX_FILE): the hook
+    must review that, not the real index, which holds no secret here."""
+    repo.write('.reviewbot.toml', REVIEWBOT_TOML)
+    repo.write('app.py', 'x = 1\n')
+    repo.commit('initial')
+    assert install(repo.path).returncode == 0
+    repo.write('app.py', 'x = 1\n' + AWS_KEY_LINE)  # tracked, modified, not staged
+    assert git(repo.path, 'diff', '--cached', '--quiet').returncode == 0
+    for args in (['commit', '-a', '-m', 'all'], ['commit', '-m', 'path', '--', 'app.py']):
+        commit = git(repo.path, *args)
+        assert commit.returncode != 0, args
+        assert b'app.py:2: error' in commit.stdout + commit.stderr
+    assert git(repo.path, 'diff', '--cached', '--quiet').returncode == 0  # real index untouched
