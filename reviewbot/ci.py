@@ -103,13 +103,19 @@ def _is_shallow(root: Path) -> bool:
     return sources.git(['rev-parse', '--is-shallow-repository'], root, check=False).strip() == b'true'
 
 
-def diff_source(root: Path, platform: str, base: str | None, head: str, description: str):
+def diff_source(root: Path, platform: str, base: str | None, head: str, description: str,
+                event_name: str | None = None, pr_number: int | None = None):
     """merge-base(base, head)..head from the local clone; a missing commit says how to fix the checkout."""
     fix = SHALLOW_FIX.get(platform, 'check out the whole history')
     for what, sha in (('head', head), ('base', base)):
         if sha is not None and not _exists(root, sha):
             shallow = ' (this clone is shallow)' if _is_shallow(root) else ''
-            raise DiffError(f'the {what} commit {sha[:12]} is not in this clone{shallow}; {fix}')
+            hint = fix
+            if what == 'head' and event_name == 'pull_request_target':
+                # that event checks out the base branch: the PR's commits must be fetched (never run)
+                hint += f'; pull_request_target checks out the base branch: also fetch the PR head ' \
+                        f'(`git fetch origin refs/pull/{pr_number}/head`)'
+            raise DiffError(f'the {what} commit {sha[:12]} is not in this clone{shallow}; {hint}')
     if base is None:
         return sources.between(root, None, head, description)
     mb = sources.git(['merge-base', base, head], root, check=False).strip().decode()

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from reviewbot.sources import repo_root
     root = repo_root(Path.cwd())
     base, head, description = ci.review_range(ctx, env, root)
-    source = ci.diff_source(root, ctx.platform, base, head, description)
+    source = ci.diff_source(root, ctx.platform, base, head, description,
+                            event_name=ctx.event_name, pr_number=ctx.pr_number)
     prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx)
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg) if prep.plan.files else []
     report = pipeline.run(prep, reviewers)

@@ -258,3 +258,15 @@ def test_gitlab_publish_refuses_the_job_token(pr: PullRequest):
     proc = run_ci(pr.repo.path, '--publish', **gitlab_mr_env(pr))
     assert proc.returncode == 2
     assert b'CI_JOB_TOKEN cannot comment' in proc.stderr
+
+
+def test_pull_request_target_without_the_head_commit_says_what_to_fetch(pr: PullRequest, tmp_path: Path):
+    base_only = tmp_path / 'base-only'
+    subprocess.run(['git', 'clone', '-q', '--single-branch', '--branch', 'main',
+                    str(pr.repo.path), str(base_only)], check=True)
+    env = github_pr_env(pr, tmp_path, event='pull_request_target')
+    proc = run_ci(base_only, **env)
+    assert proc.returncode == 2
+    err = proc.stderr.decode().strip()
+    assert len(err.splitlines()) == 1
+    assert f'head commit {pr.head[:12]} is not in this clone' in err and 'refs/pull/7/head' in err
