@@ -263,7 +263,7 @@ def test_gitlab_publish_refuses_the_job_token(pr: PullRequest):
 def test_pull_request_target_without_the_head_commit_says_what_to_fetch(pr: PullRequest, tmp_path: Path):
     base_only = tmp_path / 'base-only'
     subprocess.run(['git', 'clone', '-q', '--single-branch', '--branch', 'main',
-                    str(pr.repo.path), str(base_only)], check=True)
+                    f'file://{pr.repo.path}', str(base_only)], check=True)
     env = github_pr_env(pr, tmp_path, event='pull_request_target')
     proc = run_ci(base_only, **env)
     assert proc.returncode == 2
