@@ -146,13 +146,14 @@ def hook_sources(args: argparse.Namespace, env: Mapping[str, str], cwd: Path) ->
 
 
 def fetch_command(config: Any) -> str:
-    return f'reviewbot model fetch {config.model}'
+    return f'reviewbot model fetch {config.model} && reviewbot model export {config.model}'
 
 
 def missing_model_text(err: Exception, config: Any) -> str:
+    """The model error with the command that fixes it (the engine's messages usually carry one)."""
     msg = str(err)
-    if 'reviewbot model fetch' not in msg:
-        msg += f'; fetch it with `{fetch_command(config)}`'
+    if 'reviewbot model ' not in msg:
+        msg += f'; get it with `{fetch_command(config)}`'
     return msg
 
 

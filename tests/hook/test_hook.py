@@ -246,9 +246,9 @@ def test_hook_reviewers_wraps_per_policy():
 def test_missing_model_text_adds_the_fetch_command_once():
     cfg = cfgmod.defaults()
     assert hook.missing_model_text(ModelError('model file is corrupt'), cfg).endswith(
-        f'fetch it with `reviewbot model fetch {cfg.model}`')
-    already = 'not fetched: run `reviewbot model fetch x`'
-    assert hook.missing_model_text(ModelError(already), cfg) == already
+        f'get it with `reviewbot model fetch {cfg.model} && reviewbot model export {cfg.model}`')
+    for already in ('not fetched: run `reviewbot model fetch x`', 're-export it with `reviewbot model export x`'):
+        assert hook.missing_model_text(ModelError(already), cfg) == already
 
 
 def test_parse_push_lines():
