@@ -4,7 +4,8 @@ The platform comes from the environment (reviewbot.platform.detect); the diff fr
 (merge-base of base and head, reviewbot.ci). Writes GitHub annotations to stdout and Markdown to
 $GITHUB_STEP_SUMMARY on GitHub, the terminal report elsewhere, and optional SARIF/JSON files. With
 --publish, posts the review through reviewbot.publish when that module is installed. Exit codes as
-`reviewbot review`: 1 when a finding is at or above the fail level, 2 for errors (also outside CI).
+`reviewbot review`: 1 when a finding is at or above the fail level, 2 for errors (also outside CI),
+3 when --publish could not post every finding (and none is at the fail level).
 """
 from __future__ import annotations
 
@@ -67,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     if ctx is None:
         raise ReviewbotError('not running in a known CI (GitHub Actions or a GitLab merge-request '
                              'pipeline); use `reviewbot review` outside CI')
-    publish = _load_publish() if args.publish else None  # fail before the review, not after it
+    # a missing module or token fails before the review, not after it
+    publish = _load_publish() if args.publish else None
+    target = ci.publish_target(ctx) if publish is not None else None
     cfg = load_config(args)
     from reviewbot.sources import repo_root
     root = repo_root(Path.cwd())
@@ -93,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
         _write(args.sarif, reporters.render(report, 'sarif'))
     if args.json:
         _write(args.json, reporters.render(report, 'json'))
+    failed = pipeline.fails(report, cfg.fail_level)
     if publish is not None:
-        result = publish.publish_report(report, prep.diff, ci.publish_target(ctx))
+        result = publish.publish_report(report, prep.diff, target)
         print(result.describe(), file=sys.stderr)
-    return 1 if pipeline.fails(report, cfg.fail_level) else 0
+        if not result.ok and not failed:
+            return 3  # as `reviewbot publish`: findings that could not be posted are named above
+    return 1 if failed else 0

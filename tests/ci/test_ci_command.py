@@ -270,3 +270,33 @@ def test_pull_request_target_without_the_head_commit_says_what_to_fetch(pr: Pull
     err = proc.stderr.decode().strip()
     assert len(err.splitlines()) == 1
     assert f'head commit {pr.head[:12]} is not in this clone' in err and 'refs/pull/7/head' in err
+
+
+def _patches(pr: PullRequest) -> dict[str, str]:
+    """The PR's files as GitHub's API gives them (path -> hunks), from the real history."""
+    out = {}
+    for path in ('app.py', 'leak.py'):
+        diff = pr.repo.git('diff', '--no-color', f'{pr.merge_base}..{pr.head}', '--', path)
+        out[path] = diff[diff.index('@@'):]
+    return out
+
+
+def test_publish_posts_the_review_through_reviewbot_publish(pr: PullRequest, tmp_path: Path):
+    """The --publish hook point against the loopback fake GitHub API (when reviewbot.publish and its
+    fake server are in this checkout)."""
+    if importlib.util.find_spec('reviewbot.publish') is None:
+        pytest.skip('reviewbot.publish is not in this checkout yet')
+    fakes = pytest.importorskip('tests.fakes.github_api')
+    with fakes.FakeGitHub() as fake:
+        fake.add_user('ghp_test', 'reviewbot-bot')
+        fake.add_repo('acme', 'widgets', private=True)
+        fake.add_pull('acme/widgets', 7, pr.head, _patches(pr), base_sha=pr.base,
+                      status={'leak.py': 'added', 'app.py': 'modified'})
+        env = github_pr_env(pr, tmp_path)
+        env.update(GITHUB_TOKEN='ghp_test', GITHUB_API_URL=fake.base_url)
+        proc = run_ci(pr.repo.path, '--publish', **env)
+        pull = fake.repos['acme/widgets'].pulls[7]
+    assert proc.returncode == 1, proc.stderr.decode()  # the secret still fails the check
+    assert '1 inline comment(s) posted' in proc.stderr.decode()
+    (comment,) = pull.review_comments
+    assert comment['path'] == 'leak.py' and comment['line'] == 2

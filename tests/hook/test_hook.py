@@ -265,3 +265,29 @@ def test_help_is_fast_to_import():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout
     assert out.strip() == b'[]'
+
+
+@pytest.mark.parametrize('policy', ['fail-open', 'fail-closed'])
+def test_missing_local_model_end_to_end(repo: GitRepo, tmp_path: Path, policy: str):
+    """With the real local-model reviewer (once it is in the pipeline) and an empty model dir."""
+    from reviewbot import pipeline
+    if 'model' not in pipeline.REVIEWERS:
+        pytest.skip('the local-model reviewer is not in this checkout yet')
+    empty = tmp_path / 'no-models'
+    empty.mkdir()
+    repo.write('.reviewbot.toml', f'reviewers = ["secrets", "model"]\nmodel_dir = "{empty}"\n'
+                                  f'[hook]\non_missing_model = "{policy}"\n')
+    repo.write('app.py', 'x = 1\n')
+    repo.commit('initial')
+    repo.write('app.py', 'x = 2\n')
+    repo.git('add', 'app.py')
+    before = snapshot(repo.path)
+    proc = run_hook(repo.path, REVIEWBOT_MODEL_DIR=str(empty))
+    err = proc.stderr.decode()
+    assert 'reviewbot model ' in err, err  # the command that fixes it
+    if policy == 'fail-open':
+        assert proc.returncode == 0, err
+        assert 'fail-open' in err
+    else:
+        assert proc.returncode == 2 and 'fail-closed' in err and 'Traceback' not in err
+    assert snapshot(repo.path) == before
