@@ -73,6 +73,7 @@ class GitHubForge:
         self.commit: Any = None
         # who we are: comments by anyone else never count as ours, whatever their marker says
         self.login: str | None = None
+        self._partial: dict[str, Any] = {}
         self.app = isinstance(target.auth, (Auth.AppInstallationAuth, Auth.AppAuth))
 
     def classify(self, e: BaseException) -> retry.Transient | None:
@@ -97,9 +98,19 @@ class GitHubForge:
             return user.login == self.login
         return user.type == 'Bot'  # App installation tokens cannot ask /user; Apps post as Bots
 
+    def _resumable(self, name: str, make: Any) -> list[Any]:
+        """All items of a paginated listing. A PaginatedList keeps the pages it already has and
+        its next-page URL when a page fails, so a retry resumes at the failed page."""
+        plist = self._partial.get(name)
+        if plist is None:
+            plist = self._partial[name] = make()
+        items = list(plist)
+        del self._partial[name]
+        return items
+
     def list_inline(self) -> list[Posted]:
         out = []
-        for c in self.pr.get_review_comments():
+        for c in self._resumable('review', self.pr.get_review_comments):
             m = parse_marker(c.body)
             if m is not None and not m.is_summary and self._ours(c):
                 out.append(Posted(m, c.body, c.path or '', c))
@@ -107,7 +118,7 @@ class GitHubForge:
 
     def list_summaries(self) -> list[Posted]:
         out = []
-        for c in self.pr.get_issue_comments():
+        for c in self._resumable('issue', self.pr.get_issue_comments):
             m = parse_marker(c.body)
             if m is not None and m.is_summary and self._ours(c):
                 out.append(Posted(m, c.body, '', c))
