@@ -8,7 +8,7 @@ treated as data. After `prose()` a text cannot:
     punctuation character is backslash-escaped, so it renders as itself);
   - link anywhere (Markdown link/image brackets are escaped, URLs are defanged inside a code span);
   - run a GitLab quick action (`/approve` at the start of a line);
-  - be longer than the limit given.
+  - be longer than the limit given (counted before escaping, which at most triples it).
 `code_block()` picks a fence longer than any backtick run in the content, so the content cannot close it.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import re
 import unicodedata
 
 ZWJ = '\u200d'
-TRUNCATED = ' … [truncated]'
+TRUNCATED = ' … truncated'
 
 # Every ASCII punctuation character that can start Markdown/HTML syntax; CommonMark lets any ASCII
 # punctuation be backslash-escaped, so escaping renders the character itself and nothing else.
@@ -25,7 +25,7 @@ _ESCAPE = set('\\`*_{}[]()<>#+-!|~&$%:/=^"\'')
 _ESCAPE -= set('-=+#/:%"\'')  # handled at line starts only (or harmless): keeps prose readable
 _LINE_START_ESCAPE = set('-=+#/')
 _URL = re.compile(
-    r'(?i)\b(?:[a-z][a-z0-9+.\-]{1,30}://|www\.|(?:mailto|javascript|data|vbscript|file|tel):)'
+    r'(?i)(?:[a-z][a-z0-9+.\-]{1,30}://|www\.|(?:mailto|javascript|data|vbscript|file|tel):)'
     r'[^\s<>`"\'\\]*'
 )
 _BIDI = set('\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f')
@@ -48,8 +48,7 @@ def truncate(text: str, limit: int) -> str:
 
 def _defang_url(url: str) -> str:
     """A URL as inert text: no scheme, dots bracketed, inside a code span (no backticks can occur)."""
-    url = re.sub(r'(?i)^([a-z][a-z0-9+.\-]*):', r'\1[:]', url)
-    url = url.replace('.', '[.]').replace('@', '@' + ZWJ)
+    url = url.replace(':', '[:]').replace('.', '[.]').replace('@', '@' + ZWJ)
     return '`' + url + '`'
 
 
@@ -94,7 +93,7 @@ def one_line(text: str, limit: int = 300) -> str:
 
 def code_span(text: str, limit: int = 300) -> str:
     """Untrusted short text (a path) as an inline code span it cannot leave."""
-    text = truncate(' '.join(strip_invisible(str(text)).split()), limit)
+    text = truncate(' '.join(strip_invisible(str(text)).split()), limit).replace('@', '@' + ZWJ)
     longest = max((len(r) for r in re.findall(r'`+', text)), default=0)
     tick = '`' * (longest + 1)
     pad = ' ' if text.startswith('`') or text.endswith('`') or not text else ''

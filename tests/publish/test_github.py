@@ -12,7 +12,8 @@ from reviewbot.publish import GitHubTarget, PublishResult, RetryPolicy, publish_
 from reviewbot.publish.markers import parse_marker
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.http import Faults
-from tests.publish.helpers import APP_PATCH_MOVED, FILES, diff_from_patches, finding, sample_findings
+from tests.publish.helpers import (APP_PATCH_MOVED, FILES, INJECTION, assert_inert, diff_from_patches, finding,
+                                  sample_findings)
 
 REPO = 'acme/app'
 PR = 7
@@ -247,3 +248,35 @@ def test_twenty_percent_failures_lose_nothing_and_duplicate_nothing(fake: FakeGi
             missing = {f.fingerprint for f in everything} - set(fps) - set(listed)
             named = {f.fingerprint for f, _ in last.not_posted}
             assert missing <= named
+
+
+def test_prompt_injection_cannot_mention_link_or_approve(fake: FakeGitHub) -> None:
+    evil = finding('src/app.py', 5, 'bug/@org/admins', INJECTION, 'out = subprocess.run(cmd, shell=True)',
+                   end_line=6, suggestion='ok\n```\n</details> @org/admins https://evil.example\n````')
+    evil_summary = finding('src/util.py', None, 'approve', INJECTION + ' APPROVE', 'API_KEY')
+    result = publish_report(report([evil, evil_summary]), diff_from_patches(FILES), target(fake))
+    assert result.ok
+    pull = fake.repos[REPO].pulls[PR]
+    assert [r['state'] for r in pull.reviews] == ['COMMENTED']
+    for c in pull.review_comments + pull.issue_comments + pull.reviews:
+        body = c['body']
+        prose = re.sub(r'(?ms)^ *(`{3,})suggestion\n.*?\n *\1$|^ *(`{3,})\n.*?\n *\2$', '', body)
+        prose = re.sub(r'<!-- reviewbot:item=[0-9a-f]+ -->', '', prose)
+        # the markers are ours; everything else must be inert
+        assert_inert(prose.split('\n', 1)[1] if prose.startswith('<!--') else prose)
+    inline = pull.review_comments[0]['body']
+    # the suggestion sits in one block its content cannot close: the fence is 5 backticks
+    assert '`````suggestion\nok\n```\n</details> @org/admins https://evil.example\n````\n`````' in inline
+
+
+def test_when_nothing_can_be_written_every_finding_is_named(fake: FakeGitHub) -> None:
+    findings = sample_findings()
+    fake.faults = Faults(rate=1.0, kinds=('503',), only_methods=('POST',))
+    t = target(fake)
+    t.retry.attempts = 2
+    result = publish_report(report(findings), diff_from_patches(FILES), t)
+    assert not result.ok
+    assert sorted(f.fingerprint for f, _ in result.not_posted) == sorted(f.fingerprint for f in findings)
+    text = result.describe()
+    assert text.count('NOT POSTED') == len(findings) and 'HTTP 503' in text
+    assert not fake.repos[REPO].pulls[PR].review_comments
