@@ -69,6 +69,7 @@ class FakeServer:
     """Subclasses register routes with `route(method, pattern, handler)`; handler(req, *groups)."""
 
     prefix = ''
+    unquote_path = True  # False: route on the raw path (GitLab ids like group%2Fname stay one segment)
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -190,7 +191,7 @@ class FakeServer:
 
             def _serve(self) -> None:
                 parsed = urllib.parse.urlsplit(self.path)
-                path = urllib.parse.unquote(parsed.path)
+                path = urllib.parse.unquote(parsed.path) if fake.unquote_path else parsed.path
                 if fake.prefix and path.startswith(fake.prefix):
                     path = path[len(fake.prefix):]
                 length = int(self.headers.get('Content-Length') or 0)
