@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reviewbot.errors import ConfigError, PublishError, ReviewbotError
+from reviewbot.errors import ConfigError, ReviewbotError
 
 EXIT_NOT_POSTED = 3
 
@@ -131,10 +131,7 @@ def run(args: argparse.Namespace) -> int:
     report = read_report(args.report)
     target = make_target(args)
     diff = load_diff(args, target)
-    try:
-        result = publish_report(report, diff, target)
-    except PublishError:
-        raise
+    result = publish_report(report, diff, target)  # PublishError: one line, exit 2 (cli.main)
     if result.ok:
         print(result.describe())
         return 0

@@ -53,9 +53,9 @@ class PublishResult:
         return not self.not_posted
 
     def describe(self) -> str:
-        lines = [f'{self.platform}: {len(self.inline_posted)} inline comment(s) posted, '
-                 f'{len(self.inline_kept)} already present, {len(self.in_summary)} finding(s) in the summary, '
-                 f'{len(self.resolved)} marked resolved']
+        lines = [(f'{self.platform}: {len(self.inline_posted)} inline comment(s) posted, '
+                  f'{len(self.inline_kept)} already present, {len(self.in_summary)} finding(s) in the summary, '
+                  f'{len(self.resolved)} marked resolved')]
         lines += [f'warning: {w}' for w in self.warnings]
         for f, why in self.not_posted:
             where = f'{f.path}:{f.line}' if f.line is not None else f.path

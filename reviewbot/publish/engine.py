@@ -97,8 +97,8 @@ class _Run:
             posted.extend(i for i, _ in pending)
         except Rejected as e:
             if len(pending) == 1:
-                failed.append((pending[0][0].finding, f'{self.forge.platform} rejected the inline comment '
-                                                      f'({e}); moved to the summary'))
+                why = f'{self.forge.platform} rejected the inline comment ({e}); moved to the summary'
+                failed.append((pending[0][0].finding, why))
                 return
             half = len(pending) // 2
             self.post(pending[:half], posted, failed)

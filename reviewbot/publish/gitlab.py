@@ -16,7 +16,7 @@ from reviewbot.publish.plan import Inline
 def server_url(url: str) -> str:
     """python-gitlab wants the server URL; CI gives CI_API_V4_URL (…/api/v4)."""
     url = url.rstrip('/')
-    return url[:-len('/api/v4')] if url.endswith('/api/v4') else url
+    return url.removesuffix('/api/v4')
 
 
 def make_client(target: GitLabTarget, seen_headers: dict[str, str]) -> Any:
@@ -148,7 +148,7 @@ class GitLabForge:
                 # GitLab silently made a plain comment: take it back, the finding goes to the summary
                 try:
                     self.mr.notes.delete(note['id'])
-                except Exception as e:  # noqa: BLE001 - the finding still goes to the summary
+                except Exception as e:
                     raise Rejected(f'GitLab did not attach the comment to the diff, and the plain '
                                    f'comment it made instead (note {note.get("id")}) could not be removed: {e}') from e
                 raise Rejected('GitLab did not attach the comment to the diff (not a DiffNote)')

@@ -94,8 +94,9 @@ def summary_body(s: SummaryInput, platform: str) -> tuple[str, list[tuple[Findin
     if s.first_run:
         head += ['', '**Since the last run:** this is the first run on this request.']
     else:
-        head += ['', f'**Since the last run:** {len(s.new_fps)} new, {len(s.gone)} resolved, '
-                     f'{total - len(s.new_fps)} unchanged.']
+        changes = (f'**Since the last run:** {len(s.new_fps)} new, {len(s.gone)} resolved, '
+                   f'{total - len(s.new_fps)} unchanged.')
+        head += ['', changes]
         for fp, path in s.gone[:50]:
             head.append(f'- resolved: {sanitize.code_span(path, 200) if path else "a finding"} '
                         f'(fingerprint {sanitize.code_span(fp)})')

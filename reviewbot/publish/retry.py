@@ -67,14 +67,13 @@ def call(fn: Callable[[], T], policy: RetryPolicy, classify: Callable[[BaseExcep
     """
     last = ''
     for attempt in range(policy.attempts):
-        if attempt:
-            if before_retry is not None:
-                done = before_retry()
-                if done is not None:
-                    return done
+        if attempt and before_retry is not None:
+            done = before_retry()
+            if done is not None:
+                return done
         try:
             return fn()
-        except Exception as e:  # noqa: BLE001 - classify decides; non-transient errors are re-raised
+        except Exception as e:
             t = classify(e)
             if t is None:
                 raise

@@ -94,8 +94,9 @@ class FakeServer:
             self._server.shutdown()
             self._server.server_close()
 
-    def __enter__(self) -> FakeServer:
-        return self.start()
+    def __enter__(self):
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -3,7 +3,17 @@ from __future__ import annotations
 
 import re
 
-from reviewbot.core import ChangeKind, Diff, DiffLine, FileChange, Finding, Hunk, LineKind, Severity, Side
+from reviewbot.core import (
+    ChangeKind,
+    Diff,
+    DiffLine,
+    FileChange,
+    Finding,
+    Hunk,
+    LineKind,
+    Severity,
+    Side,
+)
 
 APP_PATCH = (
     '@@ -1,6 +1,8 @@\n'

@@ -12,8 +12,15 @@ from reviewbot.publish import GitLabTarget, PublishResult, RetryPolicy, publish_
 from reviewbot.publish.markers import parse_marker
 from tests.fakes.gitlab_api import FakeGitLab
 from tests.fakes.http import Faults
-from tests.publish.helpers import (APP_PATCH_MOVED, FILES, INJECTION, assert_inert, diff_from_patches, finding,
-                                   sample_findings)
+from tests.publish.helpers import (
+    APP_PATCH_MOVED,
+    FILES,
+    INJECTION,
+    assert_inert,
+    diff_from_patches,
+    finding,
+    sample_findings,
+)
 
 PID = 42
 PATH = 'acme/app'
@@ -79,7 +86,7 @@ def test_positions_follow_line_kinds(fake: FakeGitLab) -> None:
     publish_report(report(findings), diff_from_patches(FILES), target(fake))
     by_fp = {parse_marker(n['body']).fingerprint: n for n in ours(fake)[0]}
     added = by_fp[findings[0].fingerprint]['position']
-    assert (added['old_line'] if 'old_line' in added else None, added['new_line']) == (None, 2)
+    assert (added.get('old_line'), added['new_line']) == (None, 2)
     removed = by_fp[findings[3].fingerprint]['position']
     assert removed.get('new_line') is None and removed['old_line'] == 4
     assert removed['base_sha'] == 'b' * 40 and removed['head_sha'] == 'a' * 40

@@ -23,7 +23,7 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(('GITHUB_', 'GITLAB_', 'CI_'))}
     clean.update(env, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, '-m', 'reviewbot', 'publish', *args], env=clean, cwd=ROOT,
+    return subprocess.run([sys.executable, '-m', 'reviewbot', 'publish', *args], env=clean, cwd=ROOT, check=False,
                           capture_output=True, text=True, timeout=120)
 
 
