@@ -186,7 +186,8 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
                 return found[0].handle.id if found else None
             result.summary_id = r.call(lambda: forge.create_summary(body), 'post the summary comment',
                                        find_created)
-        result.in_summary = [(f, why) for f, why in in_summary if (f, why) not in omitted]
+        left_out = {f.fingerprint for f, _ in omitted}
+        result.in_summary = [(f, why) for f, why in in_summary if f.fingerprint not in left_out]
         result.not_posted += omitted
     except (retry.GaveUp, Rejected) as e:
         result.not_posted += [(f, f'{why}; and the summary comment could not be posted: {e}')

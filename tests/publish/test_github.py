@@ -284,3 +284,24 @@ def test_when_nothing_can_be_written_every_finding_is_named(fake: FakeGitHub) ->
     text = result.describe()
     assert text.count('NOT POSTED') == len(findings) and 'HTTP 503' in text
     assert not fake.repos[REPO].pulls[PR].review_comments
+
+
+def test_bodies_stay_under_githubs_limit(fake: FakeGitHub) -> None:
+    huge = finding('src/app.py', 2, 'bug/huge', 'x' * 200_000, 'import subprocess', suggestion='y' * 100_000)
+    result = publish_report(report([huge]), diff_from_patches(FILES), target(fake))
+    assert result.ok
+    body = ours(fake)[0][0]['body']
+    assert len(body) < 65536 and 'truncated' in body and 'withheld' in body
+
+
+def test_a_summary_too_long_names_what_it_left_out(fake: FakeGitHub) -> None:
+    many = [finding('src/util.py', None, f'rule/{n}', f'{n} ' + 'z' * 3900, f'c{n}') for n in range(40)]
+    result = publish_report(report(many), diff_from_patches(FILES), target(fake))
+    assert not result.ok
+    summary = ours(fake)[1][0]['body']
+    assert len(summary) < 65536 and 'did not fit' in summary
+    _, listed = posted_fps(fake)
+    left_out = {f.fingerprint for f, _ in result.not_posted}
+    assert left_out and not (left_out & set(listed))
+    assert left_out | set(listed) == {f.fingerprint for f in many}
+    assert all('too long' in why for _, why in result.not_posted)
