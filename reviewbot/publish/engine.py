@@ -124,14 +124,15 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
     in_summary = [(f, why) for f, why in placement.summary if f.fingerprint not in existing]
 
     # a finding that disappeared and came back: our resolved comment becomes active again
-    for i in kept:
-        p = existing[i.fingerprint]
+    back = [(i.finding, i) for i in kept] + [(f, None) for f, _ in placement.summary if f.fingerprint in existing]
+    for f, where in back:
+        p = existing[f.fingerprint]
         if p.marker.resolved:
+            body = render.finding_body(f, forge.platform, where)
             try:
-                r.call(lambda p=p, i=i: forge.edit_inline(p, render.finding_body(i.finding, forge.platform, i),
-                                                          False), 'reopen a comment')
+                r.call(lambda p=p, body=body: forge.edit_inline(p, body, False), 'reopen a comment')
             except (retry.GaveUp, Rejected) as e:
-                result.warnings.append(f'could not mark comment {i.fingerprint} active again: {e}')
+                result.warnings.append(f'could not mark comment {f.fingerprint} active again: {e}')
 
     posted: list[Inline] = []
     failed: list[tuple[Finding, str]] = []

@@ -74,20 +74,28 @@ class GitHubForge:
         # who we are: comments by anyone else never count as ours, whatever their marker says
         self.login: str | None = None
         self._partial: dict[str, Any] = {}
+        self._login_unknown = False
         self.app = isinstance(target.auth, (Auth.AppInstallationAuth, Auth.AppAuth))
 
     def classify(self, e: BaseException) -> retry.Transient | None:
         return classify(e, self.target.retry)
 
     def open(self) -> tuple[str, str]:
+        from github import GithubException
         if self.repo is None:
             self.repo = self.gh.get_repo(self.target.repo)
         if self.pr is None:
             self.pr = self.repo.get_pull(self.target.pr_number)
         if self.commit is None:
             self.commit = self.repo.get_commit(self.pr.head.sha)
-        if self.login is None and not self.app:
-            self.login = self.gh.get_user().login
+        if self.login is None and not self.app and not self._login_unknown:
+            try:
+                self.login = self.gh.get_user().login
+            except GithubException as e:
+                if e.status not in (401, 403, 404):
+                    raise
+                # Actions' GITHUB_TOKEN is an installation token: /user is forbidden; it posts as a Bot
+                self._login_unknown = True
         return self.pr.head.sha, self.pr.html_url or ''
 
     def _ours(self, c: Any) -> bool:
@@ -96,7 +104,7 @@ class GitHubForge:
             return False
         if self.login is not None:
             return user.login == self.login
-        return user.type == 'Bot'  # App installation tokens cannot ask /user; Apps post as Bots
+        return user.type == 'Bot'  # installation tokens cannot ask /user; Apps post as Bots
 
     def _resumable(self, name: str, make: Any) -> list[Any]:
         """All items of a paginated listing. A PaginatedList keeps the pages it already has and

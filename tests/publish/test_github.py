@@ -305,3 +305,26 @@ def test_a_summary_too_long_names_what_it_left_out(fake: FakeGitHub) -> None:
     assert left_out and not (left_out & set(listed))
     assert left_out | set(listed) == {f.fingerprint for f in many}
     assert all('too long' in why for _, why in result.not_posted)
+
+
+def test_actions_token_that_cannot_read_user_posts_as_a_bot(fake: FakeGitHub) -> None:
+    fake.add_user('ghs_actions', 'github-actions[bot]', type='Bot')
+    findings = sample_findings()[:2]
+    t = target(fake)
+    t.auth = Auth.Token('ghs_actions')
+    first = publish_report(report(findings), diff_from_patches(FILES), t)
+    second = publish_report(report(findings), diff_from_patches(FILES), t)
+    assert first.ok and second.ok and len(first.inline_posted) == 2 and not second.inline_posted
+    assert ('GET', '/user', 403) in fake.log
+    assert len(fake.repos[REPO].pulls[PR].issue_comments) == 1
+
+
+def test_a_resolved_finding_that_returns_off_the_diff_reopens_its_comment(fake: FakeGitHub) -> None:
+    f = sample_findings()[0]
+    publish_report(report([f]), diff_from_patches(FILES), target(fake))
+    publish_report(report([]), diff_from_patches(FILES), target(fake))
+    assert parse_marker(ours(fake)[0][0]['body']).resolved
+    returned = finding(f.path, 300, f.category, f.message, f.anchored_code)  # same finding, off the diff
+    result = publish_report(report([returned]), diff_from_patches(FILES), target(fake))
+    assert result.ok and result.inline_kept == [f.fingerprint] and not result.in_summary
+    assert not parse_marker(ours(fake)[0][0]['body']).resolved

@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from reviewbot.publish.retry import GaveUp, RetryPolicy, Transient, call, rate_limit_wait
+from reviewbot.publish.retry import (
+    GaveUp,
+    RetryPolicy,
+    Transient,
+    call,
+    rate_limit_wait,
+)
 
 
 def test_wait_comes_from_retry_after_then_the_reset_header() -> None:
