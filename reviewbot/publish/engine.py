@@ -176,6 +176,8 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
         first_run=not summaries and not existing,
         new_fps=current - previous,
         gone=sorted((fp, gone_paths.get(fp, '')) for fp in previous - current),
+        skipped=list(report.coverage.skipped),
+        notes=list(report.notes),
     )
     body, omitted = render.summary_body(summary_in, forge.platform)
     try:

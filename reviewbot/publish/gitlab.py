@@ -180,6 +180,9 @@ def publish_gitlab(report: Report, diff: Diff, target: GitLabTarget) -> PublishR
         return run(report, diff, GitLabForge(target), target.retry, result)
     except retry.GaveUp as e:
         raise PublishError(f'{where}: {e}') from e
+    except gitlab.exceptions.GitlabAuthenticationError as e:
+        raise PublishError(f'{where}: the token was refused ({e}); use a project access token with api '
+                           'scope (CI_JOB_TOKEN cannot comment on merge requests)') from e
     except gitlab.exceptions.GitlabError as e:
         raise PublishError(f'{where}: {e}') from e
     except requests.exceptions.RequestException as e:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from reviewbot.core import Finding, Severity
+from reviewbot.core import Finding, Severity, Skipped
 from reviewbot.publish import sanitize
 from reviewbot.publish.markers import finding_marker, strip_marker, summary_marker
 from reviewbot.publish.plan import Inline
@@ -61,6 +61,8 @@ class SummaryInput:
     first_run: bool
     new_fps: set[str]
     gone: list[tuple[str, str]]  # (fingerprint, path) of findings of the last run that disappeared
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)  # what the review did not cover
+    notes: list[str] = dataclasses.field(default_factory=list)  # the report's notes (e.g. cloud not used)
 
 
 def _location(f: Finding) -> str:
@@ -114,6 +116,17 @@ def summary_body(s: SummaryInput, platform: str) -> tuple[str, list[tuple[Findin
             body += item
         if omitted:
             body += f'\n\n**{len(omitted)} finding(s) did not fit in this comment**; see the CI log.'
+    if s.skipped:
+        body += f'\n\n#### Not reviewed ({len(s.skipped)})\n'
+        for sk in s.skipped[:30]:
+            who = f' by {sanitize.one_line(sk.reviewer, 60)}' if sk.reviewer else ''
+            body += f'\n- {sanitize.code_span(sk.path, 200)}{who}: {sanitize.one_line(sk.reason, 200)}'
+        if len(s.skipped) > 30:
+            body += f'\n- … and {len(s.skipped) - 30} more (see the CI log)'
+    if s.notes:
+        body += '\n\n#### Notes\n'
+        for note in s.notes[:20]:
+            body += f'\n- {sanitize.one_line(note, 500)}'
     if s.duplicates:
         body += '\n\n#### Reported more than once\n'
         for dropped, kept in s.duplicates[:50]:

@@ -228,7 +228,7 @@ def test_twenty_percent_failures_lose_nothing_and_duplicate_nothing(fake: FakeGi
     off = finding('src/app.py', 43, 'bug/ghost', 'line only in a stale diff', 'y = 2')
     extra = [finding('src/app.py', 6, f'rule/{n}', f'note {n}', f'c{n}') for n in range(10)]
     everything = findings + [off] + extra
-    fake.faults = Faults(rate=0.2, seed=seed)
+    faults = fake.faults = Faults(rate=0.2, seed=seed)
     results: list[PublishResult | str] = []
     for _ in range(2):  # and a re-run under the same failure rate
         try:
@@ -236,6 +236,7 @@ def test_twenty_percent_failures_lose_nothing_and_duplicate_nothing(fake: FakeGi
         except PublishError as e:  # a run may fail outright: then it must say so
             results.append(str(e))
     fake.faults = None
+    assert faults.injected, 'the seed injected no fault'
     assert fake.log  # the runs reached the server
 
     fps, listed = posted_fps(fake)
@@ -328,3 +329,25 @@ def test_a_resolved_finding_that_returns_off_the_diff_reopens_its_comment(fake: 
     result = publish_report(report([returned]), diff_from_patches(FILES), target(fake))
     assert result.ok and result.inline_kept == [f.fingerprint] and not result.in_summary
     assert not parse_marker(ours(fake)[0][0]['body']).resolved
+
+
+@pytest.mark.parametrize('kind', ['slow', '502-after-write'])
+def test_a_write_that_landed_before_the_error_is_not_repeated(fake: FakeGitHub, kind: str) -> None:
+    """Every POST takes effect but the client sees a timeout or a 502: nothing may be posted twice."""
+    findings = sample_findings()
+    fake.faults = Faults(rate=1.0, kinds=(kind,), only_methods=('POST',))
+    result = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    assert result.ok, result.describe()
+    fps, listed = posted_fps(fake)
+    assert sorted(fps + listed) == sorted(f.fingerprint for f in findings)
+    assert len(ours(fake)[1]) == 1 and len(fake.repos[REPO].pulls[PR].reviews) == 1
+
+
+def test_summary_says_what_was_not_reviewed_and_the_report_notes(fake: FakeGitHub) -> None:
+    from reviewbot.core import Skipped
+    r = Report(findings=[], coverage=Coverage(skipped=[Skipped('vendor/x.js', 'excluded @vendor')]),
+               notes=['cloud reviewer not used: private repository'])
+    assert publish_report(r, diff_from_patches(FILES), target(fake)).ok
+    body = ours(fake)[1][0]['body']
+    assert 'Not reviewed (1)' in body and '`vendor/x.js`' in body and 'excluded @\u200dvendor' in body
+    assert 'cloud reviewer not used' in body and 'No findings' in body

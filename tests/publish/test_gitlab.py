@@ -182,7 +182,7 @@ def test_twenty_percent_failures_lose_nothing_and_duplicate_nothing(fake: FakeGi
     off = finding('src/app.py', 43, 'bug/ghost', 'line only in a stale diff', 'y = 2')
     extra = [finding('src/app.py', 6, f'rule/{n}', f'note {n}', f'c{n}') for n in range(6)]
     everything = findings + [off] + extra
-    fake.faults = Faults(rate=0.2, seed=seed)
+    faults = fake.faults = Faults(rate=0.2, seed=seed)
     results: list[PublishResult | str] = []
     for _ in range(2):
         try:
@@ -190,6 +190,7 @@ def test_twenty_percent_failures_lose_nothing_and_duplicate_nothing(fake: FakeGi
         except PublishError as e:
             results.append(str(e))
     fake.faults = None
+    assert faults.injected, 'the seed injected no fault'
     fps, listed = posted_fps(fake)
     assert len(fps) == len(set(fps)), 'an inline comment was posted twice'
     assert len(ours(fake)[1]) <= 1, 'more than one summary'
@@ -210,3 +211,21 @@ def test_project_visibility_endpoint_for_the_cloud_gate(fake: FakeGitLab) -> Non
     gl = gitlab.Gitlab(fake.origin, private_token=TOKEN)
     assert gl.projects.get('acme/secret').visibility == 'private'
     assert gl.projects.get(PID).visibility == 'public'
+
+
+@pytest.mark.parametrize('kind', ['slow', '502-after-write'])
+def test_a_write_that_landed_before_the_error_is_not_repeated(fake: FakeGitLab, kind: str) -> None:
+    findings = sample_findings()
+    fake.faults = Faults(rate=1.0, kinds=(kind,), only_methods=('POST',))
+    result = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    assert result.ok, result.describe()
+    fps, listed = posted_fps(fake)
+    assert sorted(fps + listed) == sorted(f.fingerprint for f in findings)
+    assert len(ours(fake)[1]) == 1 and len(fake.projects[PID].mrs[IID].notes) == 5
+
+
+def test_a_refused_token_is_one_actionable_error(fake: FakeGitLab) -> None:
+    t = target(fake)
+    t.token = 'ci-job-token'
+    with pytest.raises(PublishError, match='project access token with api scope'):
+        publish_report(report(sample_findings()), diff_from_patches(FILES), t)
