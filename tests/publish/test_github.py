@@ -351,3 +351,12 @@ def test_summary_says_what_was_not_reviewed_and_the_report_notes(fake: FakeGitHu
     body = ours(fake)[1][0]['body']
     assert 'Not reviewed (1)' in body and '`vendor/x.js`' in body and 'excluded @\u200dvendor' in body
     assert 'cloud reviewer not used' in body and 'No findings' in body
+
+
+def test_repository_visibility_endpoint_for_the_cloud_gate(fake: FakeGitHub) -> None:
+    from github import Github
+    fake.add_repo('acme', 'secret', private=True)
+    gh = Github(auth=Auth.Token(TOKEN), base_url=fake.base_url, retry=None)
+    secret = gh.get_repo('acme/secret')
+    assert (secret.private, secret.visibility) == (True, 'private')
+    assert gh.get_repo(REPO).visibility == 'public'
