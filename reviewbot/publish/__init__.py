@@ -56,11 +56,18 @@ class PublishResult:
         lines = [(f'{self.platform}: {len(self.inline_posted)} inline comment(s) posted, '
                   f'{len(self.inline_kept)} already present, {len(self.in_summary)} finding(s) in the summary, '
                   f'{len(self.resolved)} marked resolved')]
-        lines += [f'warning: {w}' for w in self.warnings]
+        lines += [f'warning: {_printable(w)}' for w in self.warnings]
         for f, why in self.not_posted:
-            where = f'{f.path}:{f.line}' if f.line is not None else f.path
-            lines.append(f'NOT POSTED: {where} [{f.category}] fingerprint {f.fingerprint}: {why}')
+            where = _printable(f.path) + (f':{f.line}' if f.line is not None else '')
+            lines.append(f'NOT POSTED: {where} [{_printable(f.category)}] fingerprint {f.fingerprint}: '
+                         f'{_printable(why)}')
         return '\n'.join(lines)
+
+
+def _printable(text: str) -> str:
+    """One log line: control characters (newlines, ANSI escapes) shown escaped, so report data cannot
+    forge log lines or CI workflow commands."""
+    return ''.join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
 
 
 def publish_report(report: Report, diff: Diff, target: GitHubTarget | GitLabTarget) -> PublishResult:

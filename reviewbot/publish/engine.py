@@ -46,6 +46,7 @@ class Forge(Protocol):
     def list_inline(self) -> list[Posted]: ...  # our diff comments
     def list_summaries(self) -> list[Posted]: ...  # our summary comments, oldest first
     def post_inline(self, batch: list[tuple[Inline, str]]) -> None: ...  # all or nothing; Rejected
+    def discard_strays(self) -> None: ...  # remove misplaced copies of inline comments (GitLab)
     def edit_inline(self, posted: Posted, body: str, resolved: bool) -> None: ...
     def create_summary(self, body: str) -> int | None: ...
     def edit_summary(self, posted: Posted, body: str) -> None: ...
@@ -148,6 +149,10 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
         landed = {f.fingerprint for f, _ in failed if f.fingerprint in there}
         posted += [i for i in to_post if i.fingerprint in landed and i not in posted]
         failed = [(f, why) for f, why in failed if f.fingerprint not in landed]
+    try:
+        r.call(forge.discard_strays, 'remove misplaced comments')
+    except (retry.GaveUp, Rejected) as e:
+        result.warnings.append(f'a misplaced copy of an inline comment could not be removed: {e}')
     result.inline_posted = [i.fingerprint for i in posted]
     result.inline_kept = sorted(kept_fps)
     in_summary += failed

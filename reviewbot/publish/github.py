@@ -148,6 +148,9 @@ class GitHubForge:
                 raise Rejected(_error_text(e)) from e
             raise
 
+    def discard_strays(self) -> None:
+        """Nothing to do: GitHub rejects a bad position instead of posting it elsewhere."""
+
     def edit_inline(self, posted: Posted, body: str, resolved: bool) -> None:
         posted.handle.edit(body)
 

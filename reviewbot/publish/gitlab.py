@@ -69,6 +69,7 @@ class GitLabForge:
         self.mr: Any = None
         self.username: str | None = None
         self._partial: dict[str, tuple[Any, list[Any]]] = {}
+        self.strays: dict[str, list[int]] = {}  # fingerprint -> our plain notes that should be DiffNotes
 
     def classify(self, e: BaseException) -> retry.Transient | None:
         return classify(e, self.target.retry, self.headers)
@@ -100,16 +101,22 @@ class GitLabForge:
 
     def list_inline(self) -> list[Posted]:
         out = []
+        strays: dict[str, list[int]] = {}
         for d in self._resumable('discussions', lambda: self.mr.discussions.list(iterator=True)):
             notes = d.attributes.get('notes') or []
             if not notes:
                 continue
             first = notes[0]
             m = parse_marker(first.get('body'))
-            if m is None or m.is_summary or first.get('type') != 'DiffNote' or not self._ours(first):
+            if m is None or m.is_summary or m.fingerprint is None or not self._ours(first):
+                continue
+            if first.get('type') != 'DiffNote':
+                # a plain note GitLab made from a position it refused, in a request that timed out
+                strays.setdefault(m.fingerprint, []).append(first['id'])
                 continue
             path = (first.get('position') or {}).get('new_path') or ''
             out.append(Posted(m, first['body'], path, (d.id, first['id'])))
+        self.strays = strays
         return out
 
     def list_summaries(self) -> list[Posted]:
@@ -137,6 +144,8 @@ class GitLabForge:
     def post_inline(self, batch: list[tuple[Inline, str]]) -> None:
         import gitlab
         for i, body in batch:
+            for stray in self.strays.pop(i.fingerprint, []):
+                self.mr.notes.delete(stray)  # a retry: the earlier attempt left a plain note
             try:
                 d = self.mr.discussions.create({'body': body, 'position': self._position(i)})
             except gitlab.exceptions.GitlabCreateError as e:
@@ -152,6 +161,21 @@ class GitLabForge:
                     raise Rejected(f'GitLab did not attach the comment to the diff, and the plain '
                                    f'comment it made instead (note {note.get("id")}) could not be removed: {e}') from e
                 raise Rejected('GitLab did not attach the comment to the diff (not a DiffNote)')
+
+    def discard_strays(self) -> None:
+        """Delete our plain notes that were meant as DiffNotes (their findings are in the summary)."""
+        import gitlab
+        for fp in list(self.strays):
+            for note_id in list(self.strays[fp]):
+                try:
+                    self.mr.notes.delete(note_id)
+                except gitlab.exceptions.GitlabDeleteError as e:
+                    if e.response_code is not None and (e.response_code >= 500 or e.response_code == 429):
+                        raise  # transient: retried
+                    if e.response_code != 404:  # 404: already gone
+                        raise Rejected(f'note {note_id}: {e}') from e
+                self.strays[fp].remove(note_id)
+            del self.strays[fp]
 
     def edit_inline(self, posted: Posted, body: str, resolved: bool) -> None:
         discussion_id, note_id = posted.handle

@@ -12,6 +12,7 @@ from reviewbot.publish.plan import Inline
 MAX_BODY = 60000
 MAX_MESSAGE = 4000
 MAX_SUGGESTION = 20000
+MAX_MARKED = 1000  # fingerprints kept in the summary marker (17 characters each)
 _SEVERITY_LABEL = {Severity.ERROR: 'error', Severity.WARNING: 'warning', Severity.INFO: 'info'}
 RESOLVED_NOTE = '**Resolved:** reviewbot no longer reports this finding (the code changed or it was fixed).'
 
@@ -85,7 +86,8 @@ def _summary_item(f: Finding, reason: str, platform: str) -> str:
 def summary_body(s: SummaryInput, platform: str) -> tuple[str, list[tuple[Finding, str]]]:
     """The summary, and the summary findings that did not fit (they must be reported as not posted)."""
     total = len(s.all_fps)
-    head = [summary_marker(s.all_fps), '### reviewbot review', '']
+    # the marker keeps the run's fingerprints for the next run's "what changed" (capped: body limit)
+    head = [summary_marker(s.all_fps[:MAX_MARKED]), '### reviewbot review', '']
     sha = sanitize.code_span(s.head_sha[:12]) if s.head_sha else 'this commit'
     if total == 0:
         head.append(f'No findings on {sha}.')

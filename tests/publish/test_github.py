@@ -360,3 +360,9 @@ def test_repository_visibility_endpoint_for_the_cloud_gate(fake: FakeGitHub) -> 
     secret = gh.get_repo('acme/secret')
     assert (secret.private, secret.visibility) == (True, 'private')
     assert gh.get_repo(REPO).visibility == 'public'
+
+
+def test_the_log_of_what_was_not_posted_cannot_forge_lines() -> None:
+    f = finding('a.py\n::error::forged\x1b[31m', 1, 'x\ny', 'm')
+    text = PublishResult('github', not_posted=[(f, 'boom\n::warning::x')]).describe()
+    assert len(text.splitlines()) == 2 and '\\n::error::forged\\x1b[31m' in text

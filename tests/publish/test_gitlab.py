@@ -216,12 +216,17 @@ def test_project_visibility_endpoint_for_the_cloud_gate(fake: FakeGitLab) -> Non
 @pytest.mark.parametrize('kind', ['slow', '502-after-write'])
 def test_a_write_that_landed_before_the_error_is_not_repeated(fake: FakeGitLab, kind: str) -> None:
     findings = sample_findings()
+    # and one comment GitLab will not attach to the diff: its plain-note copies must not survive
+    stale = dict(FILES, **{'src/app.py': FILES['src/app.py'] + '@@ -40,2 +42,3 @@\n x = 1\n+y = 2\n z = 3\n'})
+    off = finding('src/app.py', 43, 'bug/ghost', 'line only in a stale diff', 'y = 2')
     fake.faults = Faults(rate=1.0, kinds=(kind,), only_methods=('POST',))
-    result = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    result = publish_report(report(findings + [off]), diff_from_patches(stale), target(fake))
     assert result.ok, result.describe()
     fps, listed = posted_fps(fake)
-    assert sorted(fps + listed) == sorted(f.fingerprint for f in findings)
-    assert len(ours(fake)[1]) == 1 and len(fake.projects[PID].mrs[IID].notes) == 5
+    assert sorted(fps + listed) == sorted(f.fingerprint for f in findings + [off])
+    notes = fake.projects[PID].mrs[IID].notes
+    assert len(ours(fake)[1]) == 1 and len(notes) == 5
+    assert sum(off.fingerprint in n['body'] for n in notes) == 1  # only the summary names it
 
 
 def test_a_refused_token_is_one_actionable_error(fake: FakeGitLab) -> None:
