@@ -136,5 +136,6 @@ def run(args: argparse.Namespace) -> int:
         print(result.describe())
         return 0
     print(result.describe(), file=sys.stderr)
-    print(f'reviewbot: {len(result.not_posted)} finding(s) were NOT posted (listed above)', file=sys.stderr)
+    what = f'{len(result.not_posted)} finding(s)' + (' and the summary' if result.summary_error else '')
+    print(f'reviewbot: {what} NOT posted (listed above)', file=sys.stderr)
     return EXIT_NOT_POSTED

@@ -47,16 +47,19 @@ class PublishResult:
     not_posted: list[tuple[Finding, str]] = dataclasses.field(default_factory=list)  # (finding, why)
     warnings: list[str] = dataclasses.field(default_factory=list)  # problems that lost no finding
     summary_id: int | None = None
+    summary_error: str | None = None  # why the summary comment could not be written
 
     @property
     def ok(self) -> bool:
-        return not self.not_posted
+        return not self.not_posted and self.summary_error is None
 
     def describe(self) -> str:
         lines = [(f'{self.platform}: {len(self.inline_posted)} inline comment(s) posted, '
                   f'{len(self.inline_kept)} already present, {len(self.in_summary)} finding(s) in the summary, '
                   f'{len(self.resolved)} marked resolved')]
         lines += [f'warning: {_printable(w)}' for w in self.warnings]
+        if self.summary_error is not None:
+            lines.append(f'NOT POSTED: the summary comment: {_printable(self.summary_error)}')
         for f, why in self.not_posted:
             where = _printable(f.path) + (f':{f.line}' if f.line is not None else '')
             lines.append(f'NOT POSTED: {where} [{_printable(f.category)}] fingerprint {f.fingerprint}: '

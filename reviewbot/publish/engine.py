@@ -52,6 +52,10 @@ class Forge(Protocol):
     def edit_summary(self, posted: Posted, body: str) -> None: ...
 
 
+def _error(e: BaseException) -> str:
+    return f'{type(e).__name__}: {e}'
+
+
 def _by_fingerprint(posted: list[Posted]) -> dict[str, Posted]:
     """fingerprint -> our comment; an active comment wins over a resolved one."""
     out: dict[str, Posted] = {}
@@ -106,6 +110,9 @@ class _Run:
             self.post(pending[half:], posted, failed)
         except retry.GaveUp as e:
             failed.extend((i.finding, f'inline comment failed ({e}); moved to the summary') for i, _ in pending)
+        except Exception as e:  # noqa: BLE001 - e.g. 403/404: the findings still go to the summary
+            failed.extend((i.finding, f'inline comment failed ({_error(e)}); moved to the summary')
+                          for i, _ in pending)
 
 
 def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
@@ -132,8 +139,8 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
             body = render.finding_body(f, forge.platform, where)
             try:
                 r.call(lambda p=p, body=body: forge.edit_inline(p, body, False), 'reopen a comment')
-            except (retry.GaveUp, Rejected) as e:
-                result.warnings.append(f'could not mark comment {f.fingerprint} active again: {e}')
+            except Exception as e:  # noqa: BLE001 - the finding's comment exists; only its label is stale
+                result.warnings.append(f'could not mark comment {f.fingerprint} active again: {_error(e)}')
 
     posted: list[Inline] = []
     failed: list[tuple[Finding, str]] = []
@@ -151,8 +158,8 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
         failed = [(f, why) for f, why in failed if f.fingerprint not in landed]
     try:
         r.call(forge.discard_strays, 'remove misplaced comments')
-    except (retry.GaveUp, Rejected) as e:
-        result.warnings.append(f'a misplaced copy of an inline comment could not be removed: {e}')
+    except Exception as e:  # noqa: BLE001 - a duplicate at worst, nothing lost
+        result.warnings.append(f'a misplaced copy of an inline comment could not be removed: {_error(e)}')
     result.inline_posted = [i.fingerprint for i in posted]
     result.inline_kept = sorted(kept_fps)
     in_summary += failed
@@ -165,8 +172,8 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
             r.call(lambda p=p, fp=fp: forge.edit_inline(p, render.resolved_body(p.body, fp), True),
                    'mark a comment resolved')
             result.resolved.append(fp)
-        except (retry.GaveUp, Rejected) as e:
-            result.warnings.append(f'could not mark comment {fp} resolved: {e}')
+        except Exception as e:  # noqa: BLE001 - a stale label, nothing lost
+            result.warnings.append(f'could not mark comment {fp} resolved: {_error(e)}')
 
     previous = set(summaries[0].marker.summary_fingerprints) if summaries else set()
     previous |= {fp for fp, p in existing.items() if not p.marker.resolved}
@@ -188,6 +195,7 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
     try:
         if summaries:
             r.call(lambda: forge.edit_summary(summaries[0], body), 'update the summary comment')
+            result.summary_id = summaries[0].handle.id
         else:
             def find_created() -> int | None:
                 found = r.call(forge.list_summaries, 'list existing comments')
@@ -197,7 +205,8 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
         left_out = {f.fingerprint for f, _ in omitted}
         result.in_summary = [(f, why) for f, why in in_summary if f.fingerprint not in left_out]
         result.not_posted += omitted
-    except (retry.GaveUp, Rejected) as e:
-        result.not_posted += [(f, f'{why}; and the summary comment could not be posted: {e}')
+    except Exception as e:  # noqa: BLE001 - reported: every finding it should have carried is named
+        result.summary_error = _error(e)
+        result.not_posted += [(f, f'{why}; and the summary comment could not be posted: {_error(e)}')
                               for f, why in in_summary]
     return result

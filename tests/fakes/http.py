@@ -148,6 +148,8 @@ class FakeServer:
         if kind == '403-rate-limit':
             return Response(403, {'message': 'API rate limit exceeded'},
                             {'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': str(int(time.time()) + 1)})
+        if kind == '403-forbidden':
+            return Response(403, {'message': 'Resource not accessible by integration'})
         status = int(kind[:3])
         return Response(status, {'message': 'Server Error'})
 
@@ -159,7 +161,7 @@ class FakeServer:
         kind = self.faults.pick(req.method) if self.faults is not None else None
         if kind is not None:
             self.faults.injected.append((kind, req.method, req.path))  # type: ignore[union-attr]
-            if kind in ('500', '503', '429', '403-rate-limit'):
+            if kind in ('500', '503', '429', '403-rate-limit', '403-forbidden'):
                 return self.fault_response(kind), 0.0
         try:
             self.authenticate(req)

@@ -283,7 +283,7 @@ def test_when_nothing_can_be_written_every_finding_is_named(fake: FakeGitHub) ->
     assert not result.ok
     assert sorted(f.fingerprint for f, _ in result.not_posted) == sorted(f.fingerprint for f in findings)
     text = result.describe()
-    assert text.count('NOT POSTED') == len(findings) and 'HTTP 503' in text
+    assert text.count('NOT POSTED') == len(findings) + 1 and 'HTTP 503' in text  # + the summary
     assert not fake.repos[REPO].pulls[PR].review_comments
 
 
@@ -366,3 +366,12 @@ def test_the_log_of_what_was_not_posted_cannot_forge_lines() -> None:
     f = finding('a.py\n::error::forged\x1b[31m', 1, 'x\ny', 'm')
     text = PublishResult('github', not_posted=[(f, 'boom\n::warning::x')]).describe()
     assert len(text.splitlines()) == 2 and '\\n::error::forged\\x1b[31m' in text
+
+
+def test_missing_write_permission_names_every_finding(fake: FakeGitHub) -> None:
+    """A token that may read but not write (403 without rate-limit headers): not retried, all named."""
+    fake.faults = Faults(rate=1.0, kinds=('403-forbidden',), only_methods=('POST',))
+    result = publish_report(report(sample_findings()), diff_from_patches(FILES), target(fake))
+    assert not result.ok and result.summary_error and 'Resource not accessible' in result.summary_error
+    assert len(result.not_posted) == len(sample_findings())
+    assert 'NOT POSTED: the summary comment' in result.describe()
