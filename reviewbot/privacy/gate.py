@@ -174,8 +174,8 @@ def split_denied(files: Iterable[FileChange], patterns: Iterable[str]) -> tuple[
 @functools.lru_cache(maxsize=512)
 def _compile_glob(pattern: str) -> Callable[[str], bool]:
     """gitignore-like: `**` spans directories, `*`/`?` stay inside one; no '/' = any basename."""
-    pattern = pattern.strip().lstrip('/')
-    anywhere = '/' not in pattern.rstrip('/')
+    pattern = pattern.strip().strip('/')  # 'dir/' means the directory: it matches what is inside
+    anywhere = '/' not in pattern
     regex = ''
     i = 0
     while i < len(pattern):

@@ -151,7 +151,11 @@ class CloudReviewer:
         import hashlib
 
         result = ReviewerResult()
-        prepared = self._prepare(files, ctx, result)
+        try:
+            prepared = self._prepare(files, ctx, result)
+        except Exception as e:  # noqa: BLE001 -- as in review(): report it, send nothing
+            result.notes.append(f'cloud: not used: internal error ({type(e).__name__}: {e})')
+            prepared = None
         lines = list(result.notes)
         if prepared is None:
             lines.append('cloud: leaves this machine: nothing')
@@ -166,21 +170,28 @@ class CloudReviewer:
 
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
         result = ReviewerResult()
+        try:
+            self._review(files, ctx, result)
+        except Exception as e:  # noqa: BLE001 -- a defect here must not end the local review
+            result.notes.append(f'cloud: failed: internal error ({type(e).__name__}: {e})')
+        return result
+
+    def _review(self, files: list[FileChange], ctx: ReviewContext, result: ReviewerResult) -> None:
         prepared = self._prepare(files, ctx, result)
         if prepared is None:
-            return result
+            return
         cloud, payload, body, url, api_key, repo = prepared
         stats = result.stats
         stats.update(files_sent=len(payload.files), hunks_sent=len(payload.hunks),
                      redactions=payload.redactions, bytes=len(body), requests=0)
         if ctx.dry_run:
             result.notes.append(f'cloud: dry run: would send {len(body)} bytes to {url}; sent nothing')
-            return result
+            return
         try:
             answer = self._send(cloud, url, api_key, body, payload, repo, ctx, result)
         except ReviewbotError as e:
             result.notes.append(f'cloud: failed: {e}')
-            return result
+            return
         text, usage = _answer_text(cloud['provider'], answer)
         prompt_tokens, completion_tokens = usage
         cost = (prompt_tokens / 1000 * float(cloud['price_per_1k_input'])
@@ -198,7 +209,6 @@ class CloudReviewer:
         if invalid or outside:
             result.notes.append(f'cloud: ignored {invalid} unparseable answer lines and {outside} '
                                 'findings not on a line that was sent')
-        return result
 
     # -- HTTP --------------------------------------------------------------------------------
 
