@@ -69,7 +69,9 @@ def dry_run_lines(prep: Prepared, reviewers: list[Reviewer]) -> list[str]:
     for r in reviewers:
         plan = getattr(r, 'plan', None)
         lines.extend(plan(prep.plan.files, prep.context) if plan else [f'{r.name}: review'])
-    if not any('leave' in ln or 'send' in ln for ln in lines):
+    # Only a reviewer that declares `remote = True` (the cloud reviewer) may send anything; its
+    # plan() lines say exactly what (or why nothing will be sent).
+    if not any(getattr(r, 'remote', False) for r in reviewers):
         lines.append('leaves this machine: nothing')
     return lines
 
