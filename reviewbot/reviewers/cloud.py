@@ -84,8 +84,9 @@ class CloudReviewer:
             if isinstance(ctx.platform, PlatformContext):
                 return ctx.platform, ''
             return None, f'unrecognised platform context {type(ctx.platform).__name__}'
-        found = detect(self.env)
-        if found is not None:
+        # CI variables are trusted to name the repository only in the 'ci' stage (set by the
+        # runner); on a developer's machine the clone's own remotes say where the code belongs.
+        if ctx.stage == 'ci' and (found := detect(self.env)) is not None:
             return found, ''
         if ctx.repo_root is not None:
             return from_git_remotes(ctx.repo_root, self.env)

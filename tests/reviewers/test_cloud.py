@@ -333,6 +333,15 @@ def _event_about_another_repo(w: World):
     return {'cfg': w.config(), 'env': env}
 
 
+def _local_run_with_ci_variables(w: World):
+    # CI variables on a developer's machine claim a public repository; the clone's remote is private
+    w.vis.add_github('acme/widget', 'public')
+    w.vis.add_github('acme/private-app', 'private')
+    repo = w.hook_repo('git@github.com:acme/private-app.git')
+    env = {**w.github_env('acme/widget'), 'REVIEWBOT_GITHUB_API_URL': w.vis.github_api}
+    return {'cfg': w.config(), 'env': env, 'stage': 'cli', 'repo_root': repo.path}
+
+
 SCENARIOS = [
     Scenario('private repo', _private, 'acme/widget is not public: private'),
     Scenario('internal repo', _internal, 'acme/widget is not public: internal'),
@@ -365,6 +374,8 @@ SCENARIOS = [
     Scenario('plain-http cloud endpoint', _plain_http_endpoint, 'must be https'),
     Scenario('event payload about another repository', _event_about_another_repo,
              'names repository acme/other'),
+    Scenario('local run, CI variables name a public repo, the clone is private',
+             _local_run_with_ci_variables, 'acme/private-app is not public: private'),
 ]
 
 
