@@ -160,3 +160,20 @@ def test_body_is_deterministic_and_protocol_shaped():
     anthropic = json.loads(pm.request_body('anthropic', 'm', pm.build(files, _cloud())))
     assert anthropic['system'] == pm.SYSTEM_PROMPT and anthropic['messages'][0]['role'] == 'user'
     assert anthropic['max_tokens'] == 2048
+
+
+def test_hunks_that_grow_past_the_budget_when_masked_are_dropped():
+    def growing(text: str) -> tuple[str, int]:  # a redactor whose mask is longer than the secret
+        return text.replace('tok', 'M' * 40), text.count('tok')
+    files = _added('a.py', ['a = 1']) + _added('b.py', [f'v{i} = tok' for i in range(20)])
+    cloud = _cloud(max_payload_bytes=10_000)
+    budget, _ = pm.content_budget(cloud)
+    raw = pm.build(files, cloud, redactor=lambda t: (t, 0))
+    assert raw.files == ['a.py', 'b.py'] and len(raw.user.encode()) <= budget
+    # pad a.py so that both fit unmasked, but b.py no longer fits once masked
+    pad = budget - len(raw.user.encode()) - 50
+    files = _added('a.py', ['a = 1', '#' + 'p' * pad]) + files[1:]
+    assert pm.build(files, cloud, redactor=lambda t: (t, 0)).files == ['a.py', 'b.py']
+    p = pm.build(files, cloud, redactor=growing)
+    assert p.files == ['a.py'] and len(p.user.encode()) <= budget
+    assert [(s.path, 'budget' in s.reason) for s in p.skipped] == [('b.py', True)]
