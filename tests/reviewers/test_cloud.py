@@ -641,3 +641,15 @@ def test_an_unexpected_error_is_a_note_not_a_crash(world: World):
     assert any("internal error (RuntimeError: defect in the transport)" in n for n in result.notes), \
         result.notes
     assert len(receipts.read(world.receipts_file)) == 1  # the attempt was recorded before it was made
+
+
+def test_no_request_when_the_run_is_out_of_time(world: World):
+    import time
+
+    world.vis.add_github('acme/widget', 'public')
+    cfg = world.config()
+    ctx = ReviewContext(config=cfg, read_new_file=lambda p: None, stage='ci',
+                        deadline=time.monotonic() - 1)
+    result = CloudReviewer(cfg, env=world.github_env()).review(files_of(*PUBLIC_FILES), ctx)
+    assert world.llm.requests == [] and not world.receipts_file.exists()
+    assert any('out of time budget' in n for n in result.notes)
