@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reviewbot.config import from_table
 from reviewbot.diffparse import parse_diff
@@ -170,9 +172,6 @@ def test_default_deny_can_be_turned_off_but_deny_paths_still_apply():
 
 
 # -- property: whatever the inputs, "allowed" implies every condition was proven -----------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 REPOS = ['acme/widget', 'alice/widget', 'acme/other']
 OUTCOMES = st.sampled_from(['public', 'private', 'internal', 'error', 'other-repo', 'public-flag-private'])
