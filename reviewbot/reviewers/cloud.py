@@ -59,6 +59,7 @@ def endpoint(cloud: dict[str, Any]) -> str:
 
 class CloudReviewer:
     name = 'cloud'
+    remote = True  # the only reviewer that may send code off the machine (behind the gate)
 
     def __init__(
         self,
