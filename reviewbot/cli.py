@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     'reviewbot.commands.hook',
     'reviewbot.commands.install_hook',
     'reviewbot.commands.ci',
+    'reviewbot.commands.publish',
 )
 
 

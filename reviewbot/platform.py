@@ -103,8 +103,10 @@ def _github_actions(env: Mapping[str, str]) -> PlatformContext | None:
     event = _read_event(env.get('GITHUB_EVENT_PATH'))
     pr = event.get('pull_request') if isinstance(event.get('pull_request'), dict) else None
     hints: list[tuple[str, str]] = []
+    event_repo = _dig(event, 'repository', 'full_name')
     if (h := _visibility_hint(event.get('repository'))) is not None:
-        hints.append((repo, h))
+        # keyed by the name the payload gives: a payload about another repository is a disagreement
+        hints.append((event_repo if isinstance(event_repo, str) and event_repo else repo, h))
     base_repo = head_repo = base_sha = head_sha = None
     number = None
     if pr is not None:

@@ -71,7 +71,7 @@ def decide(
 ) -> GateDecision:
     """Decide whether `files` may be sent to the cloud reviewer in this run (see module doc)."""
     cloud = _cloud_section(cfg)
-    if not cloud.get('enabled', False):
+    if cloud.get('enabled') is not True:  # only an explicit true opens anything
         return GateDecision(False, ['cloud reviewer is disabled (cloud.enabled = false)'], [], list(files))
 
     patterns = [*(DEFAULT_DENY if cloud.get('default_deny', True) else ()), *cloud.get('deny_paths', [])]
@@ -113,7 +113,7 @@ def decide(
             reasons.append(f'visibility of {repo} could not be verified (unexpected answer)')
             continue
         verified.append(vis)
-        if not vis.is_public:
+        if vis.is_public is not True:
             reasons.append(f'repository {repo} is not public: {vis.visibility} ({api}: {vis.detail})')
     if reasons:
         return GateDecision(False, reasons, [], list(files), verified)
@@ -174,8 +174,8 @@ def split_denied(files: Iterable[FileChange], patterns: Iterable[str]) -> tuple[
 @functools.lru_cache(maxsize=512)
 def _compile_glob(pattern: str) -> Callable[[str], bool]:
     """gitignore-like: `**` spans directories, `*`/`?` stay inside one; no '/' = any basename."""
-    pattern = pattern.strip().lstrip('/')
-    anywhere = '/' not in pattern.rstrip('/')
+    pattern = pattern.strip().strip('/')  # 'dir/' means the directory: it matches what is inside
+    anywhere = '/' not in pattern
     regex = ''
     i = 0
     while i < len(pattern):

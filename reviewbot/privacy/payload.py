@@ -234,14 +234,31 @@ def content_budget(cloud: dict[str, Any]) -> tuple[int, int]:
     return limit, max_out
 
 
+def _block_text(f: FileChange, h: Hunk, lines: list[str], first: bool, new_file: bool) -> str:
+    header = [] if first else ['']
+    if new_file:
+        header.append(_file_header(f))
+    return '\n'.join([*header, _hunk_header(h), *lines])
+
+
 def build(files: list[FileChange], cloud: dict[str, Any], redactor: Redactor | None = None) -> Payload:
-    """The redacted, bounded prompt for `files` (already cleared by the gate). Raises PayloadError."""
+    """The redacted, bounded prompt for `files` (already cleared by the gate). Raises PayloadError.
+
+    Hunks are chosen first (whole hunks, in diff order, while they fit), and only the chosen ones
+    are redacted: redaction is the slow part. Masks can make a line longer, so the result is
+    measured again and trailing hunks dropped until it fits.
+    """
     redactor = redactor or default_redactor()
     budget, max_out = content_budget(cloud)
     skipped: list[Skipped] = []
-    redactions = 0
-    # (path, hunk, formatted lines) for every hunk, redacted by layers 1 and 2
-    blocks: list[tuple[FileChange, Hunk, list[str]]] = []
+
+    def skip(f: FileChange, h: Hunk) -> None:
+        skipped.append(Skipped(f.path, 'cloud: over the payload/token/cost budget, not sent',
+                               'cloud', hunk=f.hunks.index(h), lines=len(h.added)))
+
+    # 1. choose hunks by their unredacted size
+    chosen: list[tuple[FileChange, Hunk]] = []
+    used = 0
     for f in files:
         if f.is_binary or f.is_submodule:
             skipped.append(Skipped(f.path, 'cloud: binary or submodule, not sent', 'cloud'))
@@ -251,61 +268,71 @@ def build(files: list[FileChange], cloud: dict[str, Any], redactor: Redactor | N
                 skipped.append(Skipped(f.path, 'cloud: no added lines, not sent', 'cloud',
                                        lines=f.removed_count))
             continue
-        raw = [ln.text for h in f.hunks for ln in h.lines]
+        for h in f.hunks:
+            lines = [_format_line(ln.kind, ln.new_lineno, ln.text) for ln in h.lines]
+            size = len(_block_text(f, h, lines, not chosen, True).encode('utf-8')) + 1
+            if used + size > budget:
+                skip(f, h)
+                continue
+            chosen.append((f, h))
+            used += size
+
+    # 2. layers 1 and 2, per file over its chosen hunks (a PEM block may span hunks)
+    redactions = 0
+    blocks: list[tuple[FileChange, Hunk, list[str]]] = []
+    k = 0
+    while k < len(chosen):
+        f = chosen[k][0]
+        hunks = []
+        while k < len(chosen) and chosen[k][0] is f:
+            hunks.append(chosen[k][1])
+            k += 1
+        raw = [ln.text for h in hunks for ln in h.lines]
         red_text, n1 = redactor('\n'.join(raw))
         red = red_text.split('\n')
         if len(red) != len(raw):
             raise PayloadError('the secrets redactor changed the number of lines')
         red, n2 = own_redact_lines(red)
         redactions += n1 + n2
-        k = 0
-        for h in f.hunks:
-            formatted = []
-            for ln in h.lines:
-                formatted.append(_format_line(ln.kind, ln.new_lineno, red[k]))
-                k += 1
-            blocks.append((f, h, formatted))
+        i = 0
+        for h in hunks:
+            blocks.append((f, h, [_format_line(ln.kind, ln.new_lineno, red[i + j])
+                                  for j, ln in enumerate(h.lines)]))
+            i += len(h.lines)
 
-    # layer 3 over everything at once; a flagged line is withheld (its line number stays)
+    # 3. detect-secrets over everything chosen; a flagged line is withheld (its number stays)
     flat = [line for _, _, lines in blocks for line in lines]
     flagged = detect_secrets_lines('\n'.join(flat)) if flat else set()
-    if flagged:
-        redactions += len(flagged)
-        i = 0
-        for _, _, lines in blocks:
-            for j, line in enumerate(lines):
-                if i in flagged:
-                    lines[j] = line[:9] + WITHHELD
-                i += 1
+    redactions += len(flagged)
+    i = 0
+    for _, _, lines in blocks:
+        for j, line in enumerate(lines):
+            if i in flagged:
+                lines[j] = line[:9] + WITHHELD
+            i += 1
 
-    # bound: whole hunks, in diff order, while they fit
-    parts: list[str] = []
-    used = 0
-    current: str | None = None
+    # 4. assemble; drop trailing hunks while the masks made it too big
+    def assemble(bs: list[tuple[FileChange, Hunk, list[str]]]) -> str:
+        parts = [_block_text(f, h, lines, n == 0, n == 0 or bs[n - 1][0] is not f)
+                 for n, (f, h, lines) in enumerate(bs)]
+        return '\n'.join(parts) + '\n' if parts else ''
+
+    user = assemble(blocks)
+    while blocks and len(user.encode('utf-8')) > budget:
+        f, h, _ = blocks.pop()
+        skip(f, h)
+        user = assemble(blocks)
+
     included_files: list[str] = []
-    hunk_ids: list[str] = []
     sent_lines: dict[str, set[int]] = {}
     spans: dict[str, list[tuple[int, int]]] = {}
-    for f, h, lines in blocks:
-        header = [''] if parts else []
-        if current != f.path:
-            header += [_file_header(f)]
-        text = '\n'.join([*header, _hunk_header(h), *lines])
-        size = len(text.encode('utf-8')) + 1
-        if used + size > budget:
-            skipped.append(Skipped(f.path, 'cloud: over the payload/token/cost budget, not sent',
-                                   'cloud', hunk=f.hunks.index(h), lines=len(h.added)))
-            continue
-        parts.append(text)
-        used += size
-        if current != f.path:
-            current = f.path
+    for f, h, _ in blocks:
+        if f.path not in included_files:
             included_files.append(f.path)
-        hunk_ids.append(f'{f.path}:{h.new_start}-{h.new_end}')
         sent_lines.setdefault(f.path, set()).update(ln.new_lineno for ln in h.added
                                                     if ln.new_lineno is not None)
         spans.setdefault(f.path, []).append((h.new_start, h.new_end))
-    user = '\n'.join(parts) + '\n' if parts else ''
+    hunk_ids = [f'{f.path}:{h.new_start}-{h.new_end}' for f, h, _ in blocks]
     if user:
         verify_clean(user)
     return Payload(SYSTEM_PROMPT, user, included_files, hunk_ids, sent_lines, spans, redactions,

@@ -59,6 +59,7 @@ def endpoint(cloud: dict[str, Any]) -> str:
 
 class CloudReviewer:
     name = 'cloud'
+    remote = True  # the only reviewer that may send code off the machine (behind the gate)
 
     def __init__(
         self,
@@ -84,8 +85,9 @@ class CloudReviewer:
             if isinstance(ctx.platform, PlatformContext):
                 return ctx.platform, ''
             return None, f'unrecognised platform context {type(ctx.platform).__name__}'
-        found = detect(self.env)
-        if found is not None:
+        # CI variables are trusted to name the repository only in the 'ci' stage (set by the
+        # runner); on a developer's machine the clone's own remotes say where the code belongs.
+        if ctx.stage == 'ci' and (found := detect(self.env)) is not None:
             return found, ''
         if ctx.repo_root is not None:
             return from_git_remotes(ctx.repo_root, self.env)
@@ -151,7 +153,11 @@ class CloudReviewer:
         import hashlib
 
         result = ReviewerResult()
-        prepared = self._prepare(files, ctx, result)
+        try:
+            prepared = self._prepare(files, ctx, result)
+        except Exception as e:  # noqa: BLE001 -- as in review(): report it, send nothing
+            result.notes.append(f'cloud: not used: internal error ({type(e).__name__}: {e})')
+            prepared = None
         lines = list(result.notes)
         if prepared is None:
             lines.append('cloud: leaves this machine: nothing')
@@ -166,21 +172,28 @@ class CloudReviewer:
 
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
         result = ReviewerResult()
+        try:
+            self._review(files, ctx, result)
+        except Exception as e:  # noqa: BLE001 -- a defect here must not end the local review
+            result.notes.append(f'cloud: failed: internal error ({type(e).__name__}: {e})')
+        return result
+
+    def _review(self, files: list[FileChange], ctx: ReviewContext, result: ReviewerResult) -> None:
         prepared = self._prepare(files, ctx, result)
         if prepared is None:
-            return result
+            return
         cloud, payload, body, url, api_key, repo = prepared
         stats = result.stats
         stats.update(files_sent=len(payload.files), hunks_sent=len(payload.hunks),
                      redactions=payload.redactions, bytes=len(body), requests=0)
         if ctx.dry_run:
             result.notes.append(f'cloud: dry run: would send {len(body)} bytes to {url}; sent nothing')
-            return result
+            return
         try:
             answer = self._send(cloud, url, api_key, body, payload, repo, ctx, result)
         except ReviewbotError as e:
             result.notes.append(f'cloud: failed: {e}')
-            return result
+            return
         text, usage = _answer_text(cloud['provider'], answer)
         prompt_tokens, completion_tokens = usage
         cost = (prompt_tokens / 1000 * float(cloud['price_per_1k_input'])
@@ -198,7 +211,6 @@ class CloudReviewer:
         if invalid or outside:
             result.notes.append(f'cloud: ignored {invalid} unparseable answer lines and {outside} '
                                 'findings not on a line that was sent')
-        return result
 
     # -- HTTP --------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reviewbot.config import from_table
 from reviewbot.diffparse import parse_diff
@@ -147,7 +149,8 @@ def test_deny_list_withholds_files_and_empty_means_nothing_sent():
     ('docs/internal/a/b.md', ['docs/internal/**'], True), ('other/docs/internal/a.md',
                                                            ['docs/internal/**'], False),
     ('vendor/x', ['vendor'], True), ('src/vendor.py', ['vendor'], False),
-    ('./.env', ['.env'], True), ('a/b/c.key', ['a/**/*.key'], True), ('a/c.key', ['a/**/*.key'], True),
+    ('./.env', ['.env'], True), ('docs/internal/a.md', ['docs/internal/'], True),
+    ('x/build/a.o', ['build/'], True), ('/abs/secrets.json', ['secrets.json'], True), ('a/b/c.key', ['a/**/*.key'], True), ('a/c.key', ['a/**/*.key'], True),
 ])
 def test_glob_matching(path, patterns, denied):
     _, denied_files = split_denied(_files(path), patterns)
@@ -166,3 +169,97 @@ def test_default_deny_can_be_turned_off_but_deny_paths_still_apply():
     fetch = Answers(acme__widget=gh('acme/widget', 'public'))
     d = decide(_cloud(default_deny=False, deny_paths=['*.md']), GH, 'ci', _files('.env', 'a.md'), fetch)
     assert d.allowed and [f.path for f in d.files_allowed] == ['.env'] and d.denied_paths == ['a.md']
+
+
+# -- property: whatever the inputs, "allowed" implies every condition was proven -----------------
+
+REPOS = ['acme/widget', 'alice/widget', 'acme/other']
+OUTCOMES = st.sampled_from(['public', 'private', 'internal', 'error', 'other-repo', 'public-flag-private'])
+
+
+@st.composite
+def _worlds(draw):
+    # half the worlds lean towards "everything fine", so that "allowed" is reached often and each
+    # single perturbation (one private repo, one bad hint, ...) is explored next to it
+    good = draw(st.booleans())
+
+    def pick(favourable, *others):
+        return draw(st.sampled_from([favourable] * 12 + list(others))) if good else \
+            draw(st.sampled_from([favourable, *others]))
+
+    platform = pick('github', 'gitlab', 'bitbucket')
+    repo = draw(st.sampled_from(REPOS))
+    is_pr = draw(st.booleans())
+    base = pick(repo, '', *REPOS) if is_pr else None
+    head = draw(st.sampled_from([None, *REPOS])) if is_pr else None
+    hints = tuple((pick(repo, *REPOS), pick('public', 'private', 'internal'))
+                  for _ in range(draw(st.integers(0, 2))))
+    ctx = PlatformContext(
+        platform=platform, api_url='https://api.example', repo=repo, source='x',
+        token=pick('t', None),
+        pr_number=pick(7, 0) if is_pr else None,
+        base_repo=base, head_repo=head,
+        event_name=pick('pull_request' if is_pr else 'push', 'pull_request', None),
+        visibility_hints=hints,
+        other_repos=tuple(draw(st.lists(st.sampled_from(REPOS), max_size=2))),
+    )
+    outcomes = {r: pick('public', 'private', 'internal', 'error', 'other-repo', 'public-flag-private')
+                for r in REPOS}
+    stage = draw(st.sampled_from(['ci', 'cli', 'pre-commit', 'pre-push']))
+    stages = draw(st.lists(st.sampled_from(['ci', 'cli', 'pre-commit', 'pre-push']), unique=True))
+    if good and stage not in stages:
+        stages.append(stage)
+    cloud = _cloud(enabled=pick(True, False), stages=stages,
+                   deny_paths=draw(st.lists(st.sampled_from(['*.md', 'src/**', 'x.py']), max_size=2)))
+    paths = draw(st.lists(st.sampled_from(['a.py', 'src/b.py', 'README.md', '.env', 'x.py']),
+                          min_size=0, max_size=4, unique=True))
+    if good and 'a.py' not in paths:
+        paths.append('a.py')
+    return pick(ctx, None), outcomes, cloud, paths, stage
+
+
+def _answer(outcomes):
+    def fetch(ctx, repo):
+        o = outcomes[repo]
+        if o == 'error':
+            raise VisibilityError('HTTP 500')
+        if o == 'other-repo':
+            return Visibility('github', 'evil/x', 'public', True, '')
+        if o == 'public-flag-private':
+            return Visibility('github', repo, 'public', False, 'private=true')
+        return Visibility(ctx.platform, repo, o, o == 'public', '')
+    return fetch
+
+
+@settings(max_examples=300, deadline=None)
+@given(_worlds())
+def test_allowed_implies_every_condition(world):
+    ctx, outcomes, cloud, paths, stage = world
+    d = decide(cloud, ctx, stage, _files(*paths) if paths else [], _answer(outcomes))
+    if not d.allowed:
+        assert d.reasons and d.files_allowed == []
+        return
+    assert cloud['enabled'] is True and stage in cloud['stages']
+    assert ctx is not None and ctx.platform in ('github', 'gitlab') and ctx.token
+    for repo in ctx.repos_to_verify():
+        assert outcomes[repo] == 'public'
+    for repo, hint in ctx.visibility_hints:
+        assert hint == 'public' and repo in ctx.repos_to_verify()
+    if ctx.is_pull_request:
+        assert ctx.pr_number and ctx.base_repo
+        if ctx.platform == 'github':
+            assert ctx.base_repo == ctx.repo
+    if ctx.event_name == 'pull_request':
+        assert ctx.is_pull_request
+    sent = {f.path for f in d.files_allowed}
+    assert sent and '.env' not in sent
+    assert not sent & {p for p in paths if any(split_denied(_files(p), cloud['deny_paths'])[1])}
+
+
+def test_the_property_reaches_allowed_worlds():
+    from hypothesis import find
+
+    def allowed(world) -> bool:
+        ctx, outcomes, cloud, paths, stage = world
+        return decide(cloud, ctx, stage, _files(*paths) if paths else [], _answer(outcomes)).allowed
+    assert allowed(find(_worlds(), allowed, settings=settings(max_examples=500, database=None)))

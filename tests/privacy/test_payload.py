@@ -1,9 +1,12 @@
 """The payload builder: redaction layers, bounding, determinism, and the final check."""
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reviewbot.config import from_table
 from reviewbot.diffparse import parse_diff
@@ -160,3 +163,75 @@ def test_body_is_deterministic_and_protocol_shaped():
     anthropic = json.loads(pm.request_body('anthropic', 'm', pm.build(files, _cloud())))
     assert anthropic['system'] == pm.SYSTEM_PROMPT and anthropic['messages'][0]['role'] == 'user'
     assert anthropic['max_tokens'] == 2048
+
+
+def test_hunks_that_grow_past_the_budget_when_masked_are_dropped():
+    def growing(text: str) -> tuple[str, int]:  # a redactor whose mask is longer than the secret
+        return text.replace('tok', 'M' * 40), text.count('tok')
+    files = _added('a.py', ['a = 1']) + _added('b.py', [f'v{i} = tok' for i in range(20)])
+    cloud = _cloud(max_payload_bytes=10_000)
+    budget, _ = pm.content_budget(cloud)
+    raw = pm.build(files, cloud, redactor=lambda t: (t, 0))
+    assert raw.files == ['a.py', 'b.py'] and len(raw.user.encode()) <= budget
+    # pad a.py so that both fit unmasked, but b.py no longer fits once masked
+    pad = budget - len(raw.user.encode()) - 50
+    files = _added('a.py', ['a = 1', '#' + 'p' * pad]) + files[1:]
+    assert pm.build(files, cloud, redactor=lambda t: (t, 0)).files == ['a.py', 'b.py']
+    p = pm.build(files, cloud, redactor=growing)
+    assert p.files == ['a.py'] and len(p.user.encode()) <= budget
+    assert [(s.path, 'budget' in s.reason) for s in p.skipped] == [('b.py', True)]
+
+
+# -- property: a token of a known format never reaches the prompt, wherever it sits ---------------
+
+_UP = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+_ALNUM = 'abcdefghijklmnopqrstuvwxyz' + _UP
+_URLSAFE = _ALNUM + '_-'
+
+
+def _s(alphabet: str, n: int):
+    return st.text(alphabet, min_size=n, max_size=n)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip('=')
+
+
+def _jwt(payload: str, sig: str) -> str:
+    header = _b64url(b'{"alg":"HS256","typ":"JWT"}')
+    return f'{header}.{_b64url(payload.encode())}.{sig}'
+
+
+SECRETS = st.one_of(
+    _s(_UP, 16).map(lambda s: 'AKIA' + s),
+    _s(_ALNUM, 36).map(lambda s: 'ghp_' + s),
+    _s(_URLSAFE, 20).map(lambda s: 'glpat-' + s),
+    st.tuples(_s('0123456789', 12), _s('0123456789', 13), _s(_ALNUM, 24)).map(
+        lambda t: f'xoxb-{t[0]}-{t[1]}-{t[2]}'),
+    _s(_ALNUM, 24).map(lambda s: 'sk_live_' + s),
+    _s(_URLSAFE, 35).map(lambda s: 'AIza' + s),
+    st.tuples(st.text(_ALNUM, min_size=1, max_size=20), _s(_URLSAFE, 43)).map(
+        lambda t: _jwt(json.dumps({'sub': t[0]}), t[1])),
+)
+TEMPLATES = st.sampled_from([
+    'value = "{}"', "headers = {{'X-Key': '{}'}}", 'call(api, {})', '# old key: {}', 'KEY={}',
+    '    return Client(token="{}", retries=3)', 'const k = `{}`;', '{}',
+])
+
+
+@settings(max_examples=60, deadline=None)
+@given(secret=SECRETS, template=TEMPLATES, before=st.integers(0, 3), after=st.integers(0, 3))
+def test_known_token_formats_never_reach_the_prompt(secret, template, before, after):
+    lines = [f'x{i} = compute({i})' for i in range(before)] + [template.format(secret)] + \
+        [f'y{i} = compute({i})' for i in range(after)]
+    p = pm.build(_added('app/mod.py', lines), _cloud())
+    assert secret not in p.user
+    assert len(p.user.splitlines()) == 2 + len(lines)
+
+
+@settings(max_examples=30, deadline=None)
+@given(password=st.text(_ALNUM + '!$%^&*()-_+=', min_size=8, max_size=24),
+       scheme=st.sampled_from(['postgres', 'mysql', 'redis', 'amqp', 'https']))
+def test_url_passwords_never_reach_the_prompt(password, scheme):
+    p = pm.build(_added('app/db.py', [f'DB = "{scheme}://app:{password}@db.internal:5432/x"']), _cloud())
+    assert f':{password}@' not in p.user

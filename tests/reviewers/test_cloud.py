@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from reviewbot.config import Config, from_table
@@ -326,6 +327,21 @@ def _plain_http_endpoint(w: World):
     return {'cfg': w.config(base_url='http://llm.example.com/v1'), 'env': w.github_env()}
 
 
+def _event_about_another_repo(w: World):
+    w.vis.add_github('acme/widget', 'public')
+    env = w.github_env(repository={'full_name': 'acme/other', 'private': False, 'visibility': 'public'})
+    return {'cfg': w.config(), 'env': env}
+
+
+def _local_run_with_ci_variables(w: World):
+    # CI variables on a developer's machine claim a public repository; the clone's remote is private
+    w.vis.add_github('acme/widget', 'public')
+    w.vis.add_github('acme/private-app', 'private')
+    repo = w.hook_repo('git@github.com:acme/private-app.git')
+    env = {**w.github_env('acme/widget'), 'REVIEWBOT_GITHUB_API_URL': w.vis.github_api}
+    return {'cfg': w.config(), 'env': env, 'stage': 'cli', 'repo_root': repo.path}
+
+
 SCENARIOS = [
     Scenario('private repo', _private, 'acme/widget is not public: private'),
     Scenario('internal repo', _internal, 'acme/widget is not public: internal'),
@@ -356,6 +372,10 @@ SCENARIOS = [
     Scenario('token rejected by the API', _wrong_token, 'HTTP 401'),
     Scenario('API key variable missing', _no_api_key, 'OPENAI_API_KEY is not set'),
     Scenario('plain-http cloud endpoint', _plain_http_endpoint, 'must be https'),
+    Scenario('event payload about another repository', _event_about_another_repo,
+             'names repository acme/other'),
+    Scenario('local run, CI variables name a public repo, the clone is private',
+             _local_run_with_ci_variables, 'acme/private-app is not public: private'),
 ]
 
 
@@ -602,3 +622,34 @@ def test_through_the_pipeline_cloud_findings_reach_the_report(world: World):
         hashlib.sha256(world.llm.posts[0].body).hexdigest()
     assert any('verified public' in n for n in report.notes)
     assert repo.git('status', '--porcelain') == status_before  # the work tree and index untouched
+
+
+class _ExplodingTransport(httpx.BaseTransport):
+    """An httpx transport whose handler fails in a way httpx does not wrap (a defect, not I/O)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise RuntimeError('defect in the transport')
+
+
+def test_an_unexpected_error_is_a_note_not_a_crash(world: World):
+    world.vis.add_github('acme/widget', 'public')
+    cfg = world.config()
+    ctx = ReviewContext(config=cfg, read_new_file=lambda p: None, stage='ci')
+    reviewer = CloudReviewer(cfg, env=world.github_env(), transport=_ExplodingTransport())
+    result = reviewer.review(files_of(*PUBLIC_FILES), ctx)
+    assert result.findings == []
+    assert any("internal error (RuntimeError: defect in the transport)" in n for n in result.notes), \
+        result.notes
+    assert len(receipts.read(world.receipts_file)) == 1  # the attempt was recorded before it was made
+
+
+def test_no_request_when_the_run_is_out_of_time(world: World):
+    import time
+
+    world.vis.add_github('acme/widget', 'public')
+    cfg = world.config()
+    ctx = ReviewContext(config=cfg, read_new_file=lambda p: None, stage='ci',
+                        deadline=time.monotonic() - 1)
+    result = CloudReviewer(cfg, env=world.github_env()).review(files_of(*PUBLIC_FILES), ctx)
+    assert world.llm.requests == [] and not world.receipts_file.exists()
+    assert any('out of time budget' in n for n in result.notes)
