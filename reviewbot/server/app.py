@@ -318,9 +318,34 @@ def review_job(diff: bytes, config: Config, stage: str, deadline: float) -> Call
         left = max(0.001, deadline - time.monotonic())
         budget = min(config.budget, left) if config.budget else left
         prep = pipeline.prepare(source, config, stage=stage, budget=budget)
-        report = pipeline.run(prep, pipeline.make_reviewers(config.reviewers, config))
+        report = pipeline.run(prep, make_reviewers(config, model))
         return report.to_dict()
     return run
+
+
+def make_reviewers(config: Config, model: Any) -> list[Any]:
+    """pipeline.make_reviewers, but a reviewer that can take a model gets the server's own one:
+    a review never loads a second copy of the model."""
+    import importlib
+    import inspect
+
+    from reviewbot import pipeline
+    reviewers = []
+    for name in config.reviewers:
+        target = pipeline.REVIEWERS.get(name)
+        if target is None:
+            raise ReviewbotError(f'unknown reviewer {name!r}')
+        module, factory = target.split(':')
+        cls = getattr(importlib.import_module(module), factory)
+        try:
+            takes_model = 'model' in inspect.signature(cls).parameters
+        except (TypeError, ValueError):
+            takes_model = False
+        if takes_model:
+            reviewers.append(cls(config, model=model))
+        else:
+            reviewers.extend(pipeline.make_reviewers([name], config))
+    return reviewers
 
 
 async def review(state: ServerState, request: Request, arrived: float) -> Response:
