@@ -36,9 +36,9 @@ def load_tiny_model() -> Any:
 
 def make_server(**kwargs: Any) -> Any:
     from reviewbot.server.runner import ModelServer
-    options: dict[str, Any] = dict(model_name=MODEL, port=0, token=TOKEN, queue_size=QUEUE_SIZE,
-                                   max_request_bytes=MAX_REQUEST_BYTES, request_timeout=120,
-                                   max_tokens=256, log_level='warning', access_log=False)
+    options: dict[str, Any] = {'model_name': MODEL, 'port': 0, 'token': TOKEN, 'queue_size': QUEUE_SIZE,
+                               'max_request_bytes': MAX_REQUEST_BYTES, 'request_timeout': 120,
+                               'max_tokens': 256, 'log_level': 'warning', 'access_log': False}
     options.update(kwargs)
     return ModelServer(load_tiny_model, cfgmod.defaults(), **options)
 

@@ -11,7 +11,12 @@ import pytest
 
 from reviewbot.core import Report
 from tests.server.conftest import (
-    AUTH, MAX_REQUEST_BYTES, SECRET_DIFF, chat_body, model_thread_held, wait_until,
+    AUTH,
+    MAX_REQUEST_BYTES,
+    SECRET_DIFF,
+    chat_body,
+    model_thread_held,
+    wait_until,
 )
 
 

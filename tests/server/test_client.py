@@ -89,7 +89,7 @@ def test_remote_model_on_a_dead_port_is_a_model_error() -> None:
 
 def test_model_for_on_the_model_thread_is_the_servers_own_model(served: tuple[Any, str],
                                                                 tmp_path: Path) -> None:
-    server, base = served
+    server, _ = served
     # even a config naming some other server: the model thread never calls out, it is the model
     config = server_config(tmp_path, 'http://127.0.0.1:9', is_local=True)
     same = server.worker.submit(lambda model: model_for(config) is model).result(60)

@@ -18,7 +18,15 @@ import pytest
 from reviewbot import config as cfgmod
 from reviewbot.errors import ConfigError
 from reviewbot.server.runner import ModelServer, check_bind, is_loopback, load_token
-from tests.server.conftest import AUTH, MODEL, TOKEN, chat_body, make_server, model_thread_held, wait_until
+from tests.server.conftest import (
+    AUTH,
+    MODEL,
+    TOKEN,
+    chat_body,
+    make_server,
+    model_thread_held,
+    wait_until,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,7 +131,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def test_serve_refuses_a_non_loopback_bind_without_a_token() -> None:
     proc = subprocess.run([sys.executable, '-m', 'reviewbot', 'serve', '--model', MODEL, '--host', '0.0.0.0',
-                           '--port', '0'], capture_output=True, text=True, env=_env(), timeout=60)
+                           '--port', '0'], capture_output=True, text=True, env=_env(), timeout=60, check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith('reviewbot: refusing to listen on 0.0.0.0 without a bearer token')
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -131,7 +139,7 @@ def test_serve_refuses_a_non_loopback_bind_without_a_token() -> None:
 
 def test_serve_with_an_unknown_model_fails_in_one_line() -> None:
     proc = subprocess.run([sys.executable, '-m', 'reviewbot', 'serve', '--model', 'no-such-model',
-                           '--port', '0'], capture_output=True, text=True, env=_env(), timeout=120)
+                           '--port', '0'], capture_output=True, text=True, env=_env(), timeout=120, check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith('reviewbot: ') and 'Traceback' not in proc.stderr
 
