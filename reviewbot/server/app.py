@@ -190,13 +190,17 @@ def _finish_reason(stop_reason: str) -> str:
 
 def _generate(model: Any, prompt: str, args: dict[str, Any], deadline: float) -> Any:
     """Run on the model thread: generate, keeping prompt + new tokens inside the context window."""
-    n_prompt = len(model.tokenizer.encode(prompt, add_special_tokens=False).ids)
-    room = model.context_length - n_prompt - 1
-    if room < 1:
-        raise RequestInvalid(f'the prompt has {n_prompt} tokens; the model context is '
-                             f'{model.context_length}')
+    room = model.context_length - _prompt_tokens(model, prompt) - 1
     args = dict(args, max_new_tokens=min(args['max_new_tokens'], room))
     return model.generate(prompt, deadline=deadline, **args)
+
+
+def _prompt_tokens(model: Any, text: str) -> int:
+    """Tokens in `text`; a 400 (not a model failure) when they cannot fit the context."""
+    n = len(model.tokenizer.encode(text, add_special_tokens=False).ids)
+    if n >= model.context_length - 1:
+        raise RequestInvalid(f'the prompt has {n} tokens; the model context is {model.context_length}')
+    return n
 
 
 def _usage(result: Any) -> dict[str, int]:
@@ -303,6 +307,46 @@ async def chat_prompt(state: ServerState, request: Request, arrived: float) -> R
     return JSONResponse({'prompt': prompt})
 
 
+def _string(body: dict[str, Any], key: str, *, empty: bool = False) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or (not value and not empty):
+        raise ApiError(400, f'{key} must be a {"" if empty else "non-empty "}string', 'bad_request')
+    return value
+
+
+async def next_token_logprobs(state: ServerState, request: Request, arrived: float) -> Response:
+    """log P(first token of each candidate | prompt) (RemoteModel.next_token_logprobs)."""
+    body = _json_object(await _read_body(request, state.settings.max_request_bytes))
+    prompt = _string(body, 'prompt')
+    candidates = body.get('candidates')
+    if not isinstance(candidates, list) or not candidates or len(candidates) > 64 or \
+            not all(isinstance(c, str) for c in candidates):
+        raise ApiError(400, 'candidates must be a list of 1 to 64 strings', 'bad_request')
+    deadline = _deadline(state, body, arrived)
+
+    def run(model: Any) -> Any:
+        _prompt_tokens(model, prompt)
+        return model.next_token_logprobs(prompt, candidates)
+
+    out = await _run_job(state, run, deadline)
+    # JSON has no -inf: a candidate with no token gets null
+    return JSONResponse({'logprobs': {k: (v if math.isfinite(v) else None) for k, v in out.items()}})
+
+
+async def token_surprisals(state: ServerState, request: Request, arrived: float) -> Response:
+    """Surprisal of each token of text after prefix (RemoteModel.token_surprisals)."""
+    body = _json_object(await _read_body(request, state.settings.max_request_bytes))
+    prefix = _string(body, 'prefix', empty=True)
+    text = _string(body, 'text')
+    deadline = _deadline(state, body, arrived)
+
+    def run(model: Any) -> Any:
+        _prompt_tokens(model, prefix + text)
+        return model.token_surprisals(prefix, text)
+
+    return JSONResponse({'surprisals': await _run_job(state, run, deadline)})
+
+
 async def tokenizer(state: ServerState, request: Request, arrived: float) -> Response:
     text = await _run_job(state, lambda model: model.tokenizer.to_str(),
                           arrived + state.settings.request_timeout)
@@ -405,6 +449,9 @@ def create_app(worker: ModelWorker, config: Config, settings: Settings, metrics_
         Route('/v1/completions', _endpoint('completions', completions), methods=['POST']),
         Route('/v1/review', _endpoint('review', review), methods=['POST']),
         Route('/v1/reviewbot/chat_prompt', _endpoint('chat_prompt', chat_prompt), methods=['POST']),
+        Route('/v1/reviewbot/next_token_logprobs', _endpoint('logprobs', next_token_logprobs),
+              methods=['POST']),
+        Route('/v1/reviewbot/token_surprisals', _endpoint('surprisals', token_surprisals), methods=['POST']),
         Route('/v1/reviewbot/tokenizer', _endpoint('tokenizer', tokenizer)),
     ]
     app = Starlette(routes=routes)

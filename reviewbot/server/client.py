@@ -7,11 +7,12 @@
   known to be in-house (privacy fails closed);
 - otherwise: the engine's load_model(...) on this machine.
 
-RemoteModel has the engine model's surface (name, context_length, tokenizer, chat_prompt,
-generate). httpx is imported only when a server is actually used.
+RemoteModel has the engine model's surface (name, context_length, tokenizer, encode, decode,
+chat_prompt, generate, next_token_logprobs, token_surprisals). httpx is imported only when a server is actually used.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -82,6 +83,29 @@ class RemoteModel:
             except Exception:  # noqa: BLE001 - any parse failure means the same to the user
                 raise ModelError(f'{self.url} sent a tokenizer that cannot be read') from None
         return self._tokenizer
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
+
+    def next_token_logprobs(self, prompt: str, candidates: Sequence[str],
+                            deadline: float | None = None) -> dict[str, float]:
+        out = self._request('POST', '/v1/reviewbot/next_token_logprobs',
+                            {'prompt': prompt, 'candidates': list(candidates)}, deadline)
+        try:
+            return {str(k): (-math.inf if v is None else float(v)) for k, v in out['logprobs'].items()}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ModelError(f'{self.url}: bad answer to next_token_logprobs') from None
+
+    def token_surprisals(self, prefix: str, text: str, deadline: float | None = None) -> list[float]:
+        out = self._request('POST', '/v1/reviewbot/token_surprisals', {'prefix': prefix, 'text': text},
+                            deadline)
+        try:
+            return [float(v) for v in out['surprisals']]
+        except (KeyError, TypeError, ValueError):
+            raise ModelError(f'{self.url}: bad answer to token_surprisals') from None
 
     def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str:
         out = self._request('POST', '/v1/reviewbot/chat_prompt', {'messages': list(messages)}, None)

@@ -94,3 +94,21 @@ def test_model_for_on_the_model_thread_is_the_servers_own_model(served: tuple[An
     config = server_config(tmp_path, 'http://127.0.0.1:9', is_local=True)
     same = server.worker.submit(lambda model: model_for(config) is model).result(60)
     assert same is True
+
+
+def test_remote_scoring_equals_the_model_threads_own(served: tuple[Any, str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    server, base = served
+    monkeypatch.setenv('RB_TEST_TOKEN', TOKEN)
+    prompt, candidates = 'Is water wet? Answer:', [' yes', ' no', '']
+    prefix, text = 'def add(a, b):\n', '    return a + b\n'
+    local = server.worker.submit(lambda m: (m.next_token_logprobs(prompt, candidates),
+                                            m.token_surprisals(prefix, text))).result(120)
+    model = model_for(server_config(tmp_path, base, is_local=True))
+    try:
+        assert model.next_token_logprobs(prompt, candidates) == local[0]
+        assert model.token_surprisals(prefix, text) == pytest.approx(local[1])
+        assert len(local[1]) == len(model.encode(text))
+        assert model.decode(model.encode(text)) == text
+    finally:
+        model.close()
