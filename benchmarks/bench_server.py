@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_proc import ServerProcess  # noqa: E402
+from server_proc import ServerProcess
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 TOPICS = ['a lighthouse', 'a river', 'a compiler', 'a garden', 'a library', 'a bicycle', 'a storm',
@@ -97,8 +97,8 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / 'server_bench.json').write_text(json.dumps(result, indent=2) + '\n')
     lines = [f'# Server throughput: sequential vs concurrent ({args.model})', '',
-             f'{args.requests} chat completions (max_tokens {args.max_tokens}, greedy), `--threads {args.threads}`, '
-             f'{args.rounds} interleaved rounds; server and client on one 2-core machine shared with other jobs.', '',
+             (f'{args.requests} chat completions (max_tokens {args.max_tokens}, greedy), `--threads {args.threads}`, '
+             f'{args.rounds} interleaved rounds; server and client on one 2-core machine shared with other jobs.'), '',
              '| round | mode | wall s | completion tokens | tokens/s (wall) | decode tokens/s | req/s | p50 s | max s |',
              '|---|---|---|---|---|---|---|---|---|']
     for n, r in enumerate(rounds, 1):
@@ -106,11 +106,11 @@ def main() -> int:
             lines.append(f"| {n} | {p['mode']} | {p['wall_seconds']} | {p['completion_tokens']} | "
                          f"{p['tokens_per_second_wall']} | {p['decode_tokens_per_second']} | "
                          f"{p['requests_per_second']} | {p['latency_p50']} | {p['latency_max']} |")
-    lines += ['', f"Concurrent / sequential throughput (median of rounds): **{result['concurrent_over_sequential_tokens_per_second']}**. "
-              f"Concurrent answers identical to sequential ones: **{result['all_answers_identical']}**.", '',
-              'One model thread serves the queue in order (no batching), so under concurrency the model '
+    lines += ['', (f"Concurrent / sequential throughput (median of rounds): **{result['concurrent_over_sequential_tokens_per_second']}**. "
+              f"Concurrent answers identical to sequential ones: **{result['all_answers_identical']}**."), '',
+              ('One model thread serves the queue in order (no batching), so under concurrency the model '
               'is never idle between requests: HTTP and JSON work of the next request overlaps the current '
-              'generation. Latency of an individual request grows with its place in the queue.']
+              'generation. Latency of an individual request grows with its place in the queue.')]
     (RESULTS / 'server_bench.md').write_text('\n'.join(lines) + '\n')
     print('\n'.join(lines))
     return 0 if result['all_answers_identical'] else 1
