@@ -29,6 +29,21 @@ new file mode 100644
 '''
 
 
+@pytest.fixture(scope='session')
+def tiny_model() -> str:
+    """The tiny real model, fetched and exported once per machine (reused from the model cache)."""
+    import importlib.util
+
+    from reviewbot.engine import paths
+    if not paths.exported_precisions(MODEL):
+        if not all(importlib.util.find_spec(m) for m in ('torch', 'transformers', 'optimum', 'onnx')):
+            pytest.skip(f'{MODEL} is not exported and the export extra is not installed')
+        from reviewbot.engine import export, fetch
+        fetch.fetch(MODEL, quiet=True)
+        export.export(MODEL, quiet=True)
+    return MODEL
+
+
 def load_tiny_model() -> Any:
     from reviewbot.engine import load_model
     return load_model(MODEL, threads=1)
@@ -44,7 +59,7 @@ def make_server(**kwargs: Any) -> Any:
 
 
 @pytest.fixture(scope='session')
-def served() -> Iterator[tuple[Any, str]]:
+def served(tiny_model: str) -> Iterator[tuple[Any, str]]:
     """(ModelServer, base URL): token required, queue of 2, 64 KiB body limit."""
     pytest.importorskip('starlette')
     pytest.importorskip('uvicorn')
