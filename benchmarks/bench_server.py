@@ -67,6 +67,7 @@ def main() -> int:
 
     server = ServerProcess(args.model, '--queue-size', str(args.requests), threads=args.threads)
     try:
+        precision = server.model_info().get('precision')
         one(server, 0, 4)  # warm-up: first-run allocations do not count
         rounds = []
         for _ in range(args.rounds):
@@ -89,14 +90,14 @@ def main() -> int:
 
     ratio = statistics.median(r['concurrent']['tokens_per_second_wall'] / r['sequential']['tokens_per_second_wall']
                               for r in rounds)
-    result = {'model': args.model, 'requests': args.requests, 'max_tokens': args.max_tokens,
+    result = {'model': args.model, 'precision': precision, 'requests': args.requests, 'max_tokens': args.max_tokens,
               'threads': args.threads, 'machine': f'{platform.machine()}, {platform.python_version()}',
               'rounds': rounds, 'concurrent_over_sequential_tokens_per_second': round(ratio, 3),
               'all_answers_identical': all(r['answers_identical'] for r in rounds),
               'server_rejections': final['rejected']}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / 'server_bench.json').write_text(json.dumps(result, indent=2) + '\n')
-    lines = [f'# Server throughput: sequential vs concurrent ({args.model})', '',
+    lines = [f'# Server throughput: sequential vs concurrent ({args.model}, {precision})', '',
              (f'{args.requests} chat completions (max_tokens {args.max_tokens}, greedy), `--threads {args.threads}`, '
              f'{args.rounds} interleaved rounds; server and client on one 2-core machine shared with other jobs.'), '',
              '| round | mode | wall s | completion tokens | tokens/s (wall) | decode tokens/s | req/s | p50 s | max s |',

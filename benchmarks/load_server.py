@@ -221,6 +221,7 @@ def main() -> int:
                            '--request-timeout', '300')
     runner = Runner(server, t_start + args.max_seconds, args.max_tokens)
     try:
+        precision = server.model_info().get('precision')
         runner.with_retries('chat', 0)  # warm-up
         load = load_phase(runner, args.requests, args.clients)
         overload = overload_phase(runner, args.burst, args.requests)
@@ -244,14 +245,14 @@ def main() -> int:
         'server log: no traceback': 'Traceback' not in log,
         'server log: no request body': FAKE_KEY not in log and 'naming variable' not in log,
     }
-    result = {'model': args.model, 'reviewers': args.reviewers, 'queue_size': args.queue_size,
+    result = {'model': args.model, 'precision': precision, 'reviewers': args.reviewers, 'queue_size': args.queue_size,
               'machine': f'{platform.machine()}, Python {platform.python_version()}',
               'total_seconds': round(time.monotonic() - t_start, 1), 'load': load, 'overload': overload,
               'shutdown': shutdown, 'tokens_source': metrics_note, 'checks': checks,
               'passed': all(checks.values())}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / 'load_server.json').write_text(json.dumps(result, indent=2) + '\n')
-    md = [f'# Load test: `reviewbot serve` ({args.model}, reviewers: {args.reviewers})', '',
+    md = [f'# Load test: `reviewbot serve` ({args.model} {precision}, reviewers: {args.reviewers})', '',
           (f'Client: a second process on 127.0.0.1; server queue size {args.queue_size}; '
           f'{result["machine"]}; total {result["total_seconds"]} s on a 2-core machine shared with other jobs.'), '',
           (f'## Load: {args.requests} requests (2/3 `/v1/review`, 1/3 chat, max_tokens {args.max_tokens}), '

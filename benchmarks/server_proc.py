@@ -50,6 +50,10 @@ class ServerProcess:
         with self.client(30) as c:
             return c.get('/metrics', params={'format': 'json'}).json()
 
+    def model_info(self) -> dict:
+        with self.client(30) as c:
+            return c.get('/v1/models').json()['data'][0]
+
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
         try:

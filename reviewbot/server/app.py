@@ -421,7 +421,8 @@ async def models(state: ServerState, request: Request, arrived: float) -> Respon
     model = state.worker.model
     return JSONResponse({'object': 'list', 'data': [{
         'id': state.settings.model_name, 'object': 'model', 'owned_by': 'reviewbot',
-        'context_length': getattr(model, 'context_length', None)}]})
+        'context_length': getattr(model, 'context_length', None),
+        'precision': getattr(model, 'precision', None)}]})
 
 
 async def healthz(state: ServerState, request: Request, arrived: float) -> Response:
