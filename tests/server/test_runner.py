@@ -203,3 +203,54 @@ def _wait_for_port(proc: subprocess.Popen, log: list[str]) -> int:
 def _metrics(base: str) -> dict[str, Any]:
     r = httpx.get(f'{base}/metrics?format=json', headers=AUTH, timeout=30, trust_env=False)
     return json.loads(r.text)
+
+
+class EchoModelReviewer:
+    """A reviewer that, like the model reviewer, takes a model: the server must hand it its own."""
+
+    name = 'echo-model'
+
+    def __init__(self, config: Any, model: Any = None) -> None:
+        self.model = model
+
+    def review(self, files: list, ctx: Any) -> Any:
+        from reviewbot.reviewers import ReviewerResult
+        prompt = self.model.chat_prompt([{'role': 'user', 'content': f'Summarise {files[0].path}.'}])
+        result = self.model.generate(prompt, max_new_tokens=4)
+        return ReviewerResult(notes=[f'{len(result.token_ids)} tokens on {threading.current_thread().name}'])
+
+
+def test_review_reviewers_use_the_servers_model_on_its_thread(tiny_model: str) -> None:
+    from reviewbot import pipeline
+    from tests.server.conftest import SECRET_DIFF
+    module = type(sys)('reviewbot_test_echo_reviewer')
+    module.EchoModelReviewer = EchoModelReviewer
+    sys.modules[module.__name__] = module
+    pipeline.REVIEWERS['echo-model'] = f'{module.__name__}:EchoModelReviewer'
+    loads: list[int] = []
+
+    def load() -> Any:
+        from tests.server.conftest import load_tiny_model
+        loads.append(1)
+        return load_tiny_model()
+    try:
+        cfg = cfgmod.defaults().override(reviewers=['secrets', 'echo-model'])
+        server = ModelServer(load, cfg, model_name=MODEL, port=0, token=TOKEN, log_level='warning',
+                             access_log=False)
+        port = server.start()
+        try:
+            with httpx.Client(base_url=f'http://127.0.0.1:{port}', headers=AUTH, timeout=120,
+                              trust_env=False) as c:
+                reports = [c.post('/v1/review', json={'diff': SECRET_DIFF}).json() for _ in range(2)]
+                snap = c.get('/metrics', params={'format': 'json'}).json()
+        finally:
+            server.stop()
+    finally:
+        del pipeline.REVIEWERS['echo-model']
+        del sys.modules[module.__name__]
+    for report in reports:
+        assert report['reviewers'] == ['secrets', 'echo-model']
+        assert re.fullmatch(r'[1-4] tokens on reviewbot-model', report['notes'][0])
+        assert [f['line'] for f in report['findings']] == [2]
+    assert loads == [1]  # one model for the server's life, however many reviews
+    assert snap['generations'] == 2 and snap['generated_tokens'] >= 2
