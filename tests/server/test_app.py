@@ -242,3 +242,13 @@ def test_metrics_report_queue_requests_and_tokens(served: tuple[Any, str]) -> No
     assert 'reviewbot_queue_depth 0' in lines
     assert any(line.startswith('reviewbot_requests_served_total ') for line in lines)
     assert any(line.startswith('reviewbot_decode_tokens_per_second ') for line in lines)
+
+
+def test_a_prompt_longer_than_the_context_is_a_400_not_a_model_failure(served: tuple[Any, str]) -> None:
+    server, base = served
+    before = server.metrics.generations
+    with client(base, **AUTH) as c:
+        r = c.post('/v1/completions', json={'prompt': ' word' * 9000, 'max_tokens': 4})
+    assert r.status_code == 400
+    assert 'model context is' in r.json()['error']['message']
+    assert server.metrics.generations == before
