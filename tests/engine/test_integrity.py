@@ -23,12 +23,27 @@ def _cli(*args: str, model_dir: Path | None = None) -> subprocess.CompletedProce
                           capture_output=True, text=True, cwd=REPO)
 
 
+def _copy(source: Path, tmp_path: Path, link_weights: bool) -> Path:
+    """A private copy of an exported model laid out as a model dir: <tmp>/smollm2-135m/onnx-int4.
+    With link_weights the (read-only here) weights are a symlink, to keep the test fast."""
+    folder = tmp_path / 'smollm2-135m' / 'onnx-int4'
+    folder.mkdir(parents=True)
+    for file in source.iterdir():
+        if link_weights and file.name.startswith('model.onnx'):
+            (folder / file.name).symlink_to(file)
+        else:
+            shutil.copyfile(file, folder / file.name)
+    return folder
+
+
 @pytest.fixture
 def copied(tiny_models, tmp_path) -> Path:
-    """A private copy of the exported int4 model laid out as a model dir: <tmp>/smollm2-135m/onnx-int4."""
-    folder = tmp_path / 'smollm2-135m' / 'onnx-int4'
-    shutil.copytree(tiny_models['int4'], folder)
-    return folder
+    return _copy(tiny_models['int4'], tmp_path, link_weights=True)
+
+
+@pytest.fixture
+def copied_weights(tiny_models, tmp_path) -> Path:
+    return _copy(tiny_models['int4'], tmp_path, link_weights=False)
 
 
 def _flip_byte(path: Path, offset: int) -> None:
@@ -44,7 +59,8 @@ def test_a_copied_folder_loads_by_path(copied):
     assert model.name == 'smollm2-135m' and model.precision == 'int4'
 
 
-def test_flipped_byte_in_weights_is_found_by_verify(copied):
+def test_flipped_byte_in_weights_is_found_by_verify(copied_weights):
+    copied = copied_weights
     _flip_byte(copied / 'model.onnx', (copied / 'model.onnx').stat().st_size // 2)
     data = manifest.read(copied, 'hint')
     with pytest.raises(ModelError, match='sha256 mismatch'):
@@ -54,7 +70,8 @@ def test_flipped_byte_in_weights_is_found_by_verify(copied):
     assert proc.stderr.count('\n') == 1 and 'corrupt' in proc.stderr and 'model export' in proc.stderr
 
 
-def test_truncated_weights_are_found_by_load(copied):
+def test_truncated_weights_are_found_by_load(copied_weights):
+    copied = copied_weights
     with open(copied / 'model.onnx', 'r+b') as f:
         f.truncate(1000)
     with pytest.raises(ModelError, match='corrupt.*size'):

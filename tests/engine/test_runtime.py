@@ -22,11 +22,17 @@ PROMPTS = [
 ]
 
 
-def _hf_greedy(hf_dir: Path, prompt: str, max_new_tokens: int, stop_ids: tuple[int, ...]) -> list[int]:
+@pytest.fixture(scope='module')
+def hf_model(hf_tiny):  # noqa: ANN201
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    tokenizer = AutoTokenizer.from_pretrained(hf_dir)
-    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
+    return (AutoTokenizer.from_pretrained(hf_tiny),
+            AutoModelForCausalLM.from_pretrained(hf_tiny, dtype=torch.float32).eval())
+
+
+def _hf_greedy(hf_model, prompt: str, max_new_tokens: int, stop_ids: tuple[int, ...]) -> list[int]:  # noqa: ANN001
+    import torch
+    tokenizer, model = hf_model
     ids = tokenizer(prompt, return_tensors='pt', add_special_tokens=False).input_ids
     with torch.no_grad():
         out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
@@ -37,17 +43,16 @@ def _hf_greedy(hf_dir: Path, prompt: str, max_new_tokens: int, stop_ids: tuple[i
 
 
 @pytest.mark.parametrize('messages', PROMPTS)
-def test_fp32_greedy_equals_transformers_token_for_token(tiny_fp32, hf_tiny, messages):
+def test_fp32_greedy_equals_transformers_token_for_token(tiny_fp32, hf_model, messages):
     prompt = tiny_fp32.chat_prompt(messages)
     ours = tiny_fp32.generate(prompt, max_new_tokens=32)
-    theirs = _hf_greedy(hf_tiny, prompt, 32, tiny_fp32.stop_token_ids)
+    theirs = _hf_greedy(hf_model, prompt, 32, tiny_fp32.stop_token_ids)
     assert ours.token_ids == theirs
     assert ours.prompt_tokens == len(tiny_fp32.encode(prompt))
 
 
-def test_chat_prompt_equals_transformers_chat_template(tiny_fp32, hf_tiny):
-    from transformers import AutoTokenizer
-    tokenizer = AutoTokenizer.from_pretrained(hf_tiny)
+def test_chat_prompt_equals_transformers_chat_template(tiny_fp32, hf_model):
+    tokenizer = hf_model[0]
     for messages in PROMPTS:
         expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         assert tiny_fp32.chat_prompt(messages) == expected
