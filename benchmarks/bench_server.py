@@ -88,11 +88,13 @@ def main() -> int:
     finally:
         server.stop()
 
-    ratio = statistics.median(r['concurrent']['tokens_per_second_wall'] / r['sequential']['tokens_per_second_wall']
-                              for r in rounds)
+    ratios = [round(r['concurrent']['tokens_per_second_wall'] / r['sequential']['tokens_per_second_wall'], 3)
+              for r in rounds]
+    ratio = statistics.median(ratios)
     result = {'model': args.model, 'precision': precision, 'requests': args.requests, 'max_tokens': args.max_tokens,
               'threads': args.threads, 'machine': f'{platform.machine()}, {platform.python_version()}',
               'rounds': rounds, 'concurrent_over_sequential_tokens_per_second': round(ratio, 3),
+              'ratio_per_round': ratios,
               'all_answers_identical': all(r['answers_identical'] for r in rounds),
               'server_rejections': final['rejected']}
     RESULTS.mkdir(exist_ok=True)
@@ -108,7 +110,8 @@ def main() -> int:
                          f"{p['tokens_per_second_wall']} | {p['decode_tokens_per_second']} | "
                          f"{p['requests_per_second']} | {p['latency_p50']} | {p['latency_max']} |")
     lines += ['', (f"Concurrent / sequential throughput (median of rounds): **{result['concurrent_over_sequential_tokens_per_second']}**. "
-              f"Concurrent answers identical to sequential ones: **{result['all_answers_identical']}**."), '',
+              f"Concurrent answers identical to sequential ones: **{result['all_answers_identical']}**. "
+               f"Per round: {ratios} - the spread is the noise of a machine shared with other jobs."), '',
               ('One model thread serves the queue in order (no batching), so under concurrency the model '
               'is never idle between requests: HTTP and JSON work of the next request overlaps the current '
               'generation. Latency of an individual request grows with its place in the queue.')]
