@@ -2,12 +2,97 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+FORMATS = ('terminal', 'json', 'sarif', 'rdjsonl', 'github-annotations')
+
+
+def add_source_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument('--staged', action='store_true',
+                     help='review the index: what a commit would contain (the default)')
+    src.add_argument('--range', metavar='A..B', help='review commits: A..B, or A...B from their merge-base')
+    src.add_argument('--base', metavar='REF', help='review from merge-base(REF, HEAD) to HEAD')
+    src.add_argument('--diff', metavar='FILE', help="review a diff file ('-' for standard input)")
+    src.add_argument('stdin', nargs='?', choices=['-'], help="same as --diff -")
+
+
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--format', choices=FORMATS, default='terminal', help='report format')
+    p.add_argument('--output', '-o', metavar='FILE', help='write the report to FILE')
+    p.add_argument('--fail-level', choices=('error', 'warning', 'info', 'none'),
+                   help='exit 1 when a finding is at or above this severity (default: config, error)')
+    p.add_argument('--config', metavar='FILE', help='config file (default: nearest .reviewbot.toml '
+                   'or pyproject.toml [tool.reviewbot])')
+    p.add_argument('--reviewers', metavar='A,B', help='comma-separated reviewers to run')
+    p.add_argument('--budget', type=float, metavar='SECONDS', help='time the model reviewer may use')
+    p.add_argument('--model', metavar='NAME', help='local model name or exported model folder')
+    p.add_argument('--model-dir', metavar='DIR', help='model cache directory')
+    p.add_argument('--no-cache', action='store_true', help='do not use the result cache')
+    p.add_argument('--dry-run', action='store_true',
+                   help='run no reviewer: show what would be reviewed, skipped, and sent')
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser('review', help='review a diff (staged changes, a range, a file or stdin)')
+    p = sub.add_parser('review', help='review a diff (staged changes, a range, a file or stdin)',
+                       description='Review a diff and report findings anchored to its lines. '
+                       'Exit 0: fine; 1: a finding at or above --fail-level; 2: usage or input error.')
+    add_source_args(p)
+    add_common_args(p)
+    p.add_argument('--stage', default='cli', help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
+def load_config(args: argparse.Namespace):
+    from reviewbot import config as cfgmod
+    cfg = cfgmod.load(Path(args.config) if args.config else None)
+    reviewers = [r.strip() for r in args.reviewers.split(',') if r.strip()] if args.reviewers else None
+    return cfg.override(
+        fail_level=args.fail_level, reviewers=reviewers, budget=args.budget, model=args.model,
+        model_dir=args.model_dir, cache=False if args.no_cache else None)
+
+
+def open_source(args: argparse.Namespace):
+    from reviewbot import sources
+    cwd = Path.cwd()
+    if args.diff is not None or args.stdin == '-':
+        return sources.from_file(cwd, args.diff or '-')
+    if args.range:
+        return sources.commit_range(cwd, args.range)
+    if args.base:
+        return sources.since_base(cwd, args.base)
+    return sources.staged(cwd)
+
+
+def write_report(text: str, output: str | None) -> None:
+    if output:
+        tmp = Path(output + '.tmp')
+        tmp.write_text(text if text.endswith('\n') or not text else text + '\n', encoding='utf-8')
+        os.replace(tmp, output)
+    elif text:
+        sys.stdout.write(text if text.endswith('\n') else text + '\n')
+        sys.stdout.flush()
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from reviewbot import pipeline, reporters
+    t0 = time.perf_counter()
+    cfg = load_config(args)
+    source = open_source(args)
+    prep = pipeline.prepare(source, cfg, stage=args.stage, dry_run=args.dry_run)
+    reviewers = pipeline.make_reviewers(cfg.reviewers, cfg)
+    if args.dry_run:
+        write_report('\n'.join(pipeline.dry_run_lines(prep, reviewers)), args.output)
+        return 0
+    if prep.diff.is_empty or not prep.plan.files:
+        print(f'reviewbot: nothing to review in {source.description}'
+              + (f' ({len(prep.plan.skipped)} files skipped)' if prep.plan.skipped else ''),
+              file=sys.stderr)
+    report = pipeline.run(prep, reviewers)
+    report.timings['total'] = time.perf_counter() - t0
+    color = args.output is None and sys.stdout.isatty() and 'NO_COLOR' not in os.environ
+    write_report(reporters.render(report, args.format, color=color), args.output)
+    return 1 if pipeline.fails(report, cfg.fail_level) else 0

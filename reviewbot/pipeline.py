@@ -1,0 +1,120 @@
+"""The one-way pipeline: DiffSource -> Diff -> Plan -> reviewers -> anchored findings -> Report."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from collections.abc import Callable
+
+from reviewbot.anchor import anchor
+from reviewbot.config import Config
+from reviewbot.core import Coverage, Diff, Finding, Report
+from reviewbot.diffparse import parse_diff
+from reviewbot.errors import ConfigError
+from reviewbot.plan import Plan, make_plan
+from reviewbot.reviewers import ReviewContext, Reviewer
+from reviewbot.reviewers.secrets import redact
+from reviewbot.sources import DiffSource
+
+# reviewer name -> 'module:factory'; factories take the Config.
+REVIEWERS = {
+    'secrets': 'reviewbot.reviewers.secrets:SecretsReviewer',
+}
+
+
+def make_reviewers(names: list[str], config: Config) -> list[Reviewer]:
+    out = []
+    for name in names:
+        target = REVIEWERS.get(name)
+        if target is None:
+            raise ConfigError(f'unknown reviewer {name!r} (known: {", ".join(REVIEWERS)})')
+        module, factory = target.split(':')
+        cls = getattr(importlib.import_module(module), factory)
+        out.append(cls(config) if _takes_config(cls) else cls())
+    return out
+
+
+def _takes_config(cls: Callable) -> bool:
+    init = getattr(cls, '__init__', None)
+    code = getattr(init, '__code__', None)
+    return bool(code and code.co_argcount >= 2)
+
+
+@dataclasses.dataclass
+class Prepared:
+    source: DiffSource
+    diff: Diff
+    plan: Plan
+    context: ReviewContext
+
+
+def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: bool = False,
+            platform: object = None, budget: float | None = None) -> Prepared:
+    diff = parse_diff(source.data)
+    plan = make_plan(diff, config)
+    seconds = config.budget if budget is None else budget
+    ctx = ReviewContext(config=config, read_new_file=source.read_new_file,
+                        repo_root=source.repo_root, stage=stage, dry_run=dry_run,
+                        platform=platform,
+                        deadline=time.monotonic() + seconds if seconds else None)
+    return Prepared(source, diff, plan, ctx)
+
+
+def dry_run_lines(prep: Prepared, reviewers: list[Reviewer]) -> list[str]:
+    lines = [f'diff: {prep.source.description}: {len(prep.diff.files)} files']
+    for f in prep.plan.files:
+        lines.append(f'  review  {f.path}: {len(f.hunks)} hunks, {f.added_count} added lines')
+    for s in prep.plan.skipped:
+        lines.append(f'  skip    {s.path}: {s.reason}')
+    for r in reviewers:
+        plan = getattr(r, 'plan', None)
+        lines.extend(plan(prep.plan.files, prep.context) if plan else [f'{r.name}: review'])
+    # Only a reviewer that declares `remote = True` (the cloud reviewer) may send anything; its
+    # plan() lines say exactly what (or why nothing will be sent).
+    if not any(getattr(r, 'remote', False) for r in reviewers):
+        lines.append('leaves this machine: nothing')
+    return lines
+
+
+def _scrub(f: Finding) -> Finding:
+    """Defence in depth: no reviewer output may carry a secret into a report."""
+    msg, n1 = redact(f.message)
+    code, n2 = redact(f.anchored_code)
+    sug, n3 = redact(f.suggestion) if f.suggestion is not None else (None, 0)
+    if n1 or n2 or n3:
+        return dataclasses.replace(f, message=msg, anchored_code=code, suggestion=sug)
+    return f
+
+
+def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
+    config = prep.context.config
+    coverage = Coverage(files_reviewed=len(prep.plan.files), hunks_reviewed=prep.plan.hunks,
+                        lines_reviewed=prep.plan.added_lines, skipped=list(prep.plan.skipped))
+    report = Report(findings=[], coverage=coverage, reviewers=[r.name for r in reviewers])
+    raw: list[Finding] = []
+    for r in reviewers:
+        if not prep.plan.files:
+            break
+        t0 = time.perf_counter()
+        result = r.review(prep.plan.files, prep.context)
+        report.timings[r.name] = time.perf_counter() - t0
+        raw.extend(result.findings)
+        coverage.skipped.extend(result.skipped)
+        report.notes.extend(result.notes)
+        report.egress.extend(result.egress)
+    anchored = anchor(raw, prep.diff, config.unanchored)
+    if anchored.demoted:
+        report.notes.append(f'{anchored.demoted} findings pointed outside the diff and are '
+                            'reported at file level')
+    if anchored.dropped:
+        report.notes.append(f'{anchored.dropped} findings pointed outside the diff and were dropped')
+    report.findings = [_scrub(f) for f in anchored.findings]
+    return report
+
+
+def fails(report: Report, fail_level: str) -> bool:
+    if fail_level == 'none':
+        return False
+    from reviewbot.core import Severity
+    threshold = Severity(fail_level).rank
+    return any(f.severity.rank >= threshold for f in report.findings)

@@ -1,0 +1,195 @@
+"""Secrets in added lines, found by detect-secrets; also the redactor for anything that leaves.
+
+detect-secrets decides *what* is a secret (its plugins: AWS, GitHub, GitLab, Slack, Stripe, JWT,
+private keys, basic-auth URLs, keyword assignments, high-entropy strings, ...). This module only
+decides *how much* of the line to mask: a plugin may report part of a token (e.g. 'ghp'), so the
+mask grows to the whole token-like run around it, and a PEM block is masked from BEGIN to END.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from reviewbot.core import FileChange, Finding, Severity
+from reviewbot.reviewers import ReviewContext, ReviewerResult
+
+MASK = '********'
+_TOKEN_CHARS = re.compile(r'[A-Za-z0-9_\-+/=.~]')
+_PEM_BEGIN = re.compile(r'-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----')
+_PEM_END = re.compile(r'-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----')
+# Entropy hits shorter than this are almost always words or ids, not credentials.
+_MIN_ENTROPY_SECRET = 16
+# detect-secrets' basic-auth plugin skips passwords with RFC 3986 sub-delimiters ('!', '$', ...),
+# which real connection strings do contain: the password part of scheme://user:pass@ is masked too.
+_URL_PASSWORD = re.compile(r'[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@"\'`]+:(?P<pw>[^\s"\'`]+)@[^\s@"\'`]')
+_PREFIXED_TYPES = frozenset({'AWS Access Key', 'GitHub Token', 'GitLab Token', 'Slack Token',
+                             'Stripe Access Key', 'JSON Web Token', 'OpenAI Token', 'PyPI Token',
+                             'NPM tokens', 'SendGrid API Key'})
+_ENTROPY_TYPES = frozenset({'Base64 High Entropy String', 'Hex High Entropy String'})
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretHit:
+    type: str  # detect-secrets' name, e.g. 'AWS Access Key'
+    start: int  # span in the line that must be masked
+    end: int
+
+
+@functools.cache
+def _plugins() -> tuple[Any, ...]:
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    return tuple(cls() for cls in get_mapping_from_secret_type_to_class().values())
+
+
+@functools.cache
+def _heuristic_filters() -> tuple[Any, ...]:
+    from detect_secrets.filters import heuristic
+    names = ('is_sequential_string', 'is_potential_uuid', 'is_likely_id_string',
+             'is_templated_secret', 'is_prefixed_with_dollar_sign', 'is_indirect_reference')
+    return tuple(getattr(heuristic, n) for n in names if hasattr(heuristic, n))
+
+
+def _filtered(secret: str, line: str, plugin: Any) -> bool:
+    for f in _heuristic_filters():
+        params = f.__code__.co_varnames[:f.__code__.co_argcount]
+        kwargs = {'secret': secret, 'line': line, 'plugin': plugin}
+        try:
+            if f(**{k: v for k, v in kwargs.items() if k in params}):
+                return True
+        except Exception:  # a heuristic that cannot judge does not filter
+            continue
+    return False
+
+
+def _widen(line: str, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and _TOKEN_CHARS.match(line[start - 1]):
+        start -= 1
+    while end < len(line) and _TOKEN_CHARS.match(line[end]):
+        end += 1
+    return start, end
+
+
+def scan_line(line: str, *, eager: bool = False) -> list[SecretHit]:
+    """Secrets in one line. `eager` also checks unquoted words (used when redacting, where a
+    false positive costs a masked word and a miss costs a leak)."""
+    hits: list[SecretHit] = []
+    for plugin in _plugins():
+        try:
+            found = plugin.analyze_line(filename='reviewbot', line=line, line_number=0,
+                                        context=None, enable_eager_search=eager)
+        except TypeError:  # older plugin signature
+            found = plugin.analyze_line(filename='reviewbot', line=line, line_number=0)
+        for secret in found or ():
+            value = secret.secret_value or ''
+            if not value or value not in line:
+                continue
+            if secret.type in _ENTROPY_TYPES and len(value) < _MIN_ENTROPY_SECRET:
+                continue
+            if secret.type in _ENTROPY_TYPES and not eager and _filtered(value, line, plugin):
+                continue
+            start = line.find(value)
+            if secret.type == 'Private Key':
+                hits.append(SecretHit(secret.type, 0, len(line)))
+                continue
+            s, e = _widen(line, start, start + len(value))
+            if secret.type in ('Basic Auth Credentials',):
+                s, e = start, start + len(value)  # only the password part of user:pass@host
+            hits.append(SecretHit(secret.type, s, e))
+    for m in _URL_PASSWORD.finditer(line):
+        if m.group('pw') and not m.group('pw').startswith(('{', '$', '<', '%(')):
+            hits.append(SecretHit('Basic Auth Credentials', m.start('pw'), m.end('pw')))
+    return _merge(hits)
+
+
+def _merge(hits: list[SecretHit]) -> list[SecretHit]:
+    """Overlapping spans become one; the most specific type (not an entropy guess) names it."""
+    out: list[SecretHit] = []
+    for h in sorted(hits, key=lambda h: (h.start, -h.end)):
+        if out and h.start < out[-1].end:
+            prev = out[-1]
+            name = prev.type if prev.type not in _ENTROPY_TYPES else h.type
+            out[-1] = SecretHit(name, prev.start, max(prev.end, h.end))
+        else:
+            out.append(h)
+    return out
+
+
+def mask_line(line: str, hits: list[SecretHit]) -> str:
+    for h in sorted(hits, key=lambda h: h.start, reverse=True):
+        value = line[h.start:h.end]
+        # a well-known prefix (AKIA, ghp_, xoxb, sk_l, eyJh) says what leaked, not the secret itself
+        keep = value[:4] if len(value) >= 20 and h.type in _PREFIXED_TYPES else ''
+        line = line[:h.start] + keep + MASK + line[h.end:]
+    return line
+
+
+def _pem_spans(lines: list[str]) -> Iterator[tuple[int, int]]:
+    """(first, last) line indexes of each PEM private key block; an unterminated block runs to the end."""
+    i = 0
+    while i < len(lines):
+        if _PEM_BEGIN.search(lines[i]):
+            j = i
+            while j < len(lines) and not _PEM_END.search(lines[j]):
+                j += 1
+            yield i, min(j, len(lines) - 1)
+            i = j + 1
+        else:
+            i += 1
+
+
+def redact(text: str) -> tuple[str, int]:
+    """Mask every secret in text. Returns the redacted text and how many secrets were masked."""
+    lines = text.split('\n')
+    count = 0
+    for first, last in _pem_spans(lines):
+        for k in range(first, last + 1):
+            lines[k] = MASK
+        count += 1
+    for k, line in enumerate(lines):
+        if line == MASK or not line.strip():
+            continue
+        hits = scan_line(line, eager=True) + scan_line(line)
+        hits = _merge(hits)
+        if hits:
+            lines[k] = mask_line(line, hits)
+            count += len(hits)
+    return '\n'.join(lines), count
+
+
+def _slug(secret_type: str) -> str:
+    return re.sub(r'[^a-z0-9]+', '-', secret_type.lower()).strip('-')
+
+
+class SecretsReviewer:
+    name = 'secrets'
+
+    def plan(self, files: list[FileChange], ctx: ReviewContext) -> list[str]:
+        lines = sum(f.added_count for f in files)
+        return [f'secrets: scan {lines} added lines in {len(files)} files (local, nothing leaves)']
+
+    def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
+        result = ReviewerResult()
+        for f in files:
+            for hunk in f.hunks:
+                added = hunk.added
+                in_pem = {k for a, b in _pem_spans([ln.text for ln in added]) for k in range(a, b + 1)}
+                for k, ln in enumerate(added):
+                    hits = scan_line(ln.text)
+                    if k in in_pem and not any(h.type == 'Private Key' for h in hits):
+                        continue  # the key's body: reported once, at its BEGIN line
+                    for h in hits:
+                        result.findings.append(Finding(
+                            path=f.path, line=ln.new_lineno, end_line=ln.new_lineno,
+                            severity=Severity.ERROR, category=f'secret/{_slug(h.type)}',
+                            message=(f'{h.type} committed in source: '
+                                     f'`{mask_line(ln.text, [h]).strip()[:160]}`. Remove it, '
+                                     'rotate the credential, and load it from the environment '
+                                     'or a secret store.'),
+                            reviewer=self.name,
+                            anchored_code=mask_line(ln.text, hits),
+                        ))
+        return result
+

@@ -1,0 +1,153 @@
+"""Diff sources: where the bytes of a diff come from, and how to read the new revision's files.
+
+Every source yields a DiffSource: the raw diff bytes plus a reader for file contents at the new
+revision (the index for --staged, B for A..B), which reviewers use for context. Git is asked
+with explicit prefixes and no external diff/textconv so user git config cannot change the format.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from reviewbot.errors import DiffError
+
+GIT_DIFF_FLAGS = (
+    '--no-color', '--no-ext-diff', '--no-textconv', '--find-renames',
+    '--src-prefix=a/', '--dst-prefix=b/', '--unified=3', '--ignore-submodules=none',
+    '--diff-filter=ACDMRTUXB',
+)
+
+
+@dataclasses.dataclass
+class DiffSource:
+    description: str  # e.g. 'staged changes', 'HEAD~1..HEAD'
+    data: bytes
+    read_new_file: Callable[[str], str | None]
+    repo_root: Path | None = None
+    new_rev: str | None = None  # commit (or ':' for the index) the new side is read from
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # pre-commit and git hooks export GIT_INDEX_FILE etc.; they are honoured (they are the truth of
+    # what is being committed), but a pager or a locale must not change the bytes we parse
+    env.pop('GIT_EXTERNAL_DIFF', None)
+    env['GIT_PAGER'] = 'cat'
+    env['LC_ALL'] = 'C'
+    return env
+
+
+def git(args: list[str], cwd: Path, *, check: bool = True) -> bytes:
+    try:
+        proc = subprocess.run(['git', '-c', 'core.quotepath=on', '-c', 'diff.noprefix=false',
+                               '-c', 'diff.mnemonicprefix=false', *args],
+                              cwd=cwd, capture_output=True, env=_git_env())
+    except FileNotFoundError:
+        raise DiffError('git is not installed or not on PATH') from None
+    if check and proc.returncode != 0:
+        msg = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
+        raise DiffError(f'git {args[0]} failed: {msg[-1] if msg else proc.returncode}')
+    return proc.stdout
+
+
+def repo_root(cwd: Path) -> Path:
+    out = git(['rev-parse', '--show-toplevel'], cwd, check=False).strip()
+    if not out:
+        raise DiffError(f'not inside a git repository: {cwd}')
+    return Path(out.decode('utf-8', 'surrogateescape'))
+
+
+def _reader(root: Path, rev: str) -> Callable[[str], str | None]:
+    """Read files from a tree-ish ('' + ':' prefix for the index) lazily, memoised."""
+    cache: dict[str, str | None] = {}
+
+    def read(path: str) -> str | None:
+        if path not in cache:
+            spec = f':{path}' if rev == ':' else f'{rev}:{path}'
+            proc = subprocess.run(['git', 'cat-file', '-p', spec], cwd=root, capture_output=True,
+                                  env=_git_env())
+            cache[path] = (proc.stdout.decode('utf-8', 'surrogateescape')
+                           if proc.returncode == 0 else None)
+        return cache[path]
+    return read
+
+
+def _verify_rev(root: Path, rev: str) -> str:
+    out = git(['rev-parse', '--verify', '--quiet', f'{rev}^{{commit}}'], root, check=False).strip()
+    if not out:
+        raise DiffError(f'unknown revision: {rev!r}')
+    return out.decode()
+
+
+def staged(cwd: Path) -> DiffSource:
+    """What a commit would contain now: the index against HEAD (or the empty tree)."""
+    root = repo_root(cwd)
+    has_head = bool(git(['rev-parse', '--verify', '--quiet', 'HEAD'], root, check=False).strip())
+    if has_head:
+        data = git(['diff', '--cached', *GIT_DIFF_FLAGS, 'HEAD', '--'], root)
+    else:  # first commit: compare the index with the empty tree
+        empty = git(['hash-object', '-t', 'tree', '/dev/null'], root).strip().decode()
+        data = git(['diff', '--cached', *GIT_DIFF_FLAGS, empty, '--'], root)
+    return DiffSource('staged changes', data, _reader(root, ':'), root, ':')
+
+
+def commit_range(cwd: Path, spec: str) -> DiffSource:
+    """`A..B` (the two trees) or `A...B` (merge-base of A and B to B)."""
+    root = repo_root(cwd)
+    if '...' in spec:
+        a, b = spec.split('...', 1)
+        a_sha, b_sha = _verify_rev(root, a or 'HEAD'), _verify_rev(root, b or 'HEAD')
+        base = git(['merge-base', a_sha, b_sha], root, check=False).strip().decode()
+        if not base:
+            raise DiffError(f'{a} and {b} have no common ancestor')
+    elif '..' in spec:
+        a, b = spec.split('..', 1)
+        base, b_sha = _verify_rev(root, a or 'HEAD'), _verify_rev(root, b or 'HEAD')
+    else:
+        raise DiffError(f'--range takes A..B or A...B, not {spec!r}')
+    data = git(['diff', *GIT_DIFF_FLAGS, base, b_sha, '--'], root)
+    return DiffSource(spec, data, _reader(root, b_sha), root, b_sha)
+
+
+def since_base(cwd: Path, base_ref: str) -> DiffSource:
+    """From the merge-base of base_ref and HEAD to HEAD (what a pull request would show)."""
+    src = commit_range(cwd, f'{base_ref}...HEAD')
+    src.description = f'merge-base({base_ref}, HEAD)..HEAD'
+    return src
+
+
+def _worktree_reader(cwd: Path) -> tuple[Callable[[str], str | None], Path | None]:
+    """For a diff from a file or stdin: read the new side from the work tree, if inside one."""
+    try:
+        root = repo_root(cwd)
+    except DiffError:
+        root = None
+    base = root or cwd
+
+    def read(path: str) -> str | None:
+        p = (base / path)
+        try:
+            if base.resolve() not in p.resolve().parents:
+                return None  # never read outside the tree a diff names
+            return p.read_bytes().decode('utf-8', 'surrogateescape')
+        except OSError:
+            return None
+    return read, root
+
+
+def from_file(cwd: Path, path: str) -> DiffSource:
+    if path == '-':
+        data = sys.stdin.buffer.read()
+        desc = 'standard input'
+    else:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise DiffError(f'cannot read diff file {path}: {e.strerror}') from None
+        desc = path
+    read, root = _worktree_reader(cwd)
+    return DiffSource(desc, data, read, root, None)

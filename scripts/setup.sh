@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set reviewbot up on a fresh machine and run a real review.
+#   scripts/setup.sh            venv + all extras, fetch and export the default model, review a real diff
+#   scripts/setup.sh --deps     venv + all extras only (what CI needs before the tests)
+# Re-running is cheap: pip and the model cache skip what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${REVIEWBOT_VENV:-.venv}
+PY=${PYTHON:-python3}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating virtualenv $VENV"
+  "$PY" -m venv "$VENV"
+fi
+echo "==> installing reviewbot with its extras (torch is pinned to the CPU wheel)"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[export,publish,cloud,test]"
+
+if [ "${1:-}" = "--deps" ]; then
+  exit 0
+fi
+
+MODEL=${REVIEWBOT_SETUP_MODEL:-qwen2.5-coder-0.5b}
+echo "==> fetching and exporting the default model ($MODEL); cached after the first run"
+"$VENV/bin/reviewbot" model fetch "$MODEL"
+"$VENV/bin/reviewbot" model export "$MODEL"
+echo "==> reviewing a real diff: examples/sql-injection.diff"
+set +e
+"$VENV/bin/reviewbot" review --diff examples/sql-injection.diff --model "$MODEL" --fail-level none
+status=$?
+set -e
+echo "==> done (review exit code $status). Run the tests with: $VENV/bin/python -m pytest"
+exit $status
