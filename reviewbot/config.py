@@ -71,6 +71,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'guidelines': Key(str, '', "path of the team's review guidelines file (Markdown)"),
         'cache': Key(bool, True, 'cache model results on disk'),
     },
+    'ruff': {
+        'extend_select': Key(list, [], 'extra ruff rule codes to report (beyond the precise default set)',
+                             check=_str_list),
+        'ignore': Key(list, [], 'ruff rule codes never reported', check=_str_list),
+    },
 }
 
 
