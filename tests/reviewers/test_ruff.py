@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from reviewbot import pipeline
 from reviewbot.config import defaults
 from reviewbot.core import Severity
@@ -11,8 +13,6 @@ from reviewbot.reviewers import ReviewContext
 from reviewbot.reviewers.ruff import RuffReviewer, ruff_binary, severity_of
 from reviewbot.sources import staged
 from tests.conftest import GitRepo, run_cli
-
-import pytest
 
 BASE = '''\
 import subprocess
