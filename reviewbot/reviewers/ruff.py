@@ -7,6 +7,9 @@ real errors (undefined names, `is` with a literal, broken format strings, ...), 
 bugs rather than style, the bandit-derived security rules whose hit is nearly always worth a look,
 and pylint/ruff/async rules that name real defects. ruff runs `--isolated`, so a project's own ruff
 configuration (which may ignore these rules) does not change what the review reports.
+
+One check ruff lacks runs beside it on the same text: a call to a coroutine function defined in the
+same file (or asyncio.sleep & co.) inside `async def` whose result is never awaited.
 """
 from __future__ import annotations
 
@@ -130,7 +133,20 @@ class RuffReviewer:
                                               lines=f.added_count))
                 continue
             result.findings.extend(self._findings(f, diagnostics))
+            result.findings.extend(self._unawaited(f, text))
         return result
+
+    def _unawaited(self, f: FileChange, text: str) -> list[Finding]:
+        if 'unawaited-coroutine' in self.ignore:
+            return []
+        added = {ln.new_lineno: ln.text for h in f.hunks for ln in h.added}
+        return [Finding(
+            path=f.path, line=line, end_line=line, severity=Severity.ERROR,
+            category='bug/unawaited-coroutine',
+            message=(f'`{name}(...)` is a coroutine and is never awaited here: it does not run, and '
+                     'the value used is a coroutine object. Add `await`.'),
+            reviewer=self.name, anchored_code=added[line],
+        ) for line, name in unawaited_coroutines(text) if line in added]
 
     def _findings(self, f: FileChange, diagnostics: list[dict[str, Any]]) -> list[Finding]:
         added = {ln.new_lineno for h in f.hunks for ln in h.added}
@@ -155,3 +171,68 @@ class RuffReviewer:
                 extra={'url': d.get('url')} if d.get('url') else {},
             ))
         return out
+
+
+# --- one check ruff lacks: a coroutine called and never awaited -------------------------------
+# ruff has no rule for `send(...)` inside `async def` when `send` is itself `async def` (that needs
+# types in general); within one file the definition is visible, so the common case is precise.
+
+_ASYNCIO_COROUTINES = frozenset({'sleep', 'wait_for', 'wait', 'open_connection', 'to_thread',
+                                 'start_server', 'create_subprocess_exec', 'create_subprocess_shell'})
+
+
+def unawaited_coroutines(text: str) -> list[tuple[int, str]]:
+    """(line, callee) of coroutine calls inside `async def` bodies whose result is dropped or only
+    used as a plain value (never awaited, passed on, returned or yielded)."""
+    import ast
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    async_names = {n.name for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef)}
+    sync_names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    async_names -= sync_names  # a name that is sync somewhere is ambiguous: say nothing
+
+    def callee(call: ast.Call) -> str | None:
+        fn = call.func
+        if isinstance(fn, ast.Name) and fn.id in async_names:
+            return fn.id
+        if isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name):
+            if fn.value.id in ('self', 'cls') and fn.attr in async_names:
+                return f'{fn.value.id}.{fn.attr}'
+            if fn.value.id == 'asyncio' and fn.attr in _ASYNCIO_COROUTINES:
+                return f'asyncio.{fn.attr}'
+        return None
+
+    def handed_on(func: ast.AST, name: str) -> bool:
+        """Is the variable awaited, passed to a call, returned, yielded or stored anywhere?"""
+        for node in ast.walk(func):
+            if isinstance(node, (ast.Await, ast.Return, ast.Yield, ast.YieldFrom)):
+                if node.value is not None and any(isinstance(n, ast.Name) and n.id == name
+                                                  for n in ast.walk(node.value)):
+                    return True
+            if isinstance(node, ast.Call):
+                args = list(node.args) + [k.value for k in node.keywords]
+                if any(isinstance(a, ast.Name) and a.id == name for a in args):
+                    return True
+            if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+                elts = node.values if isinstance(node, ast.Dict) else node.elts
+                if any(isinstance(e, ast.Name) and e.id == name for e in elts):
+                    return True
+        return False
+
+    found: list[tuple[int, str]] = []
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.AsyncFunctionDef):
+            continue
+        for stmt in ast.walk(func):
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                name = callee(stmt.value)
+                if name:
+                    found.append((stmt.lineno, name))
+            elif (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+                  and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+                name = callee(stmt.value)
+                if name and not handed_on(func, stmt.targets[0].id):
+                    found.append((stmt.lineno, name))
+    return sorted(set(found))

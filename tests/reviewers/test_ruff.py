@@ -145,3 +145,46 @@ def test_cli_reports_ruff_findings_as_json(repo: GitRepo):
     assert proc.returncode == 1, proc.stderr  # an error-level finding fails the run
     report = json.loads(proc.stdout)
     assert [(f['category'], f['line']) for f in report['findings']] == [('ruff/S506', 5)]
+
+
+ASYNC_BASE = '''\
+import asyncio
+
+
+async def send(client, to):
+    return await client.post("/send", json={"to": to})
+'''
+
+
+def test_missing_await_flagged_and_fixed_version_quiet(repo: GitRepo):
+    repo.write('jobs.py', ASYNC_BASE)
+    repo.commit('base')
+    bad = ASYNC_BASE + '''
+
+async def notify(client, users):
+    sent = 0
+    for u in users:
+        ok = send(client, u)
+        if ok:
+            sent += 1
+        asyncio.sleep(0.1)
+    return sent
+'''
+    repo.write('jobs.py', bad)
+    repo.git('add', '-A')
+    findings = _review_staged(repo)
+    assert [(f.category, f.line) for f in findings] == [
+        ('bug/unawaited-coroutine', _line_of(bad, 'ok = send(')),
+        ('bug/unawaited-coroutine', _line_of(bad, 'asyncio.sleep(0.1)')),
+    ]
+    repo.commit('bad')
+    fixed = bad.replace('ok = send(', 'ok = await send(').replace('        asyncio.sleep', '        await asyncio.sleep')
+    repo.write('jobs.py', fixed + '''
+
+async def fan_out(client, users):
+    tasks = [send(client, u) for u in users]
+    first = send(client, users[0])
+    return await asyncio.gather(first, *tasks)
+''')
+    repo.git('add', '-A')
+    assert _review_staged(repo) == []
