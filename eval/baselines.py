@@ -5,10 +5,14 @@ hunks with new-file line numbers, "reply with JSON lines for real defects only, 
 triage, no hunk splitting, no validation beyond the pipeline's own anchoring. It is the floor the
 real model reviewer has to beat.
 
-Backend: transformers reading the GGUF file directly (eval-only; torch and transformers are never
-on the review path). EVAL_MODEL_GGUF selects the file (default: the 0.5B model in reviewbot's model
-cache); EVAL_THREADS the CPU threads (default 2). When the engine's ONNX runtime lands, this should
-call it instead so the baseline runs on exactly what the reviewer runs.
+Backends (EVAL_BACKEND):
+  engine        (default when reviewbot.engine is installed) the project's own onnxruntime runtime,
+                so the baseline runs on exactly what the model reviewer runs. EVAL_MODEL names the
+                model (default qwen2.5-coder-0.5b; smollm2-135m is the tiny test model),
+                EVAL_PRECISION its exported precision (default: the registry's).
+  transformers  reads the GGUF file directly (eval-only; torch/transformers are never on the review
+                path, and eager decoding is slow). EVAL_MODEL_GGUF selects the file.
+EVAL_THREADS: CPU threads (default 2).
 """
 from __future__ import annotations
 
@@ -78,6 +82,26 @@ def _load(gguf: str, threads: int) -> tuple[Any, Any]:
     return tok, model
 
 
+@functools.cache
+def _engine_model(name: str, precision: str | None, threads: int) -> Any:
+    from reviewbot.engine.runtime import load_model
+    return load_model(name, threads=threads, precision=precision or None)
+
+
+def engine_generate(prompt_user: str, name: str, precision: str | None, threads: int) -> str:
+    model = _engine_model(name, precision, threads)
+    msgs = [{'role': 'system', 'content': SYSTEM}, {'role': 'user', 'content': prompt_user}]
+    return model.generate(model.chat_prompt(msgs), max_new_tokens=MAX_NEW_TOKENS).text
+
+
+def engine_available() -> bool:
+    try:
+        import reviewbot.engine.runtime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def generate(prompt_user: str, gguf: str, threads: int) -> str:
     import torch
     tok, model = _load(gguf, threads)
@@ -93,13 +117,26 @@ class NaivePromptReviewer:
     name = 'naive-prompt'
 
     def __init__(self, config: Config | None = None):
+        self.backend = os.environ.get('EVAL_BACKEND') or ('engine' if engine_available() else 'transformers')
+        self.model = os.environ.get('EVAL_MODEL', 'qwen2.5-coder-0.5b')
+        self.precision = os.environ.get('EVAL_PRECISION') or None
         self.gguf = os.environ.get('EVAL_MODEL_GGUF', str(DEFAULT_GGUF))
         self.threads = int(os.environ.get('EVAL_THREADS', '2'))
         self.answers: list[str] = []  # raw model output, kept for inspection
 
+    def describe(self) -> str:
+        if self.backend == 'engine':
+            return f'engine {self.model} {self.precision or "default precision"}'
+        return f'transformers {os.path.basename(self.gguf)}'
+
+    def _generate(self, prompt: str) -> str:
+        if self.backend == 'engine':
+            return engine_generate(prompt, self.model, self.precision, self.threads)
+        return generate(prompt, self.gguf, self.threads)
+
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
         result = ReviewerResult()
-        if not os.path.isfile(self.gguf):
+        if self.backend != 'engine' and not os.path.isfile(self.gguf):
             for f in files:
                 result.skipped.append(Skipped(f.path, f'model file not found: {self.gguf}',
                                               reviewer=self.name, lines=f.added_count))
@@ -108,7 +145,7 @@ class NaivePromptReviewer:
             if not f.added_count:
                 continue
             prompt = INSTRUCTION.format(path=f.path) + '\n\n' + numbered_diff(f)
-            answer = generate(prompt, self.gguf, self.threads)
+            answer = self._generate(prompt)
             self.answers.append(answer)
             for item in parse_answer(answer):
                 result.findings.append(Finding(

@@ -287,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f'{name}: {len(cases)} cases', file=sys.stderr)
         runs[name] = run_reviewer(name, cases, config)
+        if name == 'naive-prompt':
+            from baselines import NaivePromptReviewer
+            notes.append(f'naive-prompt ran on: {NaivePromptReviewer(config).describe()}')
         skipped = sum(1 for r in runs[name].values() if r['skipped'])
         if skipped:
             notes.append(f'{name}: {skipped} cases had files skipped (e.g. '
