@@ -231,9 +231,25 @@ def manifest_cases(manifest: Path, mirrors: Path) -> tuple[list[tuple[dict, str,
 
 
 def write_cases(cases: list[tuple[dict, str, str | None]], out_dir: Path) -> None:
+    """Write into a sibling folder, then swap it in: a scorer reading the old set meanwhile never
+    sees a half-written one."""
+    final = out_dir
+    out_dir = final.with_name(final.name + '.new')
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
+    _write_cases(cases, out_dir)
+    old = final.with_name(final.name + '.old')
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        final.rename(old)
+    out_dir.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _write_cases(cases: list[tuple[dict, str, str | None]], out_dir: Path) -> None:
     seen: set[str] = set()
     with (out_dir / 'index.jsonl').open('w', encoding='utf-8') as index:
         for entry, diff, new_text in cases:
