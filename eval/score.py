@@ -20,7 +20,7 @@ plain prompt per diff to the local model, eval/baselines.py), and every reviewer
 (reviewbot.pipeline.REVIEWERS: ruff, secrets, model, ...).
 
 Usage: python eval/score.py --reviewers every-line,ruff [--combos ruff+model] [--name NAME]
-       [--limit N] [--cases DIR]
+       [--limit N] [--cases DIR] [--import model=findings.json]
 Writes eval/results/NAME.json and eval/results/NAME.md.
 """
 from __future__ import annotations
@@ -211,6 +211,22 @@ def _per(cases: list[Case], findings_of: dict[str, list[dict]], label: str) -> f
     return round(sum(len(findings_of.get(i, [])) for i in ids) / len(ids), 4) if ids else None
 
 
+def imported_run(name: str, path: Path, cases: list[Case]) -> dict[str, Any]:
+    """Findings produced outside this script, in the per-case shape run_reviewer returns."""
+    data = json.loads(path.read_text(encoding='utf-8'))
+    if isinstance(data, dict) and 'runs' in data:
+        data = {cid: r['findings'] for cid, r in data['runs'][name].items()}
+    out = {}
+    for c in cases:
+        entry = data.get(c.id, [])
+        findings = entry['findings'] if isinstance(entry, dict) else entry
+        out[c.id] = {'findings': [{'line': f.get('line'), 'category': f.get('category', name),
+                                   'severity': f.get('severity', 'warning'),
+                                   'message': str(f.get('message', ''))[:300]} for f in findings],
+                     'skipped': [], 'seconds': float(entry.get('seconds', 0)) if isinstance(entry, dict) else 0.0}
+    return out
+
+
 def union(runs: dict[str, dict[str, Any]], members: list[str]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for m in members:
@@ -274,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--combos', default='', help="comma-separated unions to score, e.g. 'ruff+model'")
     ap.add_argument('--limit', type=int, default=0,
                     help='score a stable subset: N defect/vuln cases with their fixes, N clean cases')
+    ap.add_argument('--import', dest='imports', action='append', default=[], metavar='NAME=FILE',
+                    help='score findings computed elsewhere: FILE is JSON {case id: [{"line": N}, ...]} '
+                         'or a result file of this script (its run NAME is taken)')
     ap.add_argument('--name', default='', help='result file name (default: from the reviewers)')
     ap.add_argument('--out', type=Path, default=HERE / 'results')
     args = ap.parse_args(argv)
@@ -294,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         if skipped:
             notes.append(f'{name}: {skipped} cases had files skipped (e.g. '
                          f'{next(r["skipped"][0] for r in runs[name].values() if r["skipped"])})')
+    for spec in args.imports:
+        name, _, path = spec.partition('=')
+        runs[name] = imported_run(name, Path(path), cases)
+        names.append(name)
     configs: dict[str, Any] = {}
     for cfg in names + combos:
         members = cfg.split('+')

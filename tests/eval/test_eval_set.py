@@ -96,3 +96,17 @@ def test_score_cli_writes_json_and_markdown(cases_dir: Path, tmp_path: Path):
     assert ruff['vuln_recall'] > 0.3 and ruff['fp_per_clean'] < 0.1
     md = (tmp_path / 't.md').read_text()
     assert '| ruff |' in md and 'pair score' in md
+
+
+def test_imported_findings_are_scored_and_combined(cases_dir: Path, tmp_path: Path):
+    cases = score.load_cases(cases_dir)
+    target = next(c for c in cases if c.id == 'go-sqli')
+    external = tmp_path / 'model.json'
+    external.write_text(json.dumps({'go-sqli': [{'line': target.defect_lines[0], 'message': 'SQL'}],
+                                    'go-sqli-clean': [{'line': 3}]}))
+    assert score.main(['--cases', str(cases_dir), '--reviewers', 'ruff', '--import', f'model={external}',
+                       '--combos', 'ruff+model', '--name', 'imp', '--out', str(tmp_path)]) == 0
+    result = json.loads((tmp_path / 'imp.json').read_text())
+    model = result['configs']['model']
+    assert model['findings'] == 2 and model['precision'] == 0.5
+    assert result['configs']['ruff+model']['findings'] == result['configs']['ruff']['findings'] + 2
