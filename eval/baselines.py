@@ -10,6 +10,8 @@ Backends (EVAL_BACKEND):
                 so the baseline runs on exactly what the model reviewer runs. EVAL_MODEL names the
                 model (default qwen2.5-coder-0.5b; smollm2-135m is the tiny test model),
                 EVAL_PRECISION its exported precision (default: the registry's).
+  llama         llama-cpp-python on the same GGUF weights (fast; eval-only, when installed).
+                EVAL_MODEL_GGUF selects the file.
   transformers  reads the GGUF file directly (eval-only; torch/transformers are never on the review
                 path, and eager decoding is slow). EVAL_MODEL_GGUF selects the file.
 EVAL_THREADS: CPU threads (default 2).
@@ -94,6 +96,20 @@ def engine_generate(prompt_user: str, name: str, precision: str | None, threads:
     return model.generate(model.chat_prompt(msgs), max_new_tokens=MAX_NEW_TOKENS).text
 
 
+@functools.cache
+def _llama(gguf: str, threads: int) -> Any:
+    from llama_cpp import Llama
+    return Llama(model_path=gguf, n_ctx=4096, n_threads=threads, verbose=False, seed=0)
+
+
+def llama_generate(prompt_user: str, gguf: str, threads: int) -> str:
+    llm = _llama(gguf, threads)
+    msgs = [{'role': 'system', 'content': SYSTEM}, {'role': 'user', 'content': prompt_user}]
+    out = llm.create_chat_completion(messages=msgs, max_tokens=MAX_NEW_TOKENS, temperature=0.0,
+                                     stop=['<|im_end|>', '<|endoftext|>'])
+    return out['choices'][0]['message']['content'] or ''
+
+
 def engine_available() -> bool:
     try:
         import reviewbot.engine.runtime  # noqa: F401
@@ -127,11 +143,13 @@ class NaivePromptReviewer:
     def describe(self) -> str:
         if self.backend == 'engine':
             return f'engine {self.model} {self.precision or "default precision"}'
-        return f'transformers {os.path.basename(self.gguf)}'
+        return f'{self.backend} {os.path.basename(self.gguf)}'
 
     def _generate(self, prompt: str) -> str:
         if self.backend == 'engine':
             return engine_generate(prompt, self.model, self.precision, self.threads)
+        if self.backend == 'llama':
+            return llama_generate(prompt, self.gguf, self.threads)
         return generate(prompt, self.gguf, self.threads)
 
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
