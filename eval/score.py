@@ -277,6 +277,13 @@ def markdown(result: dict[str, Any]) -> str:
             for g, gm in m[key].items():
                 lines.append(f'| {cfg} | {g} | {gm["cases"]} | {_fmt(gm["recall"])} | '
                              f'{_fmt(gm["pair_score"])} | {_fmt(gm["fp_per_clean"])} | {_fmt(gm["precision"])} |')
+    for cfg, m in result['configs'].items():
+        if cfg.startswith(('every-line', 'naive-prompt')) or len(m['false_positive_cases']) > 40:
+            continue
+        lines += ['', f'## Where {cfg} is wrong', '',
+                  f'- vulns missed ({len(m["missed_vulns"])}): {", ".join(m["missed_vulns"]) or "none"}',
+                  f'- clean/fix diffs with findings ({len(m["false_positive_cases"])}): '
+                  f'{", ".join(m["false_positive_cases"]) or "none"}']
     if result.get('notes'):
         lines += ['', '## Notes', ''] + [f'- {n}' for n in result['notes']]
     return '\n'.join(lines) + '\n'
@@ -327,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         m = metrics(cases, fo)
         m['seconds_per_case'] = round(sum(r['seconds'] for mb in members for r in runs[mb].values())
                                       / max(1, len(cases)), 4)
+        m['missed_vulns'] = [c.id for c in cases if c.label == 'vuln'
+                             and not any(is_hit(f['line'], c.defect_lines) for f in fo.get(c.id, []))]
+        m['false_positive_cases'] = [c.id for c in cases if c.label in NEGATIVE and fo.get(c.id)]
         m['by_source'] = breakdown(cases, fo, lambda c: c.source)
         m['by_lang'] = breakdown(cases, fo, lambda c: c.lang)
         configs[cfg] = m
