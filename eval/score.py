@@ -15,7 +15,8 @@ Metrics (per configuration):
   pair_score     share of defect/fix pairs where the defect diff is flagged (as for recall) AND the
                  fix diff has no finding at all
 
-Reviewers: `every-line` (baseline: one finding on every added line), `naive-prompt` (baseline: one
+Reviewers: `every-line` (baseline: one finding on every added line), `hunk-start` (baseline: one
+finding on the first line of each hunk, which shows what the +-3 tolerance gives away), `naive-prompt` (baseline: one
 plain prompt per diff to the local model, eval/baselines.py), and every reviewer the pipeline knows
 (reviewbot.pipeline.REVIEWERS: ruff, secrets, model, ...).
 
@@ -66,6 +67,24 @@ class EveryLineReviewer:
                         path=f.path, line=ln.new_lineno, end_line=ln.new_lineno,
                         severity=Severity.WARNING, category='baseline/every-line',
                         message='changed line', reviewer=self.name, anchored_code=ln.text))
+        return result
+
+
+class HunkStartReviewer:
+    """Baseline: one finding on the first line each hunk shows (a context line in git's -U3 diffs).
+    It measures what the +-3 tolerance gives away: that line is usually 3 lines above the change."""
+    name = 'hunk-start'
+
+    def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
+        result = ReviewerResult()
+        for f in files:
+            for h in f.hunks:
+                first = next((ln for ln in h.lines if ln.new_lineno is not None), None)
+                if first is not None:
+                    result.findings.append(Finding(
+                        path=f.path, line=first.new_lineno, end_line=first.new_lineno,
+                        severity=Severity.WARNING, category='baseline/hunk-start',
+                        message='hunk start', reviewer=self.name, anchored_code=first.text))
         return result
 
 
@@ -133,6 +152,8 @@ def subset(cases: list[Case], limit: int | None) -> list[Case]:
 def make_reviewer(name: str, config: Config) -> Any:
     if name == 'every-line':
         return EveryLineReviewer()
+    if name == 'hunk-start':
+        return HunkStartReviewer()
     if name == 'naive-prompt':
         from baselines import NaivePromptReviewer
         return NaivePromptReviewer(config)
@@ -278,7 +299,7 @@ def markdown(result: dict[str, Any]) -> str:
                 lines.append(f'| {cfg} | {g} | {gm["cases"]} | {_fmt(gm["recall"])} | '
                              f'{_fmt(gm["pair_score"])} | {_fmt(gm["fp_per_clean"])} | {_fmt(gm["precision"])} |')
     for cfg, m in result['configs'].items():
-        if cfg.startswith(('every-line', 'naive-prompt')) or len(m['false_positive_cases']) > 40:
+        if cfg.startswith(('every-line', 'hunk-start', 'naive-prompt')) or len(m['false_positive_cases']) > 40:
             continue
         lines += ['', f'## Where {cfg} is wrong', '',
                   f'- vulns missed ({len(m["missed_vulns"])}): {", ".join(m["missed_vulns"]) or "none"}',
