@@ -51,6 +51,14 @@ def _stage_list(v: Any) -> str | None:
     return None if not bad else f'has unknown stage(s) {bad!r} (known: {", ".join(CLOUD_STAGES)})'
 
 
+def _server_url(v: str) -> str | None:
+    if v == '':
+        return None
+    from urllib.parse import urlsplit
+    parts = urlsplit(v)
+    return None if parts.scheme in ('http', 'https') and parts.hostname else 'must be an http(s):// URL'
+
+
 DEFAULT_EXCLUDE = (
     '**/*.lock', '**/package-lock.json', '**/yarn.lock', '**/pnpm-lock.yaml', '**/poetry.lock',
     '**/Cargo.lock', '**/go.sum', '**/*.min.js', '**/*.min.css', '**/*.map',
@@ -78,6 +86,22 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'budget': Key((int, float), 60, 'seconds the model reviewer may spend', check=_non_negative),
         'guidelines': Key(str, '', "path of the team's review guidelines file (Markdown)"),
         'cache': Key(bool, True, 'cache model results on disk'),
+        'server': Key(str, '', 'URL of an in-house `reviewbot serve` to use instead of a local model',
+                      check=_server_url),
+        'server_is_local': Key(bool, False, 'the server is run by your organisation: code may be sent '
+                               'to it (never assumed)'),
+        'server_token_env': Key(str, 'REVIEWBOT_SERVER_TOKEN',
+                                'environment variable holding the bearer token for the server'),
+    },
+    # [tool.reviewbot.hook]: the pre-commit / pre-push hook (reviewbot.commands.hook)
+    'hook': {
+        'on_missing_model': Key(str, 'fail-open', 'when the local model is missing or broken: '
+                                '"fail-open" commits with the other reviewers and says how to fetch '
+                                'it; "fail-closed" blocks the commit', choices=('fail-open', 'fail-closed')),
+        'budget': Key((int, float), 20, 'seconds the model reviewer may spend in the hook',
+                      check=_non_negative),
+        'fail_level': Key(str, '', 'block at this severity in the hook ("" = the top-level fail_level)',
+                          choices=('', *SEVERITY_LEVELS)),
     },
     'ruff': {
         'extend_select': Key(list, [], 'extra ruff rule codes to report (beyond the precise default set)',
