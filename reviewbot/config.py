@@ -103,6 +103,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'fail_level': Key(str, '', 'block at this severity in the hook ("" = the top-level fail_level)',
                           choices=('', *SEVERITY_LEVELS)),
     },
+    'ruff': {
+        'extend_select': Key(list, [], 'extra ruff rule codes to report (beyond the precise default set)',
+                             check=_str_list),
+        'ignore': Key(list, [], 'ruff rule codes never reported', check=_str_list),
+    },
     # The cloud reviewer (reviewbot.reviewers.cloud). Off unless enabled, and even then it runs only
     # when the privacy gate (reviewbot.privacy.gate) verifies the repository public in this run.
     'cloud': {
