@@ -108,6 +108,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
                              check=_str_list),
         'ignore': Key(list, [], 'ruff rule codes never reported', check=_str_list),
     },
+    # The `patterns` reviewer (reviewbot.reviewers.patterns): semgrep with the bundled rules.
+    'patterns': {
+        'semgrep': Key(str, '', 'semgrep executable ("" = the one installed with reviewbot[patterns], '
+                       'else on PATH)'),
+        'ignore': Key(list, [], 'pattern rule ids never reported (e.g. "c-system-non-literal")',
+                      check=_str_list),
+    },
     # The cloud reviewer (reviewbot.reviewers.cloud). Off unless enabled, and even then it runs only
     # when the privacy gate (reviewbot.privacy.gate) verifies the repository public in this run.
     'cloud': {

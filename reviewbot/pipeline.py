@@ -20,6 +20,7 @@ from reviewbot.sources import DiffSource
 REVIEWERS = {
     'secrets': 'reviewbot.reviewers.secrets:SecretsReviewer',
     'ruff': 'reviewbot.reviewers.ruff:RuffReviewer',
+    'patterns': 'reviewbot.reviewers.patterns:PatternsReviewer',
     'cloud': 'reviewbot.reviewers.cloud:CloudReviewer',
 }
 
