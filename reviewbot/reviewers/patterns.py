@@ -1,6 +1,7 @@
-"""semgrep with a small bundled rule set on the changed lines of JS/TS, Go, Java and C/C++ files.
+"""semgrep with a small bundled rule set on the changed lines of JS/TS, Go, Java, C/C++ (and Python).
 
-ruff covers Python; nothing else was checked deterministically. The rules (reviewbot/data/patterns/
+ruff covers Python, except data-flow classes (request input reaching a file path or a fetched URL),
+which the Python rules here add; nothing else was checked deterministically. The rules (reviewbot/data/patterns/
 *.yaml) are few and chosen for precision: well-known CWE classes in the form that is a hole in
 nearly every real use (HTML sinks fed non-literals, shell commands and SQL built from strings, TLS
 verification off, deserialisation of network bytes, unbounded copies into fixed buffers,
@@ -32,6 +33,7 @@ RULES_DIR = Path(__file__).resolve().parent.parent / 'data' / 'patterns'
 SUFFIXES = frozenset({
     '.js', '.jsx', '.mjs', '.cjs', '.ts', '.tsx', '.mts', '.cts',
     '.go', '.java',
+    '.py',  # only taint rules ruff has no equivalent of (request data -> file path / fetched URL)
     '.c', '.h', '.cc', '.cpp', '.cxx', '.c++', '.hh', '.hpp', '.hxx',
 })
 SEMGREP_TIMEOUT = 120.0  # seconds for the whole run when the review has no deadline
@@ -111,7 +113,7 @@ class PatternsReviewer:
 
     def plan(self, files: list[FileChange], ctx: ReviewContext) -> list[str]:
         targets = self._targets(files)
-        return [f'patterns: semgrep (bundled rules, offline) on {len(targets)} JS/TS/Go/Java/C/C++ '
+        return [f'patterns: semgrep (bundled rules, offline) on {len(targets)} JS/TS/Go/Java/C/C++/Python '
                 'files, report only added lines (local, nothing leaves)']
 
     @staticmethod

@@ -92,6 +92,31 @@ void greet(const char *name) {
         fixed='    snprintf(buf, sizeof buf, "hi %s", name);\n',
         category='patterns/c-unbounded-copy-into-fixed-buffer',
     ),
+    'app/files.py': dict(
+        base='''\
+import os
+
+from flask import Flask, request
+from werkzeug.utils import secure_filename
+
+app = Flask(__name__)
+BASE = "/srv/files"
+
+
+@app.route("/download")
+def download():
+    name = secure_filename(request.args.get("name", ""))
+    with open(os.path.join(BASE, name)) as f:
+        return f.read()
+''',
+        old='    name = secure_filename(request.args.get("name", ""))\n'
+            '    with open(os.path.join(BASE, name)) as f:\n',
+        vuln='    name = request.args.get("name", "")\n'
+             '    with open(os.path.join(BASE, "uploads", name)) as f:\n',
+        fixed='    name = os.path.basename(request.args.get("name", ""))\n'
+              '    with open(os.path.join(BASE, "uploads", name)) as f:\n',
+        category='patterns/py-request-path-traversal',
+    ),
 }
 
 
