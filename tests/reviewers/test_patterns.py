@@ -7,7 +7,12 @@ import pytest
 from reviewbot import pipeline
 from reviewbot.config import defaults, load
 from reviewbot.core import Severity
-from reviewbot.reviewers.patterns import MISSING_NOTE, PatternsReviewer, default_semgrep, rule_files
+from reviewbot.reviewers.patterns import (
+    MISSING_NOTE,
+    PatternsReviewer,
+    default_semgrep,
+    rule_files,
+)
 from reviewbot.sources import staged
 from tests.conftest import GitRepo, run_cli
 
@@ -17,8 +22,8 @@ needs_semgrep = pytest.mark.skipif(default_semgrep() is None,
 # One (base, vulnerable, fixed, refactor) quartet per language. The vulnerable and fixed versions
 # differ in the planted line; `refactor` is a behaviour-preserving change of the fixed one.
 CASES = {
-    'web/static/render.js': dict(
-        base='''\
+    'web/static/render.js': {
+        "base": '''\
 const { exec } = require('child_process');
 
 function legacy(host) {
@@ -32,13 +37,13 @@ function show(el, name) {
 
 module.exports = { legacy, show };
 ''',
-        old='  el.textContent = name;\n',
-        vuln='  el.innerHTML = `<b>${name}</b>`;\n',
-        fixed='  el.textContent = `<b>${name}</b>`;\n',
-        category='patterns/js-xss-html-sink',
-    ),
-    'db/users.go': dict(
-        base='''\
+        "old": '  el.textContent = name;\n',
+        "vuln": '  el.innerHTML = `<b>${name}</b>`;\n',
+        "fixed": '  el.textContent = `<b>${name}</b>`;\n',
+        "category": 'patterns/js-xss-html-sink',
+    },
+    'db/users.go': {
+        "base": '''\
 package db
 
 import (
@@ -49,13 +54,13 @@ func FindUser(db *sql.DB, name string) (*sql.Rows, error) {
 	return db.Query("SELECT id FROM users WHERE name = $1", name)
 }
 ''',
-        old='\treturn db.Query("SELECT id FROM users WHERE name = $1", name)\n',
-        vuln='\treturn db.Query(fmt.Sprintf("SELECT id FROM users WHERE name = \'%s\'", name))\n',
-        fixed='\treturn db.Query("SELECT id FROM users WHERE name = $1 LIMIT 1", name)\n',
-        category='patterns/go-sql-built-query',
-    ),
-    'src/main/java/app/Users.java': dict(
-        base='''\
+        "old": '\treturn db.Query("SELECT id FROM users WHERE name = $1", name)\n',
+        "vuln": '\treturn db.Query(fmt.Sprintf("SELECT id FROM users WHERE name = \'%s\'", name))\n',
+        "fixed": '\treturn db.Query("SELECT id FROM users WHERE name = $1 LIMIT 1", name)\n',
+        "category": 'patterns/go-sql-built-query',
+    },
+    'src/main/java/app/Users.java': {
+        "base": '''\
 package app;
 
 import java.sql.*;
@@ -68,16 +73,16 @@ class Users {
   }
 }
 ''',
-        old='    PreparedStatement ps = c.prepareStatement("SELECT id FROM users WHERE name = ?");\n'
+        "old": '    PreparedStatement ps = c.prepareStatement("SELECT id FROM users WHERE name = ?");\n'
             '    ps.setString(1, name);\n    return ps.executeQuery();\n',
-        vuln='    Statement st = c.createStatement();\n'
+        "vuln": '    Statement st = c.createStatement();\n'
              '    return st.executeQuery("SELECT id FROM users WHERE name = \'" + name + "\'");\n',
-        fixed='    PreparedStatement ps = c.prepareStatement("SELECT id FROM users WHERE name = ? LIMIT 1");\n'
+        "fixed": '    PreparedStatement ps = c.prepareStatement("SELECT id FROM users WHERE name = ? LIMIT 1");\n'
               '    ps.setString(1, name);\n    return ps.executeQuery();\n',
-        category='patterns/java-sql-built-query',
-    ),
-    'src/greet.c': dict(
-        base='''\
+        "category": 'patterns/java-sql-built-query',
+    },
+    'src/greet.c': {
+        "base": '''\
 #include <stdio.h>
 #include <string.h>
 
@@ -87,13 +92,13 @@ void greet(const char *name) {
     puts(buf);
 }
 ''',
-        old='    snprintf(buf, sizeof buf, "%s", name);\n',
-        vuln='    strcpy(buf, name);\n',
-        fixed='    snprintf(buf, sizeof buf, "hi %s", name);\n',
-        category='patterns/c-unbounded-copy-into-fixed-buffer',
-    ),
-    'app/files.py': dict(
-        base='''\
+        "old": '    snprintf(buf, sizeof buf, "%s", name);\n',
+        "vuln": '    strcpy(buf, name);\n',
+        "fixed": '    snprintf(buf, sizeof buf, "hi %s", name);\n',
+        "category": 'patterns/c-unbounded-copy-into-fixed-buffer',
+    },
+    'app/files.py': {
+        "base": '''\
 import os
 
 from flask import Flask, request
@@ -109,14 +114,14 @@ def download():
     with open(os.path.join(BASE, name)) as f:
         return f.read()
 ''',
-        old='    name = secure_filename(request.args.get("name", ""))\n'
+        "old": '    name = secure_filename(request.args.get("name", ""))\n'
             '    with open(os.path.join(BASE, name)) as f:\n',
-        vuln='    name = request.args.get("name", "")\n'
+        "vuln": '    name = request.args.get("name", "")\n'
              '    with open(os.path.join(BASE, "uploads", name)) as f:\n',
-        fixed='    name = os.path.basename(request.args.get("name", ""))\n'
+        "fixed": '    name = os.path.basename(request.args.get("name", ""))\n'
               '    with open(os.path.join(BASE, "uploads", name)) as f:\n',
-        category='patterns/py-request-path-traversal',
-    ),
+        "category": 'patterns/py-request-path-traversal',
+    },
 }
 
 
