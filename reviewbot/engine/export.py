@@ -26,6 +26,7 @@ from reviewbot.engine.progress import Progress
 from reviewbot.errors import ModelError
 
 LOGITS_TO_KEEP = 'logits_to_keep'
+EXPORT_VERSION = 2  # bump when the exported layout changes: older exports are redone by tests
 INT4_BLOCK_SIZE = 128
 INT4_ACCURACY_LEVEL = 4  # int8 compute for MatMulNBits: uses VNNI on CPUs that have it
 
@@ -54,6 +55,7 @@ def _staging(final: Path) -> Path:
 
 def _publish(staging: Path, final: Path) -> None:
     """Rename a finished staging folder into place (replacing an older one)."""
+    os.chmod(staging, 0o755)  # mkdtemp made it private
     if final.exists():
         old = final.with_name(f'.{final.name}-old-{os.getpid()}')
         os.replace(final, old)
@@ -174,12 +176,17 @@ def quantize(src: Path, dst: Path, precision: str) -> None:
     if precision == 'fp32':
         _save(onnx.load(str(src)), dst)
     elif precision == 'int8':
+        import logging
         from onnxruntime.quantization import QuantType, quantize_dynamic
+        logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" advice is for CNNs
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul'],
                          per_channel=False,
                          extra_options={'MatMulConstBOnly': True, 'DefaultTensorType': onnx.TensorProto.FLOAT})
     elif precision == 'int4':
+        import logging
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+        # it logs every node at INFO (and configures the root logger on import): keep the bar readable
+        logging.getLogger('onnxruntime.quantization.matmul_nbits_quantizer').setLevel(logging.WARNING)
         model = onnx.load(str(src))
         quantizer = MatMulNBitsQuantizer(model, block_size=INT4_BLOCK_SIZE, is_symmetric=True,
                                          accuracy_level=INT4_ACCURACY_LEVEL)
@@ -190,19 +197,23 @@ def quantize(src: Path, dst: Path, precision: str) -> None:
 
 
 def optimize_offline(src: Path, dst: Path) -> None:
-    """Step 5: let onnxruntime fuse what it can once, and save it, so loading does not redo it."""
+    """Step 5: let onnxruntime fuse what it can once, and save it, so loading does not redo it.
+
+    The weights go to an external file beside the graph: onnxruntime memory-maps it, so a session
+    loads in ~0.4 s instead of ~1.5 s for the same model with weights inside the protobuf."""
     import onnxruntime as ort
     options = ort.SessionOptions()
     # EXTENDED (not ALL): the saved graph stays portable to other x86/ARM CPUs.
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     options.optimized_model_filepath = str(dst)
-    big = src.stat().st_size + sum(p.stat().st_size for p in src.parent.glob(src.name + '.data')) > 1_800_000_000
-    if big:
-        options.add_session_config_entry('session.optimized_model_external_initializers_file_name',
-                                         dst.name + '.data')
-        options.add_session_config_entry('session.optimized_model_external_initializers_min_size_in_bytes',
-                                         '1024')
+    options.add_session_config_entry('session.optimized_model_external_initializers_file_name',
+                                     dst.name + '.data')
+    options.add_session_config_entry('session.optimized_model_external_initializers_min_size_in_bytes',
+                                     '1024')
     ort.InferenceSession(str(src), options, providers=['CPUExecutionProvider'])
+    for file in (dst, dst.with_name(dst.name + '.data')):
+        if file.exists():
+            os.chmod(file, 0o644)
 
 
 RUNTIME_FILES = ('tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'config.json',
@@ -297,6 +308,7 @@ def export(name: str, precision: str | None = None, model_dir: str | os.PathLike
                 'name': name,
                 'precision': precision,
                 'graph': graph,
+                'export_version': EXPORT_VERSION,
                 'architecture': spec.architecture,
                 'context_length': spec.context_length,
                 'eos_token': spec.eos_token,
@@ -310,7 +322,6 @@ def export(name: str, precision: str | None = None, model_dir: str | os.PathLike
                 'source_gguf_sha256': spec.gguf_sha256,
                 'export_seconds': {k: round(v, 1) for k, v in timings.items()},
             })
-            os.chmod(staging, 0o755)
             bar.advance()
             _publish(staging, final)
         finally:

@@ -38,7 +38,8 @@ def _up_to_date(name: str, precision: str) -> bool:
         return True  # cannot re-export anyway: use what is there
     from reviewbot.engine import export
     wanted = export.choose_graph(registry.get(name), 'auto')
-    return json.loads(file.read_text(encoding='utf-8')).get('graph') == wanted
+    data = json.loads(file.read_text(encoding='utf-8'))
+    return data.get('graph') == wanted and data.get('export_version') == export.EXPORT_VERSION
 
 
 @pytest.fixture(scope='session')
