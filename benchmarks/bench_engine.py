@@ -136,11 +136,16 @@ WORKERS = {'onnx': worker_onnx, 'torch': worker_torch, 'llama': worker_llama}
 
 
 def run_config(kind: str, name: str, precision: str, model_dir: str | None, repeats: int) -> dict:
+    if kind == 'torch':
+        repeats = 1  # the slow reference: one run is minutes on 2 cores
     cmd = [sys.executable, __file__, '--worker', kind, name, precision, '--repeats', str(repeats)]
     if model_dir:
         cmd += ['--model-dir', model_dir]
     env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), TOKENIZERS_PARALLELISM='false')
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
+    except subprocess.TimeoutExpired:
+        return {'model': name, 'kind': kind, 'precision': precision, 'error': 'timed out after 1200 s'}
     lines = [l for l in proc.stdout.splitlines() if l.startswith('{')]
     if proc.returncode != 0 or not lines:
         err = (proc.stderr.strip().splitlines() or ['no output'])[-1]
@@ -174,7 +179,7 @@ def write_reports(results: list[dict], meta: dict) -> None:
             r['decode_vs_llama_cpp'] = r['decode_tps'] / base['decode_tps']
     (RESULTS / 'engine.json').write_text(json.dumps({'meta': meta, 'results': results}, indent=2) + '\n')
     lines = [f"Prompt {meta['prompt_tokens']} tokens, {NEW_TOKENS} new tokens (greedy, eos ignored), "
-             f"{THREADS} threads, median of {meta['repeats']} runs; each configuration in its own process. "
+             f"{THREADS} threads, median of {meta['repeats']} runs (PyTorch: 1 run); each configuration in its own process. "
              f"Machine: {meta['cpu']}, {meta['date']}.", '',
              '| model | runtime | precision | prefill tok/s | decode tok/s | prefill ÷ llama.cpp | '
              'decode ÷ llama.cpp | session load s | peak RSS MB |',
