@@ -65,7 +65,7 @@ def _publish(staging: Path, final: Path) -> None:
         os.replace(staging, final)
 
 
-def fix_tokenizer(tokenizer, spec: registry.ModelSpec):  # noqa: ANN001, ANN201 - transformers types
+def fix_tokenizer(tokenizer, spec: registry.ModelSpec):
     """Special tokens read from GGUF are wrong (e.g. eos = <|im_start|>): set them from the registry."""
     tokenizer.eos_token = spec.eos_token
     if tokenizer.pad_token is None:
@@ -120,7 +120,7 @@ def hf_to_onnx(hf_dir: Path, out_dir: Path) -> Path:
     return onnx_file
 
 
-def keep_last_logits(model) -> None:  # noqa: ANN001 - onnx.ModelProto
+def keep_last_logits(model) -> None:
     """Step 3: compute logits only for the last `logits_to_keep` positions.
 
     optimum's graph multiplies every prompt position by the vocabulary-sized lm_head (352 MB of
@@ -163,7 +163,7 @@ def keep_last_logits(model) -> None:  # noqa: ANN001 - onnx.ModelProto
     onnx.checker.check_model(model, full_check=False) if model.ByteSize() < 2_000_000_000 else None
 
 
-def _save(model, path: Path) -> None:  # noqa: ANN001
+def _save(model, path: Path) -> None:
     import onnx
     big = sum(t.ByteSize() for t in model.graph.initializer) > 1_800_000_000
     onnx.save_model(model, str(path), save_as_external_data=big, all_tensors_to_one_file=True,
@@ -177,6 +177,7 @@ def quantize(src: Path, dst: Path, precision: str) -> None:
         _save(onnx.load(str(src)), dst)
     elif precision == 'int8':
         import logging
+
         from onnxruntime.quantization import QuantType, quantize_dynamic
         logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" advice is for CNNs
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul'],
@@ -184,6 +185,7 @@ def quantize(src: Path, dst: Path, precision: str) -> None:
                          extra_options={'MatMulConstBOnly': True, 'DefaultTensorType': onnx.TensorProto.FLOAT})
     elif precision == 'int4':
         import logging
+
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
         # it logs every node at INFO (and configures the root logger on import): keep the bar readable
         logging.getLogger('onnxruntime.quantization.matmul_nbits_quantizer').setLevel(logging.WARNING)

@@ -58,7 +58,7 @@ def tiny_models() -> dict[str, Path]:
 
 
 @pytest.fixture(scope='session')
-def tiny_fp32(tiny_models: dict[str, Path]):  # noqa: ANN201
+def tiny_fp32(tiny_models: dict[str, Path]):
     from reviewbot.engine import load_model
     return load_model(str(tiny_models['fp32']), threads=2)
 

@@ -20,7 +20,7 @@ def _cli(*args: str, model_dir: Path | None = None) -> subprocess.CompletedProce
     env = dict(os.environ, PYTHONPATH=str(REPO))
     extra = ['--model-dir', str(model_dir)] if model_dir else []
     return subprocess.run([sys.executable, '-m', 'reviewbot', 'model', *args, *extra], env=env,
-                          capture_output=True, text=True, cwd=REPO)
+                          capture_output=True, text=True, cwd=REPO, check=False)
 
 
 def _copy(source: Path, tmp_path: Path, link_weights: bool) -> Path:

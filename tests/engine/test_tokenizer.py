@@ -35,6 +35,7 @@ def exported(tiny_models) -> Tokenizer:
 
 def test_ids_equal_transformers_from_gguf(exported, hf_tiny):
     from transformers import AutoTokenizer
+
     from reviewbot.engine.export import fix_tokenizer
     gguf = paths.gguf_path(TINY)
     original = fix_tokenizer(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name),
