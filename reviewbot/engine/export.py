@@ -26,7 +26,7 @@ from reviewbot.engine.progress import Progress
 from reviewbot.errors import ModelError
 
 LOGITS_TO_KEEP = 'logits_to_keep'
-EXPORT_VERSION = 2  # bump when the exported layout changes: older exports are redone by tests
+EXPORT_VERSION = 3  # bump when the exported layout changes: older exports are redone by tests
 INT4_BLOCK_SIZE = 128
 INT4_ACCURACY_LEVEL = 4  # int8 compute for MatMulNBits: uses VNNI on CPUs that have it
 
@@ -66,7 +66,18 @@ def _publish(staging: Path, final: Path) -> None:
 
 
 def fix_tokenizer(tokenizer, spec: registry.ModelSpec):
-    """Special tokens read from GGUF are wrong (e.g. eos = <|im_start|>): set them from the registry."""
+    """Special tokens read from GGUF are wrong (e.g. eos = <|im_start|>): set them from the registry.
+
+    SmolLM2's GGUF also loses its pre-tokenizer (digits split one by one before byte-level BPE):
+    without it, whitespace before a digit tokenizes differently from the original and llama.cpp."""
+    if spec.pre_tokenizer == 'digits+bytelevel':
+        from tokenizers import pre_tokenizers
+        tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
+        ])
+    elif spec.pre_tokenizer:
+        raise ModelError(f'registry entry {spec.name!r} has unknown pre_tokenizer {spec.pre_tokenizer!r}')
     tokenizer.eos_token = spec.eos_token
     if tokenizer.pad_token is None:
         tokenizer.pad_token = spec.eos_token
@@ -82,7 +93,8 @@ def gguf_to_hf(name: str, model_dir: str | os.PathLike[str] | None = None) -> Pa
     """Step 1: <model_dir>/<name>/hf, converted from the fetched GGUF (reused when present)."""
     spec = registry.get(name)
     final = paths.hf_path(name, model_dir)
-    if (final / 'config.json').is_file():
+    marker = final / 'reviewbot-hf.json'
+    if marker.is_file() and json.loads(marker.read_text(encoding='utf-8')).get('export_version') == EXPORT_VERSION:
         return final
     gguf = paths.gguf_path(name, model_dir)
     if not gguf.is_file():
@@ -103,6 +115,8 @@ def gguf_to_hf(name: str, model_dir: str | os.PathLike[str] | None = None) -> Pa
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        (staging / marker.name).write_text(json.dumps({'export_version': EXPORT_VERSION, 'gguf_sha256':
+                                                       spec.gguf_sha256}) + '\n', encoding='utf-8')
         _publish(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -251,7 +265,7 @@ def export(name: str, precision: str | None = None, model_dir: str | os.PathLike
     precision = precision or spec.precision
     if precision not in registry.PRECISIONS:
         raise ModelError(f'unknown precision {precision!r}: use int4, int8 or fp32')
-    if not paths.gguf_path(name, model_dir).is_file() and not (paths.hf_path(name, model_dir) / 'config.json').is_file():
+    if not paths.gguf_path(name, model_dir).is_file():
         raise ModelError(f"model {name!r} is not fetched: run `reviewbot model fetch {name}`")
     final = paths.onnx_path(name, precision, model_dir)
     timings: dict[str, float] = {}

@@ -68,8 +68,5 @@ def hf_tiny(tiny_models: dict[str, Path]) -> Path:
     """The Hugging Face folder the tiny model was exported from (needs torch/transformers)."""
     if not HAS_EXPORT_STACK:
         pytest.skip('needs the export extra (torch, transformers)')
-    folder = paths.hf_path(TINY)
-    if not (folder / 'config.json').is_file():
-        from reviewbot.engine import export
-        export.gguf_to_hf(TINY)
-    return folder
+    from reviewbot.engine import export
+    return export.gguf_to_hf(TINY)  # reuses the folder the export made
