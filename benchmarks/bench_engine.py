@@ -183,7 +183,9 @@ def write_reports(results: list[dict], meta: dict) -> None:
     (RESULTS / 'engine.json').write_text(json.dumps({'meta': meta, 'results': results}, indent=2) + '\n')
     lines = [(f"Prompt {meta['prompt_tokens']} tokens, {NEW_TOKENS} new tokens (greedy, eos ignored), "
               f"{THREADS} threads, median of {meta['repeats']} runs (PyTorch: 1 run); each configuration in "
-              f"its own process. Machine: {meta['cpu']}, {meta['date']}."), '',
+              f"its own process. Machine: {meta['cpu']}, {meta['date']}; 5-minute load average "
+              f"{meta.get('load_average_5min', '?')} at start/end (a shared machine: other work slows "
+              'every runtime, not all alike)'), '',
              ('| model | runtime | precision | prefill tok/s | decode tok/s | prefill ÷ llama.cpp | '
               'decode ÷ llama.cpp | session load s | peak RSS MB |'),
              '|---|---|---|---:|---:|---:|---:|---:|---:|']
@@ -234,6 +236,7 @@ def main() -> int:
         return 0
     results = []
     prompt_tokens = 0
+    load_before = os.getloadavg()[1]
     for name in args.models:
         prompt_tokens = len(prompt_ids(name, args.model_dir))
         for kind, precision in configs(name, args.model_dir):
@@ -249,7 +252,8 @@ def main() -> int:
     import onnxruntime
     meta = {'date': time.strftime('%Y-%m-%d'), 'cpu': f'{cpu} ({os.cpu_count()} cores)', 'threads': THREADS,
             'prompt_tokens': prompt_tokens, 'new_tokens': NEW_TOKENS, 'repeats': args.repeats,
-            'onnxruntime': onnxruntime.__version__}
+            'onnxruntime': onnxruntime.__version__,
+            'load_average_5min': [round(load_before, 1), round(os.getloadavg()[1], 1)]}
     write_reports(results, meta)
     print(f'wrote {RESULTS}/engine.md, engine.json, engine.png')
     return 0
