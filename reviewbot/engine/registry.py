@@ -40,6 +40,7 @@ class ModelSpec:
     eos_token: str
     stop_token_ids: tuple[int, ...]
     add_bos_token: bool
+    pre_tokenizer: str  # '' = keep what transformers builds from the GGUF
     gguf_file: str
     gguf_size: int
     gguf_sha256: str
@@ -63,6 +64,7 @@ def _spec(name: str, raw: dict[str, Any]) -> ModelSpec:
         eos_token=raw['eos_token'],
         stop_token_ids=tuple(int(i) for i in raw['stop_token_ids']),
         add_bos_token=bool(raw['add_bos_token']),
+        pre_tokenizer=raw.get('pre_tokenizer', ''),
         gguf_file=gguf['file'],
         gguf_size=int(gguf['size']),
         gguf_sha256=gguf['sha256'].lower(),

@@ -38,8 +38,9 @@ def _raise_exception(message: str) -> None:
 
 def _compile_template(source: str) -> Any:
     # The same environment transformers uses for chat templates, minus transformers.
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
     import json
+
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                         extensions=['jinja2.ext.loopcontrols'])
@@ -77,7 +78,7 @@ class OnnxModel:
         try:
             self._session = ort.InferenceSession(str(folder / info.get('onnx', 'model.onnx')), options,
                                                  providers=['CPUExecutionProvider'])
-        except Exception as e:  # onnxruntime raises its own exception types; keep one line
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types; keep one line
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f'{folder} could not be loaded by onnxruntime ({first[:200]}): '
                              f're-export it with `reviewbot model export {self.name}`') from None

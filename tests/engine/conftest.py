@@ -38,7 +38,8 @@ def _up_to_date(name: str, precision: str) -> bool:
         return True  # cannot re-export anyway: use what is there
     from reviewbot.engine import export
     wanted = export.choose_graph(registry.get(name), 'auto')
-    return json.loads(file.read_text(encoding='utf-8')).get('graph') == wanted
+    data = json.loads(file.read_text(encoding='utf-8'))
+    return data.get('graph') == wanted and data.get('export_version') == export.EXPORT_VERSION
 
 
 @pytest.fixture(scope='session')
@@ -57,7 +58,7 @@ def tiny_models() -> dict[str, Path]:
 
 
 @pytest.fixture(scope='session')
-def tiny_fp32(tiny_models: dict[str, Path]):  # noqa: ANN201
+def tiny_fp32(tiny_models: dict[str, Path]):
     from reviewbot.engine import load_model
     return load_model(str(tiny_models['fp32']), threads=2)
 
@@ -67,8 +68,5 @@ def hf_tiny(tiny_models: dict[str, Path]) -> Path:
     """The Hugging Face folder the tiny model was exported from (needs torch/transformers)."""
     if not HAS_EXPORT_STACK:
         pytest.skip('needs the export extra (torch, transformers)')
-    folder = paths.hf_path(TINY)
-    if not (folder / 'config.json').is_file():
-        from reviewbot.engine import export
-        export.gguf_to_hf(TINY)
-    return folder
+    from reviewbot.engine import export
+    return export.gguf_to_hf(TINY)  # reuses the folder the export made

@@ -20,7 +20,7 @@ def _cli(*args: str, model_dir: Path | None = None) -> subprocess.CompletedProce
     env = dict(os.environ, PYTHONPATH=str(REPO))
     extra = ['--model-dir', str(model_dir)] if model_dir else []
     return subprocess.run([sys.executable, '-m', 'reviewbot', 'model', *args, *extra], env=env,
-                          capture_output=True, text=True, cwd=REPO)
+                          capture_output=True, text=True, cwd=REPO, check=False)
 
 
 def _copy(source: Path, tmp_path: Path, link_weights: bool) -> Path:
@@ -61,7 +61,8 @@ def test_a_copied_folder_loads_by_path(copied):
 
 def test_flipped_byte_in_weights_is_found_by_verify(copied_weights):
     copied = copied_weights
-    _flip_byte(copied / 'model.onnx', (copied / 'model.onnx').stat().st_size // 2)
+    weights = copied / 'model.onnx.data'
+    _flip_byte(weights, weights.stat().st_size // 2)
     data = manifest.read(copied, 'hint')
     with pytest.raises(ModelError, match='sha256 mismatch'):
         manifest.check(copied, data, 'hint', full=True)
@@ -72,12 +73,18 @@ def test_flipped_byte_in_weights_is_found_by_verify(copied_weights):
 
 def test_truncated_weights_are_found_by_load(copied_weights):
     copied = copied_weights
-    with open(copied / 'model.onnx', 'r+b') as f:
+    with open(copied / 'model.onnx.data', 'r+b') as f:
         f.truncate(1000)
     with pytest.raises(ModelError, match='corrupt.*size'):
         load_model(str(copied))
     with pytest.raises(ModelError, match='corrupt'):
         load_model('smollm2-135m', model_dir=copied.parents[1], precision='int4')
+
+
+def test_tampered_graph_is_found_by_load(copied_weights):
+    _flip_byte(copied_weights / 'model.onnx', 200)
+    with pytest.raises(ModelError, match='sha256 mismatch'):
+        load_model(str(copied_weights))
 
 
 def test_tampered_tokenizer_is_found_by_load(copied):

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, '-m', 'reviewbot', 'model', *args], env=env,
-                          capture_output=True, text=True, cwd=REPO)
+                          capture_output=True, text=True, cwd=REPO, check=False)
 
 
 def test_list_shows_every_model_and_the_default(tmp_path):

@@ -23,14 +23,14 @@ PROMPTS = [
 
 
 @pytest.fixture(scope='module')
-def hf_model(hf_tiny):  # noqa: ANN201
+def hf_model(hf_tiny):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     return (AutoTokenizer.from_pretrained(hf_tiny),
             AutoModelForCausalLM.from_pretrained(hf_tiny, dtype=torch.float32).eval())
 
 
-def _hf_greedy(hf_model, prompt: str, max_new_tokens: int, stop_ids: tuple[int, ...]) -> list[int]:  # noqa: ANN001
+def _hf_greedy(hf_model, prompt: str, max_new_tokens: int, stop_ids: tuple[int, ...]) -> list[int]:
     import torch
     tokenizer, model = hf_model
     ids = tokenizer(prompt, return_tensors='pt', add_special_tokens=False).input_ids
@@ -165,6 +165,6 @@ def test_runtime_imports_no_torch(tiny_models):
         'print("clean")\n'
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == 'clean'

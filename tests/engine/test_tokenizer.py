@@ -35,6 +35,7 @@ def exported(tiny_models) -> Tokenizer:
 
 def test_ids_equal_transformers_from_gguf(exported, hf_tiny):
     from transformers import AutoTokenizer
+
     from reviewbot.engine.export import fix_tokenizer
     gguf = paths.gguf_path(TINY)
     original = fix_tokenizer(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name),
@@ -66,3 +67,19 @@ def test_special_tokens_are_fixed(exported, tiny_models):
     manifest = json.loads((tiny_models['fp32'] / paths.MANIFEST).read_text(encoding='utf-8'))
     assert manifest['stop_token_ids'] == list(spec.stop_token_ids)
     assert exported.decode(exported.encode('def f():\n    pass\n').ids) == 'def f():\n    pass\n'
+
+
+# llama.cpp's ids for the same GGUF (recorded with llama-cpp-python 0.3.36, add_bos=False,
+# special=True), so the check runs where llama-cpp-python is not installed too. The first case
+# failed before the pre-tokenizer fix: whitespace before a digit.
+LLAMA_CPP_IDS = {
+    'def f(x):\n  1 + 22\n': [1604, 275, 24, 104, 727, 11181, 33, 1232, 216, 34, 34, 198],
+    'for i in range(10):\n    print(i)\n': [1710, 2056, 281, 1845, 24, 33, 32, 727, 472, 1628, 24, 89, 25, 198],
+    '<|im_start|>user\nhi<|im_end|>\n': [1, 4093, 198, 6004, 2, 198],
+    '  \n\t x==3.14': [256, 3354, 1792, 1189, 35, 30, 33, 36],
+}
+
+
+@pytest.mark.parametrize('text', list(LLAMA_CPP_IDS))
+def test_ids_equal_recorded_llama_cpp_ids(exported, text):
+    assert exported.encode(text, add_special_tokens=False).ids == LLAMA_CPP_IDS[text]
