@@ -70,6 +70,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'budget': Key((int, float), 60, 'seconds the model reviewer may spend', check=_non_negative),
         'guidelines': Key(str, '', "path of the team's review guidelines file (Markdown)"),
         'cache': Key(bool, True, 'cache model results on disk'),
+        'triage_threshold': Key((int, float), 0.5, 'model reviewer: hunks whose risk score (0..1) is '
+                                'below this are cleared by triage, not sent to generation',
+                                check=lambda v: None if 0 <= v <= 1 else 'must be between 0 and 1'),
     },
 }
 

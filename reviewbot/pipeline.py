@@ -19,6 +19,7 @@ from reviewbot.sources import DiffSource
 # reviewer name -> 'module:factory'; factories take the Config.
 REVIEWERS = {
     'secrets': 'reviewbot.reviewers.secrets:SecretsReviewer',
+    'model': 'reviewbot.reviewers.model:ModelReviewer',
 }
 
 
