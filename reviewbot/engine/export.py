@@ -1,0 +1,306 @@
+"""Export a fetched GGUF to a fast ONNX model folder. Needs the `export` extra (torch, transformers,
+optimum-onnx, onnx); never imported at review time.
+
+Steps, each written under a temporary name and renamed into place:
+  1. GGUF -> Hugging Face folder (transformers dequantizes to fp32), with the special tokens that
+     come out of GGUF wrong fixed from the registry (eos, stop ids, add_bos_token).
+  2. HF folder -> ONNX decoder with past key/values (optimum, fp32).
+  3. Graph surgery: logits only for the last `logits_to_keep` positions (not the whole prompt),
+     a tied lm_head's Transpose folded into a constant (so the quantizers see a plain MatMul).
+  4. Quantization: int8 dynamic (MatMul weights) or int4 MatMulNBits (block 128, accuracy_level 4).
+  5. onnxruntime graph optimization saved offline (fused norms etc.), so the session loads fast.
+  6. Tokenizer, chat template and a manifest (sha256 of every file) beside the ONNX file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from reviewbot.engine import manifest, paths, registry
+from reviewbot.engine.progress import Progress
+from reviewbot.errors import ModelError
+
+LOGITS_TO_KEEP = 'logits_to_keep'
+INT4_BLOCK_SIZE = 128
+INT4_ACCURACY_LEVEL = 4  # int8 compute for MatMulNBits: uses VNNI on CPUs that have it
+
+
+def _require_export_stack() -> None:
+    missing = []
+    for module in ('torch', 'transformers', 'optimum.exporters.onnx', 'onnx', 'gguf'):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module.split('.')[0])
+    if missing:
+        raise ModelError(f"exporting needs {', '.join(missing)}: run `pip install 'reviewbot[export]'`")
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
+    import transformers
+    transformers.logging.set_verbosity_error()
+
+
+def _staging(final: Path) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f'.{final.name}-', dir=final.parent))
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Rename a finished staging folder into place (replacing an older one)."""
+    if final.exists():
+        old = final.with_name(f'.{final.name}-old-{os.getpid()}')
+        os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, final)
+
+
+def fix_tokenizer(tokenizer, spec: registry.ModelSpec):  # noqa: ANN001, ANN201 - transformers types
+    """Special tokens read from GGUF are wrong (e.g. eos = <|im_start|>): set them from the registry."""
+    tokenizer.eos_token = spec.eos_token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = spec.eos_token
+    if hasattr(tokenizer, 'add_bos_token') and tokenizer.add_bos_token != spec.add_bos_token:
+        tokenizer.add_bos_token = spec.add_bos_token  # LlamaTokenizerFast rebuilds its post-processor
+    probe = tokenizer('x').input_ids
+    if not spec.add_bos_token and tokenizer.bos_token_id is not None and probe[:1] == [tokenizer.bos_token_id]:
+        raise ModelError(f'{spec.name}: could not turn off the BOS token of the converted tokenizer')
+    return tokenizer
+
+
+def gguf_to_hf(name: str, model_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Step 1: <model_dir>/<name>/hf, converted from the fetched GGUF (reused when present)."""
+    spec = registry.get(name)
+    final = paths.hf_path(name, model_dir)
+    if (final / 'config.json').is_file():
+        return final
+    gguf = paths.gguf_path(name, model_dir)
+    if not gguf.is_file():
+        raise ModelError(f"model {name!r} is not fetched: run `reviewbot model fetch {name}`")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = fix_tokenizer(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name), spec)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    eos_id = tokenizer.convert_tokens_to_ids(spec.eos_token)
+    model.config.eos_token_id = eos_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = list(spec.stop_token_ids)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if not spec.add_bos_token:
+        model.generation_config.bos_token_id = None
+    staging = _staging(final)
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        _publish(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def hf_to_onnx(hf_dir: Path, out_dir: Path) -> Path:
+    """Step 2: optimum's decoder-with-past export, fp32. Returns the .onnx path."""
+    from optimum.exporters.onnx import main_export
+    main_export(str(hf_dir), str(out_dir), task='text-generation-with-past', do_validation=False,
+                device='cpu')
+    onnx_file = out_dir / 'model.onnx'
+    if not onnx_file.is_file():
+        raise ModelError(f'optimum wrote no model.onnx into {out_dir}')
+    return onnx_file
+
+
+def keep_last_logits(model) -> None:  # noqa: ANN001 - onnx.ModelProto
+    """Step 3: compute logits only for the last `logits_to_keep` positions.
+
+    optimum's graph multiplies every prompt position by the vocabulary-sized lm_head (352 MB of
+    logits for a 600-token Qwen prompt); generation needs one position, surprisal scoring a few.
+    A tied lm_head (MatMul over Transpose(embedding)) gets the transposed weight as a constant, so
+    the quantizers see a plain MatMul with a constant B."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    lm_head = producer.get('logits')
+    if lm_head is None or lm_head.op_type != 'MatMul':
+        raise ModelError('unexpected ONNX graph: logits are not produced by a MatMul (lm_head)')
+    inits = {t.name: t for t in graph.initializer}
+    weight = lm_head.input[1]
+    transpose = producer.get(weight)
+    if transpose is not None and transpose.op_type == 'Transpose' and transpose.input[0] in inits:
+        folded = numpy_helper.to_array(inits[transpose.input[0]], base_dir='').T.copy()
+        name = 'lm_head.weight_folded'
+        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(folded), name))
+        lm_head.input[1] = name
+        if not any(weight in n.input for n in graph.node if n is not lm_head):
+            graph.node.remove(transpose)
+
+    graph.input.append(helper.make_tensor_value_info(LOGITS_TO_KEEP, TensorProto.INT64, [1]))
+    hidden = lm_head.input[0]
+    graph.initializer.extend([
+        numpy_helper.from_array(np.array([np.iinfo(np.int64).max], dtype=np.int64), 'logits_keep_end'),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), 'logits_keep_axis'),
+    ])
+    neg = helper.make_node('Neg', [LOGITS_TO_KEEP], ['logits_keep_start'], name='logits_keep_neg')
+    sliced = helper.make_node('Slice', [hidden, 'logits_keep_start', 'logits_keep_end', 'logits_keep_axis'],
+                              ['lm_head_input_kept'], name='logits_keep_slice')
+    lm_head.input[0] = 'lm_head_input_kept'
+    index = list(graph.node).index(lm_head)
+    graph.node.insert(index, sliced)
+    graph.node.insert(index, neg)
+    onnx.checker.check_model(model, full_check=False) if model.ByteSize() < 2_000_000_000 else None
+
+
+def _save(model, path: Path) -> None:  # noqa: ANN001
+    import onnx
+    big = sum(t.ByteSize() for t in model.graph.initializer) > 1_800_000_000
+    onnx.save_model(model, str(path), save_as_external_data=big, all_tensors_to_one_file=True,
+                    location=path.name + '.data', size_threshold=1024)
+
+
+def quantize(src: Path, dst: Path, precision: str) -> None:
+    """Step 4: fp32 is copied; int8 = dynamic MatMul weights; int4 = MatMulNBits block 128."""
+    import onnx
+    if precision == 'fp32':
+        _save(onnx.load(str(src)), dst)
+    elif precision == 'int8':
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul'],
+                         per_channel=False, extra_options={'MatMulConstBOnly': True})
+    elif precision == 'int4':
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+        model = onnx.load(str(src))
+        quantizer = MatMulNBitsQuantizer(model, block_size=INT4_BLOCK_SIZE, is_symmetric=True,
+                                         accuracy_level=INT4_ACCURACY_LEVEL)
+        quantizer.process()
+        _save(quantizer.model.model, dst)
+    else:
+        raise ModelError(f'unknown precision {precision!r}: use int4, int8 or fp32')
+
+
+def optimize_offline(src: Path, dst: Path) -> None:
+    """Step 5: let onnxruntime fuse what it can once, and save it, so loading does not redo it."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    # EXTENDED (not ALL): the saved graph stays portable to other x86/ARM CPUs.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(dst)
+    big = src.stat().st_size + sum(p.stat().st_size for p in src.parent.glob(src.name + '.data')) > 1_800_000_000
+    if big:
+        options.add_session_config_entry('session.optimized_model_external_initializers_file_name',
+                                         dst.name + '.data')
+        options.add_session_config_entry('session.optimized_model_external_initializers_min_size_in_bytes',
+                                         '1024')
+    ort.InferenceSession(str(src), options, providers=['CPUExecutionProvider'])
+
+
+RUNTIME_FILES = ('tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'config.json',
+                 'generation_config.json', 'chat_template.jinja')
+
+
+def _chat_template(hf_dir: Path) -> str:
+    file = hf_dir / 'chat_template.jinja'
+    if file.is_file():
+        return file.read_text(encoding='utf-8')
+    config = json.loads((hf_dir / 'tokenizer_config.json').read_text(encoding='utf-8'))
+    template = config.get('chat_template')
+    if not isinstance(template, str):
+        raise ModelError(f'{hf_dir} has no chat template')
+    return template
+
+
+def export(name: str, precision: str | None = None, model_dir: str | os.PathLike[str] | None = None,
+           quiet: bool = False, keep_intermediate: bool = True,
+           log: Callable[[str], None] | None = None) -> Path:
+    """Export <name> at <precision> (default: the registry's) into <model_dir>/<name>/onnx-<precision>."""
+    _require_export_stack()
+    _quiet_libraries()
+    spec = registry.get(name)
+    precision = precision or spec.precision
+    if precision not in registry.PRECISIONS:
+        raise ModelError(f'unknown precision {precision!r}: use int4, int8 or fp32')
+    final = paths.onnx_path(name, precision, model_dir)
+    timings: dict[str, float] = {}
+    steps = ['GGUF -> Hugging Face', 'Hugging Face -> ONNX', 'last-position logits',
+             f'quantize {precision}', 'onnxruntime fusion', 'manifest']
+    with Progress(f'export {name} ({precision})', total=len(steps), quiet=quiet) as bar:
+        def step(i: int) -> float:
+            bar.describe(f'export {name} ({precision}) [{i + 1}/{len(steps)}] {steps[i]}')
+            return time.monotonic()
+
+        t = step(0)
+        hf_dir = gguf_to_hf(name, model_dir)
+        timings['gguf_to_hf'] = time.monotonic() - t
+        bar.advance()
+        staging = _staging(final)
+        try:
+            work = Path(tempfile.mkdtemp(prefix='.work-', dir=final.parent))
+            try:
+                t = step(1)
+                raw = hf_to_onnx(hf_dir, work / 'raw')
+                timings['onnx_export'] = time.monotonic() - t
+                bar.advance()
+                t = step(2)
+                import onnx
+                model = onnx.load(str(raw))
+                keep_last_logits(model)
+                sliced = work / 'sliced' / 'model.onnx'
+                sliced.parent.mkdir()
+                _save(model, sliced)
+                del model
+                shutil.rmtree(work / 'raw')
+                timings['surgery'] = time.monotonic() - t
+                bar.advance()
+                t = step(3)
+                quantized = work / 'quantized' / 'model.onnx'
+                quantized.parent.mkdir()
+                quantize(sliced, quantized, precision)
+                shutil.rmtree(sliced.parent)
+                timings['quantize'] = time.monotonic() - t
+                bar.advance()
+                t = step(4)
+                optimize_offline(quantized, staging / 'model.onnx')
+                timings['optimize'] = time.monotonic() - t
+                bar.advance()
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            t = step(5)
+            for file in RUNTIME_FILES:
+                if (hf_dir / file).is_file():
+                    shutil.copyfile(hf_dir / file, staging / file)
+            (staging / 'chat_template.jinja').write_text(_chat_template(hf_dir), encoding='utf-8')
+            config = json.loads((hf_dir / 'config.json').read_text(encoding='utf-8'))
+            manifest.write(staging, {
+                'name': name,
+                'precision': precision,
+                'architecture': spec.architecture,
+                'context_length': spec.context_length,
+                'eos_token': spec.eos_token,
+                'stop_token_ids': list(spec.stop_token_ids),
+                'add_bos_token': spec.add_bos_token,
+                'num_layers': config['num_hidden_layers'],
+                'num_kv_heads': config.get('num_key_value_heads', config['num_attention_heads']),
+                'head_dim': config.get('head_dim') or config['hidden_size'] // config['num_attention_heads'],
+                'vocab_size': config['vocab_size'],
+                'onnx': 'model.onnx',
+                'source_gguf_sha256': spec.gguf_sha256,
+                'export_seconds': {k: round(v, 1) for k, v in timings.items()},
+            })
+            os.chmod(staging, 0o755)
+            bar.advance()
+            _publish(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    if not keep_intermediate:
+        shutil.rmtree(hf_dir, ignore_errors=True)
+    return final
