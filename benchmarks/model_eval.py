@@ -65,7 +65,7 @@ def collect(args: argparse.Namespace) -> int:
         for u in units:
             row: dict[str, Any] = {'path': u.path, 'first': u.first_line, 'last': u.last_line,
                                    'added': sorted(u.added), 'chars': len(u.view)}
-            for method in ('answer', 'yesno'):
+            for method in args.methods.split(','):
                 key = reviewer.triage_key(u, '', method)
                 hit = reviewer.cache.get(key)
                 t0 = time.perf_counter()
@@ -93,7 +93,7 @@ def collect(args: argparse.Namespace) -> int:
             entry['naive'] = [{'path': f.path, 'line': f.line, 'message': f.message} for f in naive]
             entry['naive_seconds'] = time.perf_counter() - t0
         out['cases'][case.id] = entry
-        if k % 10 == 0 or k == len(cases):
+        if k % 5 == 0 or k == len(cases):
             print(f'{args.model}: {k}/{len(cases)} cases', file=sys.stderr, flush=True)
             Path(args.out).write_text(json.dumps(out, indent=1), encoding='utf-8')
     Path(args.out).write_text(json.dumps(out, indent=1), encoding='utf-8')
@@ -148,7 +148,9 @@ def calibrate(args: argparse.Namespace) -> int:
         print(f'## {data["model"]} ({len(cases)} cases)')
         # Unit-level separation of each triage score: units holding a defect line vs units of
         # clean and fix diffs.
-        for method in ('answer', 'yesno'):
+        methods = [m for m in ('answer', 'yesno')
+                   if all(f'score_{m}' in u for e in data['cases'].values() for u in e['units'])]
+        for method in methods:
             pos, neg = [], []
             for cid, entry in data['cases'].items():
                 c = by_id[cid]
@@ -163,9 +165,9 @@ def calibrate(args: argparse.Namespace) -> int:
             print(f'triage {method}: AUC {a:.3f} over {len(pos)} defect units / {len(neg)} clean units'
                   if a is not None else f'triage {method}: no data')
         thresholds = sorted({round(u[f'score_{m}'], 4) for e in data['cases'].values()
-                             for u in e['units'] for m in ('answer', 'yesno')} | {0.0})
+                             for u in e['units'] for m in methods} | {0.0})
         grid = [0.0] + [t for t in thresholds if t > 0][::max(1, len(thresholds) // 60)] + [1.01]
-        for method in ('answer', 'yesno'):
+        for method in methods:
             for t in (0.0,):
                 m = score.metrics(cases, findings_at(data, t, method))
                 print(f'  no triage: {_fmt(m)}')
@@ -210,6 +212,7 @@ def main() -> int:
     c.add_argument('--limit', type=int, default=None)
     c.add_argument('--threads', type=int, default=2)
     c.add_argument('--naive', action='store_true', help='also run the naive single-prompt baseline')
+    c.add_argument('--methods', default='answer,yesno', help='triage methods to score')
     c.set_defaults(func=collect)
     k = sub.add_parser('calibrate')
     k.add_argument('files', nargs='+')

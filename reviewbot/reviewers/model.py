@@ -6,10 +6,13 @@ A 0.5B model is weak, so most of this module is about not letting its weakness r
   lines. The prompt shows the unit's new-file lines with explicit line numbers, added lines marked
   `+`, removed lines shown unnumbered as `-`, a few lines of surrounding code from the new revision,
   the path, the language and the team's guidelines (config `guidelines`).
-* Triage: every unit gets a risk score from one prefill (the probability of "yes" to "does this
-  change add a defect?"). Units under the calibrated threshold are not sent to generation, and
-  generation goes to the riskiest units first while the budget lasts. Every unit not reviewed is
-  reported as Skipped with its reason.
+* Triage: every unit gets a risk score from one prefill of the review prompt: the model's own
+  probability that its answer starts with a finding rather than NONE (TRIAGE_METHOD; the
+  yes/no-question variant is kept for comparison). Units under the threshold (config
+  `triage_threshold`, calibrated on the eval set: eval/results/model.md) are cleared without
+  generation; the others are generated riskiest first while the budget lasts, with the answer
+  started as a finding, so the threshold alone decides how much is reported. Every unit not
+  reviewed is reported as Skipped with its reason.
 * Output is one line per finding, `L<n>: <category>: <reason>`, or `NONE`; the parser is strict and
   every finding is validated: an added line of this unit, a known category, a message that is not
   boilerplate, a restatement of the code or an echo of the prompt's own example, no duplicates.
@@ -37,7 +40,7 @@ from reviewbot.reviewers import ReviewContext, ReviewerResult
 
 NAME = 'model'
 # Bump when the prompt, the triage question or the parser changes: it is part of every cache key.
-PROMPT_VERSION = 'mr-1'
+PROMPT_VERSION = 'mr-2'
 
 # Two categories only: a small model echoes any list of bug classes it is shown onto unrelated lines.
 SEVERITY_BY_CATEGORY = {'bug': Severity.WARNING, 'security': Severity.ERROR}
@@ -54,7 +57,7 @@ MAX_UNIT_LINES = 40  # changed lines per unit: more and a 0.5B model loses track
 MERGE_GAP = 6  # hunks of one file this close (new-file lines) share a unit
 CONTEXT_LINES = 6  # surrounding new-revision lines shown before and after a unit
 MAX_LINE_CHARS = 200
-MAX_NEW_TOKENS = 96
+MAX_NEW_TOKENS = 64  # three finding lines
 MAX_FINDINGS_PER_UNIT = 3
 GUIDELINES_MAX_CHARS = 1500
 
@@ -222,6 +225,10 @@ _EXAMPLE_CLEAN_VIEW = '''File: lib/names.rb (Ruby)
 9   end'''
 _EXAMPLE_CLEAN_ANSWER = 'NONE'
 _ECHO_MESSAGES = ('integer division truncates the average', 'empty list divides by zero')
+
+# The review answer is forced to start like a finding: with TRIAGE_METHOD 'answer' the triage
+# score is exactly the model's own probability of starting this way rather than with NONE.
+ANSWER_PREFIX = 'L'
 
 TRIAGE_QUESTION = ('Question: do the added lines (+) introduce a real bug or security '
                    'vulnerability? Answer yes or no.')
@@ -503,6 +510,7 @@ class ModelReviewer:
         self.threshold = float(_cfg(config, 'triage_threshold', DEFAULT_TRIAGE_THRESHOLD))
         use_cache = bool(_cfg(config, 'cache', True))
         self.cache = ResultCache(default_cache_dir() if use_cache else None)
+        self.max_new_tokens = MAX_NEW_TOKENS
         self._prefill_rate: float | None = None  # tokens per second, measured as we go
         self._decode_rate: float | None = None
 
@@ -666,11 +674,11 @@ class ModelReviewer:
         if hit is not None and isinstance(hit.get('text'), str):
             stats['cache_hits'] += 1
             return hit['text'], True
-        if not self._time_for(ctx, self._prompt_cost(u, MAX_NEW_TOKENS // 3)):
+        if not self._time_for(ctx, self._prompt_cost(u, self.max_new_tokens // 3)):
             return None
         gen = self._generate(u, guidelines, ctx)
         stats['model_calls'] += 1
-        text = gen.text if isinstance(getattr(gen, 'text', None), str) else ''
+        text = ANSWER_PREFIX + gen.text if isinstance(getattr(gen, 'text', None), str) else ''
         if getattr(gen, 'stop_reason', '') == 'deadline':
             # A cut answer is used for its complete lines only, and not cached.
             return (text.rsplit('\n', 1)[0] if '\n' in text else ''), False
@@ -678,9 +686,11 @@ class ModelReviewer:
         return text, True
 
     def _generate(self, u: Unit, guidelines: str, ctx: ReviewContext) -> Any:
-        prompt = self.model.chat_prompt(review_messages(u, guidelines))
+        # Triage already decided that this unit has a finding; generation says where and what.
+        # The answer is started with ANSWER_PREFIX, so the model cannot fall back to NONE.
+        prompt = self.model.chat_prompt(review_messages(u, guidelines)) + ANSWER_PREFIX
         t0 = time.perf_counter()
-        gen = self.model.generate(prompt, max_new_tokens=MAX_NEW_TOKENS, stop=('\n\n',),
+        gen = self.model.generate(prompt, max_new_tokens=self.max_new_tokens, stop=('\n\n',),
                                   temperature=0.0, seed=0, deadline=ctx.deadline)
         prefill = getattr(gen, 'prefill_seconds', None)
         decode = getattr(gen, 'decode_seconds', None)

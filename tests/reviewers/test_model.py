@@ -229,6 +229,7 @@ def test_tiny_model_findings_are_anchored_to_added_lines(tiny, cache_dir):
     files, ctx = files_and_ctx('pkg/calc.py', old, new, config)
     files2, ctx2 = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 24  # the tiny model writes prose: short answers keep the test fast
     result = reviewer.review(files + files2, ctx)
     allowed = added_lines(files + files2)
     assert result.stats['generated'] == result.stats['units'] == 4
@@ -242,6 +243,7 @@ def test_tiny_budget_skips_with_budget_reasons_and_accounts_for_every_unit(tiny,
     old, new = many_hunks_source(8)
     files, ctx = files_and_ctx('pkg/calc.py', old, new, config, deadline=time.monotonic() + 0.05)
     reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 24  # the tiny model writes prose: short answers keep the test fast
     result = reviewer.review(files, ctx)
     budget = [s for s in result.skipped if s.reason.startswith('budget:')]
     assert budget, result.skipped
@@ -264,7 +266,9 @@ def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
     config = defaults().override(model=TINY, triage_threshold=0.0)
     old, new = many_hunks_source(2)
     files, ctx = files_and_ctx('pkg/calc.py', old, new, config)
-    first = mr.ModelReviewer(config, model=tiny).review(files, ctx)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 24
+    first = reviewer.review(files, ctx)
     assert first.stats['model_calls'] == 4 and first.stats['cache_hits'] == 0  # 2 triage + 2 reviews
     again = mr.ModelReviewer(config)  # a new process would start like this: no model loaded
     second = again.review(files, ctx)
@@ -273,7 +277,9 @@ def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
     assert [f.to_dict() for f in second.findings] == [f.to_dict() for f in first.findings]
     # a changed hunk is a miss, the unchanged one still a hit
     files3, ctx3 = files_and_ctx('pkg/calc.py', old, new.replace('y * 2', 'y * 20'), config)
-    third = mr.ModelReviewer(config, model=tiny).review(files3, ctx3)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 24
+    third = reviewer.review(files3, ctx3)
     assert third.stats['model_calls'] == 2 and third.stats['cache_hits'] == 2
 
 
