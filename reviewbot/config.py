@@ -43,6 +43,14 @@ def _str_list(v: Any) -> str | None:
     return None if all(isinstance(x, str) for x in v) else 'must be a list of strings'
 
 
+CLOUD_STAGES = ('cli', 'ci', 'pre-commit', 'pre-push')
+
+
+def _stage_list(v: Any) -> str | None:
+    bad = [x for x in v if x not in CLOUD_STAGES]
+    return None if not bad else f'has unknown stage(s) {bad!r} (known: {", ".join(CLOUD_STAGES)})'
+
+
 DEFAULT_EXCLUDE = (
     '**/*.lock', '**/package-lock.json', '**/yarn.lock', '**/pnpm-lock.yaml', '**/poetry.lock',
     '**/Cargo.lock', '**/go.sum', '**/*.min.js', '**/*.min.css', '**/*.map',
@@ -73,6 +81,47 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'triage_threshold': Key((int, float), 0.5, 'model reviewer: hunks whose risk score (0..1) is '
                                 'below this are cleared by triage, not sent to generation',
                                 check=lambda v: None if 0 <= v <= 1 else 'must be between 0 and 1'),
+    },
+    'ruff': {
+        'extend_select': Key(list, [], 'extra ruff rule codes to report (beyond the precise default set)',
+                             check=_str_list),
+        'ignore': Key(list, [], 'ruff rule codes never reported', check=_str_list),
+    },
+    # The cloud reviewer (reviewbot.reviewers.cloud). Off unless enabled, and even then it runs only
+    # when the privacy gate (reviewbot.privacy.gate) verifies the repository public in this run.
+    'cloud': {
+        'enabled': Key(bool, False, 'opt in to the cloud reviewer (public repositories only)'),
+        'provider': Key(str, 'openai', 'API protocol: OpenAI-compatible chat completions, or Anthropic',
+                        choices=('openai', 'anthropic')),
+        'base_url': Key(str, '', 'API base URL incl. version, e.g. https://api.openai.com/v1 '
+                                 '(default: the provider\'s); https only, except loopback'),
+        'model': Key(str, '', 'model name sent to the API (required when enabled)'),
+        'api_key_env': Key(str, '', 'environment variable holding the API key '
+                                    '(default OPENAI_API_KEY / ANTHROPIC_API_KEY)'),
+        'timeout_connect': Key((int, float), 5.0, 'seconds to connect to the API', check=_positive),
+        'timeout_read': Key((int, float), 120.0, 'seconds to wait for the answer', check=_positive),
+        'max_retries': Key(int, 2, 'retries on 429/5xx/connection errors', check=_non_negative),
+        'max_retry_wait': Key((int, float), 30.0, 'longest wait before a retry (caps Retry-After)',
+                              check=_non_negative),
+        'max_payload_bytes': Key(int, 100_000, 'largest request body sent; hunks past it are skipped',
+                                 check=_positive),
+        'max_output_tokens': Key(int, 2048, 'max_tokens asked of the model', check=_positive),
+        'max_tokens_per_run': Key(int, 60_000, 'budget: prompt (estimated) + output tokens per run',
+                                  check=_positive),
+        'price_per_1k_input': Key((int, float), 0.0, 'price of 1000 prompt tokens (0 = unknown)',
+                                  check=_non_negative),
+        'price_per_1k_output': Key((int, float), 0.0, 'price of 1000 output tokens (0 = unknown)',
+                                   check=_non_negative),
+        'max_cost_per_run': Key((int, float), 0.0, 'refuse a run whose worst-case cost is higher '
+                                                   '(0 = no limit)', check=_non_negative),
+        'deny_paths': Key(list, [], 'glob patterns of paths never sent to the cloud', check=_str_list),
+        'default_deny': Key(bool, True, 'also never send .env, keys, certificates, credentials files'),
+        'stages': Key(list, ['ci', 'cli'], 'stages where the cloud may run (pre-commit/pre-push only '
+                                           'if listed)', check=_stage_list),
+        'visibility_timeout': Key((int, float), 5.0, 'seconds for the repository-visibility API call',
+                                  check=_positive),
+        'receipts_file': Key(str, '', 'JSON-lines log of every request sent (default: '
+                                      '<git dir>/reviewbot/egress.jsonl, outside the work tree)'),
     },
 }
 

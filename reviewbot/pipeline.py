@@ -19,7 +19,9 @@ from reviewbot.sources import DiffSource
 # reviewer name -> 'module:factory'; factories take the Config.
 REVIEWERS = {
     'secrets': 'reviewbot.reviewers.secrets:SecretsReviewer',
+    'ruff': 'reviewbot.reviewers.ruff:RuffReviewer',
     'model': 'reviewbot.reviewers.model:ModelReviewer',
+    'cloud': 'reviewbot.reviewers.cloud:CloudReviewer',
 }
 
 
@@ -57,6 +59,7 @@ def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: 
     ctx = ReviewContext(config=config, read_new_file=source.read_new_file,
                         repo_root=source.repo_root, stage=stage, dry_run=dry_run,
                         platform=platform,
+                        budget=seconds or None,
                         deadline=time.monotonic() + seconds if seconds else None)
     return Prepared(source, diff, plan, ctx)
 
@@ -97,6 +100,9 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
         if not prep.plan.files:
             break
         t0 = time.perf_counter()
+        # each reviewer gets the whole budget: a slow cloud call must not starve the local model
+        if prep.context.budget:
+            prep.context.deadline = time.monotonic() + prep.context.budget
         result = r.review(prep.plan.files, prep.context)
         report.timings[r.name] = time.perf_counter() - t0
         raw.extend(result.findings)

@@ -23,7 +23,8 @@ class ReviewContext:
     read_new_file: Callable[[str], str | None]
     repo_root: Path | None = None
     stage: str = 'cli'  # 'cli', 'pre-commit', 'pre-push', 'ci'
-    deadline: float | None = None  # time.monotonic() by which reviewers must return
+    deadline: float | None = None  # time.monotonic() by which the running reviewer must return
+    budget: float | None = None  # seconds each reviewer may use; the pipeline sets `deadline` from it
     dry_run: bool = False
     platform: Any = None  # the CI/PR platform context, when there is one (cloud gate, publishing)
 

@@ -22,6 +22,8 @@ _PEM_BEGIN = re.compile(r'-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----')
 _PEM_END = re.compile(r'-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----')
 # Entropy hits shorter than this are almost always words or ids, not credentials.
 _MIN_ENTROPY_SECRET = 16
+# a placeholder, not a password: ${DB_PASS}, $DB_PASS, {password}, <password>, %(password)s
+_TEMPLATE_PASSWORD = re.compile(r'\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{[^}]*\}|<[^>]*>|%\([^)]*\)s')
 # detect-secrets' basic-auth plugin skips passwords with RFC 3986 sub-delimiters ('!', '$', ...),
 # which real connection strings do contain: the password part of scheme://user:pass@ is masked too.
 _URL_PASSWORD = re.compile(r'[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@"\'`]+:(?P<pw>[^\s"\'`]+)@[^\s@"\'`]')
@@ -64,6 +66,21 @@ def _filtered(secret: str, line: str, plugin: Any) -> bool:
     return False
 
 
+_IDENTIFIER_PARTS = re.compile(r'[A-Za-z]+')
+
+
+def _looks_like_code(value: str) -> bool:
+    """An unquoted word found only by eager search that is an identifier or a dotted/keyword
+    expression (DEFAULT_TIMEOUT_CONFIG, trust_env=trust_env, self.follow_redirects) rather than a
+    credential: credentials carry digits, or are long runs of mixed case with no word breaks."""
+    if any(c.isdigit() for c in value):
+        return False
+    parts = [p for p in re.split(r'[_.=\-/]+', value) if p]
+    if len(parts) > 1 and all(_IDENTIFIER_PARTS.fullmatch(p) and len(p) <= 16 for p in parts):
+        return True
+    return len(value) < 32
+
+
 def _widen(line: str, start: int, end: int) -> tuple[int, int]:
     while start > 0 and _TOKEN_CHARS.match(line[start - 1]):
         start -= 1
@@ -90,6 +107,8 @@ def scan_line(line: str, *, eager: bool = False) -> list[SecretHit]:
                 continue
             if secret.type in _ENTROPY_TYPES and not eager and _filtered(value, line, plugin):
                 continue
+            if secret.type in _ENTROPY_TYPES and eager and _looks_like_code(value):
+                continue
             start = line.find(value)
             if secret.type == 'Private Key':
                 hits.append(SecretHit(secret.type, 0, len(line)))
@@ -99,7 +118,8 @@ def scan_line(line: str, *, eager: bool = False) -> list[SecretHit]:
                 s, e = start, start + len(value)  # only the password part of user:pass@host
             hits.append(SecretHit(secret.type, s, e))
     for m in _URL_PASSWORD.finditer(line):
-        if m.group('pw') and not m.group('pw').startswith(('{', '$', '<', '%(')):
+        pw = m.group('pw')
+        if pw and not _TEMPLATE_PASSWORD.fullmatch(pw) and pw.strip('*'):
             hits.append(SecretHit('Basic Auth Credentials', m.start('pw'), m.end('pw')))
     return _merge(hits)
 
@@ -151,8 +171,7 @@ def redact(text: str) -> tuple[str, int]:
     for k, line in enumerate(lines):
         if line == MASK or not line.strip():
             continue
-        hits = scan_line(line, eager=True) + scan_line(line)
-        hits = _merge(hits)
+        hits = scan_line(line, eager=True)  # eager finds all a normal scan does, and more
         if hits:
             lines[k] = mask_line(line, hits)
             count += len(hits)

@@ -1,0 +1,212 @@
+"""The publishing run shared by GitHub and GitLab; a Forge adapter does the platform calls.
+
+A run: read our earlier comments (by marker and author), place the findings, post the new inline ones
+in batches (a rejected batch is bisected until the bad comments are isolated; they move to the summary),
+mark comments whose finding disappeared as resolved, then write the one summary in place.
+Non-idempotent writes are checked against a fresh listing before any retry, so a request that timed out
+but took effect is never sent twice.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from reviewbot.core import Diff, Finding, Report
+from reviewbot.publish import PublishResult, render, retry
+from reviewbot.publish.markers import Marker
+from reviewbot.publish.plan import Inline, place
+
+T = TypeVar('T')
+
+
+@dataclasses.dataclass
+class Posted:
+    """One of our comments already on the request."""
+    marker: Marker
+    body: str
+    path: str
+    handle: Any  # the platform's object, for edits
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.marker.fingerprint
+
+
+class Rejected(Exception):
+    """The platform refused the content (e.g. a line outside the diff); retrying cannot help."""
+
+
+class Forge(Protocol):
+    platform: str
+    batch_size: int
+
+    def classify(self, e: BaseException) -> retry.Transient | None: ...
+    def open(self) -> tuple[str, str]: ...  # (head sha, web url) of the request
+    def list_inline(self) -> list[Posted]: ...  # our diff comments
+    def list_summaries(self) -> list[Posted]: ...  # our summary comments, oldest first
+    def post_inline(self, batch: list[tuple[Inline, str]]) -> None: ...  # all or nothing; Rejected
+    def discard_strays(self) -> None: ...  # remove misplaced copies of inline comments (GitLab)
+    def edit_inline(self, posted: Posted, body: str, resolved: bool) -> None: ...
+    def create_summary(self, body: str) -> int | None: ...
+    def edit_summary(self, posted: Posted, body: str) -> None: ...
+
+
+def _error(e: BaseException) -> str:
+    return f'{type(e).__name__}: {e}'
+
+
+def _by_fingerprint(posted: list[Posted]) -> dict[str, Posted]:
+    """fingerprint -> our comment; an active comment wins over a resolved one."""
+    out: dict[str, Posted] = {}
+    for p in posted:
+        fp = p.fingerprint
+        if fp is None:
+            continue
+        if fp not in out or (out[fp].marker.resolved and not p.marker.resolved):
+            out[fp] = p
+    return out
+
+
+class _Run:
+    def __init__(self, forge: Forge, policy: retry.RetryPolicy, result: PublishResult) -> None:
+        self.forge = forge
+        self.policy = policy
+        self.result = result
+
+    def call(self, fn: Callable[[], T], what: str, before_retry: Callable[[], T | None] | None = None) -> T:
+        return retry.call(fn, self.policy, self.forge.classify, what, before_retry)
+
+    def posted_fps(self) -> set[str]:
+        return {p.fingerprint for p in self.call(self.forge.list_inline, 'list existing comments')
+                if p.fingerprint and not p.marker.resolved}
+
+    def post(self, batch: list[tuple[Inline, str]], posted: list[Inline],
+             failed: list[tuple[Finding, str]]) -> None:
+        """Post one batch; bisect on rejection; on giving up, record every comment not on the server."""
+        pending = list(batch)
+
+        def attempt() -> bool:
+            self.forge.post_inline(pending)
+            return True
+
+        def already_done() -> bool | None:
+            there = self.posted_fps()
+            landed = [b for b in pending if b[0].fingerprint in there]
+            posted.extend(i for i, _ in landed)
+            pending[:] = [b for b in pending if b[0].fingerprint not in there]
+            return True if not pending else None
+
+        try:
+            self.call(attempt, f'post {len(pending)} inline comment(s)', already_done)
+            posted.extend(i for i, _ in pending)
+        except Rejected as e:
+            if len(pending) == 1:
+                why = f'{self.forge.platform} rejected the inline comment ({e}); moved to the summary'
+                failed.append((pending[0][0].finding, why))
+                return
+            half = len(pending) // 2
+            self.post(pending[:half], posted, failed)
+            self.post(pending[half:], posted, failed)
+        except retry.GaveUp as e:
+            failed.extend((i.finding, f'inline comment failed ({e}); moved to the summary') for i, _ in pending)
+        except Exception as e:  # noqa: BLE001 - e.g. 403/404: the findings still go to the summary
+            failed.extend((i.finding, f'inline comment failed ({_error(e)}); moved to the summary')
+                          for i, _ in pending)
+
+
+def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
+        result: PublishResult) -> PublishResult:
+    r = _Run(forge, policy, result)
+    head_sha, result.url = r.call(forge.open, 'read the pull/merge request')
+    existing = _by_fingerprint(r.call(forge.list_inline, 'list existing comments'))
+    summaries = r.call(forge.list_summaries, 'list existing comments')
+
+    placement = place(report.findings, diff)
+    current = {i.fingerprint for i in placement.inline} | {f.fingerprint for f, _ in placement.summary}
+    to_post = [i for i in placement.inline if i.fingerprint not in existing]
+    kept = [i for i in placement.inline if i.fingerprint in existing]
+    # a finding posted inline by an earlier run stays there, even if it can no longer be placed
+    kept_fps = {i.fingerprint for i in kept} | {f.fingerprint for f, _ in placement.summary
+                                                if f.fingerprint in existing}
+    in_summary = [(f, why) for f, why in placement.summary if f.fingerprint not in existing]
+
+    # a finding that disappeared and came back: our resolved comment becomes active again
+    back = [(i.finding, i) for i in kept] + [(f, None) for f, _ in placement.summary if f.fingerprint in existing]
+    for f, where in back:
+        p = existing[f.fingerprint]
+        if p.marker.resolved:
+            body = render.finding_body(f, forge.platform, where)
+            try:
+                r.call(lambda p=p, body=body: forge.edit_inline(p, body, False), 'reopen a comment')
+            except Exception as e:  # noqa: BLE001 - the finding's comment exists; only its label is stale
+                result.warnings.append(f'could not mark comment {f.fingerprint} active again: {_error(e)}')
+
+    posted: list[Inline] = []
+    failed: list[tuple[Finding, str]] = []
+    batch_size = max(1, forge.batch_size)
+    for start in range(0, len(to_post), batch_size):
+        chunk = to_post[start:start + batch_size]
+        r.post([(i, render.finding_body(i.finding, forge.platform, i)) for i in chunk], posted, failed)
+    if failed:  # a write that "failed" may have landed after all: the listing decides
+        try:
+            there = r.posted_fps()
+        except retry.GaveUp:
+            there = set()
+        landed = {f.fingerprint for f, _ in failed if f.fingerprint in there}
+        posted += [i for i in to_post if i.fingerprint in landed and i not in posted]
+        failed = [(f, why) for f, why in failed if f.fingerprint not in landed]
+    try:
+        r.call(forge.discard_strays, 'remove misplaced comments')
+    except Exception as e:  # noqa: BLE001 - a duplicate at worst, nothing lost
+        result.warnings.append(f'a misplaced copy of an inline comment could not be removed: {_error(e)}')
+    result.inline_posted = [i.fingerprint for i in posted]
+    result.inline_kept = sorted(kept_fps)
+    in_summary += failed
+
+    # findings of earlier runs that are gone: mark OUR comment resolved (never delete, replies stay)
+    for fp, p in existing.items():
+        if fp in current or p.marker.resolved:
+            continue
+        try:
+            r.call(lambda p=p, fp=fp: forge.edit_inline(p, render.resolved_body(p.body, fp), True),
+                   'mark a comment resolved')
+            result.resolved.append(fp)
+        except Exception as e:  # noqa: BLE001 - a stale label, nothing lost
+            result.warnings.append(f'could not mark comment {fp} resolved: {_error(e)}')
+
+    previous = set(summaries[0].marker.summary_fingerprints) if summaries else set()
+    previous |= {fp for fp, p in existing.items() if not p.marker.resolved}
+    gone_paths = {fp: p.path for fp, p in existing.items()}
+    summary_in = render.SummaryInput(
+        head_sha=head_sha,
+        all_fps=sorted(current),
+        inline_new=len(posted),
+        inline_kept=len(kept_fps),
+        in_summary=in_summary,
+        duplicates=placement.duplicates,
+        first_run=not summaries and not existing,
+        new_fps=current - previous,
+        gone=sorted((fp, gone_paths.get(fp, '')) for fp in previous - current),
+        skipped=list(report.coverage.skipped),
+        notes=list(report.notes),
+    )
+    body, omitted = render.summary_body(summary_in, forge.platform)
+    try:
+        if summaries:
+            r.call(lambda: forge.edit_summary(summaries[0], body), 'update the summary comment')
+            result.summary_id = summaries[0].handle.id
+        else:
+            def find_created() -> int | None:
+                found = r.call(forge.list_summaries, 'list existing comments')
+                return found[0].handle.id if found else None
+            result.summary_id = r.call(lambda: forge.create_summary(body), 'post the summary comment',
+                                       find_created)
+        left_out = {f.fingerprint for f, _ in omitted}
+        result.in_summary = [(f, why) for f, why in in_summary if f.fingerprint not in left_out]
+        result.not_posted += omitted
+    except Exception as e:  # noqa: BLE001 - reported: every finding it should have carried is named
+        result.summary_error = _error(e)
+        result.not_posted += [(f, f'{why}; and the summary comment could not be posted: {_error(e)}')
+                              for f, why in in_summary]
+    return result

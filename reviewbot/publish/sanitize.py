@@ -1,0 +1,114 @@
+"""Make untrusted text (model output, report fields) safe to embed in a GitHub/GitLab Markdown comment.
+
+A report may come from another CI job or from a model that read hostile code, so everything in it is
+treated as data. After `prose()` a text cannot:
+  - @mention a user or team (a zero-width joiner follows every `@`; GitHub's and GitLab's mention
+    parsers need a name character right after it);
+  - inject HTML, hide content (`<!-- -->`, `<details>`), or open a code span/fence (every Markdown
+    punctuation character is backslash-escaped, so it renders as itself);
+  - link anywhere (Markdown link/image brackets are escaped, URLs are defanged inside a code span);
+  - run a GitLab quick action (`/approve` at the start of a line);
+  - be longer than the limit given (counted before escaping, which at most triples it).
+`code_block()` picks a fence longer than any backtick run in the content, so the content cannot close it.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ZWJ = '\u200d'
+TRUNCATED = ' … truncated'
+
+# Every ASCII punctuation character that can start Markdown/HTML syntax; CommonMark lets any ASCII
+# punctuation be backslash-escaped, so escaping renders the character itself and nothing else.
+_ESCAPE = set('\\`*_{}[]()<>#+-!|~&$%:/=^"\'')
+_ESCAPE -= set('-=+#/:%"\'')  # handled at line starts only (or harmless): keeps prose readable
+_LINE_START_ESCAPE = set('-=+#/')
+_URL = re.compile(
+    r'(?i)(?:[a-z][a-z0-9+.\-]{1,30}://|www\.|(?:mailto|javascript|data|vbscript|file|tel):)'
+    r'[^\s<>`"\'\\]*'
+)
+_BIDI = set('\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f')
+
+
+def strip_invisible(text: str) -> str:
+    """Drop control and format characters (zero-width, bidi overrides) that could hide or reorder text."""
+    text = text.replace('\r\n', '\n').replace('\r', '\n')
+    return ''.join(
+        ch for ch in text
+        if ch in '\n\t' or unicodedata.category(ch) not in ('Cc', 'Cf', 'Cs', 'Co', 'Cn')
+    )
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:max(0, limit - len(TRUNCATED))] + TRUNCATED
+
+
+def _defang_url(url: str) -> str:
+    """A URL as inert text: no scheme, dots bracketed, inside a code span (no backticks can occur)."""
+    url = url.replace(':', '[:]').replace('.', '[.]').replace('@', '@' + ZWJ)
+    return '`' + url + '`'
+
+
+def _escape_plain(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch == '@':
+            out.append('@' + ZWJ)
+        elif ch in _ESCAPE:
+            out.append('\\' + ch)
+        else:
+            out.append(ch)
+    return ''.join(out)
+
+
+def _escape_line(line: str) -> str:
+    line = line.lstrip(' \t')  # leading indentation would make an indented code block
+    pieces = []
+    pos = 0
+    for m in _URL.finditer(line):
+        pieces.append(_escape_plain(line[pos:m.start()]))
+        pieces.append(_defang_url(m.group(0)))
+        pos = m.end()
+    pieces.append(_escape_plain(line[pos:]))
+    escaped = ''.join(pieces)
+    if escaped and escaped[0] in _LINE_START_ESCAPE:
+        escaped = '\\' + escaped  # list/heading/quote/quick-action markers at a line start
+    return escaped
+
+
+def prose(text: str, limit: int = 4000) -> str:
+    """Untrusted text rendered literally as Markdown prose (see module doc)."""
+    text = truncate(strip_invisible(str(text)).strip(), limit)
+    text = re.sub(r'\n{3,}', '\n\n', text)  # no screens of blank lines pushing content out of view
+    return '\n'.join(_escape_line(ln) for ln in text.split('\n'))
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Untrusted text on one line (titles, categories), escaped like prose."""
+    return prose(' '.join(strip_invisible(str(text)).split()), limit)
+
+
+def code_span(text: str, limit: int = 300) -> str:
+    """Untrusted short text (a path) as an inline code span it cannot leave."""
+    text = truncate(' '.join(strip_invisible(str(text)).split()), limit).replace('@', '@' + ZWJ)
+    longest = max((len(r) for r in re.findall(r'`+', text)), default=0)
+    tick = '`' * (longest + 1)
+    pad = ' ' if text.startswith('`') or text.endswith('`') or not text else ''
+    return f'{tick}{pad}{text}{pad}{tick}'
+
+
+def has_bidi(text: str) -> bool:
+    return any(ch in _BIDI for ch in text)
+
+
+def code_block(content: str, lang: str = '', limit: int = 20000) -> str:
+    """A fenced block that `content` cannot close: the fence is longer than any backtick run in it."""
+    if not re.fullmatch(r'[A-Za-z0-9_+:\-]*', lang):
+        lang = ''
+    content = truncate(content.replace('\r\n', '\n').replace('\r', '\n'), limit)
+    longest = max((len(r) for r in re.findall(r'`+', content)), default=0)
+    fence = '`' * max(3, longest + 1)
+    return f'{fence}{lang}\n{content}\n{fence}'

@@ -1,0 +1,257 @@
+"""A small threaded HTTP server on 127.0.0.1 (port 0) for fake REST APIs, with seeded fault injection.
+
+Faults model what real forges do under load: 5xx before or after the write took effect, 429 with
+Retry-After, 403 with an exhausted rate limit, and slow responses that outlive the client's timeout
+(the write is done first, as when a gateway gives up on a request the backend completed).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+FAULT_KINDS = ('500', '502-after-write', '503', '429', '403-rate-limit', 'slow')
+
+
+@dataclasses.dataclass
+class Request:
+    method: str
+    path: str  # without the server's prefix and query
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: Any
+
+
+@dataclasses.dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.response = Response(status, body, headers or {})
+
+
+@dataclasses.dataclass
+class Faults:
+    rate: float
+    seed: int = 0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    slow_seconds: float = 1.3  # longer than the client timeout the tests use
+    only_methods: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.injected: list[tuple[str, str, str]] = []  # (kind, method, path)
+
+    def pick(self, method: str) -> str | None:
+        if self.only_methods is not None and method not in self.only_methods:
+            return None
+        if self.rng.random() >= self.rate:
+            return None
+        return self.rng.choice(self.kinds)
+
+
+Route = tuple[str, re.Pattern[str], Callable[..., Any]]
+
+
+class FakeServer:
+    """Subclasses register routes with `route(method, pattern, handler)`; handler(req, *groups)."""
+
+    prefix = ''
+    unquote_path = True  # False: route on the raw path (GitLab ids like group%2Fname stay one segment)
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.routes: list[Route] = []
+        self.faults: Faults | None = None
+        self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every request
+        self.max_per_page = 100
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> FakeServer:
+        handler = self._handler_class()
+        self._server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def origin(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f'http://{host}:{port}'
+
+    @property
+    def base_url(self) -> str:
+        return self.origin + self.prefix
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    # -- routing --------------------------------------------------------------------------------
+    def route(self, method: str, pattern: str, handler: Callable[..., Any]) -> None:
+        self.routes.append((method, re.compile(pattern + r'/?'), handler))
+
+    def paginate(self, req: Request, items: list[Any], default_per_page: int = 30) -> Response:
+        """One page of `items` with a Link header whose URLs use this server's own host and port."""
+        per_page = min(int(req.query.get('per_page', default_per_page)), self.max_per_page)
+        page = max(1, int(req.query.get('page', 1)))
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page: page * per_page]
+        links = []
+
+        def link(p: int, rel: str) -> str:
+            q = dict(req.query, per_page=str(per_page), page=str(p))
+            return f'<{self.url(req.path)}?{urllib.parse.urlencode(q)}>; rel="{rel}"'
+        if page < last:
+            links += [link(page + 1, 'next'), link(last, 'last')]
+        if page > 1:
+            links += [link(1, 'first'), link(page - 1, 'prev')]
+        headers = {'X-Page': str(page), 'X-Per-Page': str(per_page), 'X-Total': str(len(items)),
+                   'X-Total-Pages': str(last)}
+        if page < last:
+            headers['X-Next-Page'] = str(page + 1)
+        if links:
+            headers['Link'] = ', '.join(links)
+        return Response(200, chunk, headers)
+
+    def fault_response(self, kind: str) -> Response:
+        """The error a fault of `kind` produces (subclasses word it the way their forge does)."""
+        if kind == '429':
+            return Response(429, {'message': 'Too Many Requests'}, {'Retry-After': '1'})
+        if kind == '403-rate-limit':
+            return Response(403, {'message': 'API rate limit exceeded'},
+                            {'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': str(int(time.time()) + 1)})
+        if kind == '403-forbidden':
+            return Response(403, {'message': 'Resource not accessible by integration'})
+        status = int(kind[:3])
+        return Response(status, {'message': 'Server Error'})
+
+    def authenticate(self, req: Request) -> None:
+        """Raise HttpError(401) for a bad token; subclasses decide."""
+
+    def dispatch(self, req: Request) -> tuple[Response, float]:
+        """(response, seconds to delay it)."""
+        kind = self.faults.pick(req.method) if self.faults is not None else None
+        if kind is not None:
+            self.faults.injected.append((kind, req.method, req.path))  # type: ignore[union-attr]
+            if kind in ('500', '503', '429', '403-rate-limit', '403-forbidden'):
+                return self.fault_response(kind), 0.0
+        try:
+            self.authenticate(req)
+            for method, pattern, handler in self.routes:
+                m = pattern.fullmatch(req.path)
+                if m and method == req.method:
+                    with self.lock:
+                        out = handler(req, *m.groups())
+                    resp = out if isinstance(out, Response) else Response(200, out)
+                    break
+            else:
+                resp = Response(404, {'message': 'Not Found'})
+        except HttpError as e:
+            resp = e.response
+        if kind == '502-after-write':
+            return self.fault_response('502'), 0.0
+        if kind == 'slow':
+            assert self.faults is not None
+            return resp, self.faults.slow_seconds
+        return resp, 0.0
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def _serve(self) -> None:
+                parsed = urllib.parse.urlsplit(self.path)
+                path = urllib.parse.unquote(parsed.path) if fake.unquote_path else parsed.path
+                if fake.prefix and path.startswith(fake.prefix):
+                    path = path[len(fake.prefix):]
+                length = int(self.headers.get('Content-Length') or 0)
+                raw = self.rfile.read(length) if length else b''
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = dict(urllib.parse.parse_qsl(raw.decode()))
+                query = dict(urllib.parse.parse_qsl(parsed.query))
+                req = Request(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
+                resp, delay = fake.dispatch(req)
+                fake.log.append((req.method, req.path, resp.status))
+                if delay:
+                    time.sleep(delay)
+                data = b'' if resp.status == 204 else json.dumps(resp.body).encode()
+                try:
+                    self.send_response(resp.status)
+                    self.send_header('Content-Type', 'application/json; charset=utf-8')
+                    self.send_header('Content-Length', str(len(data)))
+                    for k, v in resp.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+                    pass
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+        return Handler
+
+
+def hunk_kind(patch: str, side: str, line: int) -> tuple[int, str] | None:
+    """(hunk index, 'added'|'removed'|'context') of `line` on `side` ('new'|'old'), or None.
+
+    Written independently of reviewbot's diff parser, so the fake judges positions the way a forge does.
+    """
+    old = new = 0
+    index = -1
+    for text in patch.split('\n'):
+        m = re.match(r'@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@', text)
+        if m:
+            old, new = int(m.group(1)), int(m.group(2))
+            index += 1
+            continue
+        if index < 0 or text.startswith('\\'):
+            continue
+        if text.startswith('+'):
+            if side == 'new' and new == line:
+                return index, 'added'
+            new += 1
+        elif text.startswith('-'):
+            if side == 'old' and old == line:
+                return index, 'removed'
+            old += 1
+        elif text.startswith(' '):
+            if (side == 'new' and new == line) or (side == 'old' and old == line):
+                return index, 'context'
+            new += 1
+            old += 1
+    return None

@@ -1,0 +1,72 @@
+"""Bounded retries: waits come from the server's headers, else exponential backoff; never unbounded."""
+from __future__ import annotations
+
+import pytest
+
+from reviewbot.publish.retry import (
+    GaveUp,
+    RetryPolicy,
+    Transient,
+    call,
+    rate_limit_wait,
+)
+
+
+def test_wait_comes_from_retry_after_then_the_reset_header() -> None:
+    assert rate_limit_wait({'Retry-After': '7'}, lambda: 0) == 7
+    assert rate_limit_wait({'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1000'}, lambda: 990) == 10
+    assert rate_limit_wait({'RateLimit-Remaining': '0', 'RateLimit-Reset': '1000'}, lambda: 1005) == 0
+    assert rate_limit_wait({'x-ratelimit-remaining': '12', 'x-ratelimit-reset': '1000'}, lambda: 0) is None
+
+
+class Flaky:
+    def __init__(self, failures: list[Transient | None]) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.failures:
+            t = self.failures.pop(0)
+            if t is None:
+                raise RuntimeError('fatal')
+            raise _TransientError(t)
+        return 'done'
+
+
+class _TransientError(Exception):
+    def __init__(self, t: Transient) -> None:
+        super().__init__(t.why)
+        self.t = t
+
+
+def classify(e: BaseException) -> Transient | None:
+    return e.t if isinstance(e, _TransientError) else None
+
+
+def test_backoff_then_success() -> None:
+    sleeps: list[float] = []
+    fn = Flaky([Transient('HTTP 502'), Transient('HTTP 429', 3.0), Transient('timeout')])
+    assert call(fn, RetryPolicy(attempts=5, base_delay=1, sleep=sleeps.append), classify, 'x') == 'done'
+    assert sleeps == [1, 3.0, 4]  # backoff 1, the server's 3 s, backoff 4
+
+
+def test_gives_up_after_the_last_attempt_and_says_why() -> None:
+    sleeps: list[float] = []
+    fn = Flaky([Transient('HTTP 503')] * 10)
+    with pytest.raises(GaveUp, match='post it: still failing after 3 attempts .HTTP 503.'):
+        call(fn, RetryPolicy(attempts=3, base_delay=1, sleep=sleeps.append), classify, 'post it')
+    assert fn.calls == 3 and sleeps == [1, 2]
+
+
+def test_non_transient_errors_are_not_retried() -> None:
+    fn = Flaky([None])
+    with pytest.raises(RuntimeError):
+        call(fn, RetryPolicy(sleep=lambda s: None), classify, 'x')
+    assert fn.calls == 1
+
+
+def test_a_write_that_landed_is_not_sent_again() -> None:
+    fn = Flaky([Transient('ReadTimeout')])
+    result = call(fn, RetryPolicy(sleep=lambda s: None), classify, 'x', before_retry=lambda: 'already there')
+    assert result == 'already there' and fn.calls == 1

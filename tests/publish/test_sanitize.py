@@ -1,0 +1,58 @@
+"""Untrusted text cannot mention, link, inject HTML, hide content or escape its code fence."""
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reviewbot.publish import sanitize
+from reviewbot.publish.markers import finding_marker, parse_marker, summary_marker
+from tests.publish.helpers import INJECTION, assert_inert
+
+
+def test_prompt_injection_is_inert() -> None:
+    out = sanitize.prose(INJECTION)
+    assert_inert(out)
+    assert 'evil.example' not in out  # every occurrence had a scheme or www.: all defanged
+    assert 'Ignore previous instructions' in out  # shown, as text
+    assert parse_marker(out) is None
+
+
+@given(st.text(alphabet=st.characters(codec='utf-8'), max_size=300)
+       | st.lists(st.sampled_from(['@', '<', '>', '`', '[', ']', '(', ')', 'https://', 'evil.example',
+                                   '\n', ' ', 'a', '/', '!', '\\', '~', 'www.', '-->', '<!--']),
+                  max_size=60).map(''.join))
+def test_any_text_is_inert(text: str) -> None:
+    assert_inert(sanitize.prose(text))
+
+
+def test_length_limit() -> None:
+    out = sanitize.prose('x' * 10000, limit=100)
+    assert out.endswith(sanitize.TRUNCATED) and out.count('x') == 100 - len(sanitize.TRUNCATED)
+
+
+@given(st.text(max_size=200))
+def test_code_block_cannot_be_closed_by_its_content(content: str) -> None:
+    block = sanitize.code_block(content, 'suggestion')
+    fence = block.split('\n', 1)[0][:-len('suggestion')]
+    inner = block[len(fence) + len('suggestion') + 1:-len(fence) - 1]
+    assert set(fence) == {'`'} and len(fence) >= 3
+    assert fence not in inner  # no line inside can close (or reopen) the block
+    assert block.endswith('\n' + fence)
+
+
+def test_code_block_rejects_a_hostile_language_tag() -> None:
+    assert sanitize.code_block('x', 'js onload=alert(1)').startswith('```\n')
+
+
+def test_code_span_holds_backticks() -> None:
+    span = sanitize.code_span('a``b`')
+    assert span.startswith('``` ') and span.endswith(' ```')
+
+
+def test_markers_round_trip_and_only_on_the_first_line() -> None:
+    fp = '0123456789abcdef'
+    assert parse_marker(finding_marker(fp) + '\nbody').fingerprint == fp
+    assert parse_marker(finding_marker(fp, resolved=True)).resolved
+    assert parse_marker(summary_marker([fp])).summary_fingerprints == {fp}
+    assert parse_marker('text\n' + finding_marker(fp)) is None
+    assert parse_marker('> ' + finding_marker(fp)) is None

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reviewbot import pipeline
+from reviewbot.config import defaults
+from reviewbot.core import Severity
+from reviewbot.diffparse import parse_diff
+from reviewbot.reviewers import ReviewContext
+from reviewbot.reviewers.ruff import RuffReviewer, ruff_binary, severity_of
+from reviewbot.sources import staged
+from tests.conftest import GitRepo, run_cli
+
+BASE = '''\
+import subprocess
+
+
+def legacy(cmd):
+    # already in the repository: not part of the change, never reported
+    return subprocess.call(cmd, shell=True)
+
+
+def health():
+    return {"ok": True}
+'''
+
+PLANTED = BASE + '''
+
+def ping(host):
+    return subprocess.run(f"ping -c 1 {host}", shell=True)
+
+
+def find_user(conn, name):
+    return conn.execute("SELECT * FROM users WHERE name = '%s'" % name).fetchone()
+
+
+def add_item(item, items=[]):
+    items.append(item)
+    return items
+'''
+
+REFACTORED = BASE.replace('def health():\n    return {"ok": True}',
+                          'def health_status():\n    status = {"ok": True}\n    return status')
+
+
+def _review_staged(repo: GitRepo) -> list:
+    prep = pipeline.prepare(staged(repo.path), defaults())
+    report = pipeline.run(prep, [RuffReviewer(defaults())])
+    return report.findings
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, ln in enumerate(text.splitlines(), 1) if needle in ln)
+
+
+def test_ruff_binary_is_the_packaged_one():
+    assert ruff_binary() is not None
+    assert Path(ruff_binary()).name.startswith('ruff')
+
+
+def test_planted_defects_flagged_on_added_lines_only(repo: GitRepo):
+    repo.write('app/net.py', BASE)
+    repo.commit('base')
+    repo.write('app/net.py', PLANTED)
+    repo.git('add', '-A')
+    findings = _review_staged(repo)
+    by_cat = {f.category: f for f in findings}
+    assert by_cat['ruff/S602'].line == _line_of(PLANTED, 'ping -c 1')
+    assert by_cat['ruff/S608'].line == _line_of(PLANTED, 'SELECT * FROM users')
+    assert by_cat['ruff/B006'].line == _line_of(PLANTED, 'items=[]')
+    assert by_cat['ruff/S602'].severity is Severity.ERROR
+    # the pre-existing shell=True call on an unchanged line is not this change's business
+    legacy_line = _line_of(PLANTED, 'subprocess.call(cmd, shell=True)')
+    assert all(f.line != legacy_line for f in findings)
+    assert all(f.reviewer == 'ruff' and f.path == 'app/net.py' for f in findings)
+    assert 'shell=True' in by_cat['ruff/S602'].anchored_code
+
+
+def test_clean_refactor_is_quiet(repo: GitRepo):
+    repo.write('app/net.py', BASE)
+    repo.commit('base')
+    repo.write('app/net.py', REFACTORED)
+    repo.git('add', '-A')
+    assert _review_staged(repo) == []
+
+
+def test_non_python_files_are_not_checked(repo: GitRepo):
+    repo.write('notes.md', 'x\n')
+    repo.commit('base')
+    repo.write('notes.md', 'x\neval(input())\n')
+    repo.write('run.js', 'eval(userInput);\n')
+    repo.git('add', '-A')
+    assert _review_staged(repo) == []
+
+
+def test_file_content_unavailable_is_an_explicit_skip():
+    diff = parse_diff(b'diff --git a/a.py b/a.py\nnew file mode 100644\n--- /dev/null\n+++ b/a.py\n'
+                      b'@@ -0,0 +1,2 @@\n+import os\n+os.system("rm -rf " + input())\n')
+    ctx = ReviewContext(config=defaults(), read_new_file=lambda p: None)
+    result = RuffReviewer(defaults()).review(diff.files, ctx)
+    assert result.findings == []
+    assert [(s.path, s.reviewer, s.lines) for s in result.skipped] == [('a.py', 'ruff', 2)]
+    assert 'not readable' in result.skipped[0].reason
+
+
+def test_syntax_error_in_new_file_is_not_a_finding():
+    text = 'print "python 2"\nx = eval(y)\n'
+    diff = parse_diff(b'diff --git a/old.py b/old.py\nnew file mode 100644\n--- /dev/null\n'
+                      b'+++ b/old.py\n@@ -0,0 +1,2 @@\n+print "python 2"\n+x = eval(y)\n')
+    ctx = ReviewContext(config=defaults(), read_new_file=lambda p: text)
+    result = RuffReviewer(defaults()).review(diff.files, ctx)
+    assert all(f.category.startswith('ruff/') and f.category != 'ruff/None' for f in result.findings)
+
+
+def test_config_ignore_drops_a_rule():
+    text = 'def f(x=[]):\n    return eval(x)\n'
+    diff = parse_diff(b'diff --git a/m.py b/m.py\nnew file mode 100644\n--- /dev/null\n+++ b/m.py\n'
+                      b'@@ -0,0 +1,2 @@\n+def f(x=[]):\n+    return eval(x)\n')
+    cfg = defaults()
+    cfg.values['ruff']['ignore'] = ['B006']
+    ctx = ReviewContext(config=cfg, read_new_file=lambda p: text)
+    cats = {f.category for f in RuffReviewer(cfg).review(diff.files, ctx).findings}
+    assert cats == {'ruff/S307'}
+
+
+def test_severity_split():
+    assert severity_of('S608') is Severity.ERROR
+    assert severity_of('PLE1205') is Severity.ERROR
+    assert severity_of('S324') is Severity.WARNING
+    assert severity_of('B018') is Severity.WARNING
+
+
+def test_cli_reports_ruff_findings_as_json(repo: GitRepo):
+    reporters = pytest.importorskip('reviewbot.reporters')
+    if not hasattr(reporters, 'render'):
+        pytest.skip('reporters not merged yet')
+    repo.write('svc.py', 'import yaml\n')
+    repo.commit('base')
+    repo.write('svc.py', 'import yaml\n\n\ndef load(raw):\n    return yaml.load(raw, Loader=yaml.Loader)\n')
+    repo.git('add', '-A')
+    proc = run_cli('review', '--staged', '--reviewers', 'ruff', '--format', 'json', cwd=repo.path)
+    assert proc.returncode == 1, proc.stderr  # an error-level finding fails the run
+    report = json.loads(proc.stdout)
+    assert [(f['category'], f['line']) for f in report['findings']] == [('ruff/S506', 5)]
+
+
+ASYNC_BASE = '''\
+import asyncio
+
+
+async def send(client, to):
+    return await client.post("/send", json={"to": to})
+'''
+
+
+def test_missing_await_flagged_and_fixed_version_quiet(repo: GitRepo):
+    repo.write('jobs.py', ASYNC_BASE)
+    repo.commit('base')
+    bad = ASYNC_BASE + '''
+
+async def notify(client, users):
+    sent = 0
+    for u in users:
+        ok = send(client, u)
+        if ok:
+            sent += 1
+        asyncio.sleep(0.1)
+    return sent
+'''
+    repo.write('jobs.py', bad)
+    repo.git('add', '-A')
+    findings = _review_staged(repo)
+    assert [(f.category, f.line) for f in findings] == [
+        ('bug/unawaited-coroutine', _line_of(bad, 'ok = send(')),
+        ('bug/unawaited-coroutine', _line_of(bad, 'asyncio.sleep(0.1)')),
+    ]
+    repo.commit('bad')
+    fixed = bad.replace('ok = send(', 'ok = await send(').replace('        asyncio.sleep', '        await asyncio.sleep')
+    repo.write('jobs.py', fixed + '''
+
+async def fan_out(client, users):
+    tasks = [send(client, u) for u in users]
+    first = send(client, users[0])
+    return await asyncio.gather(first, *tasks)
+''')
+    repo.git('add', '-A')
+    assert _review_staged(repo) == []
