@@ -64,18 +64,15 @@ def collect(args: argparse.Namespace) -> int:
         rows = []
         for u in units:
             row: dict[str, Any] = {'path': u.path, 'first': u.first_line, 'last': u.last_line,
-                                   'added': sorted(u.added), 'chars': len(u.view)}
-            for method in args.methods.split(','):
-                key = reviewer.triage_key(u, '', method)
-                hit = reviewer.cache.get(key)
-                t0 = time.perf_counter()
-                if hit is None:
-                    s = mr.triage_score(model, u, '', method=method)
-                    reviewer.cache.put(key, {'score': s})
-                else:
-                    s = float(hit['score'])
-                row[f'score_{method}'] = s
-                row[f'seconds_{method}'] = time.perf_counter() - t0 if hit is None else None
+                                   'added': sorted(u.added), 'chars': len(u.view),
+                                   'added_text': {str(n): t for n, t in u.added.items()}}
+            t0 = time.perf_counter()
+            calls = stats['model_calls']
+            reviewer.triage(u, '', ctx, stats)
+            row['seconds_scan'] = time.perf_counter() - t0 if stats['model_calls'] > calls else None
+            row['score_answer'] = u.score
+            row['line_surprisal'] = u.scan.line_surprisal if u.scan else {}
+            row['picked'] = mr.pick_line(u.scan) if u.scan else None
             t0 = time.perf_counter()
             calls = stats['model_calls']
             text, _complete = reviewer.answer(u, '', ctx, stats)
@@ -109,13 +106,32 @@ def auc(pos: list[float], neg: list[float]) -> float | None:
     return wins / (len(pos) * len(neg))
 
 
+SIGNALS = ('answer', 'surprisal', 'both')
+
+
+def signal_of(u: dict[str, Any], signal: str) -> float:
+    scan = mr.Scan(float(u.get('score_answer') or 0.0),
+                   {int(k): float(v) for k, v in (u.get('line_surprisal') or {}).items()})
+    return mr.unit_risk(scan, signal)
+
+
+def revalidate(u: dict[str, Any], path: str) -> list[dict]:
+    """The unit's findings under the current validator (the raw answer is stored)."""
+    added = {int(k): v for k, v in u.get('added_text', {}).items()}
+    if not added:
+        return u['findings']
+    unit = mr.Unit(path, '', [0], [], added)
+    return [{'line': f.line, 'category': f.category, 'message': f.message}
+            for f in mr.validate(mr.parse_output(u['text']), unit).findings]
+
+
 def findings_at(data: dict[str, Any], threshold: float, method: str) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for cid, entry in data['cases'].items():
         fs = []
         for u in entry['units']:
-            if u[f'score_{method}'] >= threshold:
-                fs.extend(u['findings'])
+            if signal_of(u, method) >= threshold:
+                fs.extend(u['_valid'])
         out[cid] = fs
     return out
 
@@ -148,14 +164,16 @@ def calibrate(args: argparse.Namespace) -> int:
         print(f'## {data["model"]} ({len(cases)} cases)')
         # Unit-level separation of each triage score: units holding a defect line vs units of
         # clean and fix diffs.
-        methods = [m for m in ('answer', 'yesno')
-                   if all(f'score_{m}' in u for e in data['cases'].values() for u in e['units'])]
+        methods = list(SIGNALS)
+        for e in data['cases'].values():
+            for u in e['units']:
+                u['_valid'] = revalidate(u, u['path'])
         for method in methods:
             pos, neg = [], []
             for cid, entry in data['cases'].items():
                 c = by_id[cid]
                 for u in entry['units']:
-                    s = u[f'score_{method}']
+                    s = signal_of(u, method)
                     if c.label in ('defect', 'vuln'):
                         if any(abs(a - d) <= 3 for a in u['added'] for d in c.defect_lines):
                             pos.append(s)
@@ -164,7 +182,7 @@ def calibrate(args: argparse.Namespace) -> int:
             a = auc(pos, neg)
             print(f'triage {method}: AUC {a:.3f} over {len(pos)} defect units / {len(neg)} clean units'
                   if a is not None else f'triage {method}: no data')
-        thresholds = sorted({round(u[f'score_{m}'], 4) for e in data['cases'].values()
+        thresholds = sorted({round(signal_of(u, m), 4) for e in data['cases'].values()
                              for u in e['units'] for m in methods} | {0.0})
         grid = [0.0] + [t for t in thresholds if t > 0][::max(1, len(thresholds) // 60)] + [1.01]
         for method in methods:
@@ -187,13 +205,19 @@ def calibrate(args: argparse.Namespace) -> int:
             print(f'  naive single prompt: {_fmt(score.metrics(cases, naive))}')
         gen = [u['seconds_answer_gen'] for e in data['cases'].values() for u in e['units']
                if u.get('seconds_answer_gen')]
-        tri = [u['seconds_answer'] for e in data['cases'].values() for u in e['units']
-               if u.get('seconds_answer')]
+        tri = [u['seconds_scan'] for e in data['cases'].values() for u in e['units']
+               if u.get('seconds_scan')]
         if gen and tri:
             gen.sort()
             tri.sort()
             print(f'  seconds per unit: triage median {tri[len(tri) // 2]:.2f}, generation median '
                   f'{gen[len(gen) // 2]:.2f} (p90 {gen[int(len(gen) * 0.9)]:.2f}); load {data["load_seconds"]:.1f}')
+        if args.export:
+            method = args.method or methods[0]
+            t = args.threshold if args.threshold is not None else choose(cases, data, method, grid)[0]
+            fo = findings_at(data, t, method)
+            Path(args.export).write_text(json.dumps(fo, indent=1) + '\n', encoding='utf-8')
+            print(f'  wrote findings at {method} >= {t:.3f} to {args.export}')
     return 0
 
 
@@ -217,6 +241,9 @@ def main() -> int:
     k = sub.add_parser('calibrate')
     k.add_argument('files', nargs='+')
     k.add_argument('--cases', default=str(ROOT / 'eval' / 'cases'))
+    k.add_argument('--export', help='write {case id: findings} at the chosen threshold (for eval/score.py --import)')
+    k.add_argument('--method', help='triage method for --export (default: the first measured)')
+    k.add_argument('--threshold', type=float, help='threshold for --export (default: chosen on all cases)')
     k.set_defaults(func=calibrate)
     args = ap.parse_args()
     return args.func(args)

@@ -6,13 +6,16 @@ A 0.5B model is weak, so most of this module is about not letting its weakness r
   lines. The prompt shows the unit's new-file lines with explicit line numbers, added lines marked
   `+`, removed lines shown unnumbered as `-`, a few lines of surrounding code from the new revision,
   the path, the language and the team's guidelines (config `guidelines`).
-* Triage: every unit gets a risk score from one prefill of the review prompt: the model's own
-  probability that its answer starts with a finding rather than NONE (TRIAGE_METHOD; the
-  yes/no-question variant is kept for comparison). Units under the threshold (config
-  `triage_threshold`, calibrated on the eval set: eval/results/model.md) are cleared without
-  generation; the others are generated riskiest first while the budget lasts, with the answer
-  started as a finding, so the threshold alone decides how much is reported. Every unit not
-  reviewed is reported as Skipped with its reason.
+* Triage: every unit gets a risk score from ONE prefill of the review prompt followed by "NONE"
+  (scan_unit): the probability that the model's answer is NONE, and the surprisal of every code
+  token, i.e. how unnatural each added line is to the model (Ray et al., "On the Naturalness of
+  Buggy Code", ICSE 2016). Units under the threshold (config `triage_threshold`, calibrated on the
+  eval set: eval/results/model.md) are cleared without generation; the others are generated
+  riskiest first while the budget lasts. Every unit not reviewed is reported as Skipped with its
+  reason, never silently.
+* Generation does not choose the line: a 0.5B model names wrong line numbers (L1, L2, ... or the
+  example's). The answer is started at the least natural added line (`L<n>:`), and the model
+  says what is wrong there, or its message fails validation and nothing is reported.
 * Output is one line per finding, `L<n>: <category>: <reason>`, or `NONE`; the parser is strict and
   every finding is validated: an added line of this unit, a known category, a message that is not
   boilerplate, a restatement of the code or an echo of the prompt's own example, no duplicates.
@@ -40,7 +43,7 @@ from reviewbot.reviewers import ReviewContext, ReviewerResult
 
 NAME = 'model'
 # Bump when the prompt, the triage question or the parser changes: it is part of every cache key.
-PROMPT_VERSION = 'mr-2'
+PROMPT_VERSION = 'mr-6'
 
 # Two categories only: a small model echoes any list of bug classes it is shown onto unrelated lines.
 SEVERITY_BY_CATEGORY = {'bug': Severity.WARNING, 'security': Severity.ERROR}
@@ -88,6 +91,7 @@ class Unit:
     added: dict[int, str]  # new-file line number -> text of each added line in the unit
     view: str = ''  # the numbered code shown to the model
     score: float | None = None  # triage risk, 0..1
+    scan: Any = None  # the Scan of the unit, once triaged
 
     @property
     def first_line(self) -> int:
@@ -152,12 +156,14 @@ def _sub_hunk(h: Hunk, lines: list) -> Hunk:
 
 
 def render_view(unit: Unit, new_text: str | None) -> str:
-    """The unit's code as the model sees it: `<n> + code` for added lines, `<n>   code` for
-    unchanged ones, `    - code` (no number: it is not in the new file) for removed ones."""
+    """The unit's code as the model sees it: `L<n> + code` for added lines, `L<n>   code` for
+    unchanged ones, `     - code` (no number: it is not in the new file) for removed ones. The
+    `L<n>` label is the very token the answer must start with: a small model copies it from the
+    line far more reliably than it counts lines."""
     new_lines = new_text.split('\n') if new_text is not None else None
     lo = max(1, unit.hunks[0].new_start - CONTEXT_LINES)
     hi = unit.hunks[-1].new_end + CONTEXT_LINES
-    width = len(str(hi))
+    width = len(str(hi)) + 1
     removed_before: dict[int, list[str]] = {}
     known: dict[int, str] = {}
     for h in unit.hunks:
@@ -177,9 +183,10 @@ def render_view(unit: Unit, new_text: str | None) -> str:
         out.append(f'(inside: {_clip(unit.hunks[0].section.strip())})')
     for n in range(lo, hi + 1):
         for old in removed_before.get(n, ()):
-            out.append(f'{"":>{width}} - {_clip(old)}')
+            out.append(f'{"":<{width}} - {_clip(old)}')
+        label = f'L{n}'
         if n in unit.added:
-            out.append(f'{n:>{width}} + {_clip(unit.added[n])}')
+            out.append(f'{label:<{width}} + {_clip(unit.added[n])}')
             continue
         text = known.get(n)
         if text is None and new_lines is not None and n <= len(new_lines):
@@ -190,7 +197,7 @@ def render_view(unit: Unit, new_text: str | None) -> str:
             if n > unit.hunks[-1].new_end:
                 break
             continue
-        out.append(f'{n:>{width}}   {_clip(text)}')
+        out.append(f'{label:<{width}}   {_clip(text)}')
     return '\n'.join(out)
 
 
@@ -213,26 +220,18 @@ INSTRUCTIONS = ('Answer with one line per real defect, exactly in the form\n'
 # One example each way, in a language and a problem unlike the usual eval cases, so that an echo
 # of it is recognisable (see _ECHO_MESSAGES) rather than a plausible false finding.
 _EXAMPLE_DEFECT_VIEW = '''File: lib/stats.rb (Ruby)
-3   def average(values)
-4 +   total = values.sum
-5 +   total / values.size
-6   end'''
-_EXAMPLE_DEFECT_ANSWER = 'L5: bug: integer division truncates the average, and an empty list divides by zero'
+L31   def average(values)
+L32 +   total = values.sum
+L33 +   total / values.size
+L34   end'''
+_EXAMPLE_DEFECT_ANSWER = 'L33: bug: an empty list divides by zero'
 _EXAMPLE_CLEAN_VIEW = '''File: lib/names.rb (Ruby)
-7   def full_name(user)
-8 -   user.first + " " + user.last
-8 +   [user.first, user.last].compact.join(" ")
-9   end'''
+L57   def full_name(user)
+    -   user.first + " " + user.last
+L58 +   [user.first, user.last].compact.join(" ")
+L59   end'''
 _EXAMPLE_CLEAN_ANSWER = 'NONE'
-_ECHO_MESSAGES = ('integer division truncates the average', 'empty list divides by zero')
-
-# The review answer is forced to start like a finding: with TRIAGE_METHOD 'answer' the triage
-# score is exactly the model's own probability of starting this way rather than with NONE.
-ANSWER_PREFIX = 'L'
-
-TRIAGE_QUESTION = ('Question: do the added lines (+) introduce a real bug or security '
-                   'vulnerability? Answer yes or no.')
-
+_ECHO_MESSAGES = ('empty list divides by zero',)
 
 def unit_header(unit: Unit) -> str:
     return f'File: {unit.path} ({unit.lang})'
@@ -252,81 +251,93 @@ def review_messages(unit: Unit, guidelines: str = '') -> list[dict[str, str]]:
     ]
 
 
-def triage_messages(unit: Unit, guidelines: str = '') -> list[dict[str, str]]:
-    system = SYSTEM + ('\n\nThe team\'s review guidelines:\n' + guidelines if guidelines else '')
-    return [
-        {'role': 'system', 'content': system},
-        {'role': 'user', 'content': f'{unit_header(unit)}\n{unit.view}\n\n{TRIAGE_QUESTION}'},
-    ]
+@dataclasses.dataclass
+class Scan:
+    """What one prefill of the review prompt says about a unit."""
+    risk: float  # 1 - P(the answer starts with NONE): the model's own belief that it has a finding
+    line_surprisal: dict[int, float]  # added line -> mean surprisal (nats/token) of its code
 
 
-# How a unit's risk is scored from one prefill (see eval/results/model.md for the comparison):
-#   'yesno'  P(yes) to TRIAGE_QUESTION;
-#   'answer' 1 - P(the review answer starts with NONE), on the review prompt itself.
-TRIAGE_METHOD = 'answer'
-
-TRIAGE_YES = ('yes', 'Yes', 'YES')
-TRIAGE_NO = ('no', 'No', 'NO')
+NONE_ANSWER = 'NONE'
+_ADDED_ROW = re.compile(r'^L(?P<n>\d+) +\+ (?P<code>.*)$')  # an added line in render_view's layout
 
 
-def risk_from_logprobs(logprobs: dict[str, float]) -> float:
-    """P(yes) among the yes/no answers: a risk score in 0..1."""
-    yes = [logprobs[c] for c in TRIAGE_YES if c in logprobs and math.isfinite(logprobs[c])]
-    no = [logprobs[c] for c in TRIAGE_NO if c in logprobs and math.isfinite(logprobs[c])]
-    if not yes:
-        return 0.0
-    if not no:
-        return 1.0
-    py = sum(math.exp(v) for v in yes)
-    pn = sum(math.exp(v) for v in no)
-    return py / (py + pn) if py + pn > 0 else 0.0
+def scan_unit(model: Any, u: Unit, guidelines: str = '') -> Scan:
+    """One prefill of the review prompt followed by 'NONE': the surprisal of each code token of
+    the view (how unnatural each added line is to the model; Ray et al., ICSE 2016) and, at the
+    end, the probability of NONE as the answer. Generation then starts at the least natural
+    added line."""
+    prompt = model.chat_prompt(review_messages(u, guidelines))
+    at = prompt.rfind('\n' + u.view + '\n')
+    if at < 0:  # pragma: no cover - the template keeps the user text intact
+        return Scan(0.0, {})
+    prefix, text = prompt[:at + 1], prompt[at + 1:]
+    head = model.tokenizer.encode(text, add_special_tokens=False)
+    full = model.tokenizer.encode(text + NONE_ANSWER, add_special_tokens=False)
+    surprisals = list(model.token_surprisals(prefix, text + NONE_ANSWER))
+    n_head = len(head.ids)
+    if len(surprisals) != len(full.ids) or full.ids[:n_head] != head.ids or len(full.ids) == n_head:
+        return Scan(0.0, {})
+    risk = 1.0 - math.exp(-max(0.0, surprisals[n_head]))
+    spans: list[tuple[int, int, int]] = []  # code span of each added line in the view text
+    pos = 0
+    for row in u.view.split('\n'):
+        m = _ADDED_ROW.match(row)
+        if m and int(m['n']) in u.added and len(m['code'].strip()) >= 3:
+            spans.append((pos + m.start('code'), pos + len(row), int(m['n'])))
+        pos += len(row) + 1
+    per_line: dict[int, list[float]] = {}
+    for (start, _end), value in zip(full.offsets[:n_head], surprisals[:n_head]):
+        for lo, hi, n in spans:
+            if lo <= start < hi:
+                per_line.setdefault(n, []).append(value)
+                break
+    lines = {n: sum(v) / len(v) for n, v in per_line.items() if v}
+    return Scan(min(1.0, max(0.0, risk)), lines)
 
 
-def risk_from_answer_logprobs(logprobs: dict[str, float]) -> float:
-    """1 - P(NONE) among the two ways the few-shot answer can start ('NONE' or 'L<n>: ...')."""
-    none = logprobs.get('NONE', -math.inf)
-    finding = logprobs.get('L', -math.inf)
-    pn = math.exp(none) if math.isfinite(none) else 0.0
-    pf = math.exp(finding) if math.isfinite(finding) else 0.0
-    return pf / (pf + pn) if pf + pn > 0 else 0.0
+# Which number from the scan is the unit's triage score (chosen on the eval set, see
+# eval/results/model.md): 'answer' = scan.risk; 'surprisal' = how unnatural the least natural added
+# line is, mapped to 0..1; 'both' = their geometric mean.
+TRIAGE_SIGNAL = 'answer'
 
 
-def triage_score(model: Any, u: Unit, guidelines: str = '', on_prefill: Any = None,
-                 method: str | None = None) -> float:
-    """One prefill: the unit's risk in 0..1 by TRIAGE_METHOD (or `method`)."""
-    method = method or TRIAGE_METHOD
-    if method == 'yesno':
-        prompt = model.chat_prompt(triage_messages(u, guidelines))
-        candidates = list(TRIAGE_YES + TRIAGE_NO)
-        to_score = risk_from_logprobs
-    else:
-        prompt = model.chat_prompt(review_messages(u, guidelines))
-        candidates = ['NONE', 'L']
-        to_score = risk_from_answer_logprobs
-    t0 = time.perf_counter()
-    logprobs = model.next_token_logprobs(prompt, candidates)
-    if on_prefill is not None:
-        on_prefill(prompt, time.perf_counter() - t0)
-    try:
-        return float(to_score(dict(logprobs)))
-    except (TypeError, ValueError):  # a malformed answer from the engine is no risk signal
-        return 0.0
+def unit_risk(scan: Scan, signal: str | None = None) -> float:
+    signal = signal or TRIAGE_SIGNAL
+    worst = max(scan.line_surprisal.values(), default=0.0)
+    surprisal = 1.0 - math.exp(-max(0.0, worst) / 2.0)
+    if signal == 'surprisal':
+        return surprisal
+    if signal == 'both':
+        return math.sqrt(max(0.0, scan.risk) * surprisal)
+    return scan.risk
+
+
+def pick_line(scan: Scan) -> int | None:
+    """The added line generation starts at: the least natural one."""
+    if not scan.line_surprisal:
+        return None
+    return max(scan.line_surprisal.items(), key=lambda kv: (kv[1], -kv[0]))[0]
 
 
 # --- parsing and validation -----------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class RawFinding:
-    line: int
+    line: int  # 0 when the finding names its line by quoting it (see code)
     end_line: int
     category: str  # as the model wrote it, lower case
     message: str
+    code: str | None = None  # the quoted line, resolved to an added line by validate()
 
 
 _FINDING = re.compile(
     r'^\s*(?:[-*•]\s*|\d+[.)]\s+)?\**\s*L(?:ine)?\s*(?P<line>\d{1,7})'
     r'(?:\s*[-–]\s*L?(?:ine)?\s*(?P<end>\d{1,7}))?\**\s*[:.)\-]\s*'
     r'(?P<cat>[A-Za-z][A-Za-z _/-]{0,40}?)\s*:\s*(?P<msg>\S.*?)\s*$')
+_QUOTED = re.compile(
+    r'^\s*(?:L(?P<hint>\d{1,7})\s*)?\+?\s*(?P<code>\S.*?)\s+(?:#|//|--|/\*)\s*'
+    r'(?P<cat>[A-Za-z][A-Za-z _/-]{0,40}?)\s*:\s*(?P<msg>\S.*?)\s*(?:\*/)?\s*$')
 _NONE = re.compile(r'^\W*(none|no defects?|no issues?|no bugs?)\W*$', re.IGNORECASE)
 
 
@@ -340,6 +351,11 @@ def parse_output(text: object) -> list[RawFinding]:
             break  # the model said there is nothing; what follows is chatter
         m = _FINDING.match(line)
         if not m:
+            q = _QUOTED.match(line.strip('`'))
+            if q and category_of(q['cat']) is not None:
+                hint = int(q['hint']) if q['hint'] else 0
+                out.append(RawFinding(hint, hint, q['cat'].strip().lower(),
+                                      q['msg'].strip().strip('`"'), q['code'].strip()))
             continue
         try:
             start = int(m['line'])
@@ -353,7 +369,8 @@ def parse_output(text: object) -> list[RawFinding]:
 
 
 _BOILERPLATE = re.compile(
-    r'\b(comment|docstring|document|readab|naming|variable name|rename|style|format|pep ?8|'
+    r'\b((add|adding|missing|more|needs?|lacks?) (a |an )?(comments?|docstrings?|documentation)|'
+    r'docstring|readab|naming|variable name|rename|style|formatting|pep ?8|'
     r'indent|whitespace|type hint|annotation|unit test|add tests?|more tests|test coverage|logging|'
     r'looks good|lgtm|no (real )?(issue|defect|bug|problem)s?|consider|might want|could be improved|'
     r'best practice|maintainab|more descriptive|clarity|clean ?up|refactor|typo|spelling|'
@@ -367,7 +384,7 @@ _WORD = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 def is_boilerplate(message: str, code: str) -> bool:
     """A message that is a style nit, a generic remark, an echo of the prompt's own example,
     or just the code said again."""
-    if len(message) < 8 or _BOILERPLATE.search(message):
+    if len(message) < 8 or _BOILERPLATE.search(message) or _degenerate(message):
         return True
     low = message.lower()
     if any(e in low for e in _ECHO_MESSAGES):
@@ -379,6 +396,41 @@ def is_boilerplate(message: str, code: str) -> bool:
     # Restating the code: nearly every word of the message is an identifier from the line.
     novel = [w for w in words if w not in code_words and len(w) > 2]
     return len(novel) < 2
+
+
+def _norm_code(code: str) -> str:
+    return ' '.join(code.split()).rstrip(';{').strip()
+
+
+def _resolve_quote(code: str, hint: int, unit: Unit) -> int | None:
+    """The added line a quoted line is: an exact match (white space folded), the hinted one among
+    several, else the one clearly most similar (a small model drops or adds a character)."""
+    import difflib
+    want = _norm_code(code)
+    if not want:
+        return None
+    exact = [n for n, text in unit.added.items() if _norm_code(text) == want]
+    if exact:
+        return hint if hint in exact else exact[0]
+    scored = sorted(((difflib.SequenceMatcher(None, want, _norm_code(t)).ratio(), n)
+                     for n, t in unit.added.items() if t.strip()), reverse=True)
+    if scored and scored[0][0] >= 0.9 and (len(scored) == 1 or scored[1][0] < scored[0][0] - 0.05):
+        return scored[0][1]
+    return None
+
+
+def _degenerate(message: str) -> bool:
+    """A looping answer ('... is not valid, and ... is not valid, and ...'): a repeated 4-gram."""
+    words = [w.lower() for w in _WORD.findall(message)]
+    grams = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
+    return len(grams) != len(set(grams))
+
+
+def _shorten(message: str, limit: int = 160) -> str:
+    if len(message) <= limit:
+        return message
+    cut = message[:limit].rsplit(' ', 1)[0].rstrip(',;:')
+    return cut + ' ...'
 
 
 def category_of(raw: str) -> str | None:
@@ -410,6 +462,9 @@ def validate(raws: list[RawFinding], unit: Unit, *, reviewer: str = NAME,
         dropped[reason] = dropped.get(reason, 0) + 1
 
     for r in raws:
+        if r.code is not None:
+            r = dataclasses.replace(r, line=_resolve_quote(r.code, r.line, unit) or -1)
+            r = dataclasses.replace(r, end_line=r.line)
         if r.line not in unit.added:
             drop('not an added line')
             continue
@@ -432,7 +487,7 @@ def validate(raws: list[RawFinding], unit: Unit, *, reviewer: str = NAME,
         end = r.line
         while end + 1 <= r.end_line and end + 1 in unit.added:
             end += 1
-        message = r.message[0].upper() + r.message[1:]
+        message = _shorten(r.message[0].upper() + r.message[1:])
         kept.append(Finding(path=unit.path, line=r.line, end_line=end,
                             severity=SEVERITY_BY_CATEGORY[cat], category=f'model/{cat}',
                             message=message, reviewer=reviewer, confidence=confidence))
@@ -639,68 +694,77 @@ class ModelReviewer:
                                 f'model findings ({parts})')
         return result
 
-    def triage_key(self, u: Unit, guidelines: str, method: str | None = None) -> str:
-        return cache_key('triage', method or TRIAGE_METHOD, PROMPT_VERSION, self.model_identity(),
-                         guidelines, unit_header(u), u.view)
-
-    def answer_key(self, u: Unit, guidelines: str) -> str:
-        return cache_key('review', PROMPT_VERSION, self.model_identity(), guidelines,
+    def triage_key(self, u: Unit, guidelines: str) -> str:
+        return cache_key('scan', PROMPT_VERSION, self.model_identity(), guidelines,
                          unit_header(u), u.view)
+
+    def answer_key(self, u: Unit, guidelines: str, line: int) -> str:
+        return cache_key('review', PROMPT_VERSION, self.model_identity(), guidelines,
+                         unit_header(u), u.view, str(line))
 
     def triage(self, u: Unit, guidelines: str, ctx: ReviewContext,
                stats: dict[str, Any]) -> float | None:
         """The unit's risk score (cached); None when the budget does not allow the prefill."""
         key = self.triage_key(u, guidelines)
         hit = self.cache.get(key)
-        if hit is not None and isinstance(hit.get('score'), (int, float)):
-            u.score = float(hit['score'])
-            stats['cache_hits'] += 1
-            stats['triaged'] += 1
-            return u.score
+        if hit is not None:
+            try:
+                u.scan = Scan(float(hit['risk']), {int(k): float(v) for k, v in hit['lines'].items()})
+            except (KeyError, TypeError, ValueError, AttributeError):
+                u.scan = None
+            if u.scan is not None:
+                u.score = unit_risk(u.scan)
+                stats['cache_hits'] += 1
+                stats['triaged'] += 1
+                return u.score
         if not self._time_for(ctx, self._prompt_cost(u, 0)):
             return None
-        u.score = triage_score(self.model, u, guidelines, self._note_prefill)
+        t0 = time.perf_counter()
+        u.scan = scan_unit(self.model, u, guidelines)
+        self._note_prefill(u.view + ' ' * 1200, time.perf_counter() - t0)
+        u.score = unit_risk(u.scan)
         stats['model_calls'] += 1
         stats['triaged'] += 1
-        self.cache.put(key, {'score': u.score})
+        self.cache.put(key, {'risk': u.scan.risk, 'lines': u.scan.line_surprisal})
         return u.score
 
     def answer(self, u: Unit, guidelines: str, ctx: ReviewContext,
                stats: dict[str, Any]) -> tuple[str, bool] | None:
-        """The model's review of a unit (cached) and whether it is complete; None when the
-        budget does not allow it."""
-        key = self.answer_key(u, guidelines)
+        """The model's finding for the unit's least natural added line (cached), and whether it
+        is complete; None when the budget does not allow it."""
+        line = pick_line(u.scan) if u.scan is not None else None
+        if line is None:
+            return '', True
+        key = self.answer_key(u, guidelines, line)
         hit = self.cache.get(key)
         if hit is not None and isinstance(hit.get('text'), str):
             stats['cache_hits'] += 1
             return hit['text'], True
         if not self._time_for(ctx, self._prompt_cost(u, self.max_new_tokens // 3)):
             return None
-        gen = self._generate(u, guidelines, ctx)
+        # The answer is started at the chosen line: the model only says what is wrong there.
+        start = f'L{line}:'
+        prompt = self.model.chat_prompt(review_messages(u, guidelines)) + start
+        t0 = time.perf_counter()
+        gen = self.model.generate(prompt, max_new_tokens=self.max_new_tokens, stop=('\n',),
+                                  temperature=0.0, seed=0, deadline=ctx.deadline)
+        self._note_generation(gen, prompt, time.perf_counter() - t0)
         stats['model_calls'] += 1
-        text = ANSWER_PREFIX + gen.text if isinstance(getattr(gen, 'text', None), str) else ''
+        text = start + gen.text if isinstance(getattr(gen, 'text', None), str) else ''
         if getattr(gen, 'stop_reason', '') == 'deadline':
-            # A cut answer is used for its complete lines only, and not cached.
-            return (text.rsplit('\n', 1)[0] if '\n' in text else ''), False
+            return '', False  # a cut message is no message; not cached
         self.cache.put(key, {'text': text})
         return text, True
 
-    def _generate(self, u: Unit, guidelines: str, ctx: ReviewContext) -> Any:
-        # Triage already decided that this unit has a finding; generation says where and what.
-        # The answer is started with ANSWER_PREFIX, so the model cannot fall back to NONE.
-        prompt = self.model.chat_prompt(review_messages(u, guidelines)) + ANSWER_PREFIX
-        t0 = time.perf_counter()
-        gen = self.model.generate(prompt, max_new_tokens=self.max_new_tokens, stop=('\n\n',),
-                                  temperature=0.0, seed=0, deadline=ctx.deadline)
+    def _note_generation(self, gen: Any, prompt: str, seconds: float) -> None:
         prefill = getattr(gen, 'prefill_seconds', None)
         decode = getattr(gen, 'decode_seconds', None)
         if prefill and getattr(gen, 'prompt_tokens', 0):
             self._prefill_rate = gen.prompt_tokens / max(prefill, 1e-3)
         elif prefill is None:
-            self._note_prefill(prompt, time.perf_counter() - t0)
+            self._note_prefill(prompt, seconds)
         if decode and getattr(gen, 'token_ids', None):
             self._decode_rate = len(gen.token_ids) / max(decode, 1e-3)
-        return gen
 
     def _skip(self, u: Unit, reason: str) -> Skipped:
         return Skipped(u.path, reason, reviewer=NAME, hunk=u.hunk_indexes[0], lines=len(u.added))
