@@ -63,6 +63,7 @@ MAX_LINE_CHARS = 200
 MAX_NEW_TOKENS = 64  # three finding lines
 MAX_FINDINGS_PER_UNIT = 3
 GUIDELINES_MAX_CHARS = 1500
+PROMPT_OVERHEAD_CHARS = 1300  # system prompt, examples and instructions around the code
 
 LANGUAGE_BY_SUFFIX = {
     '.py': 'Python', '.pyi': 'Python', '.js': 'JavaScript', '.mjs': 'JavaScript', '.cjs': 'JavaScript',
@@ -232,6 +233,7 @@ L58 +   [user.first, user.last].compact.join(" ")
 L59   end'''
 _EXAMPLE_CLEAN_ANSWER = 'NONE'
 _ECHO_MESSAGES = ('empty list divides by zero',)
+_ECHO_WORDS = frozenset({'empty', 'list', 'divides', 'zero'})
 
 def unit_header(unit: Unit) -> str:
     return f'File: {unit.path} ({unit.lang})'
@@ -387,9 +389,9 @@ def is_boilerplate(message: str, code: str) -> bool:
     if len(message) < 8 or _BOILERPLATE.search(message) or _degenerate(message):
         return True
     low = message.lower()
-    if any(e in low for e in _ECHO_MESSAGES):
-        return True
     words = [w.lower() for w in _WORD.findall(message)]
+    if any(e in low for e in _ECHO_MESSAGES) or len(_ECHO_WORDS.intersection(words)) >= 2:
+        return True  # the prompt's example said again, reworded ('an empty list is not ...')
     if len(words) < 2:
         return True
     code_words = {w.lower() for w in _WORD.findall(code)}
@@ -721,7 +723,7 @@ class ModelReviewer:
             return None
         t0 = time.perf_counter()
         u.scan = scan_unit(self.model, u, guidelines)
-        self._note_prefill(u.view + ' ' * 1200, time.perf_counter() - t0)
+        self._note_prefill(u.view + ' ' * PROMPT_OVERHEAD_CHARS, time.perf_counter() - t0)
         u.score = unit_risk(u.scan)
         stats['model_calls'] += 1
         stats['triaged'] += 1
@@ -775,7 +777,7 @@ class ModelReviewer:
         until the first call: the first call is always attempted if any time is left)."""
         if self._prefill_rate is None:
             return 0.0
-        tokens = (len(u.view) + 600) / 3.5  # chars per token of code, plus the fixed prompt
+        tokens = (len(u.view) + PROMPT_OVERHEAD_CHARS) / 3.5  # ~3.5 chars per token of code
         cost = tokens / self._prefill_rate
         if new_tokens and self._decode_rate:
             cost += new_tokens / self._decode_rate
