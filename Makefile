@@ -14,7 +14,7 @@ eval-build:
 
 # Seconds: the deterministic reviewers and the every-line baseline on every case.
 eval-quick: eval-build
-	$(PYTHON) eval/score.py --reviewers every-line,ruff,secrets --combos ruff+secrets --name quick
+	$(PYTHON) eval/score.py --reviewers every-line,hunk-start,ruff,secrets --combos ruff+secrets --name quick
 
 # Minutes: adds the local model baselines (needs the model, see eval/README.md).
 eval: eval-quick

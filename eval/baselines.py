@@ -6,7 +6,7 @@ triage, no hunk splitting, no validation beyond the pipeline's own anchoring. It
 real model reviewer has to beat.
 
 Backends (EVAL_BACKEND):
-  engine        (default when reviewbot.engine is installed) the project's own onnxruntime runtime,
+  engine        (default) the project's own onnxruntime runtime,
                 so the baseline runs on exactly what the model reviewer runs. EVAL_MODEL names the
                 model (default qwen2.5-coder-0.5b; smollm2-135m is the tiny test model),
                 EVAL_PRECISION its exported precision (default: the registry's).
@@ -133,7 +133,7 @@ class NaivePromptReviewer:
     name = 'naive-prompt'
 
     def __init__(self, config: Config | None = None):
-        self.backend = os.environ.get('EVAL_BACKEND') or ('engine' if engine_available() else 'transformers')
+        self.backend = os.environ.get('EVAL_BACKEND') or 'engine'
         self.model = os.environ.get('EVAL_MODEL', 'qwen2.5-coder-0.5b')
         self.precision = os.environ.get('EVAL_PRECISION') or None
         self.gguf = os.environ.get('EVAL_MODEL_GGUF', str(DEFAULT_GGUF))
@@ -154,6 +154,12 @@ class NaivePromptReviewer:
 
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
         result = ReviewerResult()
+        if self.backend == 'engine' and not engine_available():
+            for f in files:
+                result.skipped.append(Skipped(
+                    f.path, 'reviewbot.engine is not installed (or set EVAL_BACKEND=llama or '
+                    'transformers to run the GGUF another way)', reviewer=self.name, lines=f.added_count))
+            return result
         if self.backend != 'engine' and not os.path.isfile(self.gguf):
             for f in files:
                 result.skipped.append(Skipped(f.path, f'model file not found: {self.gguf}',

@@ -14,8 +14,11 @@ Metrics (per configuration):
                  as findings that are never hits)
   pair_score     share of defect/fix pairs where the defect diff is flagged (as for recall) AND the
                  fix diff has no finding at all
+  strict_recall, strict_pair_score  the same, counting a hit only when the finding is also on an
+                 added line (or on the gap of a missing-line defect)
 
-Reviewers: `every-line` (baseline: one finding on every added line), `naive-prompt` (baseline: one
+Reviewers: `every-line` (baseline: one finding on every added line), `hunk-start` (baseline: one
+finding on the first line of each hunk, which shows what the +-3 tolerance gives away), `naive-prompt` (baseline: one
 plain prompt per diff to the local model, eval/baselines.py), and every reviewer the pipeline knows
 (reviewbot.pipeline.REVIEWERS: ruff, secrets, model, ...).
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import sys
@@ -42,6 +46,7 @@ if str(ROOT) not in sys.path:  # run from a checkout: score this tree's reviewbo
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import build  # noqa: E402
 from reviewbot import pipeline  # noqa: E402
 from reviewbot.config import Config, defaults  # noqa: E402
 from reviewbot.core import FileChange, Finding, Severity  # noqa: E402
@@ -69,6 +74,24 @@ class EveryLineReviewer:
         return result
 
 
+class HunkStartReviewer:
+    """Baseline: one finding on the first line each hunk shows (a context line in git's -U3 diffs).
+    It measures what the +-3 tolerance gives away: that line is usually 3 lines above the change."""
+    name = 'hunk-start'
+
+    def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
+        result = ReviewerResult()
+        for f in files:
+            for h in f.hunks:
+                first = next((ln for ln in h.lines if ln.new_lineno is not None), None)
+                if first is not None:
+                    result.findings.append(Finding(
+                        path=f.path, line=first.new_lineno, end_line=first.new_lineno,
+                        severity=Severity.WARNING, category='baseline/hunk-start',
+                        message='hunk start', reviewer=self.name, anchored_code=first.text))
+        return result
+
+
 # --- cases -------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -85,6 +108,16 @@ class Case:
     @property
     def diff(self) -> bytes:
         return (self.dir / 'diff.patch').read_bytes()
+
+    @functools.cached_property
+    def strict_lines(self) -> set[int]:
+        """Lines a strict hit may be on: the diff's added lines, and the defect lines themselves
+        (for a defect that is a missing line, they are the context lines around the gap)."""
+        try:
+            added, _ = build.changed_lines(self.diff.decode('utf-8', 'surrogateescape'))
+        except OSError:
+            added = []
+        return set(added) | set(self.defect_lines)
 
     def read_new_file(self, path: str) -> str | None:
         p = self.dir / 'new' / path
@@ -133,6 +166,8 @@ def subset(cases: list[Case], limit: int | None) -> list[Case]:
 def make_reviewer(name: str, config: Config) -> Any:
     if name == 'every-line':
         return EveryLineReviewer()
+    if name == 'hunk-start':
+        return HunkStartReviewer()
     if name == 'naive-prompt':
         from baselines import NaivePromptReviewer
         return NaivePromptReviewer(config)
@@ -172,6 +207,7 @@ def is_hit(line: int | None, defect_lines: Iterable[int]) -> bool:
 def metrics(cases: list[Case], findings_of: dict[str, list[dict]]) -> dict[str, Any]:
     """findings_of: case id -> findings (dicts with 'line')."""
     flagged: dict[str, bool] = {}
+    strict: dict[str, bool] = {}
     total = hits = 0
     for c in cases:
         fs = findings_of.get(c.id, [])
@@ -180,6 +216,7 @@ def metrics(cases: list[Case], findings_of: dict[str, list[dict]]) -> dict[str, 
             case_hits = [f for f in fs if is_hit(f['line'], c.defect_lines)]
             hits += len(case_hits)
             flagged[c.id] = bool(case_hits)
+            strict[c.id] = any(f['line'] in c.strict_lines for f in case_hits)
 
     def share(ids: list[str], pred) -> float | None:
         return round(sum(1 for i in ids if pred(i)) / len(ids), 4) if ids else None
@@ -201,6 +238,11 @@ def metrics(cases: list[Case], findings_of: dict[str, list[dict]]) -> dict[str, 
         'precision': round(hits / total, 4) if total else None,
         'pair_score': share([c.id for c in pairs],
                             lambda i: flagged[i] and not findings_of.get(f'{i}-fix')),
+        # the same, counting only hits on an added line (or on the gap of a missing-line defect):
+        # a finding on the hunk's first context line is 3 lines from the change but says nothing
+        'strict_recall': share(pos, lambda i: strict[i]),
+        'strict_pair_score': share([c.id for c in pairs],
+                                   lambda i: strict[i] and not findings_of.get(f'{i}-fix')),
         'findings': total,
         'positives': len(pos), 'negatives': len(neg), 'pairs': len(pairs),
     }
@@ -215,7 +257,7 @@ def imported_run(name: str, path: Path, cases: list[Case]) -> dict[str, Any]:
     """Findings produced outside this script, in the per-case shape run_reviewer returns."""
     data = json.loads(path.read_text(encoding='utf-8'))
     if isinstance(data, dict) and 'runs' in data:
-        data = {cid: r['findings'] for cid, r in data['runs'][name].items()}
+        data = data['runs'][name]  # {case id: {'findings': [...], 'seconds': ...}}
     out = {}
     for c in cases:
         entry = data.get(c.id, [])
@@ -246,6 +288,7 @@ def breakdown(cases: list[Case], findings_of: dict[str, list[dict]], key) -> dic
 
 COLUMNS = (('recall', 'defect+vuln flagged'), ('defect_recall', 'defects flagged'),
            ('vuln_recall', 'vulns flagged'), ('pair_score', 'pair score'),
+           ('strict_recall', 'strict: flagged on an added line'), ('strict_pair_score', 'strict pair score'),
            ('fp_per_clean', 'FP / clean+fix diff'), ('clean_flagged', 'clean+fix diffs flagged'),
            ('precision', 'precision'), ('findings', 'findings'))
 
@@ -278,7 +321,7 @@ def markdown(result: dict[str, Any]) -> str:
                 lines.append(f'| {cfg} | {g} | {gm["cases"]} | {_fmt(gm["recall"])} | '
                              f'{_fmt(gm["pair_score"])} | {_fmt(gm["fp_per_clean"])} | {_fmt(gm["precision"])} |')
     for cfg, m in result['configs'].items():
-        if cfg.startswith(('every-line', 'naive-prompt')) or len(m['false_positive_cases']) > 40:
+        if cfg.startswith(('every-line', 'hunk-start', 'naive-prompt')) or len(m['false_positive_cases']) > 40:
             continue
         lines += ['', f'## Where {cfg} is wrong', '',
                   f'- vulns missed ({len(m["missed_vulns"])}): {", ".join(m["missed_vulns"]) or "none"}',

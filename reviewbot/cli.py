@@ -17,7 +17,12 @@ from reviewbot.errors import EXIT_USAGE, ReviewbotError
 # One line per subcommand module; order is the order in --help.
 COMMAND_MODULES = (
     'reviewbot.commands.review',
+    'reviewbot.commands.hook',
+    'reviewbot.commands.install_hook',
+    'reviewbot.commands.ci',
     'reviewbot.commands.publish',
+    'reviewbot.commands.model',
+    'reviewbot.commands.serve',
 )
 
 
@@ -29,7 +34,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog='reviewbot', description=__doc__.splitlines()[0])
+    parser = _Parser(prog='reviewbot', description='Code review for git diffs by a local model; '
+                     'private code never leaves the machine.')
     parser.add_argument('--version', action='version', version=f'reviewbot {__version__}')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
     for name in COMMAND_MODULES:

@@ -51,6 +51,14 @@ def _stage_list(v: Any) -> str | None:
     return None if not bad else f'has unknown stage(s) {bad!r} (known: {", ".join(CLOUD_STAGES)})'
 
 
+def _server_url(v: str) -> str | None:
+    if v == '':
+        return None
+    from urllib.parse import urlsplit
+    parts = urlsplit(v)
+    return None if parts.scheme in ('http', 'https') and parts.hostname else 'must be an http(s):// URL'
+
+
 DEFAULT_EXCLUDE = (
     '**/*.lock', '**/package-lock.json', '**/yarn.lock', '**/pnpm-lock.yaml', '**/poetry.lock',
     '**/Cargo.lock', '**/go.sum', '**/*.min.js', '**/*.min.css', '**/*.map',
@@ -77,14 +85,28 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'threads': Key(int, 2, 'CPU threads for the local model', check=_positive),
         'budget': Key((int, float), 60, 'seconds the model reviewer may spend (0: no limit)',
                       check=_non_negative),
-        'hook_budget': Key((int, float), 20, 'the same, when run as a pre-commit/pre-push hook',
-                           check=_non_negative),
         'ci_budget': Key((int, float), 600, 'the same, in CI (--stage ci)', check=_non_negative),
         'guidelines': Key(str, '', "path of the team's review guidelines file (Markdown)"),
         'cache': Key(bool, True, 'cache model results on disk'),
-        'triage_threshold': Key((int, float), 0.5, 'model reviewer: hunks whose risk score (0..1) is '
+        'triage_threshold': Key((int, float), 0.87, 'model reviewer: hunks whose risk score (0..1) is '
                                 'below this are cleared by triage, not sent to generation',
                                 check=lambda v: None if 0 <= v <= 1 else 'must be between 0 and 1'),
+        'server': Key(str, '', 'URL of an in-house `reviewbot serve` to use instead of a local model',
+                      check=_server_url),
+        'server_is_local': Key(bool, False, 'the server is run by your organisation: code may be sent '
+                               'to it (never assumed)'),
+        'server_token_env': Key(str, 'REVIEWBOT_SERVER_TOKEN',
+                                'environment variable holding the bearer token for the server'),
+    },
+    # [tool.reviewbot.hook]: the pre-commit / pre-push hook (reviewbot.commands.hook)
+    'hook': {
+        'on_missing_model': Key(str, 'fail-open', 'when the local model is missing or broken: '
+                                '"fail-open" commits with the other reviewers and says how to fetch '
+                                'it; "fail-closed" blocks the commit', choices=('fail-open', 'fail-closed')),
+        'budget': Key((int, float), 20, 'seconds the model reviewer may spend in the hook',
+                      check=_non_negative),
+        'fail_level': Key(str, '', 'block at this severity in the hook ("" = the top-level fail_level)',
+                          choices=('', *SEVERITY_LEVELS)),
     },
     'ruff': {
         'extend_select': Key(list, [], 'extra ruff rule codes to report (beyond the precise default set)',

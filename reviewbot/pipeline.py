@@ -68,7 +68,7 @@ def stage_budget(config: Config, stage: str) -> float:
     """Seconds the reviewers may use when no --budget is given: a hook must answer in seconds,
     a CI job may take minutes."""
     if stage in ('pre-commit', 'pre-push'):
-        return config.hook_budget
+        return config.get('budget', 'hook')
     if stage == 'ci':
         return config.ci_budget
     return config.budget

@@ -113,6 +113,19 @@ def commit_range(cwd: Path, spec: str) -> DiffSource:
     return DiffSource(spec, data, _reader(root, b_sha), root, b_sha)
 
 
+def between(cwd: Path, base: str | None, head: str, description: str | None = None) -> DiffSource:
+    """From commit `base` to commit `head`; base None means the empty tree (a push of a whole history)."""
+    root = repo_root(cwd)
+    head_sha = _verify_rev(root, head)
+    if base is None:
+        base_sha = git(['hash-object', '-t', 'tree', '/dev/null'], root).strip().decode()
+    else:
+        base_sha = _verify_rev(root, base)
+    data = git(['diff', *GIT_DIFF_FLAGS, base_sha, head_sha, '--'], root)
+    desc = description or f'{base_sha[:12] if base else "(empty tree)"}..{head_sha[:12]}'
+    return DiffSource(desc, data, _reader(root, head_sha), root, head_sha)
+
+
 def since_base(cwd: Path, base_ref: str) -> DiffSource:
     """From the merge-base of base_ref and HEAD to HEAD (what a pull request would show)."""
     src = commit_range(cwd, f'{base_ref}...HEAD')

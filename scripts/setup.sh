@@ -14,7 +14,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "==> installing reviewbot with its extras (torch is pinned to the CPU wheel)"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[export,publish,cloud,test]"
+"$VENV/bin/python" -m pip install --quiet -e ".[export,publish,cloud,server,test]"
 
 if [ "${1:-}" = "--deps" ]; then
   exit 0

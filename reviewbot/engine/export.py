@@ -4,8 +4,9 @@ optimum-onnx, onnx); never imported at review time.
 Steps, each written under a temporary name and renamed into place:
   1. GGUF -> Hugging Face folder (transformers dequantizes to fp32), with the special tokens that
      come out of GGUF wrong fixed from the registry (eos, stop ids, add_bos_token).
-  2. HF folder -> ONNX decoder with past key/values (optimum, fp32).
-  3. Graph surgery: logits only for the last `logits_to_keep` positions (not the whole prompt),
+  2. HF folder -> ONNX decoder with past key/values: the fused graph (reviewbot.engine.fused) for
+     qwen2/llama, else optimum (fp32), the general path for any Hugging Face causal LM.
+  3. (optimum graph) surgery: logits only for the last `logits_to_keep` positions (not the whole prompt),
      a tied lm_head's Transpose folded into a constant (so the quantizers see a plain MatMul).
   4. Quantization: int8 dynamic (MatMul weights) or int4 MatMulNBits (block 128, accuracy_level 4).
   5. onnxruntime graph optimization saved offline (fused norms etc.), so the session loads fast.
@@ -18,7 +19,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from reviewbot.engine import manifest, paths, registry
@@ -176,7 +176,8 @@ def quantize(src: Path, dst: Path, precision: str) -> None:
     elif precision == 'int8':
         from onnxruntime.quantization import QuantType, quantize_dynamic
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul'],
-                         per_channel=False, extra_options={'MatMulConstBOnly': True})
+                         per_channel=False,
+                         extra_options={'MatMulConstBOnly': True, 'DefaultTensorType': onnx.TensorProto.FLOAT})
     elif precision == 'int4':
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
         model = onnx.load(str(src))
@@ -219,9 +220,17 @@ def _chat_template(hf_dir: Path) -> str:
     return template
 
 
+def choose_graph(spec: registry.ModelSpec, graph: str) -> str:
+    from reviewbot.engine import fused
+    if graph == 'auto':
+        return 'fused' if spec.architecture in fused.SUPPORTED else 'optimum'
+    if graph not in ('fused', 'optimum'):
+        raise ModelError(f'unknown graph {graph!r}: use auto, fused or optimum')
+    return graph
+
+
 def export(name: str, precision: str | None = None, model_dir: str | os.PathLike[str] | None = None,
-           quiet: bool = False, keep_intermediate: bool = True,
-           log: Callable[[str], None] | None = None) -> Path:
+           graph: str = 'auto', quiet: bool = False, keep_intermediate: bool = True) -> Path:
     """Export <name> at <precision> (default: the registry's) into <model_dir>/<name>/onnx-<precision>."""
     _require_export_stack()
     _quiet_libraries()
@@ -229,10 +238,13 @@ def export(name: str, precision: str | None = None, model_dir: str | os.PathLike
     precision = precision or spec.precision
     if precision not in registry.PRECISIONS:
         raise ModelError(f'unknown precision {precision!r}: use int4, int8 or fp32')
+    if not paths.gguf_path(name, model_dir).is_file() and not (paths.hf_path(name, model_dir) / 'config.json').is_file():
+        raise ModelError(f"model {name!r} is not fetched: run `reviewbot model fetch {name}`")
     final = paths.onnx_path(name, precision, model_dir)
     timings: dict[str, float] = {}
-    steps = ['GGUF -> Hugging Face', 'Hugging Face -> ONNX', 'last-position logits',
-             f'quantize {precision}', 'onnxruntime fusion', 'manifest']
+    graph = choose_graph(spec, graph)
+    steps = ['GGUF -> Hugging Face', f'Hugging Face -> ONNX ({graph} graph)', f'quantize {precision}',
+             'onnxruntime graph optimization', 'manifest']
     with Progress(f'export {name} ({precision})', total=len(steps), quiet=quiet) as bar:
         def step(i: int) -> float:
             bar.describe(f'export {name} ({precision}) [{i + 1}/{len(steps)}] {steps[i]}')
@@ -247,34 +259,35 @@ def export(name: str, precision: str | None = None, model_dir: str | os.PathLike
             work = Path(tempfile.mkdtemp(prefix='.work-', dir=final.parent))
             try:
                 t = step(1)
-                raw = hf_to_onnx(hf_dir, work / 'raw')
-                timings['onnx_export'] = time.monotonic() - t
-                bar.advance()
-                t = step(2)
-                import onnx
-                model = onnx.load(str(raw))
-                keep_last_logits(model)
                 sliced = work / 'sliced' / 'model.onnx'
                 sliced.parent.mkdir()
+                if graph == 'fused':
+                    from reviewbot.engine import fused
+                    model = fused.build(hf_dir)
+                else:
+                    import onnx
+                    raw = hf_to_onnx(hf_dir, work / 'raw')
+                    model = onnx.load(str(raw))
+                    keep_last_logits(model)
+                    shutil.rmtree(work / 'raw')
                 _save(model, sliced)
                 del model
-                shutil.rmtree(work / 'raw')
-                timings['surgery'] = time.monotonic() - t
+                timings['onnx_graph'] = time.monotonic() - t
                 bar.advance()
-                t = step(3)
+                t = step(2)
                 quantized = work / 'quantized' / 'model.onnx'
                 quantized.parent.mkdir()
                 quantize(sliced, quantized, precision)
                 shutil.rmtree(sliced.parent)
                 timings['quantize'] = time.monotonic() - t
                 bar.advance()
-                t = step(4)
+                t = step(3)
                 optimize_offline(quantized, staging / 'model.onnx')
                 timings['optimize'] = time.monotonic() - t
                 bar.advance()
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-            t = step(5)
+            t = step(4)
             for file in RUNTIME_FILES:
                 if (hf_dir / file).is_file():
                     shutil.copyfile(hf_dir / file, staging / file)
@@ -283,6 +296,7 @@ def export(name: str, precision: str | None = None, model_dir: str | os.PathLike
             manifest.write(staging, {
                 'name': name,
                 'precision': precision,
+                'graph': graph,
                 'architecture': spec.architecture,
                 'context_length': spec.context_length,
                 'eos_token': spec.eos_token,

@@ -56,7 +56,7 @@ def fetch(name: str, model_dir: str | os.PathLike[str] | None = None, force: boo
     spec = registry.get(name)
     target = paths.gguf_path(name, model_dir)
     if target.is_file() and not force:
-        if target.stat().st_size == spec.gguf_size:
+        if target.stat().st_size == spec.gguf_size and sha256_file(target) == spec.gguf_sha256:
             return target
         target.unlink()  # a leftover of another version or a damaged copy: fetch again
     target.parent.mkdir(parents=True, exist_ok=True)

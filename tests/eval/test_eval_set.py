@@ -110,3 +110,19 @@ def test_imported_findings_are_scored_and_combined(cases_dir: Path, tmp_path: Pa
     model = result['configs']['model']
     assert model['findings'] == 2 and model['precision'] == 0.5
     assert result['configs']['ruff+model']['findings'] == result['configs']['ruff']['findings'] + 2
+
+
+def test_strict_recall_ignores_hits_on_unchanged_lines(tmp_path: Path):
+    d = tmp_path / 'bug'
+    d.mkdir()
+    (d / 'diff.patch').write_text(
+        'diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -10,7 +10,7 @@ def f():\n'
+        '     a = 1\n     b = 2\n     c = 3\n-    return items[:n]\n+    return items[:n - 1]\n'
+        '     d = 4\n     e = 5\n     g = 6\n')
+    bug = score.Case('bug', 'defect', 'python', 'm.py', [13], 'bug', 'commit', d)
+    fix = score.Case('bug-fix', 'fix', 'python', 'm.py', [], 'bug', 'commit', tmp_path / 'none')
+    assert bug.strict_lines == {13}
+    m = score.metrics([bug, fix], {'bug': [{'line': 10}]})  # the hunk's first context line
+    assert m['recall'] == 1.0 and m['strict_recall'] == 0.0 and m['strict_pair_score'] == 0.0
+    m = score.metrics([bug, fix], {'bug': [{'line': 13}]})
+    assert m['strict_recall'] == 1.0 and m['strict_pair_score'] == 1.0

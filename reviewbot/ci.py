@@ -1,0 +1,150 @@
+"""The CI job's side of a review: which commits a pull/merge request pipeline reviews, from git alone.
+
+The platform (reviewbot.platform.detect) says which event this is and names the base and head
+commits; here they become a DiffSource from the local clone: merge-base(base, head)..head, which is
+what the pull request shows. Nothing is fetched over the network: a shallow clone that lacks the
+base commit is an error that says how to check out the full history.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from reviewbot import sources
+from reviewbot.errors import DiffError, ReviewbotError
+
+GITHUB_PR_EVENTS = ('pull_request', 'pull_request_target')
+_ZERO_SHA = re.compile(r'^0+$')
+
+SHALLOW_FIX = {
+    'github': 'check out the whole history: `actions/checkout` with `fetch-depth: 0`',
+    'gitlab': 'check out the whole history: set the CI/CD variable `GIT_DEPTH: 0` '
+              '(and fetch the target branch: `git fetch origin $CI_MERGE_REQUEST_TARGET_BRANCH_NAME`)',
+}
+
+
+def _event_payload(env: Mapping[str, str]) -> dict[str, Any]:
+    path = env.get('GITHUB_EVENT_PATH')
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding='utf-8'))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ReviewbotError(f'cannot read the event payload GITHUB_EVENT_PATH={path}: {e}') from None
+    return data if isinstance(data, dict) else {}
+
+
+def _sha(value: Any) -> str | None:
+    return value if isinstance(value, str) and re.fullmatch(r'[0-9a-f]{40}|[0-9a-f]{64}', value) else None
+
+
+def review_range(ctx: Any, env: Mapping[str, str], root: Path) -> tuple[str | None, str, str]:
+    """(base, head, description) of what this CI run reviews; base None = the empty tree.
+
+    GitHub pull_request(_target): the payload's base.sha and head.sha (GITHUB_SHA is a merge commit).
+    GitHub push: before..after. GitLab merge-request pipelines: CI_MERGE_REQUEST_DIFF_BASE_SHA and the
+    source branch head (CI_MERGE_REQUEST_SOURCE_BRANCH_SHA in merged-results pipelines, where
+    CI_COMMIT_SHA is the merge commit)."""
+    if ctx.platform == 'github':
+        event = ctx.event_name or env.get('GITHUB_EVENT_NAME', '')
+        if event in GITHUB_PR_EVENTS:
+            base, head = _sha(ctx.base_sha), _sha(ctx.head_sha)
+            if not base or not head:
+                raise ReviewbotError('the pull_request event payload (GITHUB_EVENT_PATH) has no '
+                                     'pull_request.base.sha / head.sha')
+            return base, head, f'pull request #{ctx.pr_number} ({base[:12]}...{head[:12]})'
+        if event == 'push':
+            payload = _event_payload(env)
+            head = _sha(payload.get('after')) or _sha(env.get('GITHUB_SHA'))
+            if not head:
+                raise ReviewbotError('the push event payload (GITHUB_EVENT_PATH) has no "after" commit')
+            before = _sha(payload.get('before'))
+            if before and not _ZERO_SHA.match(before):
+                return before, head, f'push {before[:12]}..{head[:12]}'
+            default = (payload.get('repository') or {}).get('default_branch')
+            return _new_branch_base(root, head, default), head, f'push of a new branch ({head[:12]})'
+        raise ReviewbotError(f'GitHub event {event or "(unknown)"!r} has no diff to review; run '
+                             '`reviewbot ci` on pull_request or push events')
+    if ctx.platform == 'gitlab':
+        if not ctx.pr_number:
+            raise ReviewbotError('this GitLab pipeline is not a merge-request pipeline '
+                                 '(CI_MERGE_REQUEST_IID is unset); run the job with '
+                                 '`rules: - if: $CI_PIPELINE_SOURCE == "merge_request_event"`')
+        base = _sha(ctx.base_sha)
+        head = _sha(env.get('CI_MERGE_REQUEST_SOURCE_BRANCH_SHA')) or _sha(ctx.head_sha)
+        if not base or not head:
+            raise ReviewbotError('the merge-request pipeline has no CI_MERGE_REQUEST_DIFF_BASE_SHA / '
+                                 'CI_COMMIT_SHA')
+        return base, head, f'merge request !{ctx.pr_number} ({base[:12]}...{head[:12]})'
+    raise ReviewbotError(f'unknown CI platform {ctx.platform!r}')
+
+
+def _new_branch_base(root: Path, head: str, default_branch: Any) -> str | None:
+    """A new branch's push: from its merge-base with the default branch, else its parent commit."""
+    if isinstance(default_branch, str) and default_branch:
+        ref = f'refs/remotes/origin/{default_branch}'
+        if sources.git(['rev-parse', '--verify', '--quiet', ref], root, check=False).strip():
+            mb = sources.git(['merge-base', ref, head], root, check=False).strip().decode()
+            if mb:
+                return mb
+    parent = sources.git(['rev-parse', '--verify', '--quiet', f'{head}^'], root, check=False).strip()
+    return parent.decode() or None
+
+
+def _exists(root: Path, sha: str) -> bool:
+    return bool(sources.git(['rev-parse', '--verify', '--quiet', f'{sha}^{{commit}}'], root,
+                            check=False).strip())
+
+
+def _is_shallow(root: Path) -> bool:
+    return sources.git(['rev-parse', '--is-shallow-repository'], root, check=False).strip() == b'true'
+
+
+def diff_source(root: Path, platform: str, base: str | None, head: str, description: str,
+                event_name: str | None = None, pr_number: int | None = None):
+    """merge-base(base, head)..head from the local clone; a missing commit says how to fix the checkout."""
+    fix = SHALLOW_FIX.get(platform, 'check out the whole history')
+    for what, sha in (('head', head), ('base', base)):
+        if sha is not None and not _exists(root, sha):
+            shallow = ' (this clone is shallow)' if _is_shallow(root) else ''
+            hint = fix
+            if what == 'head' and event_name == 'pull_request_target':
+                # that event checks out the base branch: the PR's commits must be fetched (never run)
+                hint += f'; pull_request_target checks out the base branch: also fetch the PR head ' \
+                        f'(`git fetch origin refs/pull/{pr_number}/head`)'
+            raise DiffError(f'the {what} commit {sha[:12]} is not in this clone{shallow}; {hint}')
+    if base is None:
+        return sources.between(root, None, head, description)
+    mb = sources.git(['merge-base', base, head], root, check=False).strip().decode()
+    if not mb:
+        shallow = 'this clone is shallow' if _is_shallow(root) else 'the histories are unrelated'
+        raise DiffError(f'no merge-base of {base[:12]} and {head[:12]} ({shallow}); {fix}')
+    return sources.between(root, mb, head, description)
+
+
+def publish_target(ctx: Any) -> Any:
+    """The reviewbot.publish target for this run's pull/merge request (needs a token with write access)."""
+    from reviewbot import publish
+    if not ctx.pr_number:
+        raise ReviewbotError('--publish: this run is not for a pull or merge request')
+    if ctx.platform == 'github':
+        if not ctx.token:
+            raise ReviewbotError('--publish needs a token: set GITHUB_TOKEN (permissions: '
+                                 'pull-requests: write), or publish from the JSON report in a '
+                                 'workflow_run job (workflows/github-publish.yml)')
+        try:
+            from github import Auth
+        except ModuleNotFoundError:
+            raise ReviewbotError("--publish needs PyGithub: pip install 'reviewbot[publish]'") from None
+        return publish.GitHubTarget(repo=ctx.base_repo or ctx.repo, pr_number=int(ctx.pr_number),
+                                    base_url=ctx.api_url, auth=Auth.Token(ctx.token))
+    if ctx.platform == 'gitlab':
+        if not ctx.token or getattr(ctx, 'token_header', '') == 'JOB-TOKEN':
+            raise ReviewbotError('--publish needs a project access token with api scope in '
+                                 'REVIEWBOT_GITLAB_TOKEN (CI_JOB_TOKEN cannot comment on merge requests)')
+        return publish.GitLabTarget(project=ctx.base_repo or ctx.repo, mr_iid=int(ctx.pr_number),
+                                    url=ctx.api_url, token=ctx.token)
+    raise ReviewbotError(f'--publish: unknown platform {ctx.platform!r}')

@@ -1,0 +1,105 @@
+"""`reviewbot ci`: review a pull/merge request inside GitHub Actions or GitLab CI.
+
+The platform comes from the environment (reviewbot.platform.detect); the diff from the local clone
+(merge-base of base and head, reviewbot.ci). Writes GitHub annotations to stdout and Markdown to
+$GITHUB_STEP_SUMMARY on GitHub, the terminal report elsewhere, and optional SARIF/JSON files. With
+--publish, posts the review through reviewbot.publish when that module is installed. Exit codes as
+`reviewbot review`: 1 when a finding is at or above the fail level, 2 for errors (also outside CI),
+3 when --publish could not post every finding (and none is at the fail level).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser('ci', help='review the pull/merge request of this CI run (GitHub Actions, GitLab CI)',
+                       description='Review the pull request (GitHub Actions) or merge request (GitLab CI) '
+                       'this job runs for, from the local clone (needs the full history: fetch-depth 0). '
+                       'Exit 0: fine; 1: a finding at or above the fail level; 2: error or not in CI.')
+    p.add_argument('--sarif', metavar='FILE', help='also write a SARIF 2.1.0 report (code scanning)')
+    p.add_argument('--json', metavar='FILE', help='also write the JSON report (for a separate posting job)')
+    p.add_argument('--publish', action='store_true',
+                   help='post the review on the pull/merge request (needs reviewbot.publish and a token)')
+    p.add_argument('--no-summary', action='store_true', help='do not write $GITHUB_STEP_SUMMARY')
+    p.add_argument('--fail-level', choices=('error', 'warning', 'info', 'none'),
+                   help='exit 1 when a finding is at or above this severity (default: config, error)')
+    p.add_argument('--config', metavar='FILE', help='config file (default: nearest .reviewbot.toml '
+                   'or pyproject.toml [tool.reviewbot])')
+    p.add_argument('--reviewers', metavar='A,B', help='comma-separated reviewers to run')
+    p.add_argument('--budget', type=float, metavar='SECONDS', help='time the model reviewer may use')
+    p.add_argument('--model', metavar='NAME', help='local model name or exported model folder')
+    p.add_argument('--model-dir', metavar='DIR', help='model cache directory (e.g. runner-local)')
+    p.add_argument('--no-cache', action='store_true', help='do not use the result cache')
+    p.set_defaults(func=run)
+
+
+def _write(path: str, text: str) -> None:
+    tmp = Path(path + '.tmp')
+    tmp.write_text(text if text.endswith('\n') else text + '\n', encoding='utf-8', errors='surrogateescape')
+    os.replace(tmp, path)
+
+
+def _load_publish():
+    """reviewbot.publish if this install has it (imported only when --publish is given)."""
+    import importlib
+
+    from reviewbot.errors import ReviewbotError
+    try:
+        return importlib.import_module('reviewbot.publish')
+    except ModuleNotFoundError as e:
+        if e.name not in ('reviewbot.publish', 'github', 'gitlab'):
+            raise
+        raise ReviewbotError(f'--publish is not available: {e.name} is not installed '
+                             "(pip install 'reviewbot[publish]')") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from reviewbot import ci, pipeline, platform, reporters
+    from reviewbot.commands.review import load_config
+    from reviewbot.errors import ReviewbotError
+    t0 = time.perf_counter()
+    env = os.environ
+    ctx = platform.detect(env)
+    if ctx is None:
+        raise ReviewbotError('not running in a known CI (GitHub Actions or a GitLab merge-request '
+                             'pipeline); use `reviewbot review` outside CI')
+    # a missing module or token fails before the review, not after it
+    publish = _load_publish() if args.publish else None
+    target = ci.publish_target(ctx) if publish is not None else None
+    cfg = load_config(args)
+    from reviewbot.sources import repo_root
+    root = repo_root(Path.cwd())
+    base, head, description = ci.review_range(ctx, env, root)
+    source = ci.diff_source(root, ctx.platform, base, head, description,
+                            event_name=ctx.event_name, pr_number=ctx.pr_number)
+    prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx)
+    reviewers = pipeline.make_reviewers(cfg.reviewers, cfg) if prep.plan.files else []
+    report = pipeline.run(prep, reviewers)
+    report.timings['total'] = time.perf_counter() - t0
+    print(f'reviewbot: {description}', file=sys.stderr)
+
+    if ctx.platform == 'github':
+        # annotations, then the whole report as inert text (stop-commands) for the log
+        sys.stdout.write(reporters.render(report, 'github-annotations'))
+        if not args.no_summary:
+            from reviewbot.reporters import job_summary
+            job_summary.append_to_step_summary(report, env)
+    else:
+        sys.stdout.write(reporters.render(report, 'terminal', color=False))
+    sys.stdout.flush()
+    if args.sarif:
+        _write(args.sarif, reporters.render(report, 'sarif'))
+    if args.json:
+        _write(args.json, reporters.render(report, 'json'))
+    failed = pipeline.fails(report, cfg.fail_level)
+    if publish is not None:
+        result = publish.publish_report(report, prep.diff, target)
+        print(result.describe(), file=sys.stderr)
+        if not result.ok and not failed:
+            return 3  # as `reviewbot publish`: findings that could not be posted are named above
+    return 1 if failed else 0

@@ -1,0 +1,11 @@
+"""In-house model server: one local model shared by a team over HTTP (`reviewbot serve`).
+
+- worker:  the single thread that owns the model and runs queued jobs one at a time
+- metrics: counters exposed at /metrics (Prometheus text or JSON)
+- app:     the Starlette application (OpenAI-compatible chat/completions, /v1/review, health)
+- runner:  binding checks, token loading and the uvicorn server with graceful shutdown
+- client:  RemoteModel (same surface as the engine's model) and model_for(config)
+
+Starlette and uvicorn are the `server` extra; only `client` is imported on the review path, and it
+imports httpx only when a server is configured.
+"""
