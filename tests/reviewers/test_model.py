@@ -310,8 +310,12 @@ def test_naive_baseline_runs_on_the_tiny_model(tiny):
 
 
 def test_default_model_flags_sql_built_from_user_input(cache_dir):
+    # Triage off: the calibrated default threshold (0.87) clears this hunk (risk 0.84 here; the
+    # triage signal is weak, see eval/results/model.md), and in the default reviewer set ruff's
+    # S608 is what flags it. This checks the rest: the scan picks the line, the model's message
+    # passes validation, and the finding lands on it.
     model = _load(DEFAULT)
-    config = defaults()
+    config = defaults().override(triage_threshold=0.0)
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     result = mr.ModelReviewer(config, model=model).review(files, ctx)
     assert any(f.line in (12, 13) for f in result.findings), (result.findings, result.skipped)
