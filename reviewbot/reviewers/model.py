@@ -386,7 +386,8 @@ _WORD = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 def is_boilerplate(message: str, code: str) -> bool:
     """A message that is a style nit, a generic remark, an echo of the prompt's own example,
     or just the code said again."""
-    if len(message) < 8 or _BOILERPLATE.search(message) or _degenerate(message):
+    if len(message) < 8 or _BOILERPLATE.search(message) or _degenerate(message) \
+            or not _prose(message):
         return True
     low = message.lower()
     words = [w.lower() for w in _WORD.findall(message)]
@@ -419,6 +420,15 @@ def _resolve_quote(code: str, hint: int, unit: Unit) -> int | None:
     if scored and scored[0][0] >= 0.9 and (len(scored) == 1 or scored[1][0] < scored[0][0] - 0.05):
         return scored[0][1]
     return None
+
+
+def _prose(message: str) -> bool:
+    """A sentence, not noise: at least three plain words, and not mostly digits and symbols
+    (a small model's answer can be a version string or a run of zeros)."""
+    tokens = re.split(r'[\s,.;:()\[\]{}\'"`]+', message)
+    words = [t for t in tokens if t.isalpha() and 2 <= len(t) <= 15]
+    noise = sum(1 for ch in message if ch.isdigit() or ch == '_')
+    return len(words) >= 3 and noise <= 0.3 * len(message)
 
 
 def _degenerate(message: str) -> bool:

@@ -175,13 +175,14 @@ def test_validation_keeps_real_findings_and_drops_the_rest():
         'L12: bug: looks good to me',
         'L14: bug: return db.execute(query).fetchall()',  # the code said again
         'L12: bug: an empty list divides by zero',  # the prompt's own example echoed
+        'L12: bug: Python 2.7.0_RELEASE_NAVIGOR_1000000000000000000000',  # noise, not a sentence
     ])
     checked = mr.validate(mr.parse_output(text), u)
     assert [(f.line, f.category) for f in checked.findings] == [(13, 'model/security')]
     f = checked.findings[0]
     assert f.severity.value == 'error' and f.reviewer == 'model' and f.path == 'app/db.py'
     assert checked.dropped == {'duplicate': 1, 'not an added line': 2, 'unknown category': 1,
-                               'boilerplate': 4}
+                               'boilerplate': 5}
 
 
 def test_risk_signals_are_in_0_1_and_the_least_natural_line_is_picked():
