@@ -1,9 +1,10 @@
 """Measure and calibrate the model reviewer on the eval set (eval/cases, built by eval/build.py).
 
-`collect` runs, for every case and every unit the reviewer would make, both triage scores
-('answer' and 'yesno'), the review generation and the naive single-prompt baseline, and records
-everything (and the timings) in a JSON file. It fills the reviewer's own result cache, so a later
-`python eval/score.py --reviewers model` with the same model costs no inference.
+`collect` runs, for every case and every unit the reviewer would make, the reviewer's one-prefill
+scan (risk and per-line surprisal) and its generation, optionally the naive single-prompt baseline
+(`--naive`), and records everything (and the timings) in a JSON file. It fills the reviewer's own
+result cache, so a later `python eval/score.py --reviewers model` with the same model costs no
+inference.
 
 `calibrate` reads such files and, without running the model again, simulates the reviewer for
 every triage threshold: the findings of a case are the validated findings of its units whose
@@ -236,7 +237,6 @@ def main() -> int:
     c.add_argument('--limit', type=int, default=None)
     c.add_argument('--threads', type=int, default=2)
     c.add_argument('--naive', action='store_true', help='also run the naive single-prompt baseline')
-    c.add_argument('--methods', default='answer,yesno', help='triage methods to score')
     c.set_defaults(func=collect)
     k = sub.add_parser('calibrate')
     k.add_argument('files', nargs='+')

@@ -562,7 +562,11 @@ def cache_key(*parts: str) -> str:
 
 # --- the reviewer ---------------------------------------------------------------------------------
 
-DEFAULT_TRIAGE_THRESHOLD = 0.5
+DEFAULT_TRIAGE_THRESHOLD = 0.87  # calibrated on the eval set: eval/results/model.md
+# Until the first model call has measured them: speeds of the 0.5B int4 model on a busy 2-core machine.
+ASSUMED_PREFILL_TOKENS_PER_SECOND = 150.0
+ASSUMED_DECODE_TOKENS_PER_SECOND = 20.0
+ASSUMED_LOAD_SECONDS = 2.0
 
 
 class ModelReviewer:
@@ -783,14 +787,15 @@ class ModelReviewer:
 
     # Time -----------------------------------------------------------------------------------
     def _prompt_cost(self, u: Unit, new_tokens: int) -> float:
-        """Seconds a prompt for this unit will take, from the speeds seen so far (optimistic
-        until the first call: the first call is always attempted if any time is left)."""
-        if self._prefill_rate is None:
-            return 0.0
+        """Seconds a prompt for this unit will take: from the speeds seen so far, or, before the
+        first call, from conservative speeds of a busy 2-core machine plus the model load. A model
+        call cannot be interrupted, so one is never started that would overrun the deadline."""
         tokens = (len(u.view) + PROMPT_OVERHEAD_CHARS) / 3.5  # ~3.5 chars per token of code
-        cost = tokens / self._prefill_rate
-        if new_tokens and self._decode_rate:
-            cost += new_tokens / self._decode_rate
+        cost = tokens / (self._prefill_rate or ASSUMED_PREFILL_TOKENS_PER_SECOND)
+        if new_tokens:
+            cost += new_tokens / (self._decode_rate or ASSUMED_DECODE_TOKENS_PER_SECOND)
+        if self._model is None:
+            cost += ASSUMED_LOAD_SECONDS
         return cost
 
     def _note_prefill(self, prompt: str, seconds: float) -> None:

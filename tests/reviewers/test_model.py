@@ -266,6 +266,17 @@ def test_deadline_already_passed_calls_no_model(cache_dir):
     assert result.stats['model_calls'] == 0 and reviewer._model is None
 
 
+def test_budget_smaller_than_one_model_call_starts_none(cache_dir):
+    # A model call cannot be interrupted: one that cannot finish in time is never started, and
+    # the model is not even loaded.
+    config = defaults().override(model=TINY)
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config, deadline=time.monotonic() + 0.5)
+    reviewer = mr.ModelReviewer(config)
+    result = reviewer.review(files, ctx)
+    assert [s.reason for s in result.skipped] == ['budget: not reached']
+    assert result.stats['model_calls'] == 0 and reviewer._model is None
+
+
 def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
     config = defaults().override(model=TINY, triage_threshold=0.0)
     old, new = many_hunks_source(2)
