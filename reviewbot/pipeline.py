@@ -21,6 +21,7 @@ REVIEWERS = {
     'secrets': 'reviewbot.reviewers.secrets:SecretsReviewer',
     'ruff': 'reviewbot.reviewers.ruff:RuffReviewer',
     'patterns': 'reviewbot.reviewers.patterns:PatternsReviewer',
+    'model': 'reviewbot.reviewers.model:ModelReviewer',
     'cloud': 'reviewbot.reviewers.cloud:CloudReviewer',
 }
 
@@ -55,13 +56,23 @@ def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: 
             platform: object = None, budget: float | None = None) -> Prepared:
     diff = parse_diff(source.data)
     plan = make_plan(diff, config)
-    seconds = config.budget if budget is None else budget
+    seconds = budget if budget is not None else stage_budget(config, stage)
     ctx = ReviewContext(config=config, read_new_file=source.read_new_file,
                         repo_root=source.repo_root, stage=stage, dry_run=dry_run,
                         platform=platform,
                         budget=seconds or None,
                         deadline=time.monotonic() + seconds if seconds else None)
     return Prepared(source, diff, plan, ctx)
+
+
+def stage_budget(config: Config, stage: str) -> float:
+    """Seconds the reviewers may use when no --budget is given: a hook must answer in seconds,
+    a CI job may take minutes."""
+    if stage in ('pre-commit', 'pre-push'):
+        return config.get('budget', 'hook')
+    if stage == 'ci':
+        return config.ci_budget
+    return config.budget
 
 
 def dry_run_lines(prep: Prepared, reviewers: list[Reviewer]) -> list[str]:

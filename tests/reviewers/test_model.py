@@ -1,0 +1,333 @@
+"""The model reviewer: units and prompts, the strict parser and validation, the result cache, the
+budget, and real reviews with the tiny model (smollm2-135m) and the default model through onnxruntime."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reviewbot.config import defaults
+from reviewbot.core import LineKind
+from reviewbot.diffparse import parse_diff
+from reviewbot.errors import ModelError
+from reviewbot.reviewers import ReviewContext
+from reviewbot.reviewers import model as mr
+
+TINY = 'smollm2-135m'
+DEFAULT = 'qwen2.5-coder-0.5b'
+
+OLD_APP = '''import sqlite3
+
+
+def connect(path):
+    return sqlite3.connect(path)
+
+
+def count_users(db):
+    return db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+'''
+NEW_APP = '''import sqlite3
+
+
+def connect(path):
+    return sqlite3.connect(path)
+
+
+def count_users(db):
+    return db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+
+
+def find_user(db, name):
+    query = "SELECT id, email FROM users WHERE name = '" + name + "'"
+    return db.execute(query).fetchall()
+'''
+
+
+def make_diff(path: str, old: str, new: str) -> bytes:
+    import difflib
+    body = ''.join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                        f'a/{path}', f'b/{path}', n=3))
+    return f'diff --git a/{path} b/{path}\n{body}'.encode()
+
+
+def files_and_ctx(path: str, old: str, new: str, config=None, deadline=None):
+    diff = parse_diff(make_diff(path, old, new))
+    ctx = ReviewContext(config=config or defaults(), read_new_file=lambda p: new if p == path else None,
+                        deadline=deadline)
+    return diff.files, ctx
+
+
+def many_hunks_source(n: int) -> tuple[str, str]:
+    """Old and new text of a file where n far-apart functions each gain a line."""
+    old_parts, new_parts = [], []
+    for i in range(n):
+        body = [f'def f{i}(x):', f'    y = x + {i}'] + [f'    # filler {i}.{k}' for k in range(12)]
+        old_parts.append('\n'.join(body + ['    return y']))
+        new_parts.append('\n'.join(body + [f'    y = y * {i + 2}', '    return y']))
+    return '\n\n\n'.join(old_parts) + '\n', '\n\n\n'.join(new_parts) + '\n'
+
+
+def added_lines(files) -> set[tuple[str, int]]:
+    return {(f.path, ln.new_lineno) for f in files for h in f.hunks for ln in h.lines
+            if ln.kind is LineKind.ADDED}
+
+
+# --- units and prompt ------------------------------------------------------------------------------
+
+def test_view_numbers_new_file_lines_and_marks_added_ones():
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP)
+    units, skipped = mr.ModelReviewer(defaults()).units(files, ctx)
+    assert not skipped and len(units) == 1
+    u = units[0]
+    assert u.lang == 'Python'
+    lines = NEW_APP.split('\n')
+    width = len(u.view.splitlines()[-1].split(' ', 1)[0])  # 'L<n>' padded to the widest label
+    for row in u.view.splitlines():
+        num, mark, code = int(row[1:width].strip()), row[width + 1], row[width + 3:]
+        assert lines[num - 1].rstrip() == code.rstrip()
+        assert (mark == '+') == (num in u.added)
+        assert bool(mr._ADDED_ROW.match(row)) == (num in u.added)
+    assert set(u.added) == {10, 11, 12, 13, 14}
+    prompt = mr.review_messages(u)[-1]['content']
+    assert 'File: app/db.py (Python)' in prompt and u.view in prompt
+
+
+def test_far_apart_hunks_are_separate_units_and_non_code_is_skipped_with_reason():
+    old, new = many_hunks_source(3)
+    files, ctx = files_and_ctx('pkg/calc.go', old, new)
+    units, _ = mr.ModelReviewer(defaults()).units(files, ctx)
+    assert len(units) == 3 and all(u.lang == 'Go' for u in units)
+    docs, dctx = files_and_ctx('README.md', 'a\n', 'a\nb\n')
+    units, skipped = mr.ModelReviewer(defaults()).units(docs, dctx)
+    assert units == [] and skipped[0].path == 'README.md' and 'not a source file' in skipped[0].reason
+
+
+def test_big_new_file_is_split_into_windows_that_cover_every_added_line():
+    new = ''.join(f'x{i} = {i}\n' for i in range(130))
+    files, ctx = files_and_ctx('big.py', '', new)
+    units, _ = mr.ModelReviewer(defaults()).units(files, ctx)
+    assert len(units) >= 3
+    assert all(len(u.added) <= mr.MAX_UNIT_LINES for u in units)
+    covered = sorted(n for u in units for n in u.added)
+    assert covered == list(range(1, 131))
+
+
+def test_guidelines_reach_the_prompt(tmp_path):
+    (tmp_path / 'REVIEW.md').write_text('Never log request bodies.\n')
+    config = defaults().override(guidelines=str(tmp_path / 'REVIEW.md'))
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    reviewer = mr.ModelReviewer(config)
+    text = reviewer.guidelines(ctx)
+    units, _ = reviewer.units(files, ctx)
+    assert 'Never log request bodies.' in mr.review_messages(units[0], text)[0]['content']
+
+
+# --- parser and validation -------------------------------------------------------------------------
+
+def _unit():
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP)
+    units, _ = mr.ModelReviewer(defaults()).units(files, ctx)
+    return units[0]
+
+
+def test_parser_reads_the_finding_format_and_stops_at_none():
+    text = ('L13: security: query is built by concatenating the user name\n'
+            '- L14 - bug: fetchall returns every row of the result at once\n'
+            'NONE\nL12: bug: after NONE nothing counts')
+    raws = mr.parse_output(text)
+    assert [(r.line, r.category) for r in raws] == [(13, 'security'), (14, 'bug')]
+    assert mr.parse_output('NONE') == []
+
+
+@pytest.mark.parametrize('garbage', [
+    '', 'NONE', '\x00\x01\x02', 'L', 'L:', 'L99999999999999999999: bug: huge', 'L12', 'L12: bug',
+    'L12: : empty category', '{"line": 12, "message": "json is not the format"}', '```python\nx\n```',
+    'L-3: bug: negative', 'L12-L5: bug: backwards range is clamped', 'Line 12 has an issue.',
+    'L12: bug: ' + 'x' * 10000, '\n' * 500, 'L12: security: \u202e\u0000 weird', None, 12, b'L12: bug: x',
+])
+def test_malformed_output_never_crashes(garbage):
+    u = _unit()
+    raws = mr.parse_output(garbage)
+    checked = mr.validate(raws, u)
+    assert all(f.line in u.added for f in checked.findings)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_parses_and_validates_to_added_lines_only(text):
+    u = _unit()
+    for f in mr.validate(mr.parse_output(text), u).findings:
+        assert f.line in u.added and f.end_line in u.added and f.category in ('model/bug', 'model/security')
+
+
+def test_validation_keeps_real_findings_and_drops_the_rest():
+    u = _unit()
+    text = '\n'.join([
+        'L13: security: SQL injection: the user name is pasted into the query string',
+        'L13: security: SQL injection again on the same line, worded differently',
+        'L9: bug: count_users returns the wrong count when the table is empty',  # context line
+        'L40: bug: this line does not exist in the file at all',
+        'L14: style: variable names could be more descriptive',
+        'L14: bug: consider adding a docstring to explain the function',
+        'L12: bug: looks good to me',
+        'L14: bug: return db.execute(query).fetchall()',  # the code said again
+        'L12: bug: an empty list divides by zero',  # the prompt's own example echoed
+        'L12: bug: Python 2.7.0_RELEASE_NAVIGOR_1000000000000000000000',  # noise, not a sentence
+    ])
+    checked = mr.validate(mr.parse_output(text), u)
+    assert [(f.line, f.category) for f in checked.findings] == [(13, 'model/security')]
+    f = checked.findings[0]
+    assert f.severity.value == 'error' and f.reviewer == 'model' and f.path == 'app/db.py'
+    assert checked.dropped == {'duplicate': 1, 'not an added line': 2, 'unknown category': 1,
+                               'boilerplate': 5}
+
+
+def test_risk_signals_are_in_0_1_and_the_least_natural_line_is_picked():
+    scan = mr.Scan(0.8, {12: 0.4, 13: 2.5, 14: 1.0})
+    for signal in ('answer', 'surprisal', 'both'):
+        assert 0.0 <= mr.unit_risk(scan, signal) <= 1.0
+    assert mr.unit_risk(scan, 'answer') == 0.8
+    assert mr.pick_line(scan) == 13
+    empty = mr.Scan(0.0, {})
+    assert mr.pick_line(empty) is None and mr.unit_risk(empty, 'both') == 0.0
+
+
+def test_cache_survives_garbage_entries(tmp_path):
+    cache = mr.ResultCache(tmp_path)
+    key = mr.cache_key('a', 'b')
+    assert cache.get(key) is None
+    cache.put(key, {'score': 0.5})
+    assert cache.get(key) == {'score': 0.5}
+    (tmp_path / key[:2] / f'{key}.json').write_text('{not json')
+    assert cache.get(key) is None
+
+
+# --- with the real models ---------------------------------------------------------------------------
+
+def _load(name: str):
+    from reviewbot.engine import load_model
+    try:
+        return load_model(name)
+    except ModelError as e:
+        pytest.skip(f'{name} not exported here: {e}')
+
+
+@pytest.fixture(scope='module')
+def tiny():
+    return _load(TINY)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / 'results-cache'
+    monkeypatch.setenv(mr.ENV_CACHE_DIR, str(d))
+    return d
+
+
+def test_tiny_model_findings_are_anchored_to_added_lines(tiny, cache_dir):
+    config = defaults().override(model=TINY, triage_threshold=0.0)  # generate for every unit
+    old, new = many_hunks_source(3)
+    files, ctx = files_and_ctx('pkg/calc.py', old, new, config)
+    files2, ctx2 = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 24  # the tiny model writes prose: short answers keep the test fast
+    result = reviewer.review(files + files2, ctx)
+    allowed = added_lines(files + files2)
+    assert result.stats['generated'] == result.stats['units'] == 4
+    for f in result.findings:
+        assert (f.path, f.line) in allowed and (f.path, f.end_line) in allowed
+    assert not result.skipped
+
+
+def test_tiny_budget_skips_with_budget_reasons_and_accounts_for_every_unit(tiny, cache_dir):
+    config = defaults().override(model=TINY, triage_threshold=0.0)
+    old, new = many_hunks_source(8)
+    files, ctx = files_and_ctx('pkg/calc.py', old, new, config, deadline=time.monotonic() + 0.05)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 24  # the tiny model writes prose: short answers keep the test fast
+    result = reviewer.review(files, ctx)
+    budget = [s for s in result.skipped if s.reason.startswith('budget:')]
+    assert budget, result.skipped
+    assert all(s.reviewer == 'model' and s.hunk is not None for s in result.skipped)
+    # every unit is accounted for: generated, or skipped with a reason
+    assert result.stats['generated'] + len(result.skipped) >= result.stats['units'] == 8
+    assert result.stats['model_calls'] <= 2  # it stopped calling the model when time ran out
+
+
+def test_deadline_already_passed_calls_no_model(cache_dir):
+    config = defaults().override(model=TINY)
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config, deadline=time.monotonic() - 1)
+    reviewer = mr.ModelReviewer(config)
+    result = reviewer.review(files, ctx)
+    assert [s.reason for s in result.skipped] == ['budget: not reached']
+    assert result.stats['model_calls'] == 0 and reviewer._model is None
+
+
+def test_budget_smaller_than_one_model_call_starts_none(cache_dir):
+    # A model call cannot be interrupted: one that cannot finish in time is never started, and
+    # the model is not even loaded.
+    config = defaults().override(model=TINY)
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config, deadline=time.monotonic() + 0.5)
+    reviewer = mr.ModelReviewer(config)
+    result = reviewer.review(files, ctx)
+    assert [s.reason for s in result.skipped] == ['budget: not reached']
+    assert result.stats['model_calls'] == 0 and reviewer._model is None
+
+
+def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
+    config = defaults().override(model=TINY, triage_threshold=0.0)
+    old, new = many_hunks_source(2)
+    files, ctx = files_and_ctx('pkg/calc.py', old, new, config)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 24
+    first = reviewer.review(files, ctx)
+    assert first.stats['model_calls'] == 4 and first.stats['cache_hits'] == 0  # 2 triage + 2 reviews
+    again = mr.ModelReviewer(config)  # a new process would start like this: no model loaded
+    second = again.review(files, ctx)
+    assert second.stats['model_calls'] == 0 and second.stats['cache_hits'] == 4
+    assert again._model is None
+    assert [f.to_dict() for f in second.findings] == [f.to_dict() for f in first.findings]
+    # a changed hunk is a miss, the unchanged one still a hit
+    files3, ctx3 = files_and_ctx('pkg/calc.py', old, new.replace('y * 2', 'y * 20'), config)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 24
+    third = reviewer.review(files3, ctx3)
+    assert third.stats['model_calls'] == 2 and third.stats['cache_hits'] == 2
+
+
+def test_no_cache_config_always_calls_the_model(tiny, cache_dir):
+    config = defaults().override(model=TINY, triage_threshold=1.0, cache=False)
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    for _ in range(2):
+        result = mr.ModelReviewer(config, model=tiny).review(files, ctx)
+        assert result.stats['model_calls'] == 1 and result.stats['cache_hits'] == 0
+    assert not cache_dir.exists()
+
+
+def test_missing_model_is_a_one_line_model_error_naming_the_fetch_command(tmp_path, cache_dir):
+    config = defaults().override(model=TINY, model_dir=str(tmp_path / 'empty-models'))
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    with pytest.raises(ModelError) as e:
+        mr.ModelReviewer(config).review(files, ctx)
+    assert '\n' not in str(e.value) and 'reviewbot model fetch' in str(e.value)
+
+
+def test_naive_baseline_runs_on_the_tiny_model(tiny):
+    files, _ = files_and_ctx('app/db.py', OLD_APP, NEW_APP)
+    findings = mr.naive_review(files, tiny, max_new_tokens=24)
+    assert all(f.reviewer == 'model-naive' for f in findings)
+
+
+def test_default_model_flags_sql_built_from_user_input(cache_dir):
+    # Triage off: the calibrated default threshold (0.87) clears this hunk (risk 0.84 here; the
+    # triage signal is weak, see eval/results/model.md), and in the default reviewer set ruff's
+    # S608 is what flags it. This checks the rest: the scan picks the line, the model's message
+    # passes validation, and the finding lands on it.
+    model = _load(DEFAULT)
+    config = defaults().override(triage_threshold=0.0)
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    result = mr.ModelReviewer(config, model=model).review(files, ctx)
+    assert any(f.line in (12, 13) for f in result.findings), (result.findings, result.skipped)
