@@ -78,7 +78,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                       check=_positive),
         'unanchored': Key(str, 'file-note', 'what to do with a finding on a line outside the diff',
                           choices=('file-note', 'drop')),
-        'reviewers': Key(list, ['secrets', 'ruff', 'model'], 'reviewers to run, in order',
+        'reviewers': Key(list, ['secrets', 'ruff', 'patterns', 'model'], 'reviewers to run, in order',
                          check=_str_list),
         'model': Key(str, 'qwen2.5-coder-0.5b', 'local model name (see `reviewbot model list`)'),
         'model_dir': Key(str, '', 'where models are cached (default: per-user cache directory)'),

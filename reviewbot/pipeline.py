@@ -52,12 +52,28 @@ class Prepared:
     context: ReviewContext
 
 
+def _with_added_files(read: Callable[[str], str | None], diff: Diff) -> Callable[[str], str | None]:
+    """A file the diff adds whole is known exactly from the diff, even without its repository
+    (a diff file or stdin): reviewers that need the whole file get it."""
+    def read_or_rebuild(path: str) -> str | None:
+        text = read(path)
+        if text is not None:
+            return text
+        f = diff.file(path)
+        if f is None or f.old_path is not None or len(f.hunks) != 1 or f.hunks[0].new_start > 1:
+            return None
+        lines = f.hunks[0].lines
+        body = '\n'.join(ln.text for ln in lines)
+        return body if lines and lines[-1].no_newline_at_eof else body + '\n'
+    return read_or_rebuild
+
+
 def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: bool = False,
             platform: object = None, budget: float | None = None) -> Prepared:
     diff = parse_diff(source.data)
     plan = make_plan(diff, config)
     seconds = budget if budget is not None else stage_budget(config, stage)
-    ctx = ReviewContext(config=config, read_new_file=source.read_new_file,
+    ctx = ReviewContext(config=config, read_new_file=_with_added_files(source.read_new_file, diff),
                         repo_root=source.repo_root, stage=stage, dry_run=dry_run,
                         platform=platform,
                         budget=seconds or None,

@@ -24,9 +24,19 @@ MODEL=${REVIEWBOT_SETUP_MODEL:-qwen2.5-coder-0.5b}
 echo "==> fetching and exporting the default model ($MODEL); cached after the first run"
 "$VENV/bin/reviewbot" model fetch "$MODEL"
 "$VENV/bin/reviewbot" model export "$MODEL"
-echo "==> reviewing a real diff: examples/sql-injection.diff"
+echo "==> reviewing a real diff: examples/sql-injection.diff applied as a commit in a temp repository"
+REVIEWBOT="$(cd "$VENV" && pwd)/bin/reviewbot"
+demo=$(mktemp -d)
+trap 'rm -rf "$demo"' EXIT
+cp -r examples/demo-base/. "$demo/"
+git -C "$demo" init -q
+git -C "$demo" add -A
+git -C "$demo" -c user.name=demo -c user.email=demo@example.invalid commit -qm base
+git -C "$demo" apply "$PWD/examples/sql-injection.diff"
+git -C "$demo" add -A
+git -C "$demo" -c user.name=demo -c user.email=demo@example.invalid commit -qm change
 set +e
-"$VENV/bin/reviewbot" review --diff examples/sql-injection.diff --model "$MODEL" --fail-level none
+(cd "$demo" && "$REVIEWBOT" review --range HEAD~1..HEAD --model "$MODEL" --fail-level none)
 status=$?
 set -e
 echo "==> done (review exit code $status). Run the tests with: $VENV/bin/python -m pytest"

@@ -93,6 +93,48 @@ def run_ruff(binary: str, path: str, text: str, select: list[str], ignore: list[
     return json.loads(proc.stdout or b'[]')
 
 
+_MAX_SNIPPET_LINES = 200
+
+
+def _padded(lines: list) -> str:
+    """The given new-side lines at their line numbers (blank lines elsewhere), dedented together."""
+    import textwrap
+    body = textwrap.dedent('\n'.join(ln.text for ln in lines)).rstrip()
+    if body.endswith(':'):  # the hunk ends on a block opener whose body is outside it
+        body += ' pass'
+    return _with_imports('\n' * (lines[0].new_lineno - 1) + body + '\n') if lines else ''
+
+
+# A snippet has lost its imports, and ruff's bandit rules resolve calls through them
+# (`yaml.load` is S506 only if `yaml` is the module). Line 1 of a snippet that starts later is
+# blank padding: the usual modules are imported there, so line numbers stay true.
+_SNIPPET_IMPORTS = ('import os, sys, subprocess, pickle, marshal, shelve, yaml, hashlib, random, '
+                    'tempfile, sqlite3, requests, httpx, urllib.request, ssl, telnetlib, ftplib, '
+                    'xml.etree.ElementTree, jinja2')
+
+
+def _with_imports(text: str) -> str:
+    return _SNIPPET_IMPORTS + text if text.startswith('\n') else text
+
+
+def _is_syntax_error(d: dict[str, Any]) -> bool:
+    # ruff < 0.9 reports syntax errors with no code; newer ones as 'invalid-syntax'
+    return not d.get('code') or d.get('code') == 'invalid-syntax' or d.get('name') == 'invalid-syntax'
+
+
+def _single_statement(text: str) -> str | None:
+    """One added line as a module of its own: dedented; a block opener gets a body."""
+    line = text.strip()
+    if not line or line.startswith(('#', ')', ']', '}', 'elif ', 'else', 'except', 'finally')):
+        return None
+    if line.endswith(':'):
+        line += ' pass'
+    for keyword in ('return ', 'yield ', 'await ', 'raise '):  # only legal inside a function
+        if line.startswith(keyword):
+            line = '_ = ' + line[len(keyword):]
+    return line
+
+
 class RuffReviewer:
     name = 'ruff'
 
@@ -120,21 +162,46 @@ class RuffReviewer:
             return result
         for f in py:
             text = ctx.read_new_file(f.path)
-            if text is None:
-                # Added lines alone are not a parseable module; ruff on them would report noise.
-                result.skipped.append(Skipped(f.path, 'new revision of the file not readable, ruff '
-                                              'needs the whole file', reviewer=self.name,
-                                              lines=f.added_count))
-                continue
             try:
-                diagnostics = run_ruff(binary, f.path, text, self.select, self.ignore)
+                if text is None:
+                    # A diff without its repository: lint what the diff shows (see _snippets).
+                    diagnostics = self._lint_snippets(binary, f)
+                    result.stats['snippet_files'] = result.stats.get('snippet_files', 0) + 1
+                else:
+                    diagnostics = run_ruff(binary, f.path, text, self.select, self.ignore)
             except (OSError, ValueError, subprocess.TimeoutExpired) as e:
                 result.skipped.append(Skipped(f.path, f'ruff failed: {e}', reviewer=self.name,
                                               lines=f.added_count))
                 continue
             result.findings.extend(self._findings(f, diagnostics))
-            result.findings.extend(self._unawaited(f, text))
+            if text is not None:
+                result.findings.extend(self._unawaited(f, text))
         return result
+
+    def _lint_snippets(self, binary: str, f: FileChange) -> list[dict[str, Any]]:
+        """Diagnostics for a file whose full new revision is not available (a diff file or stdin
+        outside its repository). Each hunk's new side is linted on its own, dedented, at its real
+        line numbers; a hunk that does not parse alone (it starts mid-statement) is linted one
+        added line at a time. Rules that need the whole module (pyflakes' F: undefined or unused
+        names) are left out: in a snippet they would be wrong by construction."""
+        select = [r for r in self.select if not r.startswith('F')]
+        if not select:
+            return []
+        out: list[dict[str, Any]] = []
+        for hunk in f.hunks:
+            new_side = [ln for ln in hunk.lines if ln.new_lineno is not None]
+            diags = run_ruff(binary, f.path, _padded(new_side), select, self.ignore)
+            if not any(_is_syntax_error(d) for d in diags):
+                out.extend(diags)
+                continue
+            for ln in hunk.added[:_MAX_SNIPPET_LINES]:
+                one = _single_statement(ln.text)
+                if one is None:
+                    continue
+                text = _with_imports('\n' * (ln.new_lineno - 1) + one + '\n')
+                out.extend(d for d in run_ruff(binary, f.path, text, select, self.ignore)
+                           if not _is_syntax_error(d))
+        return out
 
     def _unawaited(self, f: FileChange, text: str) -> list[Finding]:
         if 'unawaited-coroutine' in self.ignore:
@@ -154,7 +221,7 @@ class RuffReviewer:
         out = []
         for d in diagnostics:
             code = d.get('code')
-            if not code:  # a syntax error: the file may target another Python, not our call
+            if _is_syntax_error(d):  # the file may target another Python: not our call
                 continue
             start = int(d['location']['row'])
             end = int((d.get('end_location') or d['location'])['row'])

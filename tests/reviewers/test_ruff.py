@@ -96,14 +96,33 @@ def test_non_python_files_are_not_checked(repo: GitRepo):
     assert _review_staged(repo) == []
 
 
-def test_file_content_unavailable_is_an_explicit_skip():
-    diff = parse_diff(b'diff --git a/a.py b/a.py\nnew file mode 100644\n--- /dev/null\n+++ b/a.py\n'
-                      b'@@ -0,0 +1,2 @@\n+import os\n+os.system("rm -rf " + input())\n')
+def test_without_the_file_each_hunk_is_linted_at_its_true_lines():
+    """A diff file outside its repository: hunks (or single added lines) are linted alone."""
+    diff = parse_diff(b"""diff --git a/app/db.py b/app/db.py
+--- a/app/db.py
++++ b/app/db.py
+@@ -40,6 +40,7 @@ class Store:
+     def find(self, name):
+         conn = self.connect()
+-        cur = conn.execute("SELECT * FROM t WHERE n = ?", (name,))
++        cur = conn.execute("SELECT * FROM t WHERE n = '%s'" % name)
++        subprocess.run("ls " + name, shell=True)
+         return cur.fetchone()
+ 
+     def load(self, blob):
+@@ -60,3 +61,3 @@ class Store:
+             ok = True
+-        return yaml.safe_load(blob)
++        return yaml.load(blob)
+ 
+""")
     ctx = ReviewContext(config=defaults(), read_new_file=lambda p: None)
     result = RuffReviewer(defaults()).review(diff.files, ctx)
-    assert result.findings == []
-    assert [(s.path, s.reviewer, s.lines) for s in result.skipped] == [('a.py', 'ruff', 2)]
-    assert 'not readable' in result.skipped[0].reason
+    assert sorted((f.line, f.category) for f in result.findings) == [
+        (42, 'ruff/S608'), (43, 'ruff/S602'), (62, 'ruff/S506')]
+    assert result.skipped == []
+    # pyflakes rules are off in snippets: `subprocess`, `yaml`, `name` are undefined here
+    assert not any(f.category.startswith('ruff/F') for f in result.findings)
 
 
 def test_syntax_error_in_new_file_is_not_a_finding():
