@@ -588,6 +588,11 @@ class ModelReviewer:
     # The model -------------------------------------------------------------------------------
     @property
     def model(self) -> Any:
+        if self._model is None and _cfg(self.config, 'server', ''):
+            # a team's in-house server instead of a local model; model_for refuses (ConfigError)
+            # a server that is not declared in-house, so no code reaches it
+            from reviewbot.server.client import model_for
+            self._model = model_for(self.config)
         if self._model is None:
             try:
                 from reviewbot.engine import load_model

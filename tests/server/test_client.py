@@ -112,3 +112,31 @@ def test_remote_scoring_equals_the_model_threads_own(served: tuple[Any, str], tm
         assert model.decode(model.encode(text)) == text
     finally:
         model.close()
+
+
+def test_model_reviewer_reviews_through_the_in_house_server(served: tuple[Any, str], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from reviewbot.diffparse import parse_diff
+    from reviewbot.reviewers import ReviewContext
+    from reviewbot.reviewers.model import ModelReviewer
+    _, base = served
+    monkeypatch.setenv('RB_TEST_TOKEN', TOKEN)
+    cfg = server_config(tmp_path, base, is_local=True).override(cache=False)
+    diff = parse_diff(b'diff --git a/q.py b/q.py\nnew file mode 100644\n--- /dev/null\n+++ b/q.py\n'
+                      b'@@ -0,0 +1,2 @@\n+def f(name, db):\n+    return db.execute("SELECT " + name)\n')
+    reviewer = ModelReviewer(cfg)
+    result = reviewer.review(diff.files, ReviewContext(config=cfg, read_new_file=lambda p: None))
+    assert isinstance(reviewer.model, RemoteModel)  # no local model was loaded
+    assert result.stats.get('model_calls', 0) >= 1
+    with httpx.Client(base_url=base, headers=AUTH, trust_env=False, timeout=60) as c:
+        metrics = c.get('/metrics', params={'format': 'json'}).json()
+    assert metrics  # the server answered the reviewer's calls and still serves
+    for f in result.findings:
+        assert f.path == 'q.py' and f.line in (1, 2)
+
+
+def test_model_reviewer_refuses_a_server_not_declared_in_house(tmp_path: Path) -> None:
+    from reviewbot.reviewers.model import ModelReviewer
+    cfg = server_config(tmp_path, 'http://127.0.0.1:9', is_local=False)
+    with pytest.raises(ConfigError):
+        ModelReviewer(cfg).model
