@@ -653,3 +653,48 @@ def test_no_request_when_the_run_is_out_of_time(world: World):
     result = CloudReviewer(cfg, env=world.github_env()).review(files_of(*PUBLIC_FILES), ctx)
     assert world.llm.requests == [] and not world.receipts_file.exists()
     assert any('out of time budget' in n for n in result.notes)
+
+
+def test_cloud_findings_reach_the_pull_request_through_the_publishing_path(world: World):
+    """Public repository, opted in: the cloud's findings go through anchoring and publishing and
+    land as inline comments on the PR (real PyGithub against the loopback GitHub)."""
+    from github import Auth
+
+    from reviewbot import pipeline, sources
+    from reviewbot.publish import GitHubTarget, RetryPolicy, publish_report
+    from tests.fakes.github_api import FakeGitHub
+
+    world.vis.add_github('acme/widget', 'public')
+    repo = world.hook_repo('https://github.com/acme/widget.git')
+    repo.write('README.md', 'widget\n')
+    repo.commit('init')
+    repo.write('app/logic.py', '\n'.join(LOGIC_LINES) + '\n')
+    repo.write('app/settings.py', '\n'.join(SETTINGS_LINES) + '\n')
+    repo.git('add', '-A')
+    cfg = world.config(stages=['pre-commit'])
+    env = {'REVIEWBOT_GITHUB_API_URL': world.vis.github_api, 'GITHUB_TOKEN': TOKEN,
+           'OPENAI_API_KEY': API_KEY}
+    prep = pipeline.prepare(sources.staged(repo.path), cfg, stage='pre-commit')
+    report = pipeline.run(prep, [CloudReviewer(cfg, env=env)])
+    cloud = {(f.path, f.line) for f in report.findings if f.reviewer == 'cloud'}
+    assert cloud == {('app/logic.py', 3), ('app/settings.py', 2)}
+
+    # the PR shows the same change: each file's hunks as pr.get_files() gives them
+    patches = {}
+    for chunk in prep.source.data.decode().split('diff --git ')[1:]:
+        path = chunk.split('\n', 1)[0].split(' b/', 1)[1]
+        patches[path] = chunk[chunk.index('@@'):]
+    with FakeGitHub() as gh:
+        gh.add_user('ghp_bot_token_0123456789', 'reviewbot-bot')
+        gh.add_repo('acme', 'widget')
+        gh.add_pull('acme/widget', 7, 'a' * 40, patches,
+                    status={p: 'added' for p in patches})
+        target = GitHubTarget('acme/widget', 7, gh.base_url, Auth.Token('ghp_bot_token_0123456789'),
+                              retry=RetryPolicy(attempts=3, base_delay=0.01, timeout=5, sleep=lambda s: None),
+                              seconds_between_requests=0, seconds_between_writes=0)
+        publish_report(report, prep.diff, target)
+        comments = gh.repos['acme/widget'].pulls[7].review_comments
+        assert {(c['path'], c['line']) for c in comments} == cloud
+        for comment in comments:
+            for kind, value in PLANTED_SECRETS.items():
+                assert value not in comment['body'], kind
