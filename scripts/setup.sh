@@ -14,7 +14,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "==> installing reviewbot with its extras (torch is pinned to the CPU wheel)"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[export,publish,cloud,server,test,patterns]"
+"$VENV/bin/python" -m pip install --quiet -e ".[export,publish,cloud,server,test]"
+# semgrep pins old click/jsonschema/protobuf; resolved together with everything else pip gives up
+# (resolution-too-deep), so it is installed on its own against what is already there.
+"$VENV/bin/python" -m pip install --quiet -e ".[patterns]"
 
 if [ "${1:-}" = "--deps" ]; then
   exit 0
