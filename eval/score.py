@@ -174,8 +174,13 @@ def make_reviewer(name: str, config: Config) -> Any:
     return pipeline.make_reviewers([name], config)[0]
 
 
+DIFF_ONLY = False
+
+
 def review_case(case: Case, reviewer: Any, config: Config) -> tuple[list[Finding], list[str], float]:
-    source = DiffSource(description=case.id, data=case.diff, read_new_file=case.read_new_file)
+    # --diff-only: the diff alone, as `reviewbot review --diff FILE` sees it outside its repository
+    read = (lambda path: None) if DIFF_ONLY else case.read_new_file
+    source = DiffSource(description=case.id, data=case.diff, read_new_file=read)
     t0 = time.perf_counter()
     prep = pipeline.prepare(source, config, budget=0)
     report = pipeline.run(prep, [reviewer])
@@ -343,10 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--import', dest='imports', action='append', default=[], metavar='NAME=FILE',
                     help='score findings computed elsewhere: FILE is JSON {case id: [{"line": N}, ...]} '
                          'or a result file of this script (its run NAME is taken)')
+    ap.add_argument('--diff-only', action='store_true',
+                    help='reviewers see only the diff, not the new files (a diff file outside its repo)')
     ap.add_argument('--name', default='', help='result file name (default: from the reviewers)')
     ap.add_argument('--out', type=Path, default=HERE / 'results')
     args = ap.parse_args(argv)
 
+    global DIFF_ONLY
+    DIFF_ONLY = args.diff_only
     cases = subset(load_cases(args.cases), args.limit)
     config = defaults()
     names = [n for n in args.reviewers.split(',') if n]

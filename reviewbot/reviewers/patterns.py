@@ -146,6 +146,11 @@ class PatternsReviewer:
             for f in targets:
                 rel = _safe_relpath(f.path)
                 text = ctx.read_new_file(f.path) if rel is not None else None
+                if text is None and rel is not None and not f.path.endswith('.py'):
+                    # A diff without its repository: semgrep's parsers recover from the gaps, so
+                    # the diff's new-side lines at their true line numbers are scanned (not for
+                    # Python, whose indentation makes such a file unparseable).
+                    text = _new_side_at_true_lines(f)
                 if text is None:
                     # Added lines alone do not parse as a program; semgrep needs the whole file.
                     result.skipped.append(Skipped(f.path, 'new revision of the file not readable, '
@@ -215,3 +220,12 @@ class PatternsReviewer:
                 extra={'cwe': cwe} if cwe else {},
             ))
         return out
+
+
+def _new_side_at_true_lines(f: FileChange) -> str:
+    """The new-side lines the diff shows (context and added), each at its new-file line number,
+    blank lines in between."""
+    lines: dict[int, str] = {ln.new_lineno: ln.text for h in f.hunks for ln in h.lines
+                             if ln.new_lineno is not None}
+    last = max(lines, default=0)
+    return '\n'.join(lines.get(n, '') for n in range(1, last + 1)) + '\n'

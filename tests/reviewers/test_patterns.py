@@ -271,3 +271,25 @@ def test_cli_reports_planted_vuln(repo: GitRepo):
     report = json.loads(proc.stdout)
     lines = [(f['path'], f['line'], f['category']) for f in report['findings']]
     assert lines == [(path, _line_of(vulnerable, 'fmt.Sprintf'), 'patterns/go-sql-built-query')]
+
+
+def test_a_diff_without_its_repository_is_scanned_at_true_lines():
+    """`reviewbot review --diff FILE` outside the repo: the hunk's new side is scanned in place."""
+    from reviewbot.diffparse import parse_diff
+    from reviewbot.reviewers import ReviewContext
+    from reviewbot.reviewers.patterns import PatternsReviewer
+    diff = parse_diff(b'''diff --git a/web/view.js b/web/view.js
+--- a/web/view.js
++++ b/web/view.js
+@@ -30,5 +30,5 @@ function render(comment) {
+   const el = document.getElementById("comments");
+   const item = document.createElement("li");
+-  item.textContent = comment.body;
++  item.innerHTML = comment.body;
+   el.appendChild(item);
+ }
+''')
+    cfg = defaults()
+    result = PatternsReviewer(cfg).review(diff.files, ReviewContext(config=cfg, read_new_file=lambda p: None))
+    assert [(f.path, f.line) for f in result.findings] == [('web/view.js', 32)]
+    assert result.skipped == []
