@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from reviewbot.commands.review import add_review_options
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser('ci', help='review the pull/merge request of this CI run (GitHub Actions, GitLab CI)',
@@ -26,15 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--publish', action='store_true',
                    help='post the review on the pull/merge request (needs reviewbot.publish and a token)')
     p.add_argument('--no-summary', action='store_true', help='do not write $GITHUB_STEP_SUMMARY')
-    p.add_argument('--fail-level', choices=('error', 'warning', 'info', 'none'),
-                   help='exit 1 when a finding is at or above this severity (default: config, error)')
-    p.add_argument('--config', metavar='FILE', help='config file (default: nearest .reviewbot.toml '
-                   'or pyproject.toml [tool.reviewbot])')
-    p.add_argument('--reviewers', metavar='A,B', help='comma-separated reviewers to run')
-    p.add_argument('--budget', type=float, metavar='SECONDS', help='time the model reviewer may use')
-    p.add_argument('--model', metavar='NAME', help='local model name or exported model folder')
-    p.add_argument('--model-dir', metavar='DIR', help='model cache directory (e.g. runner-local)')
-    p.add_argument('--no-cache', action='store_true', help='do not use the result cache')
+    add_review_options(p)
     p.set_defaults(func=run)
 
 

@@ -23,6 +23,13 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
 def add_common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--format', choices=FORMATS, default='terminal', help='report format')
     p.add_argument('--output', '-o', metavar='FILE', help='write the report to FILE')
+    add_review_options(p)
+    p.add_argument('--dry-run', action='store_true',
+                   help='run no reviewer: show what would be reviewed, skipped, and sent')
+
+
+def add_review_options(p: argparse.ArgumentParser) -> None:
+    """Options every command that runs the reviewers shares (review, ci)."""
     p.add_argument('--fail-level', choices=('error', 'warning', 'info', 'none'),
                    help='exit 1 when a finding is at or above this severity (default: config, error)')
     p.add_argument('--config', metavar='FILE', help='config file (default: nearest .reviewbot.toml '
@@ -32,8 +39,6 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--model', metavar='NAME', help='local model name or exported model folder')
     p.add_argument('--model-dir', metavar='DIR', help='model cache directory')
     p.add_argument('--no-cache', action='store_true', help='do not use the result cache')
-    p.add_argument('--dry-run', action='store_true',
-                   help='run no reviewer: show what would be reviewed, skipped, and sent')
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
