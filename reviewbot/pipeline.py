@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from reviewbot.anchor import anchor
 from reviewbot.config import Config
-from reviewbot.core import Coverage, Diff, Finding, Report
+from reviewbot.core import Coverage, Diff, Finding, Report, Severity
 from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
 from reviewbot.plan import Plan, make_plan
@@ -154,6 +154,5 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
 def fails(report: Report, fail_level: str) -> bool:
     if fail_level == 'none':
         return False
-    from reviewbot.core import Severity
     threshold = Severity(fail_level).rank
     return any(f.severity.rank >= threshold for f in report.findings)

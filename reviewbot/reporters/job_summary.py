@@ -73,6 +73,18 @@ def _coverage(report: Report) -> list[str]:
     return out
 
 
+def _within(budget: int, pieces: list[str]) -> tuple[list[str], int]:
+    """The pieces that fit in `budget` bytes (one line each, in order, skipping any too large),
+    and the budget left."""
+    kept = []
+    for piece in pieces:
+        cost = len(piece.encode('utf-8', 'surrogateescape')) + 1
+        if cost <= budget:
+            kept.append(piece)
+            budget -= cost
+    return kept, budget
+
+
 def render(report: Report, max_bytes: int = MAX_BYTES) -> str:
     findings = sorted_findings(report.findings)
     head = ['## reviewbot review', '', f'**{severity_counts(findings).capitalize()}.**', '']
@@ -87,25 +99,12 @@ def render(report: Report, max_bytes: int = MAX_BYTES) -> str:
     if findings:
         rows = ['| Severity | Location | Finding | Rule | Reviewer |', '| --- | --- | --- | --- | --- |']
         budget -= sum(len(r) + 1 for r in rows)
-        dropped = 0
-        for f in findings:
-            row = _row(f)
-            cost = len(row.encode('utf-8', 'surrogateescape')) + 1
-            if cost <= budget:
-                rows.append(row)
-                budget -= cost
-            else:
-                dropped += 1
-        body += rows + ['']
+        kept, budget = _within(budget, [_row(f) for f in findings])
+        dropped = len(findings) - len(kept)
+        body += rows + kept + ['']
         suggestions = [f for f in findings if f.suggestion is not None and line_span(f)]
         if suggestions:
-            parts = []
-            for f in suggestions:
-                part = _suggestion(f)
-                cost = len(part.encode('utf-8', 'surrogateescape')) + 1
-                if cost <= budget:
-                    parts.append(part)
-                    budget -= cost
+            parts, budget = _within(budget, [_suggestion(f) for f in suggestions])
             if parts:
                 body += [f'<details><summary>Suggested changes ({len(parts)})</summary>', '', *parts,
                          '</details>', '']
