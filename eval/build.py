@@ -2,7 +2,9 @@
 
 Two sources, both with provenance written down:
 
-* eval/authored/*.case -- samples written for this project (label `authored` in the index). Each file
+* eval/authored/*.case -- samples written for this project (source `authored` in the index), and
+  eval/authored-blind/*.case -- a second batch in the same format written blind to the project's
+  detection rules (source `authored-blind`), so those rules can be measured honestly. Each file
   holds up to four versions of one source file: `base` (before; empty = the file is new), `bad` (the
   defect or vulnerability added), `good` (the fix) and `refactor` (a behaviour-preserving change of
   `good`). It yields three cases: `<id>` (base -> bad, label defect|vuln), `<id>-fix` (bad -> good,
@@ -140,8 +142,9 @@ def parse_case_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     return meta, {k: ''.join(v) for k, v in sections.items()}
 
 
-def authored_cases(authored_dir: Path) -> list[tuple[dict, str, str | None]]:
-    """(index entry, diff, new file text) for every authored case."""
+def authored_cases(authored_dir: Path, source: str = 'authored') -> list[tuple[dict, str, str | None]]:
+    """(index entry, diff, new file text) for every authored case; `source` labels the batch
+    (`authored`, or `authored-blind` for eval/authored-blind/, written without seeing the rules)."""
     out = []
     for f in sorted(authored_dir.glob('*.case')):
         meta, sec = parse_case_file(f)
@@ -156,8 +159,8 @@ def authored_cases(authored_dir: Path) -> list[tuple[dict, str, str | None]]:
             fix_reversed = unified(path, good, bad)
             dl = defect_lines_of(fix_reversed)
         common = {
-            'lang': meta.get('lang') or language(path), 'path': path, 'source': 'authored',
-            'provenance': f'authored for reviewbot: eval/authored/{f.name}',
+            'lang': meta.get('lang') or language(path), 'path': path, 'source': source,
+            'provenance': f'{source.replace("-", " ")} for reviewbot: eval/{authored_dir.name}/{f.name}',
             'cwe': meta.get('cwe', ''), 'note': meta['note'],
         }
         out.append(({'id': cid, 'label': meta['label'], 'defect_lines': dl, 'pair': cid, **common},
@@ -270,6 +273,7 @@ def _write_cases(cases: list[tuple[dict, str, str | None]], out_dir: Path) -> No
 
 def build(out_dir: Path, mirrors: Path, quiet: bool = False) -> dict[str, int]:
     cases = authored_cases(HERE / 'authored')
+    cases += authored_cases(HERE / 'authored-blind', source='authored-blind')
     real, missing = manifest_cases(HERE / 'manifest.jsonl', mirrors)
     cases += real
     write_cases(cases, out_dir)

@@ -316,7 +316,7 @@ def markdown(result: dict[str, Any]) -> str:
     for cfg, m in result['configs'].items():
         lines.append(f'| {cfg} | ' + ' | '.join(_fmt(m[c[0]]) for c in COLUMNS)
                      + f' | {_fmt(m.get("seconds_per_case"))} |')
-    for title, key in (('By source (authored samples vs real commits)', 'by_source'),
+    for title, key in (('By source (authored samples, blind-authored samples, real commits)', 'by_source'),
                        ('By language', 'by_lang')):
         lines += ['', f'## {title}', '',
                   '| configuration | group | cases | defect+vuln flagged | pair score | FP / clean+fix | precision |',
