@@ -165,7 +165,7 @@ class FakeGitHub(FakeServer):
             raise HttpError(404, {'message': 'Not Found'})
         return pull
 
-    def _repo_json(self, repo: Repo) -> dict[str, Any]:
+    def repo_json(self, repo: Repo) -> dict[str, Any]:
         return {'id': abs(hash(repo.full_name)) % 10**6, 'name': repo.name, 'full_name': repo.full_name,
                 'private': repo.private, 'visibility': repo.visibility,
                 'owner': {'login': repo.owner, 'type': 'Organization'},
@@ -186,7 +186,7 @@ class FakeGitHub(FakeServer):
         return self._user_json(user)
 
     def get_repo(self, req: Request, owner: str, name: str) -> Any:
-        return self._repo_json(self._repo(owner, name))
+        return self.repo_json(self._repo(owner, name))
 
     def get_pull(self, req: Request, owner: str, name: str, number: str) -> Any:
         repo = self._repo(owner, name)
@@ -196,8 +196,8 @@ class FakeGitHub(FakeServer):
                 'url': self.url(f'{base}/pulls/{pull.number}'),
                 'issue_url': self.url(f'{base}/issues/{pull.number}'),
                 'html_url': f'{self.origin}/{repo.full_name}/pull/{pull.number}',
-                'head': {'sha': pull.head_sha, 'ref': 'feature', 'repo': self._repo_json(repo)},
-                'base': {'sha': pull.base_sha, 'ref': 'main', 'repo': self._repo_json(repo)}}
+                'head': {'sha': pull.head_sha, 'ref': 'feature', 'repo': self.repo_json(repo)},
+                'base': {'sha': pull.base_sha, 'ref': 'main', 'repo': self.repo_json(repo)}}
 
     def list_files(self, req: Request, owner: str, name: str, number: str) -> Response:
         pull = self._pull(owner, name, number)
