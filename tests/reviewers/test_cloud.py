@@ -19,10 +19,9 @@ from reviewbot.privacy import receipts
 from reviewbot.reviewers import ReviewContext, ReviewerResult
 from reviewbot.reviewers.cloud import CloudReviewer
 from tests.conftest import GitRepo
-from tests.fakes._server import Response
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.gitlab_api import FakeGitLab
-from tests.fakes.http import Response as ForgeResponse
+from tests.fakes.http import Response
 from tests.fakes.openai_api import FakeOpenAI
 
 TOKEN = 'test-platform-token'
@@ -202,12 +201,12 @@ def _api_404(w: World):
 
 
 def _api_500(w: World):
-    w.gh.canned[REPO_WIDGET] = ForgeResponse(500, {'message': 'Server Error'})
+    w.gh.canned[REPO_WIDGET] = Response(500, {'message': 'Server Error'})
     return {'cfg': w.config(), 'env': w.github_env()}
 
 
 def _api_timeout(w: World):
-    w.gh.canned[REPO_WIDGET] = ForgeResponse(hang=True)
+    w.gh.canned[REPO_WIDGET] = Response(hang=True)
     return {'cfg': w.config(visibility_timeout=0.3), 'env': w.github_env()}
 
 
@@ -281,12 +280,12 @@ def _gitlab_private_target_public_source(w: World):
 
 def _api_answers_other_repo(w: World):
     repo = w.gh.add_repo('acme', 'widget')
-    w.gh.canned[REPO_WIDGET] = ForgeResponse(200, {**w.gh.repo_json(repo), 'full_name': 'evil/other'})
+    w.gh.canned[REPO_WIDGET] = Response(200, {**w.gh.repo_json(repo), 'full_name': 'evil/other'})
     return {'cfg': w.config(), 'env': w.github_env()}
 
 
 def _api_redirect(w: World):
-    w.gh.canned[REPO_WIDGET] = ForgeResponse(301, {'message': 'Moved Permanently'},
+    w.gh.canned[REPO_WIDGET] = Response(301, {'message': 'Moved Permanently'},
                                              headers={'Location': w.gh.url('/repos/acme/moved')})
     w.gh.add_repo('acme', 'moved')
     return {'cfg': w.config(), 'env': w.github_env()}
