@@ -12,38 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 import urllib.parse
 from typing import Any
 
-from tests.fakes.http import FakeServer, HttpError, Request, Response
+from tests.fakes.http import FakeServer, HttpError, Request, Response, patch_lines
 
 MAX_NOTE = 1_000_000
 
 
 def line_kinds(patch: str) -> dict[tuple[int | None, int | None], str]:
     """(old_line, new_line) -> kind for every line the patch shows, keyed the way GitLab positions are."""
-    out: dict[tuple[int | None, int | None], str] = {}
-    old = new = 0
-    started = False
-    for text in patch.split('\n'):
-        m = re.match(r'@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@', text)
-        if m:
-            old, new, started = int(m.group(1)), int(m.group(2)), True
-            continue
-        if not started or not text or text.startswith('\\'):
-            continue
-        if text[0] == '+':
-            out[(None, new)] = 'added'
-            new += 1
-        elif text[0] == '-':
-            out[(old, None)] = 'removed'
-            old += 1
-        elif text[0] == ' ':
-            out[(old, new)] = 'context'
-            old += 1
-            new += 1
-    return out
+    return {(old, new): kind for _, old, new, kind in patch_lines(patch)}
 
 
 @dataclasses.dataclass

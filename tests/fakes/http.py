@@ -272,11 +272,13 @@ class FakeServer:
         return Handler
 
 
-def hunk_kind(patch: str, side: str, line: int) -> tuple[int, str] | None:
-    """(hunk index, 'added'|'removed'|'context') of `line` on `side` ('new'|'old'), or None.
+def patch_lines(patch: str) -> list[tuple[int, int | None, int | None, str]]:
+    """(hunk index, old line, new line, 'added'|'removed'|'context') of every line `patch` shows; a line
+    has no old number when added and no new number when removed.
 
-    Written independently of reviewbot's diff parser, so the fake judges positions the way a forge does.
+    Written independently of reviewbot's diff parser, so the fakes judge positions the way a forge does.
     """
+    out: list[tuple[int, int | None, int | None, str]] = []
     old = new = 0
     index = -1
     for text in patch.split('\n'):
@@ -288,16 +290,21 @@ def hunk_kind(patch: str, side: str, line: int) -> tuple[int, str] | None:
         if index < 0 or text.startswith('\\'):
             continue
         if text.startswith('+'):
-            if side == 'new' and new == line:
-                return index, 'added'
+            out.append((index, None, new, 'added'))
             new += 1
         elif text.startswith('-'):
-            if side == 'old' and old == line:
-                return index, 'removed'
+            out.append((index, old, None, 'removed'))
             old += 1
         elif text.startswith(' '):
-            if (side == 'new' and new == line) or (side == 'old' and old == line):
-                return index, 'context'
+            out.append((index, old, new, 'context'))
             new += 1
             old += 1
+    return out
+
+
+def hunk_kind(patch: str, side: str, line: int) -> tuple[int, str] | None:
+    """(hunk index, kind) of `line` on `side` ('new'|'old') of `patch`, or None (GitHub's view)."""
+    for index, old, new, kind in patch_lines(patch):
+        if (new if side == 'new' else old) == line:
+            return index, kind
     return None
