@@ -6,7 +6,8 @@
 - Pagination with absolute Link headers on the server's own host:port (max_per_page is settable).
 - POST /pulls/{n}/reviews is all-or-nothing: one comment outside the PR's hunks makes it a 422
   "Pull request review thread line must be part of the diff", and nothing is created.
-- GET /repos/{owner}/{repo} reports `private` and `visibility` (for the cloud privacy gate's tests).
+- GET /repos/{owner}/{repo} reports `private` and `visibility` (what the cloud privacy gate asks);
+  owner/name are matched case-insensitively, as on GitHub.
 """
 from __future__ import annotations
 
@@ -91,8 +92,13 @@ class FakeGitHub(FakeServer):
         self.apps[app_id] = (public_key_pem, User(f'{slug}[bot]', 'Bot', next(self.ids)))
         self.installations[installation_id] = app_id
 
-    def add_repo(self, owner: str, name: str, private: bool = False, visibility: str | None = None) -> Repo:
-        repo = Repo(owner, name, private, visibility or ('private' if private else 'public'))
+    def add_repo(self, owner: str, name: str, private: bool | None = None, visibility: str | None = None) -> Repo:
+        """`visibility` alone sets `private` the way GitHub does (internal repositories are private)."""
+        if visibility is None:
+            visibility = 'private' if private else 'public'
+        if private is None:
+            private = visibility != 'public'
+        repo = Repo(owner, name, private, visibility)
         self.repos[repo.full_name] = repo
         return repo
 
@@ -137,16 +143,18 @@ class FakeGitHub(FakeServer):
             return  # checked by the route (JWT)
         if scheme.lower() not in ('token', 'bearer') or cred not in self.tokens:
             raise HttpError(401, {'message': 'Bad credentials'})
-        req.headers['x-user'] = cred
+        req.user = cred
 
     def _me(self, req: Request) -> User:
-        return self.tokens[req.headers['x-user']]
+        assert req.user is not None
+        return self.tokens[req.user]
 
     def _user_json(self, u: User) -> dict[str, Any]:
         return {'login': u.login, 'id': u.id, 'type': u.type, 'url': self.url(f'/users/{u.login}')}
 
     def _repo(self, owner: str, name: str) -> Repo:
-        repo = self.repos.get(f'{owner}/{name}')
+        wanted = f'{owner}/{name}'.lower()
+        repo = next((r for r in self.repos.values() if r.full_name.lower() == wanted), None)
         if repo is None:
             raise HttpError(404, {'message': 'Not Found'})
         return repo
@@ -157,7 +165,7 @@ class FakeGitHub(FakeServer):
             raise HttpError(404, {'message': 'Not Found'})
         return pull
 
-    def _repo_json(self, repo: Repo) -> dict[str, Any]:
+    def repo_json(self, repo: Repo) -> dict[str, Any]:
         return {'id': abs(hash(repo.full_name)) % 10**6, 'name': repo.name, 'full_name': repo.full_name,
                 'private': repo.private, 'visibility': repo.visibility,
                 'owner': {'login': repo.owner, 'type': 'Organization'},
@@ -178,7 +186,7 @@ class FakeGitHub(FakeServer):
         return self._user_json(user)
 
     def get_repo(self, req: Request, owner: str, name: str) -> Any:
-        return self._repo_json(self._repo(owner, name))
+        return self.repo_json(self._repo(owner, name))
 
     def get_pull(self, req: Request, owner: str, name: str, number: str) -> Any:
         repo = self._repo(owner, name)
@@ -188,8 +196,8 @@ class FakeGitHub(FakeServer):
                 'url': self.url(f'{base}/pulls/{pull.number}'),
                 'issue_url': self.url(f'{base}/issues/{pull.number}'),
                 'html_url': f'{self.origin}/{repo.full_name}/pull/{pull.number}',
-                'head': {'sha': pull.head_sha, 'ref': 'feature', 'repo': self._repo_json(repo)},
-                'base': {'sha': pull.base_sha, 'ref': 'main', 'repo': self._repo_json(repo)}}
+                'head': {'sha': pull.head_sha, 'ref': 'feature', 'repo': self.repo_json(repo)},
+                'base': {'sha': pull.base_sha, 'ref': 'main', 'repo': self.repo_json(repo)}}
 
     def list_files(self, req: Request, owner: str, name: str, number: str) -> Response:
         pull = self._pull(owner, name, number)
@@ -235,7 +243,7 @@ class FakeGitHub(FakeServer):
     def create_review(self, req: Request, owner: str, name: str, number: str) -> Any:
         repo = self._repo(owner, name)
         pull = self._pull(owner, name, number)
-        data = req.body or {}
+        data = req.data or {}
         event = data.get('event')
         if event not in (None, 'COMMENT', 'APPROVE', 'REQUEST_CHANGES'):
             raise HttpError(422, {'message': 'Unprocessable Entity', 'errors': [f'Invalid event {event!r}']})
@@ -280,7 +288,7 @@ class FakeGitHub(FakeServer):
         _, c = self._find(items_of, owner, name, cid)
         if c['user']['login'] != self._me(req).login:
             raise HttpError(403, {'message': 'Must have admin rights to Repository.'})
-        body = (req.body or {}).get('body', '')
+        body = (req.data or {}).get('body', '')
         if len(body) > MAX_BODY:
             raise HttpError(422, {'message': 'Unprocessable Entity', 'errors': ['Body is too long']})
         c['body'] = body
@@ -304,7 +312,7 @@ class FakeGitHub(FakeServer):
 
     def create_issue_comment(self, req: Request, owner: str, name: str, number: str) -> Response:
         pull = self._pull(owner, name, number)
-        body = (req.body or {}).get('body', '')
+        body = (req.data or {}).get('body', '')
         if len(body) > MAX_BODY:
             raise HttpError(422, {'message': 'Unprocessable Entity', 'errors': ['Body is too long']})
         c = self._issue_comment(f'{owner}/{name}', self._me(req), body)

@@ -1,6 +1,7 @@
 """A fake GitLab REST API v4 (the endpoints reviewbot uses) on 127.0.0.1, behaving the way GitLab does.
 
-- `PRIVATE-TOKEN` auth; GET /user; GET /projects/:id (numeric or URL-encoded path) with `visibility`.
+- `PRIVATE-TOKEN` (or CI `JOB-TOKEN`) auth; GET /user; GET /projects/:id (numeric or URL-encoded path,
+  case-insensitive) with `visibility` and the repository / merge request access levels.
 - Merge requests with diff_refs, /diffs (paginated with Link / X-Next-Page headers on the own host).
 - Discussions: a position whose shas do not match diff_refs is a 400; a position whose lines do not
   match the diff (added: new_line only; removed: old_line only; context: both) silently becomes a
@@ -11,38 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 import urllib.parse
 from typing import Any
 
-from tests.fakes.http import FakeServer, HttpError, Request, Response
+from tests.fakes.http import FakeServer, HttpError, Request, Response, patch_lines
 
 MAX_NOTE = 1_000_000
 
 
 def line_kinds(patch: str) -> dict[tuple[int | None, int | None], str]:
     """(old_line, new_line) -> kind for every line the patch shows, keyed the way GitLab positions are."""
-    out: dict[tuple[int | None, int | None], str] = {}
-    old = new = 0
-    started = False
-    for text in patch.split('\n'):
-        m = re.match(r'@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@', text)
-        if m:
-            old, new, started = int(m.group(1)), int(m.group(2)), True
-            continue
-        if not started or not text or text.startswith('\\'):
-            continue
-        if text[0] == '+':
-            out[(None, new)] = 'added'
-            new += 1
-        elif text[0] == '-':
-            out[(old, None)] = 'removed'
-            old += 1
-        elif text[0] == ' ':
-            out[(old, new)] = 'context'
-            old += 1
-            new += 1
-    return out
+    return {(old, new): kind for _, old, new, kind in patch_lines(patch)}
 
 
 @dataclasses.dataclass
@@ -61,6 +41,8 @@ class Project:
     id: int
     path: str
     visibility: str = 'public'
+    repository_access_level: str | None = 'enabled'  # None: the API leaves the field out
+    merge_requests_access_level: str | None = 'enabled'
     mrs: dict[int, MergeRequest] = dataclasses.field(default_factory=dict)
 
 
@@ -92,8 +74,9 @@ class FakeGitLab(FakeServer):
     def add_user(self, token: str, username: str) -> None:
         self.tokens[token] = username
 
-    def add_project(self, pid: int, path: str, visibility: str = 'public') -> Project:
-        self.projects[pid] = Project(pid, path, visibility)
+    def add_project(self, pid: int, path: str, visibility: str = 'public', repository: str | None = 'enabled',
+                    merge_requests: str | None = 'enabled') -> Project:
+        self.projects[pid] = Project(pid, path, visibility, repository, merge_requests)
         return self.projects[pid]
 
     def add_mr(self, pid: int, iid: int, head_sha: str, files: dict[str, str],
@@ -125,10 +108,10 @@ class FakeGitLab(FakeServer):
 
     # -- helpers ----------------------------------------------------------------------------------
     def authenticate(self, req: Request) -> None:
-        token = req.headers.get('private-token')
+        token = req.headers.get('private-token') or req.headers.get('job-token')
         if token not in self.tokens:
             raise HttpError(401, {'message': '401 Unauthorized'})
-        req.headers['x-user'] = self.tokens[token]
+        req.user = self.tokens[token]
 
     def fault_response(self, kind: str) -> Response:
         if kind == '403-rate-limit':  # GitLab answers rate limits with 429 and RateLimit-* headers
@@ -138,9 +121,9 @@ class FakeGitLab(FakeServer):
         return super().fault_response(kind)
 
     def _project(self, pid: str) -> Project:
-        key = urllib.parse.unquote(pid)
+        key = urllib.parse.unquote(pid).lower()
         for p in self.projects.values():
-            if str(p.id) == key or p.path == key:
+            if str(p.id) == key or p.path.lower() == key:
                 return p
         raise HttpError(404, {'message': '404 Project Not Found'})
 
@@ -163,9 +146,9 @@ class FakeGitLab(FakeServer):
         raise HttpError(404, {'message': '404 Not found'})
 
     def _edit(self, req: Request, note: dict[str, Any]) -> dict[str, Any]:
-        if note['author']['username'] != req.headers['x-user']:
+        if note['author']['username'] != req.user:
             raise HttpError(403, {'message': '403 Forbidden'})
-        body = (req.body or {}).get('body')
+        body = (req.data or {}).get('body')
         if body is not None:
             if len(body) > MAX_NOTE:
                 raise HttpError(400, {'message': {'note': ['is too long (maximum is 1000000 characters)']}})
@@ -174,12 +157,18 @@ class FakeGitLab(FakeServer):
 
     # -- routes -----------------------------------------------------------------------------------
     def get_user(self, req: Request) -> Any:
-        return {'id': 1, 'username': req.headers['x-user'], 'bot': True}
+        return {'id': 1, 'username': req.user, 'bot': True}
+
+    def project_json(self, p: Project) -> dict[str, Any]:
+        out: dict[str, Any] = {'id': p.id, 'path_with_namespace': p.path, 'visibility': p.visibility,
+                               'web_url': f'{self.origin}/{p.path}'}
+        levels = {'repository_access_level': p.repository_access_level,
+                  'merge_requests_access_level': p.merge_requests_access_level}
+        out.update({k: v for k, v in levels.items() if v is not None})
+        return out
 
     def get_project(self, req: Request, pid: str) -> Any:
-        p = self._project(pid)
-        return {'id': p.id, 'path_with_namespace': p.path, 'visibility': p.visibility,
-                'web_url': f'{self.origin}/{p.path}'}
+        return self.project_json(self._project(pid))
 
     def get_mr(self, req: Request, pid: str, iid: str) -> Any:
         p = self._project(pid)
@@ -208,7 +197,7 @@ class FakeGitLab(FakeServer):
 
     def create_discussion(self, req: Request, pid: str, iid: str) -> Response:
         mr = self._mr(pid, iid)
-        data = req.body or {}
+        data = req.data or {}
         body = data.get('body') or ''
         if not body or len(body) > MAX_NOTE:
             raise HttpError(400, {'message': '400 Bad request - body is missing or too long'})
@@ -220,7 +209,7 @@ class FakeGitLab(FakeServer):
                                                  '"must be a valid line code"]}'})
             # a line that is not in the diff: GitLab quietly makes an ordinary comment
             note_type = 'DiffNote' if self._position_ok(mr, pos) else 'DiscussionNote'
-        note = self._note(req.headers['x-user'], body, note_type, pos if note_type == 'DiffNote' else None)
+        note = self._note(req.user, body, note_type, pos if note_type == 'DiffNote' else None)
         d = {'id': f'{next(self.ids):040x}', 'individual_note': False, 'notes': [note]}
         mr.discussions.append(d)
         mr.notes.append(note)
@@ -231,7 +220,7 @@ class FakeGitLab(FakeServer):
         d = next((d for d in mr.discussions if d['id'] == did), None)
         if d is None:
             raise HttpError(404, {'message': '404 Not found'})
-        resolved = (req.body or {}).get('resolved')
+        resolved = (req.data or {}).get('resolved')
         if resolved is not None:
             if not d['notes'][0]['resolvable']:
                 raise HttpError(400, {'message': '400 Bad request - not resolvable'})
@@ -254,10 +243,10 @@ class FakeGitLab(FakeServer):
 
     def create_note(self, req: Request, pid: str, iid: str) -> Response:
         mr = self._mr(pid, iid)
-        body = (req.body or {}).get('body') or ''
+        body = (req.data or {}).get('body') or ''
         if not body or len(body) > MAX_NOTE:
             raise HttpError(400, {'message': '400 Bad request - body is missing or too long'})
-        note = self._note(req.headers['x-user'], body, None, None)
+        note = self._note(req.user, body, None, None)
         mr.notes.append(note)
         mr.discussions.append({'id': f'{next(self.ids):040x}', 'individual_note': True, 'notes': [note]})
         return Response(201, note)
@@ -268,7 +257,7 @@ class FakeGitLab(FakeServer):
     def delete_note(self, req: Request, pid: str, iid: str, nid: str) -> Response:
         mr = self._mr(pid, iid)
         note = self._find_note(mr, nid)
-        if note['author']['username'] != req.headers['x-user']:
+        if note['author']['username'] != req.user:
             raise HttpError(403, {'message': '403 Forbidden'})
         mr.notes.remove(note)
         for d in list(mr.discussions):

@@ -1,4 +1,5 @@
-"""A small threaded HTTP server on 127.0.0.1 (port 0) for fake REST APIs, with seeded fault injection.
+"""The one loopback HTTP server base for the fakes: a threaded server on 127.0.0.1 (port 0) that routes
+requests to a fake REST API, records every request, and injects seeded faults.
 
 Faults model what real forges do under load: 5xx before or after the write took effect, 429 with
 Retry-After, 403 with an exhausted rate limit, and slow responses that outlive the client's timeout
@@ -23,17 +24,33 @@ FAULT_KINDS = ('500', '502-after-write', '503', '429', '403-rate-limit', 'slow')
 @dataclasses.dataclass
 class Request:
     method: str
-    path: str  # without the server's prefix and query
+    target: str  # the request target exactly as sent (prefix, percent-encoding and query included)
+    path: str  # what routes match: without the server's prefix and query
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
-    body: Any
+    body: bytes  # the exact bytes sent
+    user: str | None = None  # who the token belongs to, set by the fake's authenticate()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def data(self) -> Any:
+        """The body as JSON, or as a form; None when empty."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return dict(urllib.parse.parse_qsl(self.body.decode()))
 
 
 @dataclasses.dataclass
 class Response:
-    status: int
-    body: Any = None
+    status: int = 200
+    body: Any = None  # JSON-able, or bytes sent as they are
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    hang: bool = False  # send nothing and hold the connection until the server stops (client times out)
 
 
 class HttpError(Exception):
@@ -66,7 +83,12 @@ Route = tuple[str, re.Pattern[str], Callable[..., Any]]
 
 
 class FakeServer:
-    """Subclasses register routes with `route(method, pattern, handler)`; handler(req, *groups)."""
+    """Subclasses register routes with `route(method, pattern, handler)`; handler(req, *groups).
+
+    A test can take over answers: `script` answers the next requests in order, whatever they ask;
+    `canned[method, path]` answers every request for that path (after authentication) in place of
+    its route, e.g. a 500, a redirect, a hang or a malformed body.
+    """
 
     prefix = ''
     unquote_path = True  # False: route on the raw path (GitLab ids like group%2Fname stay one segment)
@@ -75,8 +97,12 @@ class FakeServer:
         self.lock = threading.RLock()
         self.routes: list[Route] = []
         self.faults: Faults | None = None
-        self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every request
+        self.requests: list[Request] = []  # every request, in order, recorded as it arrives
+        self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every answered request
+        self.script: list[Response] = []
+        self.canned: dict[tuple[str, str], Response] = {}
         self.max_per_page = 100
+        self._release = threading.Event()  # lets hanging responses go when the server stops
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -85,14 +111,18 @@ class FakeServer:
         handler = self._handler_class()
         self._server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={'poll_interval': 0.02},
+                                        daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self._release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
 
     def __enter__(self):
         self.start()
@@ -164,16 +194,8 @@ class FakeServer:
             if kind in ('500', '503', '429', '403-rate-limit', '403-forbidden'):
                 return self.fault_response(kind), 0.0
         try:
-            self.authenticate(req)
-            for method, pattern, handler in self.routes:
-                m = pattern.fullmatch(req.path)
-                if m and method == req.method:
-                    with self.lock:
-                        out = handler(req, *m.groups())
-                    resp = out if isinstance(out, Response) else Response(200, out)
-                    break
-            else:
-                resp = Response(404, {'message': 'Not Found'})
+            with self.lock:
+                resp = self._answer(req)
         except HttpError as e:
             resp = e.response
         if kind == '502-after-write':
@@ -182,6 +204,23 @@ class FakeServer:
             assert self.faults is not None
             return resp, self.faults.slow_seconds
         return resp, 0.0
+
+    def _answer(self, req: Request) -> Response:
+        if self.script:
+            return self.script.pop(0)
+        self.authenticate(req)
+        canned = self.canned.get((req.method, req.path))
+        if canned is not None:
+            return canned
+        for method, pattern, handler in self.routes:
+            m = pattern.fullmatch(req.path)
+            if m and method == req.method:
+                out = handler(req, *m.groups())
+                return out if isinstance(out, Response) else Response(200, out)
+        return self.not_found(req)
+
+    def not_found(self, req: Request) -> Response:
+        return Response(404, {'message': 'Not Found'})
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -198,18 +237,25 @@ class FakeServer:
                 if fake.prefix and path.startswith(fake.prefix):
                     path = path[len(fake.prefix):]
                 length = int(self.headers.get('Content-Length') or 0)
-                raw = self.rfile.read(length) if length else b''
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = dict(urllib.parse.parse_qsl(raw.decode()))
+                body = self.rfile.read(length) if length else b''
                 query = dict(urllib.parse.parse_qsl(parsed.query))
-                req = Request(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
+                req = Request(self.command, self.path, path, query,
+                              {k.lower(): v for k, v in self.headers.items()}, body)
+                with fake.lock:
+                    fake.requests.append(req)
                 resp, delay = fake.dispatch(req)
+                if resp.hang:
+                    fake._release.wait(30)
+                    return
                 fake.log.append((req.method, req.path, resp.status))
                 if delay:
                     time.sleep(delay)
-                data = b'' if resp.status == 204 else json.dumps(resp.body).encode()
+                if resp.status == 204:
+                    data = b''
+                elif isinstance(resp.body, bytes):
+                    data = resp.body
+                else:
+                    data = json.dumps(resp.body).encode()
                 try:
                     self.send_response(resp.status)
                     self.send_header('Content-Type', 'application/json; charset=utf-8')
@@ -226,11 +272,13 @@ class FakeServer:
         return Handler
 
 
-def hunk_kind(patch: str, side: str, line: int) -> tuple[int, str] | None:
-    """(hunk index, 'added'|'removed'|'context') of `line` on `side` ('new'|'old'), or None.
+def patch_lines(patch: str) -> list[tuple[int, int | None, int | None, str]]:
+    """(hunk index, old line, new line, 'added'|'removed'|'context') of every line `patch` shows; a line
+    has no old number when added and no new number when removed.
 
-    Written independently of reviewbot's diff parser, so the fake judges positions the way a forge does.
+    Written independently of reviewbot's diff parser, so the fakes judge positions the way a forge does.
     """
+    out: list[tuple[int, int | None, int | None, str]] = []
     old = new = 0
     index = -1
     for text in patch.split('\n'):
@@ -242,16 +290,21 @@ def hunk_kind(patch: str, side: str, line: int) -> tuple[int, str] | None:
         if index < 0 or text.startswith('\\'):
             continue
         if text.startswith('+'):
-            if side == 'new' and new == line:
-                return index, 'added'
+            out.append((index, None, new, 'added'))
             new += 1
         elif text.startswith('-'):
-            if side == 'old' and old == line:
-                return index, 'removed'
+            out.append((index, old, None, 'removed'))
             old += 1
         elif text.startswith(' '):
-            if (side == 'new' and new == line) or (side == 'old' and old == line):
-                return index, 'context'
+            out.append((index, old, new, 'context'))
             new += 1
             old += 1
+    return out
+
+
+def hunk_kind(patch: str, side: str, line: int) -> tuple[int, str] | None:
+    """(hunk index, kind) of `line` on `side` ('new'|'old') of `patch`, or None (GitHub's view)."""
+    for index, old, new, kind in patch_lines(patch):
+        if (new if side == 'new' else old) == line:
+            return index, kind
     return None

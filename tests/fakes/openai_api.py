@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.fakes._server import RecordingServer, Request, Response
+from tests.fakes.http import FakeServer, Request, Response
 
 
 def chat_completion(text: str, prompt_tokens: int = 120, completion_tokens: int = 30) -> dict:
@@ -25,32 +25,35 @@ def anthropic_message(text: str, input_tokens: int = 120, output_tokens: int = 3
     }
 
 
-class FakeOpenAI(RecordingServer):
-    """`base_url` is what goes into cloud.base_url (it includes /v1, as OpenAI's own does)."""
+class FakeOpenAI(FakeServer):
+    """`base_url` is what goes into cloud.base_url (it includes /v1, as OpenAI's own does).
+    `script` (from FakeServer) answers the next requests before `answer` does."""
 
     def __init__(self, answer: Callable[[Request], str] = lambda req: '',
                  script: list[Response] | None = None) -> None:
+        super().__init__()
         self.answer = answer
         self.script = list(script or [])
-        super().__init__(self._handle)
+        self.route('POST', r'/v1/chat/completions', self.chat_completions)
+        self.route('POST', r'/v1/messages', self.messages)
 
     @property
     def base_url(self) -> str:
-        return self.url + '/v1'
+        return self.origin + '/v1'
 
     @property
     def posts(self) -> list[Request]:
         return [r for r in self.requests if r.method == 'POST']
 
-    def _handle(self, req: Request) -> Response:
-        if self.script:
-            return self.script.pop(0)
-        if req.method == 'POST' and req.path == '/v1/chat/completions':
-            if not req.headers.get('authorization', '').startswith('Bearer '):
-                return Response(401, {'error': {'message': 'missing key'}})
-            return Response(200, chat_completion(self.answer(req)))
-        if req.method == 'POST' and req.path == '/v1/messages':
-            if not req.headers.get('x-api-key'):
-                return Response(401, {'type': 'error'})
-            return Response(200, anthropic_message(self.answer(req)))
+    def chat_completions(self, req: Request) -> Response:
+        if not req.headers.get('authorization', '').startswith('Bearer '):
+            return Response(401, {'error': {'message': 'missing key'}})
+        return Response(200, chat_completion(self.answer(req)))
+
+    def messages(self, req: Request) -> Response:
+        if not req.headers.get('x-api-key'):
+            return Response(401, {'type': 'error'})
+        return Response(200, anthropic_message(self.answer(req)))
+
+    def not_found(self, req: Request) -> Response:
         return Response(404, {'error': {'message': f'no route {req.method} {req.path}'}})

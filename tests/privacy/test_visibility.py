@@ -1,48 +1,55 @@
-"""Visibility checks against loopback GitHub/GitLab endpoints (real HTTP)."""
+"""Visibility checks against the loopback GitHub/GitLab fakes (real HTTP)."""
 from __future__ import annotations
-
-import dataclasses
 
 import pytest
 
 from reviewbot.platform import PlatformContext
 from reviewbot.privacy.visibility import VisibilityError, fetch
-from tests.fakes._server import Response
-from tests.fakes.visibility_api import FakeVisibilityAPI
+from tests.fakes.github_api import FakeGitHub
+from tests.fakes.gitlab_api import FakeGitLab
+from tests.fakes.http import Response
 
 TOKEN = 'vis-token'
+REPO_PATH = ('GET', '/repos/acme/widget')
 
 
 @pytest.fixture
-def api():
-    with FakeVisibilityAPI(token=TOKEN) as server:
+def gh():
+    with FakeGitHub() as server:
+        server.add_user(TOKEN, 'ci-bot')
         yield server
 
 
-def github(api: FakeVisibilityAPI, **kw) -> PlatformContext:
-    return PlatformContext(**{'platform': 'github', 'api_url': api.github_api, 'repo': 'acme/widget',
+@pytest.fixture
+def gl():
+    with FakeGitLab() as server:
+        server.add_user(TOKEN, 'ci-bot')
+        yield server
+
+
+def github(gh: FakeGitHub, **kw) -> PlatformContext:
+    return PlatformContext(**{'platform': 'github', 'api_url': gh.base_url, 'repo': 'acme/widget',
                               'source': 'github-actions', 'token': TOKEN, **kw})
 
 
-def gitlab(api: FakeVisibilityAPI, **kw) -> PlatformContext:
-    return PlatformContext(**{'platform': 'gitlab', 'api_url': api.gitlab_api, 'repo': '42',
+def gitlab(gl: FakeGitLab, **kw) -> PlatformContext:
+    return PlatformContext(**{'platform': 'gitlab', 'api_url': gl.base_url, 'repo': '42',
                               'source': 'gitlab-ci', 'token': TOKEN, 'token_header': 'PRIVATE-TOKEN',
                               **kw})
 
 
 @pytest.mark.parametrize('vis, public', [('public', True), ('private', False), ('internal', False)])
-def test_github(api, vis, public):
-    api.add_github('acme/widget', vis)
-    v = fetch(github(api), 'acme/widget')
+def test_github(gh, vis, public):
+    gh.add_repo('acme', 'widget', visibility=vis)
+    v = fetch(github(gh), 'acme/widget')
     assert (v.visibility, v.is_public) == (vis, public)
-    req = api.requests[0]
-    assert req.path == '/repos/acme/widget' and req.headers['authorization'] == f'Bearer {TOKEN}'
+    req = gh.requests[0]
+    assert req.target == '/api/v3/repos/acme/widget' and req.headers['authorization'] == f'Bearer {TOKEN}'
 
 
-def test_github_public_visibility_but_private_flag_is_not_public(api):
-    api.add_github('acme/widget', 'public')
-    api.github['acme/widget'].body['private'] = True
-    assert not fetch(github(api), 'acme/widget').is_public
+def test_github_public_visibility_but_private_flag_is_not_public(gh):
+    gh.add_repo('acme', 'widget', private=True, visibility='public')
+    assert not fetch(github(gh), 'acme/widget').is_public
 
 
 @pytest.mark.parametrize('body, why', [
@@ -52,10 +59,10 @@ def test_github_public_visibility_but_private_flag_is_not_public(api):
     ([1, 2], 'unexpected JSON'),
     (b'<html>not json</html>', 'invalid JSON'),
 ])
-def test_github_odd_answers_raise(api, body, why):
-    api.github['acme/widget'] = Response(200, body)
+def test_github_odd_answers_raise(gh, body, why):
+    gh.canned[REPO_PATH] = Response(200, body)
     with pytest.raises(VisibilityError, match=why):
-        fetch(github(api), 'acme/widget')
+        fetch(github(gh), 'acme/widget')
 
 
 @pytest.mark.parametrize('response, why', [
@@ -64,17 +71,29 @@ def test_github_odd_answers_raise(api, body, why):
     (Response(302, {}, headers={'Location': '/repos/acme/widget2'}), 'HTTP 302'),
     (Response(hang=True), 'timed out'),
 ])
-def test_github_failures_raise(api, response, why):
-    api.github['acme/widget'] = response
+def test_github_failures_raise(gh, response, why):
+    gh.add_repo('acme', 'widget')
+    gh.canned[REPO_PATH] = response
     with pytest.raises(VisibilityError, match=why):
-        fetch(github(api), 'acme/widget', timeout=0.3)
+        fetch(github(gh), 'acme/widget', timeout=0.3)
 
 
-def test_no_token_asks_nobody(api):
-    api.add_github('acme/widget', 'public')
+def test_github_unknown_repository_raises(gh):
+    with pytest.raises(VisibilityError, match='HTTP 404'):
+        fetch(github(gh), 'acme/widget')
+
+
+def test_github_refused_token_raises(gh):
+    gh.add_repo('acme', 'widget')
+    with pytest.raises(VisibilityError, match='HTTP 401'):
+        fetch(github(gh, token='not-a-token'), 'acme/widget')
+
+
+def test_no_token_asks_nobody(gh):
+    gh.add_repo('acme', 'widget')
     with pytest.raises(VisibilityError, match='no github API token'):
-        fetch(github(api, token=None), 'acme/widget')
-    assert api.requests == []
+        fetch(github(gh, token=None), 'acme/widget')
+    assert gh.requests == []
 
 
 def test_non_https_api_is_refused_except_loopback():
@@ -84,32 +103,32 @@ def test_non_https_api_is_refused_except_loopback():
         fetch(ctx, 'a/b')
 
 
-def test_connection_refused_raises(api):
-    ctx = github(api, api_url='http://127.0.0.1:9')  # the discard port: nothing listens
+def test_connection_refused_raises(gh):
+    ctx = github(gh, api_url='http://127.0.0.1:9')  # the discard port: nothing listens
     with pytest.raises(VisibilityError, match='request failed'):
         fetch(ctx, 'acme/widget', timeout=1)
 
 
 @pytest.mark.parametrize('repo', ['acme', 'a/b/c', '../x', 'a/..'])
-def test_bad_github_names_raise(api, repo):
+def test_bad_github_names_raise(gh, repo):
     with pytest.raises(VisibilityError):
-        fetch(github(api), repo)
-    assert api.requests == []
+        fetch(github(gh), repo)
+    assert gh.requests == []
 
 
-def test_gitlab_by_id_and_by_path(api):
-    api.add_gitlab(42, 'group/sub/widget', 'public')
-    assert fetch(gitlab(api), '42').is_public
-    v = fetch(gitlab(api), 'group/sub/widget')
+def test_gitlab_by_id_and_by_path(gl):
+    gl.add_project(42, 'group/sub/widget', 'public')
+    assert fetch(gitlab(gl), '42').is_public
+    v = fetch(gitlab(gl), 'group/sub/widget')
     assert v.is_public and 'repository_access_level=enabled' in v.detail
-    assert api.requests[1].path == '/api/v4/projects/group%2Fsub%2Fwidget'
-    assert api.requests[0].headers['private-token'] == TOKEN
+    assert gl.requests[1].target == '/api/v4/projects/group%2Fsub%2Fwidget'
+    assert gl.requests[0].headers['private-token'] == TOKEN
 
 
-def test_gitlab_job_token_header(api):
-    api.add_gitlab(42, 'acme/widget', 'public')
-    assert fetch(gitlab(api, token_header='JOB-TOKEN'), '42').is_public
-    assert api.requests[0].headers['job-token'] == TOKEN and 'private-token' not in api.requests[0].headers
+def test_gitlab_job_token_header(gl):
+    gl.add_project(42, 'acme/widget', 'public')
+    assert fetch(gitlab(gl, token_header='JOB-TOKEN'), '42').is_public
+    assert gl.requests[0].headers['job-token'] == TOKEN and 'private-token' not in gl.requests[0].headers
 
 
 @pytest.mark.parametrize('levels, is_mr, public', [
@@ -119,20 +138,20 @@ def test_gitlab_job_token_header(api):
     ({'merge_requests': 'private'}, False, True),
     ({'merge_requests': 'private'}, True, False),
 ])
-def test_gitlab_access_levels(api, levels, is_mr, public):
-    api.add_gitlab(42, 'acme/widget', 'public', **levels)
-    ctx = gitlab(api, pr_number=1, base_repo='42') if is_mr else gitlab(api)
+def test_gitlab_access_levels(gl, levels, is_mr, public):
+    gl.add_project(42, 'acme/widget', 'public', **levels)
+    ctx = gitlab(gl, pr_number=1, base_repo='42') if is_mr else gitlab(gl)
     assert fetch(ctx, '42').is_public is public
 
 
-def test_gitlab_missing_access_level_is_not_proof(api):
-    api.add_gitlab(42, 'acme/widget', 'public')
-    del api.gitlab['42'].body['repository_access_level']
-    assert not fetch(gitlab(api), '42').is_public
+def test_gitlab_missing_access_level_is_not_proof(gl):
+    gl.add_project(42, 'acme/widget', 'public', repository=None)
+    assert 'repository_access_level' not in gl.project_json(gl.projects[42])
+    assert not fetch(gitlab(gl), '42').is_public
 
 
-def test_gitlab_answer_about_another_project_raises(api):
-    api.add_gitlab(42, 'acme/widget', 'public')
-    api.gitlab['43'] = dataclasses.replace(api.gitlab['42'])
+def test_gitlab_answer_about_another_project_raises(gl):
+    gl.add_project(42, 'acme/widget', 'public')
+    gl.canned['GET', '/projects/43'] = Response(200, gl.project_json(gl.projects[42]))
     with pytest.raises(VisibilityError, match='not'):
-        fetch(gitlab(api), '43')
+        fetch(gitlab(gl), '43')

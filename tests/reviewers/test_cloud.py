@@ -19,12 +19,14 @@ from reviewbot.privacy import receipts
 from reviewbot.reviewers import ReviewContext, ReviewerResult
 from reviewbot.reviewers.cloud import CloudReviewer
 from tests.conftest import GitRepo
-from tests.fakes._server import Response
+from tests.fakes.github_api import FakeGitHub
+from tests.fakes.gitlab_api import FakeGitLab
+from tests.fakes.http import Response
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.visibility_api import FakeVisibilityAPI
 
 TOKEN = 'test-platform-token'
 API_KEY = 'sk-test-cloud-key-not-a-real-one'
+REPO_WIDGET = ('GET', '/repos/acme/widget')  # what the visibility check asks GitHub
 
 AWS_ID = 'AKIAQ3EGRT5YEXAMPLE7'
 AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY'
@@ -103,7 +105,8 @@ GOOD_ANSWER = '\n'.join([
 @dataclasses.dataclass
 class World:
     tmp: Path
-    vis: FakeVisibilityAPI
+    gh: FakeGitHub  # the visibility check's GitHub (and, in the publishing test, the PR's)
+    gl: FakeGitLab
     llm: FakeOpenAI
 
     @property
@@ -125,7 +128,7 @@ class World:
             event['number'] = pr.get('number')
         event_path = self.tmp / 'event.json'
         event_path.write_text(json.dumps(event))
-        env = {'GITHUB_ACTIONS': 'true', 'GITHUB_REPOSITORY': repo, 'GITHUB_API_URL': self.vis.github_api,
+        env = {'GITHUB_ACTIONS': 'true', 'GITHUB_REPOSITORY': repo, 'GITHUB_API_URL': self.gh.base_url,
                'GITHUB_EVENT_PATH': str(event_path),
                'GITHUB_EVENT_NAME': 'pull_request' if pr is not None else 'push',
                'OPENAI_API_KEY': API_KEY}
@@ -135,7 +138,7 @@ class World:
         return env
 
     def gitlab_env(self, project: str = '42', *, mr: bool = True, **extra: str) -> dict[str, str]:
-        env = {'GITLAB_CI': 'true', 'CI_PROJECT_ID': project, 'CI_API_V4_URL': self.vis.gitlab_api,
+        env = {'GITLAB_CI': 'true', 'CI_PROJECT_ID': project, 'CI_API_V4_URL': self.gl.base_url,
                'GITLAB_TOKEN': TOKEN, 'OPENAI_API_KEY': API_KEY}
         if mr:
             env.update(CI_MERGE_REQUEST_IID='7', CI_MERGE_REQUEST_PROJECT_ID=project,
@@ -158,8 +161,10 @@ def pr_payload(base: str, head: str, number: int = 5) -> dict:
 
 @pytest.fixture
 def world(tmp_path: Path):
-    with FakeVisibilityAPI(token=TOKEN) as vis, FakeOpenAI(answer=lambda req: GOOD_ANSWER) as llm:
-        yield World(tmp_path, vis, llm)
+    with FakeGitHub() as gh, FakeGitLab() as gl, FakeOpenAI(answer=lambda req: GOOD_ANSWER) as llm:
+        gh.add_user(TOKEN, 'ci-bot')
+        gl.add_user(TOKEN, 'ci-bot')
+        yield World(tmp_path, gh, gl, llm)
 
 
 def review(world: World, cfg: Config, env: dict[str, str], *, stage: str = 'ci',
@@ -182,12 +187,12 @@ class Scenario:
 
 
 def _private(w: World):
-    w.vis.add_github('acme/widget', 'private')
+    w.gh.add_repo('acme', 'widget', visibility='private')
     return {'cfg': w.config(), 'env': w.github_env()}
 
 
 def _internal(w: World):
-    w.vis.add_github('acme/widget', 'internal')
+    w.gh.add_repo('acme', 'widget', visibility='internal')
     return {'cfg': w.config(), 'env': w.github_env()}
 
 
@@ -196,53 +201,53 @@ def _api_404(w: World):
 
 
 def _api_500(w: World):
-    w.vis.github['acme/widget'] = Response(500, {'message': 'Server Error'})
+    w.gh.canned[REPO_WIDGET] = Response(500, {'message': 'Server Error'})
     return {'cfg': w.config(), 'env': w.github_env()}
 
 
 def _api_timeout(w: World):
-    w.vis.github['acme/widget'] = Response(hang=True)
+    w.gh.canned[REPO_WIDGET] = Response(hang=True)
     return {'cfg': w.config(visibility_timeout=0.3), 'env': w.github_env()}
 
 
 def _no_token(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     return {'cfg': w.config(), 'env': w.github_env(token=None)}
 
 
 def _env_public_api_private(w: World):
-    w.vis.add_gitlab(42, 'acme/widget', 'private')
+    w.gl.add_project(42, 'acme/widget', 'private')
     return {'cfg': w.config(), 'env': w.gitlab_env(CI_PROJECT_VISIBILITY='public')}
 
 
 def _payload_private_api_public(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     env = w.github_env(repository={'full_name': 'acme/widget', 'private': True, 'visibility': 'private'})
     return {'cfg': w.config(), 'env': env}
 
 
 def _public_fork_into_private(w: World):
-    w.vis.add_github('acme/private-app', 'private')
-    w.vis.add_github('alice/fork', 'public')
+    w.gh.add_repo('acme', 'private-app', visibility='private')
+    w.gh.add_repo('alice', 'fork')
     env = w.github_env('acme/private-app', pr=pr_payload('acme/private-app', 'alice/fork'))
     return {'cfg': w.config(), 'env': env}
 
 
 def _disabled(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     return {'cfg': w.config(enabled=False), 'env': w.github_env()}
 
 
 def _deny_listed_only(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     files = files_of(('config/.env', ['API_TOKEN=abc']), ('deploy/prod.secret.yml', ['x: 1']))
     return {'cfg': w.config(deny_paths=['**/*.secret.yml']), 'env': w.github_env(), 'files': files}
 
 
 def _pre_commit_without_opt_in(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     repo = w.hook_repo('https://github.com/acme/widget.git')
-    env = {'REVIEWBOT_GITHUB_API_URL': w.vis.github_api, 'GITHUB_TOKEN': TOKEN, 'OPENAI_API_KEY': API_KEY}
+    env = {'REVIEWBOT_GITHUB_API_URL': w.gh.base_url, 'GITHUB_TOKEN': TOKEN, 'OPENAI_API_KEY': API_KEY}
     return {'cfg': w.config(), 'env': env, 'stage': 'pre-commit', 'repo_root': repo.path}
 
 
@@ -257,88 +262,88 @@ def _no_platform_at_all(w: World):
 
 
 def _gitlab_internal(w: World):
-    w.vis.add_gitlab(42, 'acme/widget', 'internal')
+    w.gl.add_project(42, 'acme/widget', 'internal')
     return {'cfg': w.config(), 'env': w.gitlab_env()}
 
 
 def _gitlab_public_repo_members_only(w: World):
-    w.vis.add_gitlab(42, 'acme/widget', 'public', repository='private')
+    w.gl.add_project(42, 'acme/widget', 'public', repository='private')
     return {'cfg': w.config(), 'env': w.gitlab_env()}
 
 
 def _gitlab_private_target_public_source(w: World):
-    w.vis.add_gitlab(42, 'acme/app', 'private')
-    w.vis.add_gitlab(77, 'alice/app', 'public')
+    w.gl.add_project(42, 'acme/app', 'private')
+    w.gl.add_project(77, 'alice/app', 'public')
     env = w.gitlab_env('42', CI_MERGE_REQUEST_SOURCE_PROJECT_ID='77')
     return {'cfg': w.config(), 'env': env}
 
 
 def _api_answers_other_repo(w: World):
-    w.vis.add_github('acme/widget', 'public')
-    w.vis.github['acme/widget'].body['full_name'] = 'evil/other'
+    repo = w.gh.add_repo('acme', 'widget')
+    w.gh.canned[REPO_WIDGET] = Response(200, {**w.gh.repo_json(repo), 'full_name': 'evil/other'})
     return {'cfg': w.config(), 'env': w.github_env()}
 
 
 def _api_redirect(w: World):
-    w.vis.github['acme/widget'] = Response(301, {'message': 'Moved Permanently'},
-                                           headers={'Location': w.vis.url + '/repos/acme/moved'})
-    w.vis.add_github('acme/moved', 'public')
+    w.gh.canned[REPO_WIDGET] = Response(301, {'message': 'Moved Permanently'},
+                                             headers={'Location': w.gh.url('/repos/acme/moved')})
+    w.gh.add_repo('acme', 'moved')
     return {'cfg': w.config(), 'env': w.github_env()}
 
 
 def _pr_target_not_this_repo(w: World):
-    w.vis.add_github('acme/widget', 'public')
-    w.vis.add_github('acme/other', 'public')
+    w.gh.add_repo('acme', 'widget')
+    w.gh.add_repo('acme', 'other')
     env = w.github_env('acme/widget', pr=pr_payload('acme/other', 'acme/widget'))
     return {'cfg': w.config(), 'env': env}
 
 
 def _pr_event_without_payload(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     env = w.github_env()
     env['GITHUB_EVENT_NAME'] = 'pull_request'
     return {'cfg': w.config(), 'env': env}
 
 
 def _pre_push_private_second_remote(w: World):
-    w.vis.add_github('acme/widget', 'public')
-    w.vis.add_github('acme/widget-internal', 'private')
+    w.gh.add_repo('acme', 'widget')
+    w.gh.add_repo('acme', 'widget-internal', visibility='private')
     repo = w.hook_repo('git@github.com:acme/widget.git')
     repo.git('remote', 'add', 'mirror', 'git@github.com:acme/widget-internal.git')
-    env = {'REVIEWBOT_GITHUB_API_URL': w.vis.github_api, 'GITHUB_TOKEN': TOKEN, 'OPENAI_API_KEY': API_KEY}
+    env = {'REVIEWBOT_GITHUB_API_URL': w.gh.base_url, 'GITHUB_TOKEN': TOKEN, 'OPENAI_API_KEY': API_KEY}
     return {'cfg': w.config(stages=['ci', 'pre-push']), 'env': env, 'stage': 'pre-push',
             'repo_root': repo.path}
 
 
 def _wrong_token(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     return {'cfg': w.config(), 'env': w.github_env(token='not-the-token')}
 
 
 def _no_api_key(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     env = w.github_env()
     del env['OPENAI_API_KEY']
     return {'cfg': w.config(), 'env': env}
 
 
 def _plain_http_endpoint(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     return {'cfg': w.config(base_url='http://llm.example.com/v1'), 'env': w.github_env()}
 
 
 def _event_about_another_repo(w: World):
-    w.vis.add_github('acme/widget', 'public')
+    w.gh.add_repo('acme', 'widget')
     env = w.github_env(repository={'full_name': 'acme/other', 'private': False, 'visibility': 'public'})
     return {'cfg': w.config(), 'env': env}
 
 
 def _local_run_with_ci_variables(w: World):
     # CI variables on a developer's machine claim a public repository; the clone's remote is private
-    w.vis.add_github('acme/widget', 'public')
-    w.vis.add_github('acme/private-app', 'private')
+    w.gh.add_repo('acme', 'widget')
+    w.gh.add_repo('acme', 'private-app', visibility='private')
     repo = w.hook_repo('git@github.com:acme/private-app.git')
-    env = {**w.github_env('acme/widget'), 'REVIEWBOT_GITHUB_API_URL': w.vis.github_api}
+    env = {**w.github_env('acme/widget'), 'REVIEWBOT_GITHUB_API_URL': w.gh.base_url}
     return {'cfg': w.config(), 'env': env, 'stage': 'cli', 'repo_root': repo.path}
 
 
@@ -414,9 +419,9 @@ def _assert_no_secret_left(bodies: list[bytes]) -> None:
 
 
 def test_public_github_pr_sends_redacted_diff_and_returns_findings(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     env = world.github_env('acme/widget', pr=pr_payload('acme/widget', 'alice/widget'))
-    world.vis.add_github('alice/widget', 'public')
+    world.gh.add_repo('alice', 'widget')
     result, _, _ = review(world, world.config(), env)
 
     assert len(world.llm.posts) == 1, result.notes
@@ -451,21 +456,21 @@ def test_public_github_pr_sends_redacted_diff_and_returns_findings(world: World)
 
 
 def test_public_gitlab_mr_is_sent_with_cost(world: World):
-    world.vis.add_gitlab(42, 'acme/widget', 'public')
+    world.gl.add_project(42, 'acme/widget', 'public')
     cfg = world.config(price_per_1k_input=0.5, price_per_1k_output=1.5)
     result, _, _ = review(world, cfg, world.gitlab_env(CI_PROJECT_VISIBILITY='public'))
     assert len(world.llm.posts) == 1, result.notes
     _assert_no_secret_left(_all_bodies(world))
-    assert world.vis.requests[0].headers['private-token'] == TOKEN
+    assert world.gl.requests[0].headers['private-token'] == TOKEN
     assert result.stats['cost'] == pytest.approx(120 / 1000 * 0.5 + 30 / 1000 * 1.5)
     assert any('cost 0.1050' in n for n in result.notes)
     assert len(result.findings) == 2
 
 
 def test_pre_commit_with_opt_in_and_public_remote(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     repo = world.hook_repo('git@github.com:acme/widget.git')
-    env = {'REVIEWBOT_GITHUB_API_URL': world.vis.github_api, 'GITHUB_TOKEN': TOKEN,
+    env = {'REVIEWBOT_GITHUB_API_URL': world.gh.base_url, 'GITHUB_TOKEN': TOKEN,
            'OPENAI_API_KEY': API_KEY}
     cfg = world.config(stages=['pre-commit'], receipts_file='')
     result, _, _ = review(world, cfg, env, stage='pre-commit', repo_root=repo.path)
@@ -479,7 +484,7 @@ def test_pre_commit_with_opt_in_and_public_remote(world: World):
 
 
 def test_deny_listed_file_is_withheld_and_others_sent(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     files = files_of(('app/logic.py', LOGIC_LINES), ('.env', ['DB_PASSWORD=hunter2-but-longer']),
                      ('certs/server.pem', ['not really a cert']))
     result, _, _ = review(world, world.config(), world.github_env(), files=files)
@@ -492,7 +497,7 @@ def test_deny_listed_file_is_withheld_and_others_sent(world: World):
 
 
 def test_dry_run_prints_the_exact_body_and_sends_nothing(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     cfg, env = world.config(), world.github_env()
     files = files_of(*PUBLIC_FILES)
     ctx = ReviewContext(config=cfg, read_new_file=lambda p: None, stage='ci', dry_run=True)
@@ -510,7 +515,7 @@ def test_dry_run_prints_the_exact_body_and_sends_nothing(world: World):
 
 
 def test_dry_run_plan_of_a_denied_run_says_nothing_leaves(world: World):
-    world.vis.add_github('acme/widget', 'private')
+    world.gh.add_repo('acme', 'widget', visibility='private')
     cfg, env = world.config(), world.github_env()
     ctx = ReviewContext(config=cfg, read_new_file=lambda p: None, stage='ci', dry_run=True)
     plan = CloudReviewer(cfg, env=env).plan(files_of(*PUBLIC_FILES), ctx)
@@ -520,7 +525,7 @@ def test_dry_run_plan_of_a_denied_run_says_nothing_leaves(world: World):
 
 
 def test_retry_after_429_then_success_writes_a_receipt_per_attempt(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     world.llm.script = [Response(429, {'error': {'message': 'slow down'}}, headers={'Retry-After': '0'})]
     result, _, _ = review(world, world.config(max_retries=2), world.github_env())
     assert len(world.llm.posts) == 2 and world.llm.posts[0].body == world.llm.posts[1].body
@@ -531,7 +536,7 @@ def test_retry_after_429_then_success_writes_a_receipt_per_attempt(world: World)
 
 
 def test_server_errors_are_retried_a_bounded_number_of_times(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     world.llm.script = [Response(503, {'error': {}}) for _ in range(5)]
     result, _, _ = review(world, world.config(max_retries=2), world.github_env())
     assert len(world.llm.posts) == 3
@@ -541,7 +546,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(world: World):
 
 
 def test_a_long_retry_after_is_not_waited_for(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     world.llm.script = [Response(429, {'error': {}}, headers={'Retry-After': '3600'})]
     result, _, _ = review(world, world.config(max_retries=3, max_retry_wait=5), world.github_env())
     assert len(world.llm.posts) == 1, result.notes
@@ -549,14 +554,14 @@ def test_a_long_retry_after_is_not_waited_for(world: World):
 
 
 def test_client_errors_are_not_retried(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     world.llm.script = [Response(400, {'error': {'message': 'bad model'}})]
     result, _, _ = review(world, world.config(max_retries=3), world.github_env())
     assert len(world.llm.posts) == 1 and any('HTTP 400' in n for n in result.notes)
 
 
 def test_anthropic_messages_protocol(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     env = {**world.github_env(), 'ANTHROPIC_API_KEY': 'anthropic-test-key'}
     result, _, _ = review(world, world.config(provider='anthropic'), env)
     req = world.llm.posts[0]
@@ -568,14 +573,14 @@ def test_anthropic_messages_protocol(world: World):
 
 
 def test_api_key_comes_only_from_the_named_variable(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     env = {**world.github_env(), 'MY_GATEWAY_KEY': 'gateway-key'}
     review(world, world.config(api_key_env='MY_GATEWAY_KEY'), env)
     assert world.llm.posts[0].headers['authorization'] == 'Bearer gateway-key'
 
 
 def test_payload_is_bounded_and_the_rest_is_reported_skipped(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     big = [f'value_{i} = compute({i}, factor={i % 7})' for i in range(400)]
     files = files_of(('app/logic.py', LOGIC_LINES), ('app/big.py', big))
     result, _, _ = review(world, world.config(max_payload_bytes=6000), world.github_env(), files=files)
@@ -586,7 +591,7 @@ def test_payload_is_bounded_and_the_rest_is_reported_skipped(world: World):
 
 
 def test_unreadable_receipts_file_means_nothing_is_sent(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     blocker = world.tmp / 'not-a-dir'
     blocker.write_text('a file where a directory should be')
     cfg = world.config(receipts_file=str(blocker / 'egress.jsonl'))
@@ -600,7 +605,7 @@ def test_through_the_pipeline_cloud_findings_reach_the_report(world: World):
     from reviewbot import pipeline, sources
     from reviewbot.reviewers.secrets import SecretsReviewer
 
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     repo = world.hook_repo('https://github.com/acme/widget.git')
     repo.write('README.md', 'widget\n')
     repo.commit('init')
@@ -609,7 +614,7 @@ def test_through_the_pipeline_cloud_findings_reach_the_report(world: World):
     repo.git('add', '-A')
     status_before = repo.git('status', '--porcelain')
     cfg = world.config(stages=['pre-commit'])
-    env = {'REVIEWBOT_GITHUB_API_URL': world.vis.github_api, 'GITHUB_TOKEN': TOKEN,
+    env = {'REVIEWBOT_GITHUB_API_URL': world.gh.base_url, 'GITHUB_TOKEN': TOKEN,
            'OPENAI_API_KEY': API_KEY}
     prep = pipeline.prepare(sources.staged(repo.path), cfg, stage='pre-commit')
     report = pipeline.run(prep, [SecretsReviewer(), CloudReviewer(cfg, env=env)])
@@ -632,7 +637,7 @@ class _ExplodingTransport(httpx.BaseTransport):
 
 
 def test_an_unexpected_error_is_a_note_not_a_crash(world: World):
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     cfg = world.config()
     ctx = ReviewContext(config=cfg, read_new_file=lambda p: None, stage='ci')
     reviewer = CloudReviewer(cfg, env=world.github_env(), transport=_ExplodingTransport())
@@ -646,7 +651,7 @@ def test_an_unexpected_error_is_a_note_not_a_crash(world: World):
 def test_no_request_when_the_run_is_out_of_time(world: World):
     import time
 
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     cfg = world.config()
     ctx = ReviewContext(config=cfg, read_new_file=lambda p: None, stage='ci',
                         deadline=time.monotonic() - 1)
@@ -662,9 +667,8 @@ def test_cloud_findings_reach_the_pull_request_through_the_publishing_path(world
 
     from reviewbot import pipeline, sources
     from reviewbot.publish import GitHubTarget, RetryPolicy, publish_report
-    from tests.fakes.github_api import FakeGitHub
 
-    world.vis.add_github('acme/widget', 'public')
+    world.gh.add_repo('acme', 'widget')
     repo = world.hook_repo('https://github.com/acme/widget.git')
     repo.write('README.md', 'widget\n')
     repo.commit('init')
@@ -672,7 +676,7 @@ def test_cloud_findings_reach_the_pull_request_through_the_publishing_path(world
     repo.write('app/settings.py', '\n'.join(SETTINGS_LINES) + '\n')
     repo.git('add', '-A')
     cfg = world.config(stages=['pre-commit'])
-    env = {'REVIEWBOT_GITHUB_API_URL': world.vis.github_api, 'GITHUB_TOKEN': TOKEN,
+    env = {'REVIEWBOT_GITHUB_API_URL': world.gh.base_url, 'GITHUB_TOKEN': TOKEN,
            'OPENAI_API_KEY': API_KEY}
     prep = pipeline.prepare(sources.staged(repo.path), cfg, stage='pre-commit')
     report = pipeline.run(prep, [CloudReviewer(cfg, env=env)])
@@ -684,17 +688,15 @@ def test_cloud_findings_reach_the_pull_request_through_the_publishing_path(world
     for chunk in prep.source.data.decode().split('diff --git ')[1:]:
         path = chunk.split('\n', 1)[0].split(' b/', 1)[1]
         patches[path] = chunk[chunk.index('@@'):]
-    with FakeGitHub() as gh:
-        gh.add_user('ghp_bot_token_0123456789', 'reviewbot-bot')
-        gh.add_repo('acme', 'widget')
-        gh.add_pull('acme/widget', 7, 'a' * 40, patches,
-                    status={p: 'added' for p in patches})
-        target = GitHubTarget('acme/widget', 7, gh.base_url, Auth.Token('ghp_bot_token_0123456789'),
-                              retry=RetryPolicy(attempts=3, base_delay=0.01, timeout=5, sleep=lambda s: None),
-                              seconds_between_requests=0, seconds_between_writes=0)
-        publish_report(report, prep.diff, target)
-        comments = gh.repos['acme/widget'].pulls[7].review_comments
-        assert {(c['path'], c['line']) for c in comments} == cloud
-        for comment in comments:
-            for kind, value in PLANTED_SECRETS.items():
-                assert value not in comment['body'], kind
+    gh = world.gh  # the same fake GitHub that answered the visibility check
+    gh.add_user('ghp_bot_token_0123456789', 'reviewbot-bot')
+    gh.add_pull('acme/widget', 7, 'a' * 40, patches, status={p: 'added' for p in patches})
+    target = GitHubTarget('acme/widget', 7, gh.base_url, Auth.Token('ghp_bot_token_0123456789'),
+                          retry=RetryPolicy(attempts=3, base_delay=0.01, timeout=5, sleep=lambda s: None),
+                          seconds_between_requests=0, seconds_between_writes=0)
+    publish_report(report, prep.diff, target)
+    comments = gh.repos['acme/widget'].pulls[7].review_comments
+    assert {(c['path'], c['line']) for c in comments} == cloud
+    for comment in comments:
+        for kind, value in PLANTED_SECRETS.items():
+            assert value not in comment['body'], kind
