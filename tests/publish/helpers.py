@@ -141,7 +141,8 @@ def assert_inert(text: str) -> None:
     assert '<' not in text.replace('\\<', '')  # no raw HTML, no HTML comment, no details
     assert not re.search(r'(?i)(//|www\.)evil\.example', text)  # URLs are defanged: evil[.]example
     assert not re.search(r'(?i)https?://', text)
-    outside_spans = re.sub(r'(?<!\\)`[^`]*`', '', text)  # our code spans (defanged URLs) are inert
+    # our code spans (defanged URLs) are inert; a backtick after an escaped backslash (\\\\`) is live
+    outside_spans = re.sub(r'((?:^|[^\\])(?:\\\\)*)`[^`]*`', r'\1', text)
     assert not re.search(r'(?<!\\)[\[\]]\(', outside_spans)  # no Markdown link or image
     assert '```' not in text.replace('\\`', '')
     assert not re.search(r'(?m)^\s*/(approve|merge)', text)  # no GitLab quick action

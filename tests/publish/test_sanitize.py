@@ -1,7 +1,7 @@
 """Untrusted text cannot mention, link, inject HTML, hide content or escape its code fence."""
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from reviewbot.publish import sanitize
@@ -21,6 +21,7 @@ def test_prompt_injection_is_inert() -> None:
        | st.lists(st.sampled_from(['@', '<', '>', '`', '[', ']', '(', ')', 'https://', 'evil.example',
                                    '\n', ' ', 'a', '/', '!', '\\', '~', 'www.', '-->', '<!--']),
                   max_size=60).map(''.join))
+@example('\\WWW.(')  # a URL right after a backslash: the escaped backslash leaves the span live
 def test_any_text_is_inert(text: str) -> None:
     assert_inert(sanitize.prose(text))
 
