@@ -384,12 +384,12 @@ public final class Dice {
 "use strict";
 
 function deepMerge(target, source) {
-  for (const key of Object.keys(source)) {
+  for (const key of Object.keys(source)) { // BUG
     if (typeof source[key] === "object" && source[key] !== null) {
       if (!target[key]) target[key] = {};
       deepMerge(target[key], source[key]);
     } else {
-      target[key] = source[key]; // BUG
+      target[key] = source[key];
     }
   }
   return target;
@@ -399,16 +399,32 @@ module.exports = { deepMerge };
 ''', 'js-prototype-pollution-recursive-merge'),
     'js/merge.ts': ('''\
 export function assignDeep(dst: any, src: any): any {
-  for (const k in src) {
+  for (const k in src) { // BUG
     if (isPlainObject(src[k])) {
       dst[k] = dst[k] || {};
       assignDeep(dst[k], src[k]);
     } else {
-      dst[k] = src[k]; // BUG
+      dst[k] = src[k];
     }
   }
   return dst;
 }
+''', 'js-prototype-pollution-recursive-merge'),
+    'js/extend.js': ('''\
+function extend(target, obj) {
+  Object.keys(obj).forEach(function (key) { // BUG
+    var val = obj[key];
+    if (typeof val === "object" && val !== null) {
+      target[key] = target[key] || {};
+      extend(target[key], val);
+    } else {
+      target[key] = val;
+    }
+  });
+  return target;
+}
+
+module.exports = extend;
 ''', 'js-prototype-pollution-recursive-merge'),
     'js/merge_safe.js': ('''\
 "use strict";
