@@ -459,6 +459,126 @@ function shallow(target, source) {
 
 module.exports = { deepMerge, merge2, shallow };
 ''', None),
+    # --- JavaScript: open redirect -------------------------------------------------------------
+    'js/redirect.js': ('''\
+const express = require("express");
+const app = express();
+
+app.get("/login/done", (req, res) => {
+  res.redirect(req.query.next); // BUG
+});
+
+app.get("/out", (req, res) => {
+  const target = req.query.url;
+  res.redirect(302, target); // BUG
+});
+''', 'js-express-open-redirect'),
+    'js/redirect_safe.js': ('''\
+const express = require("express");
+const app = express();
+
+app.get("/login/done", (req, res) => {
+  const next = req.query.next;
+  if (typeof next !== "string" || !next.startsWith("/") || next.startsWith("//")) {
+    return res.redirect("/");
+  }
+  res.redirect(next);
+});
+
+app.get("/users/:id", (req, res) => {
+  res.redirect("/profiles/" + encodeURIComponent(req.params.id));
+});
+''', None),
+    # --- Go: math/rand for secrets, request input into a file path ----------------------------
+    'go/auth/tokens.go': ('''\
+package auth
+
+import (
+	"encoding/hex"
+	"math/rand"
+)
+
+func NewResetToken() string {
+	b := make([]byte, 16)
+	rand.Read(b) // BUG
+	return hex.EncodeToString(b)
+}
+
+func backoffJitter() int {
+	return rand.Intn(100)
+}
+''', 'go-weak-random-for-secret'),
+    'go/auth/tokens_safe.go': ('''\
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
+func NewResetToken() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+''', None),
+    'go/web/files.go': ('''\
+package web
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+)
+
+func Download(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
+	http.ServeFile(w, r, filepath.Join("/srv/files", name)) // BUG
+}
+
+func Raw(w http.ResponseWriter, r *http.Request) {
+	p := filepath.Join("/srv/files", r.FormValue("name"))
+	data, err := os.ReadFile(p) // BUG
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Write(data)
+}
+''', 'go-request-path-traversal'),
+    'go/web/files_safe.go': ('''\
+package web
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+const base = "/srv/files/"
+
+func Download(w http.ResponseWriter, r *http.Request) {
+	name := filepath.Base(r.URL.Query().Get("name"))
+	http.ServeFile(w, r, filepath.Join(base, name))
+}
+
+func Raw(w http.ResponseWriter, r *http.Request) {
+	p := filepath.Join(base, filepath.Clean("/"+r.FormValue("name")))
+	if !strings.HasPrefix(p, base) {
+		http.NotFound(w, r)
+		return
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Write(data)
+}
+''', None),
 }
 
 
@@ -488,7 +608,7 @@ def test_every_case_has_a_twin_and_markers():
     assert all(_marked_lines(CASES[p][0]) for p in flagged)
     assert all(not _marked_lines(text) for text, rule in CASES.values() if rule is None)
     rules = {rule for _, rule in CASES.values() if rule}
-    assert len(rules) == 9
+    assert len(rules) == 12
 
 
 @pytest.mark.parametrize('path', sorted(p for p, (_, rule) in CASES.items() if rule))
