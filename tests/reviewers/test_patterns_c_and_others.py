@@ -379,6 +379,46 @@ public final class Dice {
     }
 }
 ''', None),
+    # --- Java: XXE ---------------------------------------------------------------------------
+    'java/src/XmlUpload.java': ('''\
+package app;
+
+import javax.servlet.http.HttpServletRequest;
+import javax.xml.parsers.DocumentBuilder;
+import javax.xml.parsers.DocumentBuilderFactory;
+import org.w3c.dom.Document;
+
+class XmlUpload {
+    Document read(HttpServletRequest req) throws Exception {
+        DocumentBuilderFactory dbf = DocumentBuilderFactory.newInstance(); // BUG
+        DocumentBuilder db = dbf.newDocumentBuilder();
+        return db.parse(req.getInputStream());
+    }
+}
+''', 'java-xxe-parser-on-network-input'),
+    'java/src/XmlUploadSafe.java': ('''\
+package app;
+
+import java.io.File;
+import javax.servlet.http.HttpServletRequest;
+import javax.xml.parsers.DocumentBuilder;
+import javax.xml.parsers.DocumentBuilderFactory;
+import org.w3c.dom.Document;
+
+class XmlUploadSafe {
+    Document read(HttpServletRequest req) throws Exception {
+        DocumentBuilderFactory dbf = DocumentBuilderFactory.newInstance();
+        dbf.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
+        DocumentBuilder db = dbf.newDocumentBuilder();
+        return db.parse(req.getInputStream());
+    }
+
+    Document config(File f) throws Exception {
+        DocumentBuilderFactory dbf = DocumentBuilderFactory.newInstance();
+        return dbf.newDocumentBuilder().parse(f);
+    }
+}
+''', None),
     # --- JavaScript / TypeScript: prototype pollution ----------------------------------------
     'js/merge.js': ('''\
 "use strict";
@@ -608,7 +648,7 @@ def test_every_case_has_a_twin_and_markers():
     assert all(_marked_lines(CASES[p][0]) for p in flagged)
     assert all(not _marked_lines(text) for text, rule in CASES.values() if rule is None)
     rules = {rule for _, rule in CASES.values() if rule}
-    assert len(rules) == 12
+    assert len(rules) == 13
 
 
 @pytest.mark.parametrize('path', sorted(p for p, (_, rule) in CASES.items() if rule))
