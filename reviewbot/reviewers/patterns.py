@@ -5,7 +5,9 @@ which the Python rules here add; nothing else was checked deterministically. The
 *.yaml) are few and chosen for precision: well-known CWE classes in the form that is a hole in
 nearly every real use (HTML sinks fed non-literals, shell commands and SQL built from strings, TLS
 verification off, deserialisation of network bytes, unbounded copies into fixed buffers,
-non-literal format strings, ...). semgrep runs fully offline (`--metrics=off`, only our local rule
+non-literal format strings, allocation sizes that can wrap, use after free / double free within a
+function, weak random for secrets, XXE, open redirects, prototype pollution, ...). Every rule is
+kept quiet on real, well-kept code (eval/results/rules-fp-c.md). semgrep runs fully offline (`--metrics=off`, only our local rule
 files, never the registry), once per review over all files: the new revisions are written into a
 temporary directory under their relative paths, so the startup cost is paid once. As with ruff, only
 hits that land on lines the diff adds are reported.
