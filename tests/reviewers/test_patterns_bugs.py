@@ -380,3 +380,18 @@ def test_review_flags_planted_off_by_one_and_not_a_clean_refactor(tmp_path):
         '    return [b - a for a, b in zip(readings, readings[1:])]\n'))
     repo.commit('deltas: zip instead of indexes')
     assert review() == []
+
+
+def test_or_with_a_string_constant_flagged_by_ruff(tmp_path):
+    """Python's `x == "a" or "b"` is ruff's SIM222 (enabled in the ruff reviewer), not a pattern."""
+    repo = GitRepo(tmp_path / 'repo')
+    repo.write('roles.py', 'def can_delete(role):\n    return role == "admin"\n')
+    repo.commit('base')
+    repo.write('roles.py', 'def can_delete(role):\n    if role == "admin" or "owner":\n'
+                           '        return True\n    name = role or "guest"\n    return name == "x"\n')
+    repo.commit('owners too')
+    proc = run_cli('review', '--range', 'HEAD~1..HEAD', '--format', 'json', '--reviewers', 'ruff',
+                   '--fail-level', 'none', cwd=repo.path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    findings = json.loads(proc.stdout)['findings']
+    assert [(f['line'], f['category']) for f in findings] == [(2, 'ruff/SIM222')]
