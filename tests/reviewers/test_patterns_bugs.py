@@ -276,6 +276,107 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
             return d;
         }
         '''),
+    'py-remove-while-iterating': ('.py', '''
+        def drop_negative(items):
+            for x in items:  # BUG
+                if x < 0:
+                    items.remove(x)
+        ''', '''
+        def drop_negative(items):
+            for x in list(items):
+                if x < 0:
+                    items.remove(x)
+            for x in items:
+                if x == 0:
+                    items.remove(x)
+                    break
+        '''),
+    'py-delete-while-iterating-by-index': ('.py', '''
+        def drop_negative(items):
+            for i in range(len(items)):  # BUG
+                if items[i] < 0:
+                    del items[i]
+        ''', '''
+        def drop_negative(items):
+            for i in reversed(range(len(items))):
+                if items[i] < 0:
+                    del items[i]
+        '''),
+    'js-typeof-invalid-string': ('.js', '''
+        export function isMissing(x) {
+          return typeof x === "undefiend";  // BUG
+        }
+        ''', '''
+        export function isMissing(x, kind) {
+          return typeof x === "undefined" || typeof x === kind;
+        }
+        '''),
+    'js-compare-with-nan': ('.ts', '''
+        export function bad(x: number): boolean {
+          return x === NaN;  // BUG
+        }
+        ''', '''
+        export function bad(x: number): boolean {
+          return Number.isNaN(x);
+        }
+        '''),
+    'js-length-compared-below-zero': ('.js', '''
+        export function isEmpty(xs) {
+          return xs.length < 0;  // BUG
+        }
+        ''', '''
+        export function isEmpty(xs) {
+          return xs.length <= 0;
+        }
+        '''),
+    'java-size-compared-below-zero': ('.java', '''
+        import java.util.List;
+        class Q {
+          static boolean empty(List<String> xs) {
+            return xs.size() < 0;  // BUG
+          }
+        }
+        ''', '''
+        import java.util.List;
+        class Q {
+          static boolean empty(List<String> xs) {
+            return xs.size() <= 0;
+          }
+        }
+        '''),
+    'go-len-compared-below-zero': ('.go', '''
+        package q
+
+        func Empty(xs []string) bool {
+        	return len(xs) < 0 // BUG
+        }
+        ''', '''
+        package q
+
+        func Empty(xs []string) bool {
+        	return len(xs) <= 0
+        }
+        '''),
+    'c-sizeof-pointer-parameter': ('.c', '''
+        #include <string.h>
+
+        void wipe(char *secret)
+        {
+            memset(secret, 0, sizeof(secret));  /* BUG */
+        }
+        ''', '''
+        #include <string.h>
+
+        struct key { char bytes[32]; };
+
+        void wipe(char *secret, size_t len, struct key *k)
+        {
+            char local[16];
+            memset(secret, 0, len);
+            memset(local, 0, sizeof(local));
+            memset(k, 0, sizeof(*k));
+        }
+        '''),
 }
 
 
