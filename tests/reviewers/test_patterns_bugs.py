@@ -377,6 +377,68 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
             memset(k, 0, sizeof(*k));
         }
         '''),
+    'go-http-response-body-not-closed': ('.go', '''
+        package client
+
+        import "net/http"
+
+        func Up(c *http.Client, base string) (bool, error) {
+        	resp, err := c.Get(base + "/healthz") // BUG
+        	if err != nil {
+        		return false, err
+        	}
+        	return resp.StatusCode == http.StatusOK, nil
+        }
+        ''', '''
+        package client
+
+        import "net/http"
+
+        func Up(c *http.Client, base string) (bool, error) {
+        	resp, err := c.Get(base + "/healthz")
+        	if err != nil {
+        		return false, err
+        	}
+        	defer resp.Body.Close()
+        	return resp.StatusCode == http.StatusOK, nil
+        }
+
+        func Open(c *http.Client, base string) (*http.Response, error) {
+        	resp, err := c.Get(base)
+        	if err != nil {
+        		return nil, err
+        	}
+        	if resp.StatusCode != http.StatusOK {
+        		resp.Body.Close()
+        		return nil, err
+        	}
+        	return resp, nil
+        }
+        '''),
+    'c-free-then-advance-in-loop': ('.c', '''
+        #include <stdlib.h>
+
+        struct node { int value; struct node *next; };
+
+        void list_free(struct node *head)
+        {
+            for (struct node *n = head; n != NULL; n = n->next)  /* BUG */
+                free(n);
+        }
+        ''', '''
+        #include <stdlib.h>
+
+        struct node { int value; struct node *next; };
+
+        void list_free(struct node *head)
+        {
+            struct node *next;
+            for (struct node *n = head; n != NULL; n = next) {
+                next = n->next;
+                free(n);
+            }
+        }
+        '''),
 }
 
 
