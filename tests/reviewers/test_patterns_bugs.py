@@ -529,7 +529,9 @@ def test_review_flags_planted_off_by_one_and_not_a_clean_refactor(tmp_path):
         return json.loads(proc.stdout)['findings']
 
     findings = review()
-    planted_line = _bug_line(planted.replace('range(len(readings)):', 'range(len(readings)):  # BUG'))
+    planted_line = next(i for i, ln in enumerate(planted.splitlines(), 1)
+                        if 'for i in range(len(readings)):' in ln)
+    assert planted_line == 7
     assert [(f['path'], f['line'], f['category']) for f in findings] == [
         ('stats.py', planted_line, 'patterns/py-index-next-past-end')]
     assert 'IndexError' in findings[0]['message']
