@@ -164,6 +164,11 @@ def greet():
     who = request.args.get("who", "")
     html = "<b>%s</b>" % who  # FLAW
     return make_response(html)
+
+
+@app.route("/echo")
+def echo():
+    return make_response(request.args["text"])  # FLAW
 ''', '''\
 from flask import Flask, make_response, request
 from markupsafe import escape
@@ -182,6 +187,12 @@ def greet():
     who = escape(request.args.get("who", ""))
     html = "<b>%s</b>" % who
     return make_response(html)
+
+
+@app.route("/echo")
+def echo():
+    text = request.args["text"]
+    return make_response(f"Wrong value: {len(text)} characters", 400)
 '''),
     'py-request-open-redirect': ('''\
 from flask import Flask, redirect, request
@@ -193,6 +204,11 @@ app = Flask(__name__)
 def login():
     target = request.args.get("next", "/")
     return redirect(target)  # FLAW
+
+
+@app.route("/go/<slug>")
+def go(slug):
+    return redirect(slug)  # FLAW
 ''', '''\
 from urllib.parse import urlparse
 
@@ -207,6 +223,11 @@ def login():
     if urlparse(target).netloc:
         return redirect(url_for("index"))
     return redirect(target)
+
+
+@app.route("/go/<slug>")
+def go(slug):
+    return redirect("/entry/" + slug)
 '''),
     'py-request-ldap-xpath-injection': ('''\
 import ldap
