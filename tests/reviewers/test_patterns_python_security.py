@@ -39,7 +39,7 @@ def convert():
 
 @app.route("/tool/<name>")
 def tool(name):
-    return subprocess.check_output(name)  # FLAW
+    return subprocess.check_output([name, "--version"])  # FLAW
 ''', '''\
 import shlex
 import subprocess
@@ -54,7 +54,14 @@ def convert():
     fmt = request.args["fmt"]
     subprocess.run(["sh", "-c", "convert in.png out." + shlex.quote(fmt)])
     subprocess.run(["convert", "in.png", "out." + fmt], check=True)
+    argv = ["convert", "in.png", "out." + fmt]
+    subprocess.run(argv, check=True)
+    subprocess.run(convert_command(fmt), check=True)
     return "ok"
+
+
+def convert_command(fmt: str) -> list[str]:
+    return ["convert", "in.png", "out." + fmt]
 
 
 @app.route("/tool/<int:count>")
