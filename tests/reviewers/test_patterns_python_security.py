@@ -219,6 +219,8 @@ def go(slug):
 ''', '''\
 from urllib.parse import urlparse
 
+from django.http import HttpResponseRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from flask import Flask, redirect, request, url_for
 
 app = Flask(__name__)
@@ -235,6 +237,13 @@ def login():
 @app.route("/go/<slug>")
 def go(slug):
     return redirect("/entry/" + slug)
+
+
+def set_language(request):  # Django
+    next_url = request.POST.get("next")
+    if next_url and not url_has_allowed_host_and_scheme(url=next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    return HttpResponseRedirect(next_url or "/")
 '''),
     'py-request-ldap-xpath-injection': ('''\
 import ldap
