@@ -1,7 +1,8 @@
 """semgrep with a small bundled rule set on the changed lines of JS/TS, Go, Java, C/C++ (and Python).
 
-ruff covers Python, except data-flow classes (request input reaching a file path or a fetched URL),
-which the Python rules here add; nothing else was checked deterministically. The rules (reviewbot/data/patterns/
+ruff covers Python, except data-flow classes (request input reaching a file path, a fetched URL, a
+command, SQL, a template, an HTML response, a redirect, ...) and a few constructs ruff's rules
+flag too broadly (`random` for secrets, chmod modes), which the Python rules here add. The rules (reviewbot/data/patterns/
 *.yaml) are few and chosen for precision: well-known CWE classes in the form that is a hole in
 nearly every real use (HTML sinks fed non-literals, shell commands and SQL built from strings, TLS
 verification off, deserialisation of network bytes, unbounded copies into fixed buffers,
@@ -35,7 +36,7 @@ RULES_DIR = Path(__file__).resolve().parent.parent / 'data' / 'patterns'
 SUFFIXES = frozenset({
     '.js', '.jsx', '.mjs', '.cjs', '.ts', '.tsx', '.mts', '.cts',
     '.go', '.java',
-    '.py',  # only taint rules ruff has no equivalent of (request data -> file path / fetched URL)
+    '.py',  # only rules ruff has no precise equivalent of (request data -> sinks, python.yaml)
     '.c', '.h', '.cc', '.cpp', '.cxx', '.c++', '.hh', '.hpp', '.hxx',
 })
 SEMGREP_TIMEOUT = 120.0  # seconds for the whole run when the review has no deadline

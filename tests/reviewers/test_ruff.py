@@ -207,3 +207,36 @@ async def fan_out(client, users):
 ''')
     repo.git('add', '-A')
     assert _review_staged(repo) == []
+
+
+def test_insecure_snmp_flagged_as_warning_and_snmpv3_with_privacy_quiet():
+    text = ('from pysnmp.hlapi import CommunityData, UsmUserData\n'
+            '\n'
+            'def targets():\n'
+            '    v2 = CommunityData("public", mpModel=1)\n'
+            '    bare = UsmUserData("monitor")\n'
+            '    private = UsmUserData("monitor", "authkey1", "privkey1")\n'
+            '    return v2, bare, private\n')
+    body = ''.join('+' + ln + '\n' for ln in text.splitlines())
+    diff = parse_diff(f'diff --git a/snmp.py b/snmp.py\nnew file mode 100644\n--- /dev/null\n'
+                      f'+++ b/snmp.py\n@@ -0,0 +1,7 @@\n{body}'.encode())
+    ctx = ReviewContext(config=defaults(), read_new_file=lambda p: text)
+    findings = RuffReviewer(defaults()).review(diff.files, ctx).findings
+    assert sorted((f.line, f.category, f.severity) for f in findings) == [
+        (4, 'ruff/S508', Severity.WARNING), (5, 'ruff/S509', Severity.WARNING)]
+
+
+def test_rules_measured_noisy_on_real_code_stay_off():
+    """0o755 on a script, '0.0.0.0' in a comparison, urlopen of a config URL: correct code."""
+    text = ('import os, urllib.request\n'
+            '\n'
+            'def install(path, host, url):\n'
+            '    os.chmod(path, 0o755)\n'
+            '    if host == "0.0.0.0":\n'
+            '        host = "localhost"\n'
+            '    return urllib.request.urlopen(url)\n')
+    body = ''.join('+' + ln + '\n' for ln in text.splitlines())
+    diff = parse_diff(f'diff --git a/inst.py b/inst.py\nnew file mode 100644\n--- /dev/null\n'
+                      f'+++ b/inst.py\n@@ -0,0 +1,7 @@\n{body}'.encode())
+    ctx = ReviewContext(config=defaults(), read_new_file=lambda p: text)
+    assert RuffReviewer(defaults()).review(diff.files, ctx).findings == []

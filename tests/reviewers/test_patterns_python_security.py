@@ -1,0 +1,481 @@
+"""The Python security rules of the `patterns` reviewer (reviewbot/data/patterns/python.yaml).
+
+Each rule has a vulnerable snippet, flagged exactly on the lines marked `# FLAW`, and a safe variant
+of the same code that must draw no finding at all. All snippets go through the real reviewer in one
+staged change of one git repository, so semgrep starts once for the whole file.
+"""
+from __future__ import annotations
+
+import pytest
+
+from reviewbot import pipeline
+from reviewbot.config import defaults
+from reviewbot.core import Severity
+from reviewbot.reviewers.patterns import PatternsReviewer, default_semgrep
+from reviewbot.sources import staged
+from tests.conftest import GitRepo
+
+pytestmark = pytest.mark.skipif(default_semgrep() is None,
+                                reason="semgrep not installed (pip install 'reviewbot[patterns]')")
+
+MARK = '# FLAW'
+
+# rule id -> (vulnerable source, safe source)
+CASES: dict[str, tuple[str, str]] = {
+    'py-request-command-injection': ('''\
+import subprocess
+
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.route("/convert")
+def convert():
+    fmt = request.args["fmt"]
+    subprocess.run(["sh", "-c", "convert in.png out." + fmt])  # FLAW
+    return "ok"
+
+
+@app.route("/tool/<name>")
+def tool(name):
+    return subprocess.check_output([name, "--version"])  # FLAW
+''', '''\
+import shlex
+import subprocess
+
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.route("/convert")
+def convert():
+    fmt = request.args["fmt"]
+    subprocess.run(["sh", "-c", "convert in.png out." + shlex.quote(fmt)])
+    subprocess.run(["convert", "in.png", "out." + fmt], check=True)
+    argv = ["convert", "in.png", "out." + fmt]
+    subprocess.run(argv, check=True)
+    subprocess.run(convert_command(fmt), check=True)
+    return "ok"
+
+
+def convert_command(fmt: str) -> list[str]:
+    return ["convert", "in.png", "out." + fmt]
+
+
+@app.route("/tool/<int:count>")
+def tool(count: int):
+    return subprocess.check_output(["seq", str(count)])
+'''),
+    'py-request-code-injection': ('''\
+import importlib
+
+from flask import request
+
+
+def plugin():
+    module = importlib.import_module(request.args.get("plugin"))  # FLAW
+    return module.run()
+
+
+def formula():
+    code = compile(request.form["expr"], "<formula>", "eval")  # FLAW
+    return code
+''', '''\
+import importlib
+
+from flask import request
+
+PLUGINS = {"csv": "app.plugins.csv", "xml": "app.plugins.xml"}
+
+
+def plugin():
+    module = importlib.import_module(PLUGINS[request.args.get("plugin", "csv")])
+    return module.run()
+
+
+def formula():
+    code = compile("1 + 1", "<formula>", "eval")
+    return code, request.form["expr"]
+'''),
+    'py-request-sql-injection': ('''\
+from django.http import JsonResponse
+
+from .models import Order
+
+
+def orders(request, cursor):
+    where = "customer = '" + request.GET["customer"] + "'"
+    query = "SELECT id, total FROM orders WHERE " + where
+    cursor.execute(query)  # FLAW
+    return JsonResponse(cursor.fetchall(), safe=False)
+
+
+def recent(request):
+    sql = "SELECT * FROM app_order ORDER BY " + request.GET.get("sort", "id")
+    return list(Order.objects.raw(sql))  # FLAW
+''', '''\
+from django.http import JsonResponse
+
+from .models import Order
+
+
+def orders(request, cursor):
+    query = "SELECT id, total FROM orders WHERE customer = %s"
+    cursor.execute(query, [request.GET["customer"]])
+    return JsonResponse(cursor.fetchall(), safe=False)
+
+
+def recent(request):
+    limit = int(request.GET.get("limit", "10"))
+    sql = "SELECT * FROM app_order ORDER BY id LIMIT %d" % limit
+    return list(Order.objects.raw(sql))
+'''),
+    'py-request-template-injection': ('''\
+from flask import Flask, render_template_string, request
+
+app = Flask(__name__)
+
+
+@app.route("/hello")
+def hello():
+    name = request.args.get("name", "world")
+    return render_template_string("<h1>Hello " + name + "!</h1>")  # FLAW
+''', '''\
+from flask import Flask, render_template_string, request
+
+app = Flask(__name__)
+
+
+@app.route("/hello")
+def hello():
+    name = request.args.get("name", "world")
+    page = "<h1>Hello {{ name }}!</h1>"
+    return render_template_string(page, name=name)
+'''),
+    'py-request-reflected-xss': ('''\
+from flask import Flask, make_response, request
+
+app = Flask(__name__)
+
+
+@app.route("/search")
+def search():
+    q = request.args.get("q", "")
+    return f"<p>No results for {q}</p>"  # FLAW
+
+
+@app.route("/greet")
+def greet():
+    who = request.args.get("who", "")
+    html = "<b>%s</b>" % who  # FLAW
+    return make_response(html)
+
+
+@app.route("/echo")
+def echo():
+    return make_response(request.args["text"])  # FLAW
+''', '''\
+from flask import Flask, make_response, request
+from markupsafe import escape
+
+app = Flask(__name__)
+
+
+@app.route("/search")
+def search():
+    q = request.args.get("q", "")
+    return f"<p>No results for {escape(q)}</p>"
+
+
+@app.route("/greet")
+def greet():
+    who = escape(request.args.get("who", ""))
+    html = "<b>%s</b>" % who
+    return make_response(html)
+
+
+@app.route("/echo")
+def echo():
+    text = request.args["text"]
+    return make_response(f"Wrong value: {len(text)} characters", 400)
+'''),
+    'py-request-open-redirect': ('''\
+from flask import Flask, redirect, request
+
+app = Flask(__name__)
+
+
+@app.route("/login", methods=["POST"])
+def login():
+    target = request.args.get("next", "/")
+    return redirect(target)  # FLAW
+
+
+@app.route("/go/<slug>")
+def go(slug):
+    return redirect(slug)  # FLAW
+''', '''\
+from urllib.parse import urlparse
+
+from django.http import HttpResponseRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from flask import Flask, redirect, request, url_for
+
+app = Flask(__name__)
+
+
+@app.route("/login", methods=["POST"])
+def login():
+    target = request.args.get("next", "/")
+    if urlparse(target).netloc:
+        return redirect(url_for("index"))
+    return redirect(target)
+
+
+@app.route("/go/<slug>")
+def go(slug):
+    return redirect("/entry/" + slug)
+
+
+def set_language(request):  # Django
+    next_url = request.POST.get("next")
+    if next_url and not url_has_allowed_host_and_scheme(url=next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    return HttpResponseRedirect(next_url or "/")
+'''),
+    'py-request-ldap-xpath-injection': ('''\
+import ldap
+from flask import request
+from lxml import etree
+
+
+def find_user(conn):
+    uid = request.args["uid"]
+    return conn.search_s("ou=people,dc=example,dc=org", ldap.SCOPE_SUBTREE, "(uid=" + uid + ")")  # FLAW
+
+
+def find_book(tree):
+    title = request.args["title"]
+    return tree.xpath("//book[title='" + title + "']")  # FLAW
+''', '''\
+import ldap
+from flask import request
+from ldap.filter import escape_filter_chars
+from lxml import etree
+
+
+def find_user(conn):
+    uid = escape_filter_chars(request.args["uid"])
+    return conn.search_s("ou=people,dc=example,dc=org", ldap.SCOPE_SUBTREE, "(uid=" + uid + ")")
+
+
+def find_book(tree):
+    title = request.args["title"]
+    return tree.xpath("//book[title=$t]", t=title)
+'''),
+    'py-request-regex-injection': ('''\
+import re
+
+from flask import request
+
+
+def grep(lines):
+    pattern = re.compile(request.args["q"])  # FLAW
+    return [ln for ln in lines if pattern.search(ln)]
+''', '''\
+import re
+
+from flask import request
+
+
+def grep(lines):
+    pattern = re.compile(re.escape(request.args["q"]))
+    return [ln for ln in lines if pattern.search(ln)]
+'''),
+    'py-request-deserialization': ('''\
+import yaml
+from flask import request
+
+
+def import_settings():
+    settings = yaml.unsafe_load(request.get_data())  # FLAW
+    return settings
+''', '''\
+import yaml
+from flask import request
+
+
+def import_settings():
+    settings = yaml.safe_load(request.get_data())
+    return settings
+'''),
+    'py-jwt-signature-not-verified': ('''\
+import jwt
+
+
+def current_user(token, key):
+    claims = jwt.decode(token, key, algorithms=["HS256"], options={"verify_signature": False})  # FLAW
+    return claims["sub"]
+
+
+def legacy_user(token, key):
+    return jwt.decode(token, key, algorithms=["none"])["sub"]  # FLAW
+''', '''\
+import jwt
+
+
+def current_user(token, key):
+    claims = jwt.decode(token, key, algorithms=["HS256"])
+    return claims["sub"]
+
+
+def legacy_user(token, key):
+    header = jwt.get_unverified_header(token)
+    return jwt.decode(token, key[header["kid"]], algorithms=["RS256"])["sub"]
+'''),
+    'py-weak-random-secret': ('''\
+import random
+import string
+
+
+def make_reset_token(n=32):
+    return "".join(random.choice(string.ascii_letters) for _ in range(n))  # FLAW
+
+
+def new_user(user):
+    user.api_key = "%032x" % random.getrandbits(128)  # FLAW
+    otp = random.randint(100000, 999999)  # FLAW
+    return user, otp
+''', '''\
+import random
+import secrets
+import string
+
+
+def make_reset_token(n=32):
+    return "".join(secrets.choice(string.ascii_letters) for _ in range(n))
+
+
+def new_user(user):
+    user.api_key = secrets.token_hex(16)
+    otp = secrets.randbelow(900000) + 100000
+    delay = random.uniform(0.1, 0.5)
+    return user, otp, delay
+'''),
+    'py-password-fast-hash': ('''\
+import hashlib
+
+
+def store(db, user, password):
+    digest = hashlib.sha256(password.encode()).hexdigest()  # FLAW
+    db.save(user, digest)
+''', '''\
+import hashlib
+import os
+
+
+def store(db, user, password):
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    db.save(user, salt + digest)
+'''),
+    'py-world-writable-permissions': ('''\
+import os
+
+
+def publish(path):
+    os.chmod(path, 0o777)  # FLAW
+''', '''\
+import os
+
+
+def publish(path):
+    os.chmod(path, 0o755)
+'''),
+    'py-logged-secret': ('''\
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def connect(user, password):
+    logger.debug("connecting as %s with %s", user, password)  # FLAW
+    logger.info(f"token={user.token}")  # FLAW
+''', '''\
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def connect(user, password):
+    logger.debug("connecting as %s (password set: %s)", user, bool(password))
+    logger.info("token present: %s", user.token is not None)
+'''),
+    'py-xml-external-entities-enabled': ('''\
+from lxml import etree
+
+
+def parse(data):
+    parser = etree.XMLParser(resolve_entities=True)  # FLAW
+    return etree.fromstring(data, parser)
+''', '''\
+from lxml import etree
+
+
+def parse(data):
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return etree.fromstring(data, parser)
+'''),
+}
+
+
+def _path(rule: str, variant: str) -> str:
+    return f'app/{rule.replace("-", "_")}_{variant}.py'
+
+
+@pytest.fixture(scope='module')
+def findings(tmp_path_factory: pytest.TempPathFactory) -> list:
+    """One review of one staged change that adds every snippet: one semgrep run."""
+    repo = GitRepo(tmp_path_factory.mktemp('pysec') / 'repo')
+    repo.write('README.md', 'base\n')
+    repo.commit('base')
+    for rule, (vulnerable, safe) in CASES.items():
+        repo.write(_path(rule, 'vulnerable'), vulnerable)
+        repo.write(_path(rule, 'safe'), safe)
+    repo.git('add', '-A')
+    cfg = defaults()
+    report = pipeline.run(pipeline.prepare(staged(repo.path), cfg), [PatternsReviewer(cfg)])
+    return report.findings
+
+
+def test_every_python_rule_has_a_case():
+    import yaml
+
+    from reviewbot.reviewers.patterns import RULES_DIR
+    rules = yaml.safe_load((RULES_DIR / 'python.yaml').read_text())['rules']
+    ids = {r['id'] for r in rules}
+    assert set(CASES) <= ids
+    for r in rules:
+        assert r['metadata']['cwe'].startswith('CWE-'), r['id']
+        assert r['message'].count('.') >= 1, r['id']
+
+
+@pytest.mark.parametrize('rule', sorted(CASES))
+def test_vulnerable_snippet_flagged_on_its_lines(findings: list, rule: str):
+    vulnerable, _ = CASES[rule]
+    path = _path(rule, 'vulnerable')
+    expected = [i for i, ln in enumerate(vulnerable.splitlines(), 1) if ln.endswith(MARK)]
+    assert expected, 'a vulnerable snippet marks its flawed lines'
+    here = [f for f in findings if f.path == path]
+    assert sorted(f.line for f in here) == expected, here
+    assert {f.category for f in here} == {f'patterns/{rule}'}
+    assert all('CWE-' in f.message and f.reviewer == 'patterns' for f in here)
+    assert all(f.severity in (Severity.ERROR, Severity.WARNING) for f in here)
+
+
+@pytest.mark.parametrize('rule', sorted(CASES))
+def test_safe_variant_not_flagged(findings: list, rule: str):
+    path = _path(rule, 'safe')
+    assert [f for f in findings if f.path == path] == []
