@@ -12,9 +12,10 @@ EVAL_LIMIT ?= 20
 eval-build:
 	$(PYTHON) eval/build.py
 
-# Seconds: the deterministic reviewers and the every-line baseline on every case.
+# Minutes: the deterministic reviewers (ruff, semgrep patterns, secrets) and the every-line and
+# hunk-start baselines on every case.
 eval-quick: eval-build
-	$(PYTHON) eval/score.py --reviewers every-line,hunk-start,ruff,secrets --combos ruff+secrets --name quick
+	$(PYTHON) eval/score.py --reviewers every-line,hunk-start,ruff,patterns,secrets --combos ruff+patterns --name quick
 
 # Minutes: adds the local model baselines (needs the model, see eval/README.md).
 eval: eval-quick
