@@ -348,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--import', dest='imports', action='append', default=[], metavar='NAME=FILE',
                     help='score findings computed elsewhere: FILE is JSON {case id: [{"line": N}, ...]} '
                          'or a result file of this script (its run NAME is taken)')
+    ap.add_argument('--ids-from', type=Path, metavar='JSON',
+                    help="score only the cases of an earlier run: the keys of FILE's 'cases' object "
+                         '(e.g. the 75 cases benchmarks/model_eval.py collected)')
     ap.add_argument('--diff-only', action='store_true',
                     help='reviewers see only the diff, not the new files (a diff file outside its repo)')
     ap.add_argument('--name', default='', help='result file name (default: from the reviewers)')
@@ -357,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     global DIFF_ONLY
     DIFF_ONLY = args.diff_only
     cases = subset(load_cases(args.cases), args.limit)
+    if args.ids_from:
+        wanted = json.loads(args.ids_from.read_text(encoding='utf-8'))['cases']
+        cases = [c for c in cases if c.id in wanted]
+        if len(cases) != len(wanted):
+            raise SystemExit(f'{args.ids_from}: {len(wanted) - len(cases)} of its cases are not in {args.cases}')
     config = defaults()
     names = [n for n in args.reviewers.split(',') if n]
     combos = [c for c in args.combos.split(',') if c]
