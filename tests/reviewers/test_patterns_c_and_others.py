@@ -781,6 +781,39 @@ int copy_name(char *dst, const char *src)
     return n;
 }
 ''', None),
+    'gen/c/field_copy.c': (C_HEAD + '''\
+#include <arpa/inet.h>
+#include <stdint.h>
+
+struct login { char user[32]; uint32_t flags; };
+
+int read_login(const uint8_t *msg, size_t msg_len, struct login *out)
+{
+    uint16_t n = ntohs(*(const uint16_t *)msg);
+
+    if (2 + (size_t)n > msg_len)
+        return -1;
+    memcpy(out->user, msg + 2, n); /* BUG */
+    return 0;
+}
+''', 'c-memcpy-input-length-into-field'),
+    'gen/c/field_copy_safe.c': (C_HEAD + '''\
+#include <arpa/inet.h>
+#include <stdint.h>
+
+struct login { char user[32]; uint32_t flags; };
+
+int read_login(const uint8_t *msg, size_t msg_len, struct login *out)
+{
+    uint16_t n = ntohs(*(const uint16_t *)msg);
+
+    if (2 + (size_t)n > msg_len || n >= sizeof(out->user))
+        return -1;
+    memcpy(out->user, msg + 2, n);
+    out->user[n] = '\\0';
+    return 0;
+}
+''', None),
     'gen/go/method_handler.go': ('''\
 package files
 
