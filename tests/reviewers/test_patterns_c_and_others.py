@@ -753,8 +753,10 @@ int session_drop(struct session *s)
     'gen/c/signed_len.c': (C_HEAD + '''\
 #define MAX_PAYLOAD 512
 
-int copy_payload(char *dst, const char *src, int n)
+int copy_payload(char *dst, const unsigned char *hdr, const char *src)
 {
+    int n = (int)((unsigned)hdr[0] << 24 | (unsigned)hdr[1] << 16 | hdr[2] << 8 | hdr[3]);
+
     if (n > MAX_PAYLOAD)
         return -1;
     memcpy(dst, src, n); /* BUG */
@@ -764,8 +766,10 @@ int copy_payload(char *dst, const char *src, int n)
     'gen/c/signed_len_safe.c': (C_HEAD + '''\
 #define MAX_PAYLOAD 512
 
-int copy_payload(char *dst, const char *src, int n)
+int copy_payload(char *dst, const unsigned char *hdr, const char *src)
 {
+    int n = (int)((unsigned)hdr[0] << 24 | (unsigned)hdr[1] << 16 | hdr[2] << 8 | hdr[3]);
+
     if (n < 0 || n > MAX_PAYLOAD)
         return -1;
     memcpy(dst, src, n);
