@@ -692,13 +692,13 @@ int load(const char *path)
     int rc = -1;
 
     if (fp == NULL) {
-        free(buf);
+        free(buf); /* BUG */
         goto fail;
     }
     rc = (int)fread(buf, 1, 4096, fp);
     fclose(fp);
 fail:
-    free(buf); /* BUG */
+    free(buf);
     return rc;
 }
 ''', 'c-double-free'),
