@@ -560,3 +560,47 @@ def test_or_with_a_string_constant_flagged_by_ruff(tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     findings = json.loads(proc.stdout)['findings']
     assert [(f['line'], f['category']) for f in findings] == [(2, 'ruff/SIM222')]
+
+
+# An element-by-element transform of a (pointer, length) parameter that runs one step too far:
+# the form the blind eval batch showed c-loop-past-end-of-array missing (it only saw writes).
+TRANSFORM_BAD = '''
+    #include <stddef.h>
+
+    void to_upper(const char *src, size_t len, char *dst)
+    {
+        for (size_t i = 0; i <= len; i++)  /* BUG */
+            dst[i] = (char)(src[i] & ~0x20);
+    }
+    '''
+TRANSFORM_GOOD = '''
+    #include <stddef.h>
+
+    void to_upper(const char *src, size_t len, char *dst)
+    {
+        for (size_t i = 0; i < len; i++)
+            dst[i] = (char)(src[i] & ~0x20);
+    }
+
+    int sum_to(const int *v, size_t n)
+    {
+        int s = 0;
+        for (size_t i = 0; i <= n; i++)
+            s += v[i];
+        return s;
+    }
+    '''
+
+
+@needs_semgrep
+def test_loop_past_end_in_a_transform_of_a_length_parameter(tmp_path):
+    repo = GitRepo(tmp_path / 'repo')
+    repo.write('README', 'x\n')
+    repo.commit('base')
+    repo.write('bad/upper.c', _text(TRANSFORM_BAD))
+    repo.write('good/upper.c', _text(TRANSFORM_GOOD))
+    repo.git('add', '-A')
+    cfg = defaults()
+    report = pipeline.run(pipeline.prepare(staged(repo.path), cfg), [PatternsReviewer(cfg)])
+    hits = [(f.path, _rule(f), f.line) for f in report.findings if _rule(f) in BUG_RULES]
+    assert hits == [('bad/upper.c', 'c-loop-past-end-of-array', _bug_line(TRANSFORM_BAD))]
