@@ -680,6 +680,39 @@ def list_names(archive):
             with open(os.path.join("/tmp/x", name)) as f:
                 print(f.read())
 '''),
+    'mass-assignment': ('py-request-mass-assignment', '''\
+from flask import Blueprint, request
+from flask_login import current_user
+
+bp = Blueprint("users", __name__)
+
+
+@bp.patch("/me")
+def update_me():
+    changes = request.get_json(force=True) or {}
+    for field, value in changes.items():
+        if hasattr(current_user, field):
+            setattr(current_user, field, value)  # FLAW
+''', '''\
+from flask import Blueprint, request
+from flask_login import current_user
+
+bp = Blueprint("users", __name__)
+EDITABLE = frozenset({"display_name", "bio"})
+
+
+@bp.patch("/me")
+def update_me():
+    changes = request.get_json(force=True) or {}
+    for field, value in changes.items():
+        if field in EDITABLE:
+            setattr(current_user, field, value)
+
+
+def configure(obj, **options):
+    for name, value in options.items():
+        setattr(obj, name, value)
+'''),
     'ldap-filter-param': ('py-ldap-filter-formatted', '''\
 import ldap
 
