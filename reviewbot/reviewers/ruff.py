@@ -13,7 +13,9 @@ same file (or asyncio.sleep & co.) inside `async def` whose result is never awai
 """
 from __future__ import annotations
 
+import ast
 import functools
+import re
 import json
 import os
 import shutil
@@ -174,6 +176,7 @@ class RuffReviewer:
                     result.stats['snippet_files'] = result.stats.get('snippet_files', 0) + 1
                 else:
                     diagnostics = run_ruff(binary, f.path, text, self.select, self.ignore)
+                    diagnostics = drop_known_safe(diagnostics, text)
             except (OSError, ValueError, subprocess.TimeoutExpired) as e:
                 result.skipped.append(Skipped(f.path, f'ruff failed: {e}', reviewer=self.name,
                                               lines=f.added_count))
@@ -243,6 +246,83 @@ class RuffReviewer:
                 extra={'url': d.get('url')} if d.get('url') else {},
             ))
         return out
+
+
+# --- ruff diagnostics on forms known to be safe ------------------------------------------------
+# Two rules flag a form that is safe when read with the file's syntax tree:
+# S608 flags any SQL-looking string built with interpolation, also when every interpolated value
+# is a module constant (`f"SELECT {_COLUMNS} FROM t WHERE id = %s"`, parameters passed apart);
+# PLW1508 flags a non-string env default, also `os.environ.get("CA_BUNDLE", True)`, where the
+# bool is the deliberate "no setting" value of an option that takes a path or a flag (requests'
+# verify). Int/float defaults stay flagged: the value's type then depends on the environment.
+
+_CONSTANT_NAME = re.compile(r'^_*[A-Z][A-Z0-9_]*$')
+
+
+def _interpolated(node: ast.AST) -> list[ast.AST] | None:
+    """The values a string-building expression puts into its literal; None if it is not one."""
+    if isinstance(node, ast.JoinedStr):
+        return [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
+        if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+            right = node.right
+            return list(right.elts) if isinstance(right, ast.Tuple) else [right]
+        if isinstance(node.op, ast.Add):
+            parts = [p for side in (node.left, node.right) for p in (_interpolated(side) or [side])]
+            return [p for p in parts if not (isinstance(p, ast.Constant) and isinstance(p.value, str))]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == 'format' and isinstance(node.func.value, ast.Constant)):
+        return [*node.args, *(k.value for k in node.keywords)]
+    return None
+
+
+def _only_constants(values: list[ast.AST]) -> bool:
+    def constant(v: ast.AST) -> bool:
+        if isinstance(v, ast.FormattedValue):
+            v = v.value
+        return (isinstance(v, ast.Constant) and not isinstance(v.value, (bytes,))
+                or isinstance(v, ast.Name) and bool(_CONSTANT_NAME.match(v.id)))
+    return all(constant(v) for v in values)
+
+
+def _sql_from_constants(tree: ast.AST, row: int, end_row: int) -> bool:
+    """The outermost string-building expression starting on rows row..end_row interpolates
+    only literals and UPPER_CASE names."""
+    best = None
+    for node in ast.walk(tree):
+        if row <= getattr(node, 'lineno', 0) <= end_row and _interpolated(node) is not None:
+            key = (node.lineno, node.col_offset, -(node.end_lineno or 0), -(node.end_col_offset or 0))
+            if best is None or key < best[0]:
+                best = (key, node)
+    return best is not None and _only_constants(_interpolated(best[1]) or [])
+
+
+def _env_default_is_bool(tree: ast.AST, row: int) -> bool:
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node, 'lineno', 0) == row
+                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+                and isinstance(node.args[1].value, bool)):
+            return True
+    return False
+
+
+def drop_known_safe(diagnostics: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    if not any(d.get('code') in ('S608', 'PLW1508') for d in diagnostics):
+        return diagnostics
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return diagnostics
+    out = []
+    for d in diagnostics:
+        row = int(d['location']['row'])
+        end_row = int((d.get('end_location') or d['location'])['row'])
+        if d.get('code') == 'S608' and _sql_from_constants(tree, row, end_row):
+            continue
+        if d.get('code') == 'PLW1508' and _env_default_is_bool(tree, row):
+            continue
+        out.append(d)
+    return out
 
 
 # --- one check ruff lacks: a coroutine called and never awaited -------------------------------

@@ -431,6 +431,309 @@ def parse(data):
 }
 
 
+# Classes generalised after a batch of eval cases written blind to the rules: name -> (rule id,
+# vulnerable source, safe source). Changed rules get a pair for the new form; new rules get one.
+GENERALISED: dict[str, tuple[str, str, str]] = {
+    'fastapi-path-param-traversal': ('py-request-path-traversal', '''\
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+router = APIRouter()
+BASE = Path("/data/exports")
+
+
+@router.get("/{name:path}")
+def download(name: str):
+    path = BASE / name
+    return FileResponse(path)  # FLAW
+''', '''\
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+
+router = APIRouter()
+BASE = Path("/data/exports").resolve()
+
+
+@router.get("/{name:path}")
+def download(name: str):
+    path = (BASE / name).resolve()
+    if not path.is_relative_to(BASE):
+        raise HTTPException(404)
+    return FileResponse(path)
+
+
+@router.get("/by-id/{report_id}")
+def by_id(report_id: int):
+    return FileResponse(BASE / f"{report_id}.csv")
+'''),
+    'redirect-own-check': ('py-request-open-redirect', '''\
+from flask import Flask, redirect, request
+
+app = Flask(__name__)
+
+
+@app.route("/login")
+def login():
+    next_url = request.args.get("next")
+    return redirect(next_url or "/")  # FLAW
+''', '''\
+from urllib.parse import urlsplit
+
+from flask import Flask, redirect, request
+
+app = Flask(__name__)
+
+
+def _is_local(target):
+    parts = urlsplit(target or "")
+    return not parts.scheme and not parts.netloc and (target or "").startswith("/")
+
+
+@app.route("/login")
+def login():
+    next_url = request.args.get("next")
+    if not _is_local(next_url):
+        next_url = None
+    return redirect(next_url or "/")
+'''),
+    'xss-lookup-results': ('py-request-reflected-xss', '''\
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.get("/search")
+def search():
+    q = request.args.get("q", "")
+    return f"<h1>Results for {q}</h1>"  # FLAW
+''', '''\
+from html import escape
+
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.get("/search")
+def search():
+    q = request.args.get("q", "")
+    hits = search_articles(q, limit=20)
+    items = "".join(f"<li>{escape(h.title)}</li>" for h in hits)
+    return f"<h1>{len(hits)} results for {escape(q)}</h1><ul>{items}</ul>"
+'''),
+    'reset-code-random': ('py-weak-random-secret', '''\
+import random
+
+
+def start_reset(user):
+    code = f"{random.randint(0, 999999):06d}"  # FLAW
+    user.send(code)
+''', '''\
+import random
+import secrets
+
+
+def start_reset(user):
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    user.send(code)
+
+
+def pick_colour_code():
+    code = random.choice(["red", "green"])
+    return code
+'''),
+    'csrf-exempt-login-view': ('py-csrf-exempt-authenticated-view', '''\
+from django.contrib.auth.decorators import login_required
+from django.views.decorators.csrf import csrf_exempt
+
+
+@csrf_exempt  # FLAW
+@login_required
+def change_email(request):
+    request.user.email = request.POST["email"]
+    request.user.save()
+''', '''\
+from django.contrib.auth.decorators import login_required
+from django.views.decorators.csrf import csrf_exempt
+
+
+@csrf_exempt
+def stripe_webhook(request):
+    verify_signature(request)
+
+
+@login_required
+def change_email(request):
+    request.user.email = request.POST["email"]
+    request.user.save()
+'''),
+    'app-run-debug': ('py-flask-debug-run', '''\
+from shop import create_app
+
+app = create_app()
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", debug=True)  # FLAW
+''', '''\
+import os
+
+from shop import create_app
+
+app = create_app()
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", debug=os.environ.get("SHOP_DEBUG") == "1")
+'''),
+    'session-verify-off': ('py-session-tls-verify-off', '''\
+import requests
+
+
+class Client:
+    def __init__(self):
+        self.session = requests.Session()
+        self.session.verify = False  # FLAW
+''', '''\
+import os
+
+import requests
+
+
+class Client:
+    def __init__(self):
+        self.session = requests.Session()
+        self.session.verify = os.environ.get("CA_BUNDLE", True)
+        self.verify = False  # an option of this class, not a TLS session
+'''),
+    'server-bind-all': ('py-server-bind-all-interfaces', '''\
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def start(port):
+    return ThreadingHTTPServer(("0.0.0.0", port), BaseHTTPRequestHandler)  # FLAW
+''', '''\
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def start(port, host="127.0.0.1"):
+    ThreadingHTTPServer(("127.0.0.1", port), BaseHTTPRequestHandler)
+    return ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
+'''),
+    'hardcoded-login-password': ('py-hardcoded-login-password', '''\
+import smtplib
+
+SMTP_USER = "mailer"
+SMTP_PASSWORD = "Wd8qLz2rT7vNp4"  # FLAW
+
+
+def send(msg):
+    with smtplib.SMTP("smtp.example.net", 587) as smtp:
+        smtp.login(SMTP_USER, SMTP_PASSWORD)
+        smtp.login("ops", "k3yZ9pQ2w")  # FLAW
+''', '''\
+import os
+import smtplib
+
+SMTP_USER = "mailer"
+SMTP_PASSWORD = os.environ["SMTP_PASSWORD"]
+DEFAULT_PASSWORD = "changeme123"
+
+
+def send(msg, password):
+    with smtplib.SMTP("smtp.example.net", 587) as smtp:
+        smtp.login(SMTP_USER, SMTP_PASSWORD)
+        smtp.login("ops", password)
+'''),
+    'zip-slip': ('py-archive-member-path-traversal', '''\
+import os
+import zipfile
+
+
+def unpack(archive, dest):
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist()[:100]:
+            target = os.path.join(dest, info.filename)
+            with open(target, "wb") as out:  # FLAW
+                out.write(zf.read(info))
+''', '''\
+import os
+import zipfile
+
+
+def unpack(archive, dest):
+    root = os.path.realpath(dest)
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist()[:100]:
+            target = os.path.realpath(os.path.join(root, info.filename))
+            if os.path.commonpath([root, target]) != root:
+                raise ValueError(info.filename)
+            with open(target, "wb") as out:
+                out.write(zf.read(info))
+
+
+def list_names(archive):
+    with zipfile.ZipFile(archive) as zf:
+        for name in zf.namelist():
+            with open(os.path.join("/tmp/x", name)) as f:
+                print(f.read())
+'''),
+    'mass-assignment': ('py-request-mass-assignment', '''\
+from flask import Blueprint, request
+from flask_login import current_user
+
+bp = Blueprint("users", __name__)
+
+
+@bp.patch("/me")
+def update_me():
+    changes = request.get_json(force=True) or {}
+    for field, value in changes.items():
+        if hasattr(current_user, field):
+            setattr(current_user, field, value)  # FLAW
+''', '''\
+from flask import Blueprint, request
+from flask_login import current_user
+
+bp = Blueprint("users", __name__)
+EDITABLE = frozenset({"display_name", "bio"})
+
+
+@bp.patch("/me")
+def update_me():
+    changes = request.get_json(force=True) or {}
+    for field, value in changes.items():
+        if field in EDITABLE:
+            setattr(current_user, field, value)
+
+
+def configure(obj, **options):
+    for name, value in options.items():
+        setattr(obj, name, value)
+'''),
+    'ldap-filter-param': ('py-ldap-filter-formatted', '''\
+import ldap
+
+
+def find_user(conn, username):
+    search_filter = f"(&(objectClass=person)(uid={username}))"  # FLAW
+    by_mail = "(mail=%s)" % username  # FLAW
+    return conn.search_s("dc=x", ldap.SCOPE_SUBTREE, search_filter + by_mail)
+''', '''\
+import ldap
+from ldap.filter import escape_filter_chars, filter_format
+
+
+def find_user(conn, username):
+    search_filter = f"(&(objectClass=person)(uid={escape_filter_chars(username)}))"
+    by_mail = filter_format("(mail=%s)", [username])
+    label = f"Point(x={username})"
+    return conn.search_s("dc=x", ldap.SCOPE_SUBTREE, search_filter + by_mail), label
+'''),
+}
+
 def _path(rule: str, variant: str) -> str:
     return f'app/{rule.replace("-", "_")}_{variant}.py'
 
@@ -444,6 +747,9 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> list:
     for rule, (vulnerable, safe) in CASES.items():
         repo.write(_path(rule, 'vulnerable'), vulnerable)
         repo.write(_path(rule, 'safe'), safe)
+    for name, (_rule, vulnerable, safe) in GENERALISED.items():
+        repo.write(_path(name, 'vulnerable'), vulnerable)
+        repo.write(_path(name, 'safe'), safe)
     repo.git('add', '-A')
     cfg = defaults()
     report = pipeline.run(pipeline.prepare(staged(repo.path), cfg), [PatternsReviewer(cfg)])
@@ -479,3 +785,28 @@ def test_vulnerable_snippet_flagged_on_its_lines(findings: list, rule: str):
 def test_safe_variant_not_flagged(findings: list, rule: str):
     path = _path(rule, 'safe')
     assert [f for f in findings if f.path == path] == []
+
+
+@pytest.mark.parametrize('name', sorted(GENERALISED))
+def test_generalised_form_flagged_on_its_lines(findings: list, name: str):
+    rule, vulnerable, _ = GENERALISED[name]
+    path = _path(name, 'vulnerable')
+    expected = [i for i, ln in enumerate(vulnerable.splitlines(), 1) if ln.endswith(MARK)]
+    assert expected, 'a vulnerable snippet marks its flawed lines'
+    here = [f for f in findings if f.path == path]
+    assert sorted(f.line for f in here) == expected, here
+    assert {f.category for f in here} == {f'patterns/{rule}'}
+
+
+@pytest.mark.parametrize('name', sorted(GENERALISED))
+def test_generalised_safe_form_not_flagged(findings: list, name: str):
+    path = _path(name, 'safe')
+    assert [f for f in findings if f.path == path] == []
+
+
+def test_every_new_rule_has_a_generalised_case():
+    import yaml
+
+    from reviewbot.reviewers.patterns import RULES_DIR
+    ids = {r['id'] for r in yaml.safe_load((RULES_DIR / 'python.yaml').read_text())['rules']}
+    assert {rule for rule, _, _ in GENERALISED.values()} <= ids

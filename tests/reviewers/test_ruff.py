@@ -240,3 +240,52 @@ def test_rules_measured_noisy_on_real_code_stay_off():
                       f'+++ b/inst.py\n@@ -0,0 +1,7 @@\n{body}'.encode())
     ctx = ReviewContext(config=defaults(), read_new_file=lambda p: text)
     assert RuffReviewer(defaults()).review(diff.files, ctx).findings == []
+
+
+SQL_CONSTANT_COLUMNS = '''\
+import os
+
+_COLUMNS = "id, email"
+TABLE = "customers"
+
+
+def get(cur, customer_id):
+    cur.execute(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = %s", (customer_id,))
+    query = (
+        f"SELECT {_COLUMNS} FROM customers "
+        "WHERE lower(email) = lower(%s)"
+    )
+    cur.execute(query, ("x",))
+
+
+def find(cur, name):
+    cur.execute(f"SELECT {_COLUMNS} FROM customers WHERE name = '{name}'")
+    cur.execute("SELECT id FROM customers WHERE name = '%s'" % name)
+
+
+def settings():
+    ca = os.environ.get("CA_BUNDLE", True)
+    port = os.environ.get("PORT", 8000)
+    return ca, port
+'''
+
+
+def test_sql_built_from_constants_is_not_s608_but_from_a_value_is(repo: GitRepo):
+    repo.write('app/db.py', '')
+    repo.commit('base')
+    repo.write('app/db.py', SQL_CONSTANT_COLUMNS)
+    repo.git('add', '-A')
+    findings = _review_staged(repo)
+    s608 = sorted(f.line for f in findings if f.category == 'ruff/S608')
+    assert s608 == [_line_of(SQL_CONSTANT_COLUMNS, "name = '{name}'"),
+                    _line_of(SQL_CONSTANT_COLUMNS, "% name")]
+
+
+def test_bool_env_default_is_not_plw1508_but_an_int_one_is(repo: GitRepo):
+    repo.write('app/db.py', '')
+    repo.commit('base')
+    repo.write('app/db.py', SQL_CONSTANT_COLUMNS)
+    repo.git('add', '-A')
+    findings = _review_staged(repo)
+    assert [f.line for f in findings if f.category == 'ruff/PLW1508'] == [
+        _line_of(SQL_CONSTANT_COLUMNS, '"PORT", 8000')]
