@@ -56,6 +56,17 @@ def _line_of(text: str, needle: str) -> int:
     return next(i for i, ln in enumerate(text.splitlines(), 1) if needle in ln)
 
 
+def _review_new_file(path: str, text: str, config=None):
+    """RuffReviewer's result on a diff that adds `path` with `text` (the file readable)."""
+    config = config or defaults()
+    body = ''.join('+' + ln + '\n' for ln in text.splitlines())
+    n = len(text.splitlines())
+    diff = parse_diff(f'diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n'
+                      f'+++ b/{path}\n@@ -0,0 +1,{n} @@\n{body}'.encode())
+    ctx = ReviewContext(config=config, read_new_file=lambda p: text)
+    return RuffReviewer(config).review(diff.files, ctx)
+
+
 def test_ruff_binary_is_the_packaged_one():
     assert ruff_binary() is not None
     assert Path(ruff_binary()).name.startswith('ruff')
@@ -127,21 +138,15 @@ def test_without_the_file_each_hunk_is_linted_at_its_true_lines():
 
 def test_syntax_error_in_new_file_is_not_a_finding():
     text = 'print "python 2"\nx = eval(y)\n'
-    diff = parse_diff(b'diff --git a/old.py b/old.py\nnew file mode 100644\n--- /dev/null\n'
-                      b'+++ b/old.py\n@@ -0,0 +1,2 @@\n+print "python 2"\n+x = eval(y)\n')
-    ctx = ReviewContext(config=defaults(), read_new_file=lambda p: text)
-    result = RuffReviewer(defaults()).review(diff.files, ctx)
+    result = _review_new_file('old.py', text)
     assert all(f.category.startswith('ruff/') and f.category != 'ruff/None' for f in result.findings)
 
 
 def test_config_ignore_drops_a_rule():
     text = 'def f(x=[]):\n    return eval(x)\n'
-    diff = parse_diff(b'diff --git a/m.py b/m.py\nnew file mode 100644\n--- /dev/null\n+++ b/m.py\n'
-                      b'@@ -0,0 +1,2 @@\n+def f(x=[]):\n+    return eval(x)\n')
     cfg = defaults()
     cfg.values['ruff']['ignore'] = ['B006']
-    ctx = ReviewContext(config=cfg, read_new_file=lambda p: text)
-    cats = {f.category for f in RuffReviewer(cfg).review(diff.files, ctx).findings}
+    cats = {f.category for f in _review_new_file('m.py', text, cfg).findings}
     assert cats == {'ruff/S307'}
 
 
@@ -217,11 +222,7 @@ def test_insecure_snmp_flagged_as_warning_and_snmpv3_with_privacy_quiet():
             '    bare = UsmUserData("monitor")\n'
             '    private = UsmUserData("monitor", "authkey1", "privkey1")\n'
             '    return v2, bare, private\n')
-    body = ''.join('+' + ln + '\n' for ln in text.splitlines())
-    diff = parse_diff(f'diff --git a/snmp.py b/snmp.py\nnew file mode 100644\n--- /dev/null\n'
-                      f'+++ b/snmp.py\n@@ -0,0 +1,7 @@\n{body}'.encode())
-    ctx = ReviewContext(config=defaults(), read_new_file=lambda p: text)
-    findings = RuffReviewer(defaults()).review(diff.files, ctx).findings
+    findings = _review_new_file('snmp.py', text).findings
     assert sorted((f.line, f.category, f.severity) for f in findings) == [
         (4, 'ruff/S508', Severity.WARNING), (5, 'ruff/S509', Severity.WARNING)]
 
@@ -235,11 +236,7 @@ def test_rules_measured_noisy_on_real_code_stay_off():
             '    if host == "0.0.0.0":\n'
             '        host = "localhost"\n'
             '    return urllib.request.urlopen(url)\n')
-    body = ''.join('+' + ln + '\n' for ln in text.splitlines())
-    diff = parse_diff(f'diff --git a/inst.py b/inst.py\nnew file mode 100644\n--- /dev/null\n'
-                      f'+++ b/inst.py\n@@ -0,0 +1,7 @@\n{body}'.encode())
-    ctx = ReviewContext(config=defaults(), read_new_file=lambda p: text)
-    assert RuffReviewer(defaults()).review(diff.files, ctx).findings == []
+    assert _review_new_file('inst.py', text).findings == []
 
 
 SQL_CONSTANT_COLUMNS = '''\
