@@ -102,10 +102,11 @@ def dry_run_lines(prep: Prepared, reviewers: list[Reviewer]) -> list[str]:
         lines.extend(plan(prep.plan.files, prep.context) if plan else [f'{r.name}: review'])
     # Only a reviewer that declares `remote = True` (the cloud reviewer) may send anything; its
     # plan() lines say exactly what (or why nothing will be sent).
-    server = prep.context.config.values[''].get('server')
+    config = prep.context.config
+    server = config.server
     if server and any(r.name == 'model' for r in reviewers):
         lines.append(f'leaves this machine: the model reviewer\'s prompts, to the in-house server '
-                     f'{server}' + ('' if prep.context.config.values[''].get('server_is_local')
+                     f'{server}' + ('' if config.server_is_local
                                     else ' (refused: server_is_local is not true)'))
     elif not any(getattr(r, 'remote', False) for r in reviewers):
         lines.append('leaves this machine: nothing')

@@ -49,3 +49,16 @@ class Reviewer(Protocol):
     def plan(self, files: list[FileChange], ctx: ReviewContext) -> list[str]:
         """Lines for --dry-run: what this reviewer would do (and what would leave the machine)."""
         ...
+
+
+def new_side_lines(f: FileChange) -> tuple[set[int], dict[int, str]]:
+    """The added lines of a file's hunks (new-file numbers), and the text of every new-side line."""
+    added = {ln.new_lineno for h in f.hunks for ln in h.added}
+    text_at = {ln.new_lineno: ln.text for h in f.hunks for ln in h.lines if ln.new_lineno}
+    return added, text_at
+
+
+def first_added_line(added: set[int], start: int, end: int) -> int | None:
+    """Where an analyzer's match over lines start..end is reported: its first added line. None
+    when it lies entirely on unchanged lines: then it is not about this change."""
+    return next((n for n in range(start, max(start, end) + 1) if n in added), None)

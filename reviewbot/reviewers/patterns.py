@@ -30,7 +30,12 @@ from typing import Any
 
 from reviewbot.config import Config
 from reviewbot.core import ChangeKind, FileChange, Finding, Severity, Skipped
-from reviewbot.reviewers import ReviewContext, ReviewerResult
+from reviewbot.reviewers import (
+    ReviewContext,
+    ReviewerResult,
+    first_added_line,
+    new_side_lines,
+)
 
 RULES_DIR = Path(__file__).resolve().parent.parent / 'data' / 'patterns'
 SUFFIXES = frozenset({
@@ -193,22 +198,17 @@ class PatternsReviewer:
     def _findings(self, scanned: dict[str, FileChange], results: list[dict[str, Any]]) -> list[Finding]:
         out: list[Finding] = []
         seen: set[tuple[str, int, str]] = set()
+        lines_of = {path: new_side_lines(f) for path, f in scanned.items()}
         for r in results:
             rule = str(r.get('check_id', '')).rsplit('.', 1)[-1]
             path = str(r.get('path', '')).removeprefix('./')
             f = scanned.get(path)
             if f is None or rule in self.ignore:
                 continue
-            added = {ln.new_lineno for h in f.hunks for ln in h.added}
-            text_at = {ln.new_lineno: ln.text for h in f.hunks for ln in h.lines if ln.new_lineno}
-            start = int(r['start']['line'])
-            end = int(r.get('end', r['start'])['line'])
-            # Report a multi-line match at its first added line; one entirely on unchanged lines
-            # is not about this change.
-            on_added = [n for n in range(start, max(start, end) + 1) if n in added]
-            if not on_added or (f.path, on_added[0], rule) in seen:
+            added, text_at = lines_of[path]
+            line = first_added_line(added, int(r['start']['line']), int(r.get('end', r['start'])['line']))
+            if line is None or (f.path, line, rule) in seen:
                 continue
-            line = on_added[0]
             seen.add((f.path, line, rule))
             extra = r.get('extra') or {}
             meta = extra.get('metadata') or {}

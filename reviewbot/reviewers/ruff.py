@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import ast
 import functools
-import re
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import PurePosixPath
@@ -25,7 +25,12 @@ from typing import Any
 
 from reviewbot.config import Config
 from reviewbot.core import ChangeKind, FileChange, Finding, Severity, Skipped
-from reviewbot.reviewers import ReviewContext, ReviewerResult
+from reviewbot.reviewers import (
+    ReviewContext,
+    ReviewerResult,
+    first_added_line,
+    new_side_lines,
+)
 
 # Errors: a hit is a bug or a security hole in nearly every real use.
 ERROR_RULES = (
@@ -224,21 +229,18 @@ class RuffReviewer:
         ) for line, name in unawaited_coroutines(text) if line in added]
 
     def _findings(self, f: FileChange, diagnostics: list[dict[str, Any]]) -> list[Finding]:
-        added = {ln.new_lineno for h in f.hunks for ln in h.added}
-        text_at = {ln.new_lineno: ln.text for h in f.hunks for ln in h.lines if ln.new_lineno}
+        added, text_at = new_side_lines(f)
         out = []
         for d in diagnostics:
             code = d.get('code')
             if _is_syntax_error(d):  # the file may target another Python: not our call
                 continue
-            start = int(d['location']['row'])
-            end = int((d.get('end_location') or d['location'])['row'])
-            # Report a multi-line diagnostic (e.g. a SQL string over several lines) at its first
-            # added line; one entirely on unchanged lines is not about this change.
-            on_added = [n for n in range(start, max(start, end) + 1) if n in added]
-            if not on_added:
+            # a multi-line diagnostic (e.g. a SQL string over several lines) is reported at its
+            # first added line
+            line = first_added_line(added, int(d['location']['row']),
+                                    int((d.get('end_location') or d['location'])['row']))
+            if line is None:
                 continue
-            line = on_added[0]
             out.append(Finding(
                 path=f.path, line=line, end_line=line, severity=severity_of(code),
                 category=f'ruff/{code}', message=f'{d.get("message", "").strip()} (ruff {code})',
@@ -336,7 +338,6 @@ _ASYNCIO_COROUTINES = frozenset({'sleep', 'wait_for', 'wait', 'open_connection',
 def unawaited_coroutines(text: str) -> list[tuple[int, str]]:
     """(line, callee) of coroutine calls inside `async def` bodies whose result is dropped or only
     used as a plain value (never awaited, passed on, returned or yielded)."""
-    import ast
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
