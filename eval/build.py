@@ -82,13 +82,17 @@ def changed_lines(diff: str) -> tuple[list[int], list[int]]:
     deletion_points: list[int] = []
     new_no = 0
     pending_removal = False
+    in_hunk = False  # '+++'/'---' are file headers only before a hunk (inside one, '+++i;' is code)
     for ln in diff.splitlines():
         m = _HUNK.match(ln)
         if m:
             new_no = int(m.group(3))
             pending_removal = False
+            in_hunk = True
             continue
-        if ln.startswith(('+++', '---', 'diff ', 'new file', 'deleted file', 'index ', '\\')):
+        if ln.startswith('diff '):
+            in_hunk = False
+        if not in_hunk or ln.startswith('\\'):
             continue
         if ln.startswith('+'):
             added.append(new_no)
