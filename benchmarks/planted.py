@@ -95,12 +95,10 @@ def markdown(name: str, args: argparse.Namespace, rows: list[dict]) -> str:
             out.append(f'| {r["case"]} | | error: {" ".join(r["error"])} | | | | {r["wall_s"]:.1f} |')
             continue
         planted = set(r['planted_lines'])
+        # on a clean refactor every finding is an "other" one
         others = [f'{f["reviewer"]} L{f["line"]}' for f in r['findings']
-                  if f'{f["path"]}:{f["line"]}' not in planted]
-        flagged = ', '.join(r['flagged_by']) or ('— (clean, nothing expected)' if r['clean'] else '**nothing**')
-        if r['clean']:
-            flagged = '— (clean refactor)'
-            others = [f'{f["reviewer"]} L{f["line"]}' for f in r['findings']]
+                  if r['clean'] or f'{f["path"]}:{f["line"]}' not in planted]
+        flagged = '— (clean refactor)' if r['clean'] else (', '.join(r['flagged_by']) or '**nothing**')
         model = '; '.join(r['model_skipped']) or ('finding' if 'model' in r['flagged_by'] else 'reviewed, quiet')
         if 'model' not in r['reviewers']:
             model = 'not run'
@@ -126,10 +124,8 @@ def main() -> int:
     if args.reviewers:
         extra += ['--reviewers', args.reviewers]
     args.extra_display = extra
-    env_cache = None
     if args.no_cache:
-        env_cache = tempfile.mkdtemp(prefix='reviewbot-planted-cache-')
-        os.environ['REVIEWBOT_CACHE_DIR'] = env_cache
+        os.environ['REVIEWBOT_CACHE_DIR'] = tempfile.mkdtemp(prefix='reviewbot-planted-cache-')
     rows = []
     for diff_path in sorted(PLANTED.glob('*.diff')):
         row = run_case(diff_path, extra)
@@ -138,8 +134,9 @@ def main() -> int:
               f'({row["wall_s"]:.1f} s)', file=sys.stderr)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f'{args.name}.json').write_text(json.dumps(rows, indent=1) + '\n')
-    (RESULTS / f'{args.name}.md').write_text(markdown(args.name, args, rows))
-    print((RESULTS / f'{args.name}.md').read_text())
+    md = markdown(args.name, args, rows)
+    (RESULTS / f'{args.name}.md').write_text(md)
+    print(md)
     return 0
 
 
