@@ -26,7 +26,12 @@ fi
 MODEL=${REVIEWBOT_SETUP_MODEL:-qwen2.5-coder-0.5b}
 echo "==> fetching and exporting the default model ($MODEL); cached after the first run"
 "$VENV/bin/reviewbot" model fetch "$MODEL"
-"$VENV/bin/reviewbot" model export "$MODEL"
+# a second run re-exports nothing: an export whose files still match their sha256 is kept
+if "$VENV/bin/reviewbot" model verify "$MODEL" 2>/dev/null | grep -q 'onnx-int4'; then
+    echo "==> $MODEL is already exported (int4, sha256 verified)"
+else
+    "$VENV/bin/reviewbot" model export "$MODEL"
+fi
 echo "==> reviewing a real diff: examples/sql-injection.diff applied as a commit in a temp repository"
 REVIEWBOT="$(cd "$VENV" && pwd)/bin/reviewbot"
 demo=$(mktemp -d)
