@@ -267,22 +267,23 @@ def settings():
 '''
 
 
-def test_sql_built_from_constants_is_not_s608_but_from_a_value_is(repo: GitRepo):
+def _staged_constants_module(repo: GitRepo) -> list:
+    """Findings on SQL_CONSTANT_COLUMNS staged over an empty app/db.py."""
     repo.write('app/db.py', '')
     repo.commit('base')
     repo.write('app/db.py', SQL_CONSTANT_COLUMNS)
     repo.git('add', '-A')
-    findings = _review_staged(repo)
+    return _review_staged(repo)
+
+
+def test_sql_built_from_constants_is_not_s608_but_from_a_value_is(repo: GitRepo):
+    findings = _staged_constants_module(repo)
     s608 = sorted(f.line for f in findings if f.category == 'ruff/S608')
     assert s608 == [_line_of(SQL_CONSTANT_COLUMNS, "name = '{name}'"),
                     _line_of(SQL_CONSTANT_COLUMNS, "% name")]
 
 
 def test_bool_env_default_is_not_plw1508_but_an_int_one_is(repo: GitRepo):
-    repo.write('app/db.py', '')
-    repo.commit('base')
-    repo.write('app/db.py', SQL_CONSTANT_COLUMNS)
-    repo.git('add', '-A')
-    findings = _review_staged(repo)
+    findings = _staged_constants_module(repo)
     assert [f.line for f in findings if f.category == 'ruff/PLW1508'] == [
         _line_of(SQL_CONSTANT_COLUMNS, '"PORT", 8000')]
