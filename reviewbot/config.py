@@ -120,6 +120,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'ignore': Key(list, [], 'pattern rule ids never reported (e.g. "c-system-non-literal")',
                       check=_str_list),
     },
+    # The fix stage (reviewbot.fixes): verified fix proposals for findings.
+    'fix': {
+        'enabled': Key(bool, True, 'propose fixes (ruff, semgrep rules, secrets), each verified on the '
+                       'patched text before it is shown; never written unless asked'),
+    },
     # The cloud reviewer (reviewbot.reviewers.cloud). Off unless enabled, and even then it runs only
     # when the privacy gate (reviewbot.privacy.gate) verifies the repository public in this run.
     'cloud': {

@@ -6,6 +6,7 @@ import importlib
 import time
 from collections.abc import Callable
 
+from reviewbot import fixes
 from reviewbot.anchor import anchor
 from reviewbot.config import Config
 from reviewbot.core import Coverage, Diff, Finding, Report, Severity
@@ -149,6 +150,17 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
     if anchored.dropped:
         report.notes.append(f'{anchored.dropped} findings pointed outside the diff and were dropped')
     report.findings = [_scrub(f) for f in anchored.findings]
+    # fix proposals, each verified on the patched text in memory before a person may see it
+    t0 = time.perf_counter()
+    if prep.context.budget:
+        prep.context.deadline = time.monotonic() + prep.context.budget
+    outcome = fixes.run(report.findings, prep.diff, prep.context, reviewers,
+                        enabled=bool(config.get('enabled', 'fix')))
+    report.findings = outcome.findings
+    report.fixes = outcome.summary
+    report.notes.extend(outcome.notes)
+    if report.findings:
+        report.timings['fixes'] = time.perf_counter() - t0
     return report
 
 
