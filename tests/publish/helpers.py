@@ -9,6 +9,7 @@ from reviewbot.core import (
     DiffLine,
     FileChange,
     Finding,
+    Fix,
     Hunk,
     LineKind,
     Severity,
@@ -91,10 +92,16 @@ def diff_from_patches(files: dict[str, str], added: tuple[str, ...] = ()) -> Dif
 
 def finding(path: str, line: int | None, category: str, message: str, code: str = '',
             end_line: int | None = None, suggestion: str | None = None, side: Side = Side.RIGHT,
-            severity: Severity = Severity.WARNING) -> Finding:
+            severity: Severity = Severity.WARNING, verified: bool = True) -> Finding:
+    """A finding; a `suggestion` comes with the verified Fix the fix stage would attach (only a
+    verified fix is ever posted as a suggestion block)."""
+    fix = None
+    if suggestion is not None and line is not None:
+        fix = Fix(line=line, end_line=end_line or line, replacement=suggestion, source='model',
+                  verified=verified, checks=('parses',) if verified else ())
     return Finding(path=path, line=line, end_line=end_line, severity=severity, category=category,
                    message=message, reviewer='model', side=side, suggestion=suggestion,
-                   anchored_code=code or f'{path}:{category}:{message}')
+                   anchored_code=code or f'{path}:{category}:{message}', fix=fix)
 
 
 def sample_findings() -> list[Finding]:
