@@ -58,10 +58,9 @@ def apply_fix(text: str, fix: Fix) -> str:
     old = lines[fix.line - 1:fix.end_line]
     last = old[-1]
     eol = '\r\n' if last.endswith('\r\n') else '\n' if last.endswith('\n') else ''
-    inner = '\r\n' if any(ln.endswith('\r\n') for ln in old) else '\n'
+    near = old + lines[fix.line - 2:fix.line - 1]  # the replaced lines, else the one before
+    inner = '\r\n' if any(ln.endswith('\r\n') for ln in near) else '\n'
     new = [] if fix.replacement == '' else [inner.join(fix.replacement.split('\n')) + eol]
-    if not eol and new and fix.end_line < len(lines):  # cannot happen: only the last line lacks one
-        new[-1] += '\n'
     return ''.join(lines[:fix.line - 1] + new + lines[fix.end_line:])
 
 
