@@ -32,7 +32,9 @@ def fix_from_texts(old: str, new: str, *, source: str, safety: str = 'safe', des
     while tail < min(len(a), len(b)) - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
         tail += 1
     start, end = head, len(a) - tail  # old lines [start, end) are replaced
-    if start == end:  # a pure insertion: replace the line before it (or after, at the top)
+    if start == end or len(b) - tail == head:
+        # a pure insertion or deletion: take in the line before (or after, at the top), so the
+        # fix replaces lines with lines (a suggestion that is empty reads as "delete this")
         if start > 0:
             start -= 1
         elif end < len(a):

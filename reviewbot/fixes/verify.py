@@ -63,16 +63,47 @@ def static_reason(c: Candidate, fc: FileChange, text: str) -> str | None:
         return 'outside-hunk'
     if len(_SUPPRESSION.findall(fx.replacement)) > len(_SUPPRESSION.findall(fx.original)):
         return 'suppression'
-    old_code, new_code = _code_lines(fx.original), _code_lines(fx.replacement)
-    if not new_code or all(ln in _PLACEHOLDERS or ln in old_code for ln in new_code) and \
-            len(new_code) < len(old_code):
-        return 'deletes-code'
-    if all(ln in _PLACEHOLDERS for ln in new_code):
+    if deletes_flagged_code(c, text):
         return 'deletes-code'
     from reviewbot.reviewers.secrets import MASK, redact
     if redact(fx.replacement)[1] or MASK in fx.replacement:  # a suggestion is shown and posted: it may carry no secret
         return 'contains-secret'
     return None
+
+
+def _statement_start(text: str, line: int) -> int | None:
+    """First line of the innermost Python statement holding `line` (None: no parse, no statement)."""
+    import ast
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            if best is None or node.lineno >= best.lineno:
+                best = node
+    return None if best is None else best.lineno
+
+
+def deletes_flagged_code(c: Candidate, text: str) -> bool:
+    """The fix writes nothing but `pass`/`...`, or only removes lines and with them the flagged
+    statement. Removing part of a statement (an argument line such as `verify=False,`) is an edit:
+    in Python the flagged statement must keep its first line."""
+    fx = c.fix
+    old_code, new_code = _code_lines(fx.original), _code_lines(fx.replacement)
+    if all(ln in _PLACEHOLDERS for ln in new_code):
+        return True
+    if not (all(ln in old_code for ln in new_code) and len(new_code) < len(old_code)):
+        return False  # something new is written
+    if c.finding.path.lower().endswith(PYTHON) and c.finding.line is not None:
+        first = _statement_start(text, c.finding.line)
+        if first is not None and not fx.line <= first <= fx.end_line:
+            return False  # the statement starts before the fixed lines: it stays
+        if first is not None:
+            head = ' '.join(split_lines(text)[first - 1].split())
+            return head not in new_code
+    return True
 
 
 def python_parses(path: str, text: str) -> bool:

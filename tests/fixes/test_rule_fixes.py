@@ -21,6 +21,13 @@ CASES = [
      'ruff/S506', 'semgrep', 'safe', '    return yaml.safe_load(open(p))'),
     ('verify_off.py', 'import requests\n\n\ndef get(u):\n    return requests.get(u, verify=False, timeout=5)\n',
      'ruff/S501', 'semgrep', 'safe', '    return requests.get(u, timeout=5)'),
+    # an argument on a line of its own: the line goes, the call stays (an edit, not a deletion)
+    ('verify_own_line.py', 'import requests\n\n\ndef get(u):\n    return requests.get(\n        u,\n'
+                           '        timeout=5,\n        verify=False,\n    )\n',
+     'ruff/S501', 'semgrep', 'safe', '        timeout=5,'),
+    ('untar.py', 'import tarfile\n\n\ndef unpack(a, d):\n    with tarfile.open(a) as tar:\n'
+                 '        tar.extractall(d)\n',
+     'ruff/S202', 'semgrep', 'unsafe', '        tar.extractall(d, filter="data")'),
     ('unverified_ctx.py', 'import ssl\n\nCTX = ssl._create_unverified_context()\n',
      'ruff/S323', 'semgrep', 'safe', 'CTX = ssl.create_default_context()'),
     ('mktemp.py', 'import tempfile\n\n\ndef scratch():\n    return tempfile.mktemp(suffix=".csv")\n',
