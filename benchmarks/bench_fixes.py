@@ -11,6 +11,7 @@ patched file has the same AST as the reference (Python), and "fixes the same lin
 lines appear in the reference.
 
 Usage: python benchmarks/bench_fixes.py [--cases eval/cases] [--name fixes]
+       python benchmarks/bench_fixes.py --model qwen2.5-coder-0.5b --name fixes-model
 Writes benchmarks/results/<name>.json and .md (and a bar chart <name>.png when matplotlib is there).
 """
 from __future__ import annotations
@@ -61,20 +62,25 @@ def _norm(s: str) -> str:
     return ' '.join(s.split())
 
 
-def run(cases_dir: Path) -> dict:
+def run(cases_dir: Path, model: str | None = None) -> dict:
     import score  # eval/score.py: the case loader
     cases = score.load_cases(cases_dir)
     by_id = {c.id: c for c in cases}
-    config = defaults().override(reviewers=REVIEWERS)
+    config = defaults().override(reviewers=REVIEWERS, model=model, cache=False)
+    config.values['fix']['model'] = 'on' if model else 'off'  # the model fixer, without the reviewer
     reviewers = pipeline.make_reviewers(REVIEWERS, config)
     rows = []
     fix_seconds = []
+    model_seconds = []  # per case: mean seconds of its model calls
     for k, case in enumerate(cases, 1):
         source = DiffSource(description=case.id, data=case.diff, read_new_file=case.read_new_file)
         prep = pipeline.prepare(source, config, budget=0)
         report = pipeline.run(prep, reviewers)
         if report.findings:
             fix_seconds.append(report.timings.get('fixes', 0.0))
+        if report.fixes.get('model_calls'):
+            model_seconds += [report.fixes['model_seconds'] / report.fixes['model_calls']] * \
+                report.fixes['model_calls']
         ref = by_id.get(f'{case.id}-fix') if case.label in ('defect', 'vuln') else None
         for f in report.findings:
             fx = f.verified_fix
@@ -93,7 +99,8 @@ def run(cases_dir: Path) -> dict:
             rows.append(row)
         if k % 50 == 0:
             print(f'  {k}/{len(cases)} cases', file=sys.stderr)
-    return {'cases': len(cases), 'rows': rows, 'fix_seconds': fix_seconds}
+    return {'cases': len(cases), 'rows': rows, 'fix_seconds': fix_seconds, 'model': model,
+            'model_seconds': model_seconds}
 
 
 def _share(n: int, d: int) -> str:
@@ -120,6 +127,10 @@ def summarise(result: dict) -> dict:
             'same_ast': sum(1 for r in with_ref if r['same_ast']),
             'unsafe': sum(1 for r in fixed if r['safety'] == 'unsafe'),
         }
+    ms = sorted(result['model_seconds'])
+    out['model_call_seconds'] = {
+        'median': round(statistics.median(ms), 2) if ms else None,
+        'p90': round(ms[int(0.9 * (len(ms) - 1))], 2) if ms else None, 'calls': len(ms)}
     secs = sorted(result['fix_seconds'])
     out['fix_stage_seconds'] = {
         'median': round(statistics.median(secs), 3) if secs else None,
@@ -131,15 +142,15 @@ def summarise(result: dict) -> dict:
 def markdown(result: dict, summary: dict, meta: dict) -> str:
     lines = ['# Verified fixes on the eval set', '',
              f'{result["cases"]} cases (eval/cases; real-commit cases only where a snapshot was present); '
-             f'reviewers {", ".join(REVIEWERS)}; measured {meta["date"]} on {meta["machine"]}, '
-             f'load average {meta["load"]}.', '',
-             '| scope | analyzer findings | with a verified fix | ruff | semgrep | secrets | unsafe among them |',
-             '|---|---:|---:|---:|---:|---:|---:|']
+             f'reviewers {", ".join(REVIEWERS)}; model fixer: {result["model"] or "off"}; measured '
+             f'{meta["date"]} on {meta["machine"]}, load average {meta["load"]}, {meta["seconds"]} s.', '',
+             '| scope | analyzer findings | with a verified fix | ruff | semgrep | secrets | model | unsafe among them |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|']
     for scope in ('python', 'all'):
         s = summary[scope]
         lines.append(f'| {scope} | {s["findings"]} | {_share(s["verified"], s["findings"])} | '
                      f'{s["by_source"].get("ruff", 0)} | {s["by_source"].get("semgrep", 0)} | '
-                     f'{s["by_source"].get("secrets", 0)} | {s["unsafe"]} |')
+                     f'{s["by_source"].get("secrets", 0)} | {s["by_source"].get("model", 0)} | {s["unsafe"]} |')
     lines += ['', '## By rule family (all languages)', '',
               '| family | findings | verified fix |', '|---|---:|---:|']
     for fam, v in summary['all']['by_family'].items():
@@ -153,6 +164,9 @@ def markdown(result: dict, summary: dict, meta: dict) -> str:
               f'Fix stage (proposal + verification, no model), seconds per case with findings: median '
               f'{summary["fix_stage_seconds"]["median"]}, p90 {summary["fix_stage_seconds"]["p90"]} '
               f'({summary["fix_stage_seconds"]["cases_with_findings"]} cases).', '',
+              f'Model fixer: {summary["model_call_seconds"]["calls"]} model answers, seconds per answer '
+              f'median {summary["model_call_seconds"]["median"]}, p90 {summary["model_call_seconds"]["p90"]} '
+              '(2 threads).', '',
               '## Findings without a verified fix (all languages)', '']
     missing = collections.Counter(r['category'] for r in result['rows'] if not r['source'])
     lines += [f'- `{cat}`: {n}' for cat, n in missing.most_common()]
@@ -183,9 +197,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--cases', type=Path, default=ROOT / 'eval' / 'cases')
     ap.add_argument('--name', default='fixes')
+    ap.add_argument('--model', help='also run the model fixer with this local model '
+                    '(e.g. qwen2.5-coder-0.5b); default: deterministic fixers only')
     args = ap.parse_args()
     t0 = time.perf_counter()
-    result = run(args.cases)
+    result = run(args.cases, args.model)
     summary = summarise(result)
     meta = {'date': time.strftime('%Y-%m-%d'), 'machine': f'{platform.machine()}, {os.cpu_count()} CPUs',
             'load': ' '.join(f'{x:.2f}' for x in os.getloadavg()), 'seconds': round(time.perf_counter() - t0, 1)}

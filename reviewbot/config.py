@@ -124,6 +124,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     'fix': {
         'enabled': Key(bool, True, 'propose fixes (ruff, semgrep rules, secrets), each verified on the '
                        'patched text before it is shown; never written unless asked'),
+        'model': Key(str, 'auto', 'the local model proposes fixes for what the other fixers cannot '
+                     '(verified the same way): "auto" when the model reviewer runs or in CI, "on", "off"',
+                     choices=('auto', 'on', 'off')),
     },
     # The cloud reviewer (reviewbot.reviewers.cloud). Off unless enabled, and even then it runs only
     # when the privacy gate (reviewbot.privacy.gate) verifies the repository public in this run.

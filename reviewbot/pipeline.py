@@ -155,13 +155,30 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
     if prep.context.budget:
         prep.context.deadline = time.monotonic() + prep.context.budget
     outcome = fixes.run(report.findings, prep.diff, prep.context, reviewers,
-                        enabled=bool(config.get('enabled', 'fix')))
+                        enabled=bool(config.get('enabled', 'fix')),
+                        model=_fix_model(config, reviewers, prep.context.stage))
     report.findings = outcome.findings
     report.fixes = outcome.summary
     report.notes.extend(outcome.notes)
     if report.findings:
         report.timings['fixes'] = time.perf_counter() - t0
     return report
+
+
+def _fix_model(config: Config, reviewers: list[Reviewer], stage: str) -> object:
+    """The model reviewer whose engine and cache the model fixer uses, or None. `[fix] model`:
+    "auto" (the default) when the review runs the model reviewer or runs in CI; "on"; "off"."""
+    mode = config.get('model', 'fix')
+    if mode == 'off':
+        return None
+    for r in reviewers:
+        inner = getattr(r, 'inner', r)  # the hook wraps reviewers
+        if getattr(inner, 'name', '') == 'model' and hasattr(inner, 'model_identity'):
+            return inner
+    if mode == 'on' or stage == 'ci':
+        from reviewbot.reviewers.model import ModelReviewer
+        return ModelReviewer(config)
+    return None
 
 
 def fails(report: Report, fail_level: str) -> bool:

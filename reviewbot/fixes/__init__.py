@@ -5,7 +5,9 @@ For each finding the fixers propose in this order, and the first proposal the ve
   ruff     ruff's own fix for the rule (its safe/unsafe applicability kept);
   semgrep  a bundled rule's `fix:`/`fix-regex:`, or a fix-only rule for a ruff rule ruff cannot fix;
   secrets  the literal replaced by a read from the environment (always unsafe);
-  <reviewer> a replacement the reviewer itself proposed (the cloud reviewer's `suggestion`).
+  <reviewer> a replacement the reviewer itself proposed (the cloud reviewer's `suggestion`);
+  model    the local model, last, for the analyzer findings still without a fix (one attempt and
+           one retry with the verifier's reason, within the review's time budget).
 A finding keeps `suggestion` only as the text of its verified fix; every other proposal is dropped
 and counted by reason in the report's `fixes` summary. Nothing here writes to the work tree: fixes
 are applied only on request (`reviewbot review --fix-patch FILE` / `--apply-fixes`).
@@ -61,11 +63,15 @@ def _why_none(f: Finding, fc_missing: bool, text: str | None) -> str | None:
     return None
 
 
+MODEL_MIN_SECONDS = 3.0  # no model fix is started with less time than this left
+
+
 def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list,
-        enabled: bool = True) -> FixOutcome:
+        enabled: bool = True, model: Any = None) -> FixOutcome:
     """Findings with verified fixes attached (and unverified suggestions removed), the summary."""
     summary: dict[str, Any] = {'findings': len(findings), 'proposed': 0, 'verified': 0,
-                               'verified_by_source': {}, 'rejected': {}, 'no_fix': {}}
+                               'verified_by_source': {}, 'rejected': {}, 'no_fix': {},
+                               'model_calls': 0, 'model_skipped_for_time': 0, 'model_seconds': 0.0}
     if not findings:
         return FixOutcome(findings, summary, [])
     notes: list[str] = []
@@ -84,7 +90,7 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
         notes += more
     cands: list[Candidate] = []
     owner: list[int] = []
-    no_fix: collections.Counter[str] = collections.Counter()
+    none_why: dict[int, str] = {}
     for i, f in enumerate(findings):
         why = _why_none(f, diff.file(f.path) is None, texts.get(f.path))
         proposals: list[Fix] = []
@@ -96,7 +102,7 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
                 proposals += secrets_fixer.candidates(f, text)
             proposals += _reviewer_fix(f, text)
         if not proposals:
-            no_fix[why or 'no-fixer'] += 1
+            none_why[i] = why or 'no-fixer'
         for fx in proposals:
             cands.append(Candidate(f, fx))
             owner.append(i)
@@ -110,6 +116,12 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
             chosen[i] = dataclasses.replace(fx, original=redact(fx.original)[0])
         elif not fx.verified:
             rejected[fx.rejected or 'unknown'] += 1
+    skipped_for_time = calls = 0
+    model_seconds = 0.0
+    if enabled and model is not None:
+        skipped_for_time, calls, model_seconds = _model_round(findings, texts, diff, ctx, checkers, model, chosen,
+                                               proposed, rejected, notes)
+    no_fix = collections.Counter(why for i, why in none_why.items() if i not in proposed)
     out: list[Finding] = []
     by_source: collections.Counter[str] = collections.Counter()
     for i, f in enumerate(findings):
@@ -122,7 +134,10 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
         out.append(dataclasses.replace(f, line=fx.line, end_line=fx.end_line,
                                        suggestion=fx.replacement, fix=fx))
     summary.update(proposed=len(proposed), verified=len(chosen), verified_by_source=dict(by_source),
-                   rejected=dict(rejected), no_fix=dict(no_fix))
+                   rejected=dict(rejected), no_fix=dict(no_fix), model_calls=calls,
+                   model_skipped_for_time=skipped_for_time, model_seconds=round(model_seconds, 3))
+    if skipped_for_time:
+        notes.append(f'fixes: {skipped_for_time} model fixes skipped: the time budget ran out')
     if proposed:
         text = f'fixes: {len(chosen)} of {len(findings)} findings have a verified fix'
         if rejected:
@@ -130,3 +145,51 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
                      + ', '.join(f'{n} {r}' for r, n in rejected.most_common()))
         notes.append(text)
     return FixOutcome(out, summary, notes)
+
+
+def _model_round(findings: list[Finding], texts: dict[str, str], diff: Diff, ctx: ReviewContext,
+                 checkers: list, reviewer: Any, chosen: dict[int, Fix], proposed: set[int],
+                 rejected: collections.Counter[str], notes: list[str]) -> tuple[int, int, float]:
+    """The model's proposals for analyzer findings still without a fix: one attempt, then one
+    retry with the verifier's reason. Returns (fixes skipped for time, model calls, their seconds)."""
+    from reviewbot.errors import ModelError
+    from reviewbot.fixes.model import ModelFixer
+    from reviewbot.reviewers.secrets import redact
+    fixer = ModelFixer(reviewer)
+    todo = [i for i, f in enumerate(findings)
+            if i not in chosen and f.path in texts and fixer.can_fix(f)]
+    reasons: dict[int, str] = {}
+    skipped = 0
+    for attempt in (0, 1):
+        cands: list[Candidate] = []
+        owners: list[int] = []
+        for n, i in enumerate(todo):
+            left = ctx.time_left()
+            if left is not None and left < MODEL_MIN_SECONDS:
+                skipped += len(todo) - n
+                break
+            proposed.add(i)
+            try:
+                fx = fixer.propose(findings[i], texts[findings[i].path], ctx.deadline, reasons.get(i))
+            except ValueError as e:  # the answer is not one line of code
+                rejected[str(e)] += 1
+                reasons[i] = 'the answer was not one line of code'
+                continue
+            except ModelError as e:
+                notes.append(f'fixes: the model fixer did not run: {str(e).splitlines()[0][:200]}')
+                return skipped, fixer.calls, sum(fixer.seconds)
+            if fx is None:  # the deadline cut the answer
+                skipped += 1
+                continue
+            cands.append(Candidate(findings[i], fx))
+            owners.append(i)
+        for i, fx in zip(owners, verify(cands, texts, diff, checkers, ctx) if cands else []):
+            if fx.verified:
+                chosen[i] = dataclasses.replace(fx, original=redact(fx.original)[0])
+            else:
+                rejected[fx.rejected or 'unknown'] += 1
+                reasons[i] = fx.rejected or 'unknown'
+        todo = [i for i in todo if i not in chosen and i in reasons]
+        if not todo or skipped:
+            break
+    return skipped, fixer.calls, sum(fixer.seconds)

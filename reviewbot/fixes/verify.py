@@ -71,6 +71,22 @@ def static_reason(c: Candidate, fc: FileChange, text: str) -> str | None:
     return None
 
 
+_TARGET = re.compile(r'^\s*(?:return\b|yield\b|[\w.]+(?:\[[^\]]*\])?\s*(?:,\s*[\w.]+\s*)*(?::[^=]+)?=(?!=))')
+_STRING = re.compile(r'(["\'])(?:\\.|(?!\1).)*\1')
+_NOT_NAMES = frozenset({'True', 'False', 'None', 'true', 'false', 'null', 'nil', 'return', 'await',
+                        'not', 'and', 'or', 'is', 'in', 'if', 'else', 'lambda', 'pass'})
+
+
+def _used_names(code: list[str]) -> set[str]:
+    """Names the lines read (right of an assignment or `return`, outside string literals)."""
+    out: set[str] = set()
+    for ln in code:
+        m = _TARGET.match(ln)
+        rest = _STRING.sub('', ln[m.end():] if m else ln)
+        out |= set(re.findall(r'[A-Za-z_]\w*', rest)) - _NOT_NAMES
+    return out
+
+
 def _statement_start(text: str, line: int) -> int | None:
     """First line of the innermost Python statement holding `line` (None: no parse, no statement)."""
     import ast
@@ -94,6 +110,9 @@ def deletes_flagged_code(c: Candidate, text: str) -> bool:
     old_code, new_code = _code_lines(fx.original), _code_lines(fx.replacement)
     if all(ln in _PLACEHOLDERS for ln in new_code):
         return True
+    old_names = _used_names(old_code)
+    if old_names and not old_names & _used_names(new_code):
+        return True  # `result = 0` for `result = subprocess.run(...)`: the flagged code is gone
     if not (all(ln in old_code for ln in new_code) and len(new_code) < len(old_code)):
         return False  # something new is written
     if c.finding.path.lower().endswith(PYTHON) and c.finding.line is not None:

@@ -49,6 +49,8 @@ def test_a_real_fix_passes_every_check():
     ('    return yaml.load(open(p))  # nosec', 'suppression'),
     ('', 'deletes-code'),
     ('    pass', 'deletes-code'),
+    ('    return None', 'deletes-code'),  # the flagged call replaced by a constant
+    ('    return {}', 'deletes-code'),
     ('    return eval(open(p).read())', 'new-finding'),
     ('    return yaml.load(open(p))   ', 'still-raised'),
     ('    return yaml.load(open(p))', 'no-change'),
