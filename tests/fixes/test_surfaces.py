@@ -145,3 +145,16 @@ def test_gitlab_receives_suggestion_blocks(repo: GitRepo, tmp_path) -> None:
     got = {m.group(2): m.group(1) for m in blocks if m}
     assert got['    return yaml.safe_load(open(p))'] == 'suggestion'
     assert got['    if p == "x":'] == 'suggestion'
+
+
+def test_the_hook_prints_the_fix_and_the_command_and_writes_nothing(staged: GitRepo) -> None:
+    from tests.hook.conftest import index_bytes, run_hook, snapshot
+    staged.write('.reviewbot.toml', 'reviewers = ["secrets", "ruff"]\n')
+    before, raw_index = snapshot(staged.path), index_bytes(staged.path)
+    proc = run_hook(staged.path)
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, out + proc.stderr.decode()
+    assert '    + def read(p, seen=None):' in out
+    assert ('reviewbot: 3 verified fixes; to apply them to the work tree: '
+            'reviewbot review --staged --apply-fixes --unsafe-fixes') in out
+    assert snapshot(staged.path) == before and index_bytes(staged.path) == raw_index
