@@ -149,7 +149,7 @@ def fingerprint(path: str, category: str, anchored_code: str, message: str = '')
     return h.hexdigest()[:16]
 
 
-FIX_SOURCES = ('ruff', 'semgrep', 'secrets', 'model', 'cloud')
+FIX_SOURCES = ('ruff', 'semgrep', 'rewrite', 'secrets', 'model', 'cloud')
 
 
 @dataclasses.dataclass(frozen=True)

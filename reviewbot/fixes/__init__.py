@@ -4,6 +4,8 @@ For each finding the fixers propose in this order, and the first proposal the ve
 (reviewbot.fixes.verify) is kept:
   ruff     ruff's own fix for the rule (its safe/unsafe applicability kept);
   semgrep  a bundled rule's `fix:`/`fix-regex:`, or a fix-only rule for a ruff rule ruff cannot fix;
+  rewrite  Python syntax-tree rewrites: a shell command string -> an argument list, SQL built with
+           values -> query parameters (reviewbot/fixes/rewrite.py);
   secrets  the literal replaced by a read from the environment (always unsafe);
   <reviewer> a replacement the reviewer itself proposed (the cloud reviewer's `suggestion`);
   model    the local model, last, for the analyzer findings still without a fix (one attempt and
@@ -19,6 +21,7 @@ import dataclasses
 from typing import Any
 
 from reviewbot.core import FIX_SOURCES, Diff, Finding, Fix, Side
+from reviewbot.fixes import rewrite as rewrite_fixer
 from reviewbot.fixes import ruff as ruff_fixer
 from reviewbot.fixes import secrets as secrets_fixer
 from reviewbot.fixes import semgrep as semgrep_fixer
@@ -99,6 +102,7 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
             if enabled:
                 proposals += ruff_fixer.candidates(f, text) if f.reviewer == 'ruff' else []
                 proposals += semgrep_fixer.candidates(f, text) + rule_fixes.get(i, [])
+                proposals += rewrite_fixer.candidates(f, text)
                 proposals += secrets_fixer.candidates(f, text)
             proposals += _reviewer_fix(f, text)
         if not proposals:

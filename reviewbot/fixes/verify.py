@@ -4,7 +4,8 @@ Checks, in the order they run (the first that fails names the rejection reason):
   in-hunk          every replaced line lies inside the finding's hunk, give or take 3 lines;
   not-suppression  the fix adds no `noqa`, `nosec`, `nosemgrep`, `pragma: allowlist secret`, ...;
   not-deletion     the fix does not just delete the flagged code (or replace it with `pass`);
-  no-secret        the replacement carries no secret (the redactor would mask it);
+  no-secret        the replacement carries no secret (a line it writes: nothing the redactor would
+                   mask; a line it keeps: nothing the secrets reviewer reports);
   parses           Python: the patched file compiles (`compile()`, in memory); other languages:
                    semgrep parses it with no error the original did not have (when semgrep runs);
   finding-gone     the reviewer that raised the finding (ruff, patterns, secrets) run again on the
@@ -65,8 +66,7 @@ def static_reason(c: Candidate, fc: FileChange, text: str) -> str | None:
         return 'suppression'
     if deletes_flagged_code(c, text):
         return 'deletes-code'
-    from reviewbot.reviewers.secrets import MASK, redact
-    if redact(fx.replacement)[1] or MASK in fx.replacement:  # a suggestion is shown and posted: it may carry no secret
+    if carries_secret(fx):  # a suggestion is shown and posted: it may carry no secret
         return 'contains-secret'
     return None
 
@@ -85,6 +85,18 @@ def _used_names(code: list[str]) -> set[str]:
         rest = _STRING.sub('', ln[m.end():] if m else ln)
         out |= set(re.findall(r'[A-Za-z_]\w*', rest)) - _NOT_NAMES
     return out
+
+
+def carries_secret(fx: Fix) -> bool:
+    """The redactor's eager scan finds a secret on a line the fix writes, or the reviewers' scan
+    finds one on a line it carries over unchanged (the eager scan also masks identifiers such
+    as `psycopg2.extras.RealDictCursor`, which unchanged code may hold)."""
+    from reviewbot.reviewers.secrets import MASK, redact, scan_line
+    if MASK in fx.replacement:
+        return True
+    kept = set(fx.original.split('\n'))
+    return any(redact(ln)[1] if ln not in kept else bool(scan_line(ln))
+               for ln in fx.replacement.split('\n') if ln.strip())
 
 
 def _statement_start(text: str, line: int) -> int | None:

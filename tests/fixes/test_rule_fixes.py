@@ -44,6 +44,19 @@ CASES = [
     ('ssh.py', 'import paramiko\n\nclient = paramiko.SSHClient()\n'
                'client.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n',
      'ruff/S507', 'semgrep', 'unsafe', 'client.set_missing_host_key_policy(paramiko.RejectPolicy())'),
+    ('sql_fstring.py', 'import sqlite3\n\n\ndef find(conn, name):\n'
+                       '    return conn.execute(f"SELECT id FROM users WHERE name = \'{name}\'").fetchall()\n',
+     'ruff/S608', 'rewrite', 'unsafe',
+     '    return conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchall()'),
+    ('sql_percent.py', 'def orders(cursor, customer, status):\n'
+                       '    query = "SELECT id FROM orders WHERE customer = %s AND status = \'%s\'" % (customer, status)\n'
+                       '    cursor.execute(query)\n    return cursor.fetchall()\n',
+     'ruff/S608', 'rewrite', 'unsafe',
+     '    query = "SELECT id FROM orders WHERE customer = %s AND status = %s"\n'
+     '    cursor.execute(query, (customer, status))'),
+    ('shell_fstring.py', 'import subprocess\n\n\ndef ping(host):\n'
+                         '    return subprocess.run(f"ping -c 1 {host}", shell=True, check=False)\n',
+     'ruff/S602', 'rewrite', 'unsafe', '    return subprocess.run(["ping", "-c", "1", host], check=False)'),
     ('is_literal.py', 'def same(x):\n    return x is "a"\n',
      'ruff/F632', 'ruff', 'safe', '    return x == "a"'),
     ('mutable_default.py', 'def add(x, seen=[]):\n    seen.append(x)\n    return seen\n',
@@ -100,6 +113,8 @@ def report(tmp_path_factory):
         repo.write(path, text)
     for path, text, _ in SECRET_CASES:
         repo.write(path, text)
+    repo.write('sql_order_by.py', 'import sqlite3\n\n\ndef listing(conn, column):\n'
+                                  '    return conn.execute(f"SELECT id FROM users ORDER BY {column}").fetchall()\n')
     repo.write('shell_pipe.py', 'import subprocess\n\n\ndef count():\n'
                                 '    return subprocess.run("ls | wc -l", shell=True, check=True)\n')
     repo.git('add', '-A')
@@ -139,6 +154,11 @@ def test_a_secret_becomes_a_read_from_the_environment(report, path, text, fixed)
 
 def test_a_shell_command_the_shell_interprets_gets_no_fix(report):
     f = _the(report, 'shell_pipe.py', 'ruff/S602')
+    assert f['suggestion'] is None and f['fix'] is None
+
+
+def test_a_column_name_is_not_made_a_query_parameter(report):
+    f = _the(report, 'sql_order_by.py', 'ruff/S608')
     assert f['suggestion'] is None and f['fix'] is None
 
 
