@@ -1,4 +1,4 @@
-"""Two Python rewrites no rule language can express, done on the syntax tree:
+"""Python rewrites no rule language can express, done on the syntax tree:
 
   shell  `subprocess.run(f"ping -c 1 {host}", shell=True)`  ->  `subprocess.run(["ping", "-c", "1", host])`
          (a command of plain words and whole-word placeholders becomes an argument list, no shell);
@@ -6,7 +6,8 @@
          `cur.execute("SELECT * FROM t WHERE name = ?", (name,))`
          (values become query parameters, in the driver's style: `?` for sqlite3, `%s` for
          psycopg/pymysql/MySQLdb; any other driver, a LIKE pattern or a `%` in the text: no fix).
-Both are 'unsafe' (what runs changes: that is the point) and go through the verifier like any fix.
+  await  `send(x)` -> `await send(x)` for the unawaited-coroutine check (safe).
+The first two are 'unsafe' (what runs changes: that is the point); all go through the verifier.
 """
 from __future__ import annotations
 
@@ -219,10 +220,24 @@ def sql_fix(text: str, tree: ast.AST, line: int) -> str | None:
     return text[:value_start] + _literal(built[0]) + text[value_end:]
 
 
+def await_fix(text: str, tree: ast.AST, line: int) -> str | None:
+    """`send(x)` -> `await send(x)`: the coroutine call the unawaited-coroutine check names."""
+    calls = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == line),
+                   key=lambda n: n.col_offset)
+    inside = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Await)}
+    call = next((c for c in calls if id(c) not in inside), None)
+    if call is None:
+        return None
+    lines = split_lines(text)
+    start, _ = _segment(text, lines, call)
+    return text[:start] + 'await ' + text[start:]
+
+
 def candidates(f: Finding, text: str) -> list[Fix]:
     if f.line is None or not f.path.endswith(('.py', '.pyi')):
         return []
-    rewrite = shell_fix if f.category in SHELL_RULES else sql_fix if f.category in SQL_RULES else None
+    rewrite = shell_fix if f.category in SHELL_RULES else sql_fix if f.category in SQL_RULES else \
+        await_fix if f.category == 'bug/unawaited-coroutine' else None
     if rewrite is None:
         return []
     try:
@@ -232,7 +247,8 @@ def candidates(f: Finding, text: str) -> list[Fix]:
         return []
     if new is None:
         return []
-    kind = 'an argument list, without a shell' if rewrite is shell_fix else 'query parameters'
-    fx = fix_from_texts(text, new, source='rewrite', safety='unsafe', description=f'pass values as {kind}',
-                        cover=(f.line, f.end_line or f.line))
+    description = {shell_fix: 'pass values as an argument list, without a shell',
+                   sql_fix: 'pass values as query parameters', await_fix: 'await the coroutine'}[rewrite]
+    fx = fix_from_texts(text, new, source='rewrite', safety='safe' if rewrite is await_fix else 'unsafe',
+                        description=description, cover=(f.line, f.end_line or f.line))
     return [fx] if fx else []

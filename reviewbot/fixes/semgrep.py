@@ -48,8 +48,13 @@ def candidates(f: Finding, text: str) -> list[Fix]:
     return [fx] if fx else []
 
 
+def _key(f: Finding) -> str:
+    """How a fix-only rule names the findings it fixes: a ruff code (S506), else the category."""
+    return f.category.removeprefix('ruff/') if f.reviewer == 'ruff' else f.category
+
+
 def fixed_codes() -> dict[str, list[str]]:
-    """ruff code -> ids of the fix-only rules for it (read from the rule files' metadata)."""
+    """ruff code or category -> ids of the fix-only rules for it (the rule files' metadata)."""
     import yaml
     out: dict[str, list[str]] = {}
     for path in fix_rule_files():
@@ -61,13 +66,12 @@ def fixed_codes() -> dict[str, list[str]]:
 
 def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float | None
                ) -> tuple[dict[int, list[Fix]], list[str]]:
-    """Fix-only rules run over the files of ruff findings they can fix: finding index -> fixes,
+    """Fix-only rules run over the files of the findings they can fix: finding index -> fixes,
     and notes (semgrep missing or failing is said, never fatal)."""
     from reviewbot.reviewers.patterns import _safe_relpath, default_semgrep, run_semgrep
     codes = fixed_codes()
     wanted = {i: f for i, f in enumerate(findings)
-              if f.reviewer == 'ruff' and f.category.removeprefix('ruff/') in codes
-              and f.path in texts and f.line is not None}
+              if _key(f) in codes and f.path in texts and f.line is not None}
     if not wanted:
         return {}, []
     binary = default_semgrep()
@@ -104,8 +108,7 @@ def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float 
                 'safety': 'unsafe' if meta.get('fix-safety') == 'unsafe' else 'safe',
                 'description': ' '.join(str(extra.get('message', '')).split())}
         for i, f in wanted.items():
-            code = f.category.removeprefix('ruff/')
-            if f.path == path and code in meta.get('fixes', []) and first <= (f.line or 0) <= last:
+            if f.path == path and _key(f) in meta.get('fixes', []) and first <= (f.line or 0) <= last:
                 fx = from_spec(f, texts[path], spec)
                 if fx is not None:
                     out.setdefault(i, []).append(fx)

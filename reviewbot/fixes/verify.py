@@ -4,8 +4,7 @@ Checks, in the order they run (the first that fails names the rejection reason):
   in-hunk          every replaced line lies inside the finding's hunk, give or take 3 lines;
   not-suppression  the fix adds no `noqa`, `nosec`, `nosemgrep`, `pragma: allowlist secret`, ...;
   not-deletion     the fix does not just delete the flagged code (or replace it with `pass`);
-  no-secret        the replacement carries no secret (a line it writes: nothing the redactor would
-                   mask; a line it keeps: nothing the secrets reviewer reports);
+  no-secret        the replacement carries nothing the secrets reviewer reports, nor the mask;
   parses           Python: the patched file compiles (`compile()`, in memory); other languages:
                    semgrep parses it with no error the original did not have (when semgrep runs);
   finding-gone     the reviewer that raised the finding (ruff, patterns, secrets) run again on the
@@ -88,15 +87,11 @@ def _used_names(code: list[str]) -> set[str]:
 
 
 def carries_secret(fx: Fix) -> bool:
-    """The redactor's eager scan finds a secret on a line the fix writes, or the reviewers' scan
-    finds one on a line it carries over unchanged (the eager scan also masks identifiers such
-    as `psycopg2.extras.RealDictCursor`, which unchanged code may hold)."""
-    from reviewbot.reviewers.secrets import MASK, redact, scan_line
-    if MASK in fx.replacement:
-        return True
-    kept = set(fx.original.split('\n'))
-    return any(redact(ln)[1] if ln not in kept else bool(scan_line(ln))
-               for ln in fx.replacement.split('\n') if ln.strip())
+    """The secrets reviewer's scan finds a secret on a line of the replacement, or it holds the
+    redaction mask. (The redactor's eager scan is not used here: it also masks code such as
+    `KEY = rsa.generate_private_key(...)`; what it masks in a report stays masked there.)"""
+    from reviewbot.reviewers.secrets import MASK, scan_line
+    return MASK in fx.replacement or any(scan_line(ln) for ln in fx.replacement.split('\n') if ln.strip())
 
 
 def _statement_start(text: str, line: int) -> int | None:

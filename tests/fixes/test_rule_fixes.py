@@ -57,6 +57,16 @@ CASES = [
     ('shell_fstring.py', 'import subprocess\n\n\ndef ping(host):\n'
                          '    return subprocess.run(f"ping -c 1 {host}", shell=True, check=False)\n',
      'ruff/S602', 'rewrite', 'unsafe', '    return subprocess.run(["ping", "-c", "1", host], check=False)'),
+    ('await_me.py', 'import asyncio\n\n\nasync def send(x):\n    await asyncio.sleep(0)\n\n\n'
+                    'async def main():\n    send(1)\n',
+     'bug/unawaited-coroutine', 'rewrite', 'safe', '    await send(1)'),
+    ('rsa_key.py', 'from cryptography.hazmat.primitives.asymmetric import rsa\n\n'
+                   'KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)\n',
+     'ruff/S505', 'semgrep', 'unsafe', 'KEY = rsa.generate_private_key(public_exponent=65537, key_size=3072)'),
+    ('chmod.py', 'import os\n\n\ndef share(d):\n    os.chmod(d, 0o777)\n',
+     'patterns/py-world-writable-permissions', 'semgrep', 'safe', '    os.chmod(d, 0o755)'),
+    ('range_end.py', 'def total(xs):\n    s = 0\n    for i in range(len(xs) + 1):\n        s += xs[i]\n    return s\n',
+     'patterns/py-range-past-end-index', 'semgrep', 'safe', '    for i in range(len(xs)):'),
     ('is_literal.py', 'def same(x):\n    return x is "a"\n',
      'ruff/F632', 'ruff', 'safe', '    return x == "a"'),
     ('mutable_default.py', 'def add(x, seen=[]):\n    seen.append(x)\n    return seen\n',
