@@ -144,13 +144,14 @@ def markdown(result: dict, summary: dict, meta: dict) -> str:
              f'{result["cases"]} cases (eval/cases; real-commit cases only where a snapshot was present); '
              f'reviewers {", ".join(REVIEWERS)}; model fixer: {result["model"] or "off"}; measured '
              f'{meta["date"]} on {meta["machine"]}, load average {meta["load"]}, {meta["seconds"]} s.', '',
-             '| scope | analyzer findings | with a verified fix | ruff | semgrep | secrets | model | unsafe among them |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|']
+             '| scope | analyzer findings | with a verified fix | ruff | semgrep | rewrite | secrets | model | unsafe among them |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     for scope in ('python', 'all'):
         s = summary[scope]
         lines.append(f'| {scope} | {s["findings"]} | {_share(s["verified"], s["findings"])} | '
                      f'{s["by_source"].get("ruff", 0)} | {s["by_source"].get("semgrep", 0)} | '
-                     f'{s["by_source"].get("secrets", 0)} | {s["by_source"].get("model", 0)} | {s["unsafe"]} |')
+                     f'{s["by_source"].get("rewrite", 0)} | {s["by_source"].get("secrets", 0)} | '
+                     f'{s["by_source"].get("model", 0)} | {s["unsafe"]} |')
     lines += ['', '## By rule family (all languages)', '',
               '| family | findings | verified fix |', '|---|---:|---:|']
     for fam, v in summary['all']['by_family'].items():
@@ -161,7 +162,7 @@ def markdown(result: dict, summary: dict, meta: dict) -> str:
               f'New lines all present in the reference: {_share(s["same_lines"], s["with_reference"])}; '
               f'patched file has the same AST as the reference (Python): '
               f'{_share(s["same_ast"], s["with_reference"])}.', '',
-              f'Fix stage (proposal + verification, no model), seconds per case with findings: median '
+              f'Fix stage (every fixer that ran, and verification), seconds per case with findings: median '
               f'{summary["fix_stage_seconds"]["median"]}, p90 {summary["fix_stage_seconds"]["p90"]} '
               f'({summary["fix_stage_seconds"]["cases_with_findings"]} cases).', '',
               f'Model fixer: {summary["model_call_seconds"]["calls"]} model answers, seconds per answer '
@@ -197,9 +198,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--cases', type=Path, default=ROOT / 'eval' / 'cases')
     ap.add_argument('--name', default='fixes')
+    ap.add_argument('--rerender', action='store_true',
+                    help='only write the Markdown again from benchmarks/results/<name>.json')
     ap.add_argument('--model', help='also run the model fixer with this local model '
                     '(e.g. qwen2.5-coder-0.5b); default: deterministic fixers only')
     args = ap.parse_args()
+    if args.rerender:
+        saved = json.loads((RESULTS / f'{args.name}.json').read_text())
+        (RESULTS / f'{args.name}.md').write_text(markdown(saved, saved['summary'], saved['meta']))
+        return 0
     t0 = time.perf_counter()
     result = run(args.cases, args.model)
     summary = summarise(result)

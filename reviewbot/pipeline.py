@@ -167,7 +167,7 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
 
 def _fix_model(config: Config, reviewers: list[Reviewer], stage: str) -> object:
     """The model reviewer whose engine and cache the model fixer uses, or None. `[fix] model`:
-    "auto" (the default) when the review runs the model reviewer or runs in CI; "on"; "off"."""
+    "auto" when the review runs the model reviewer or runs in CI; "on"; "off" (the default)."""
     mode = config.get('model', 'fix')
     if mode == 'off':
         return None
