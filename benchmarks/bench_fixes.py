@@ -33,10 +33,10 @@ RESULTS = Path(__file__).resolve().parent / 'results'
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'eval'))
 
-from reviewbot import pipeline  # noqa: E402
-from reviewbot.config import defaults  # noqa: E402
-from reviewbot.fixes.text import apply_fix  # noqa: E402
-from reviewbot.sources import DiffSource  # noqa: E402
+from reviewbot import pipeline
+from reviewbot.config import defaults
+from reviewbot.fixes.text import apply_fix
+from reviewbot.sources import DiffSource
 
 REVIEWERS = ['secrets', 'ruff', 'patterns']
 
@@ -141,9 +141,9 @@ def summarise(result: dict) -> dict:
 
 def markdown(result: dict, summary: dict, meta: dict) -> str:
     lines = ['# Verified fixes on the eval set', '',
-             f'{result["cases"]} cases (eval/cases; real-commit cases only where a snapshot was present); '
+             (f'{result["cases"]} cases (eval/cases; real-commit cases only where a snapshot was present); '
              f'reviewers {", ".join(REVIEWERS)}; model fixer: {result["model"] or "off"}; measured '
-             f'{meta["date"]} on {meta["machine"]}, load average {meta["load"]}, {meta["seconds"]} s.', '',
+             f'{meta["date"]} on {meta["machine"]}, load average {meta["load"]}, {meta["seconds"]} s.'), '',
              '| scope | analyzer findings | with a verified fix | ruff | semgrep | rewrite | secrets | model | unsafe among them |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     for scope in ('python', 'all'):
@@ -158,16 +158,16 @@ def markdown(result: dict, summary: dict, meta: dict) -> str:
         lines.append(f'| {fam} | {v["findings"]} | {_share(v["verified"], v["findings"])} |')
     s = summary['all']
     lines += ['', '## Against the reference fixes', '',
-              f'Verified fixes on defect/vuln cases that have a `-fix` pair: {s["with_reference"]}. '
+              (f'Verified fixes on defect/vuln cases that have a `-fix` pair: {s["with_reference"]}. '
               f'New lines all present in the reference: {_share(s["same_lines"], s["with_reference"])}; '
               f'patched file has the same AST as the reference (Python): '
-              f'{_share(s["same_ast"], s["with_reference"])}.', '',
-              f'Fix stage (every fixer that ran, and verification), seconds per case with findings: median '
+              f'{_share(s["same_ast"], s["with_reference"])}.'), '',
+              (f'Fix stage (every fixer that ran, and verification), seconds per case with findings: median '
               f'{summary["fix_stage_seconds"]["median"]}, p90 {summary["fix_stage_seconds"]["p90"]} '
-              f'({summary["fix_stage_seconds"]["cases_with_findings"]} cases).', '',
-              f'Model fixer: {summary["model_call_seconds"]["calls"]} model answers, seconds per answer '
+              f'({summary["fix_stage_seconds"]["cases_with_findings"]} cases).'), '',
+              (f'Model fixer: {summary["model_call_seconds"]["calls"]} model answers, seconds per answer '
               f'median {summary["model_call_seconds"]["median"]}, p90 {summary["model_call_seconds"]["p90"]} '
-              '(2 threads).', '',
+              '(2 threads).'), '',
               '## Findings without a verified fix (all languages)', '']
     missing = collections.Counter(r['category'] for r in result['rows'] if not r['source'])
     lines += [f'- `{cat}`: {n}' for cat, n in missing.most_common()]

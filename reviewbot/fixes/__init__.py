@@ -28,6 +28,7 @@ from reviewbot.fixes import semgrep as semgrep_fixer
 from reviewbot.fixes.text import fix_from_texts, split_lines
 from reviewbot.fixes.verify import DETERMINISTIC, Candidate, verify
 from reviewbot.reviewers import ReviewContext
+from reviewbot.reviewers.secrets import redact
 
 
 @dataclasses.dataclass
@@ -110,7 +111,6 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
         for fx in proposals:
             cands.append(Candidate(f, fx))
             owner.append(i)
-    from reviewbot.reviewers.secrets import redact
     checked = verify(cands, texts, diff, checkers, ctx) if cands else []
     chosen: dict[int, Fix] = {}
     rejected: collections.Counter[str] = collections.Counter()
@@ -123,8 +123,8 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
     skipped_for_time = calls = 0
     model_seconds = 0.0
     if enabled and model is not None:
-        skipped_for_time, calls, model_seconds = _model_round(findings, texts, diff, ctx, checkers, model, chosen,
-                                               proposed, rejected, notes)
+        skipped_for_time, calls, model_seconds = _model_round(
+            findings, texts, diff, ctx, checkers, model, chosen, proposed, rejected, notes)
     no_fix = collections.Counter(why for i, why in none_why.items() if i not in proposed)
     out: list[Finding] = []
     by_source: collections.Counter[str] = collections.Counter()
@@ -158,7 +158,6 @@ def _model_round(findings: list[Finding], texts: dict[str, str], diff: Diff, ctx
     retry with the verifier's reason. Returns (fixes skipped for time, model calls, their seconds)."""
     from reviewbot.errors import ModelError
     from reviewbot.fixes.model import ModelFixer
-    from reviewbot.reviewers.secrets import redact
     fixer = ModelFixer(reviewer)
     todo = [i for i, f in enumerate(findings)
             if i not in chosen and f.path in texts and fixer.can_fix(f)]

@@ -120,7 +120,7 @@ def with_imports(new: str, text: str) -> str:
     indent = new[:len(new) - len(new.lstrip())]
     adds = [m for m in IMPORTABLE if re.search(rf'(?<![\w.]){m}\.', new)
             and not re.search(rf'^\s*(import\s+[\w, ]*\b{m}\b|from\s+\S+\s+import\s+[\w, ]*\b{m}\b)',
-                              text, re.M)]
+                              text, re.MULTILINE)]
     return ''.join(f'{indent}import {m}\n' for m in adds) + new
 
 

@@ -22,8 +22,8 @@ SQL_RULES = ('ruff/S608', 'patterns/py-request-sql-injection')
 _PLAIN_WORD = re.compile(r'[A-Za-z0-9_./:,=@+-]+')
 _IDENTIFIER_SLOT = re.compile(r'\b(ORDER\s+BY|GROUP\s+BY|FROM|JOIN|INTO|UPDATE|TABLE|SELECT|DESC|ASC)\s*$',
                               re.IGNORECASE)
-_QMARK_DRIVERS = re.compile(r'^\s*(import|from)\s+sqlite3\b', re.M)
-_FORMAT_DRIVERS = re.compile(r'^\s*(import|from)\s+(psycopg2?|pymysql|MySQLdb|mysql\.connector)\b', re.M)
+_QMARK_DRIVERS = re.compile(r'^\s*(import|from)\s+sqlite3\b', re.MULTILINE)
+_FORMAT_DRIVERS = re.compile(r'^\s*(import|from)\s+(psycopg2?|pymysql|MySQLdb|mysql\.connector)\b', re.MULTILINE)
 
 
 def _offset(lines: list[str], lineno: int, col: int) -> int:
@@ -44,9 +44,7 @@ def _parts(node: ast.AST) -> list[str | ast.expr] | None:
     if isinstance(node, ast.JoinedStr):
         out: list[str | ast.expr] = []
         for v in node.values:
-            if isinstance(v, ast.Constant) and isinstance(v.value, str):
-                out.append(v.value)
-            elif isinstance(v, ast.FormattedValue) and v.conversion in (-1, 115) and v.format_spec is None:
+            if isinstance(v, ast.Constant) and isinstance(v.value, str) or isinstance(v, ast.FormattedValue) and v.conversion in (-1, 115) and v.format_spec is None:
                 out.append(v.value)
             else:
                 return None

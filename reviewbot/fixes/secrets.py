@@ -109,7 +109,7 @@ def candidates(f: Finding, text: str) -> list[Fix]:
     if read is None:
         return []
     new_line = line[:lit[0]] + read + line[lit[1]:]
-    if lang == 'py' and not re.search(r'^\s*import\s+os\b|^\s*import\s+[\w, ]*\bos\b', text, re.M):
+    if lang == 'py' and not re.search(r'^\s*import\s+os\b|^\s*import\s+[\w, ]*\bos\b', text, re.MULTILINE):
         stmt = re.match(r'(\s*)[A-Za-z_][\w.]*\s*(:\s*[\w\[\]., ]+)?\s*=', line)
         if stmt is None:
             return []

@@ -22,7 +22,16 @@ import re
 import warnings
 from pathlib import PurePosixPath
 
-from reviewbot.core import ChangeKind, Diff, DiffLine, FileChange, Finding, Fix, Hunk, LineKind
+from reviewbot.core import (
+    ChangeKind,
+    Diff,
+    DiffLine,
+    FileChange,
+    Finding,
+    Fix,
+    Hunk,
+    LineKind,
+)
 from reviewbot.fixes.text import apply_fix, split_lines
 from reviewbot.reviewers import ReviewContext
 
@@ -103,9 +112,9 @@ def _statement_start(text: str, line: int) -> int | None:
         return None
     best = None
     for node in ast.walk(tree):
-        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
-            if best is None or node.lineno >= best.lineno:
-                best = node
+        if (isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno)
+                and (best is None or node.lineno >= best.lineno)):
+            best = node
     return None if best is None else best.lineno
 
 
@@ -220,11 +229,11 @@ def verify(cands: list[Candidate], texts: dict[str, str], diff: Diff, reviewers:
     whole = [r for r in reviewers if r.name not in LINE_LOCAL]
     found, unparsed = analyze(variants, whole, ctx)
     local_variants: dict[str, tuple[str, range | None]] = {}
-    for i in patched:
+    for i, new_text in patched.items():
         fx, path = cands[i].fix, cands[i].finding.path
         n_new = len(fx.replacement.split('\n')) if fx.replacement else 0
         local_variants[f'_reviewbot_orig{i}/{path}'] = (texts[path], range(fx.line, fx.end_line + 1))
-        local_variants[_variant_path(i, path)] = (patched[i], range(fx.line, fx.line + n_new))
+        local_variants[_variant_path(i, path)] = (new_text, range(fx.line, fx.line + n_new))
     if local:
         lfound, _ = analyze(local_variants, local, ctx)
         for p, fs in lfound.items():

@@ -22,11 +22,11 @@ CASES = [
     ('verify_off.py', 'import requests\n\n\ndef get(u):\n    return requests.get(u, verify=False, timeout=5)\n',
      'ruff/S501', 'semgrep', 'safe', '    return requests.get(u, timeout=5)'),
     # an argument on a line of its own: the line goes, the call stays (an edit, not a deletion)
-    ('verify_own_line.py', 'import requests\n\n\ndef get(u):\n    return requests.get(\n        u,\n'
-                           '        timeout=5,\n        verify=False,\n    )\n',
+    ('verify_own_line.py', ('import requests\n\n\ndef get(u):\n    return requests.get(\n        u,\n'
+                           '        timeout=5,\n        verify=False,\n    )\n'),
      'ruff/S501', 'semgrep', 'safe', '        timeout=5,'),
-    ('untar.py', 'import tarfile\n\n\ndef unpack(a, d):\n    with tarfile.open(a) as tar:\n'
-                 '        tar.extractall(d)\n',
+    ('untar.py', ('import tarfile\n\n\ndef unpack(a, d):\n    with tarfile.open(a) as tar:\n'
+                 '        tar.extractall(d)\n'),
      'ruff/S202', 'semgrep', 'unsafe', '        tar.extractall(d, filter="data")'),
     ('unverified_ctx.py', 'import ssl\n\nCTX = ssl._create_unverified_context()\n',
      'ruff/S323', 'semgrep', 'safe', 'CTX = ssl.create_default_context()'),
@@ -38,30 +38,30 @@ CASES = [
      'ruff/S701', 'semgrep', 'unsafe', 'ENV = jinja2.Environment(loader=None, autoescape=True)'),
     ('flask_app.py', 'from flask import Flask\n\napp = Flask(__name__)\napp.run(port=8000, debug=True)\n',
      'ruff/S201', 'semgrep', 'safe', 'app.run(port=8000, debug=False)'),
-    ('shell_literal.py', 'import subprocess\n\n\ndef listing():\n'
-                         '    return subprocess.run("ls -l /tmp", shell=True, check=True)\n',
+    ('shell_literal.py', ('import subprocess\n\n\ndef listing():\n'
+                         '    return subprocess.run("ls -l /tmp", shell=True, check=True)\n'),
      'ruff/S602', 'semgrep', 'unsafe', '    return subprocess.run("ls -l /tmp".split(), check=True)'),
-    ('ssh.py', 'import paramiko\n\nclient = paramiko.SSHClient()\n'
-               'client.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n',
+    ('ssh.py', ('import paramiko\n\nclient = paramiko.SSHClient()\n'
+               'client.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n'),
      'ruff/S507', 'semgrep', 'unsafe', 'client.set_missing_host_key_policy(paramiko.RejectPolicy())'),
-    ('sql_fstring.py', 'import sqlite3\n\n\ndef find(conn, name):\n'
-                       '    return conn.execute(f"SELECT id FROM users WHERE name = \'{name}\'").fetchall()\n',
+    ('sql_fstring.py', ('import sqlite3\n\n\ndef find(conn, name):\n'
+                       '    return conn.execute(f"SELECT id FROM users WHERE name = \'{name}\'").fetchall()\n'),
      'ruff/S608', 'rewrite', 'unsafe',
      '    return conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchall()'),
-    ('sql_percent.py', 'def orders(cursor, customer, status):\n'
+    ('sql_percent.py', ('def orders(cursor, customer, status):\n'
                        '    query = "SELECT id FROM orders WHERE customer = %s AND status = \'%s\'" % (customer, status)\n'
-                       '    cursor.execute(query)\n    return cursor.fetchall()\n',
+                       '    cursor.execute(query)\n    return cursor.fetchall()\n'),
      'ruff/S608', 'rewrite', 'unsafe',
-     '    query = "SELECT id FROM orders WHERE customer = %s AND status = %s"\n'
-     '    cursor.execute(query, (customer, status))'),
-    ('shell_fstring.py', 'import subprocess\n\n\ndef ping(host):\n'
-                         '    return subprocess.run(f"ping -c 1 {host}", shell=True, check=False)\n',
+     ('    query = "SELECT id FROM orders WHERE customer = %s AND status = %s"\n'
+     '    cursor.execute(query, (customer, status))')),
+    ('shell_fstring.py', ('import subprocess\n\n\ndef ping(host):\n'
+                         '    return subprocess.run(f"ping -c 1 {host}", shell=True, check=False)\n'),
      'ruff/S602', 'rewrite', 'unsafe', '    return subprocess.run(["ping", "-c", "1", host], check=False)'),
-    ('await_me.py', 'import asyncio\n\n\nasync def send(x):\n    await asyncio.sleep(0)\n\n\n'
-                    'async def main():\n    send(1)\n',
+    ('await_me.py', ('import asyncio\n\n\nasync def send(x):\n    await asyncio.sleep(0)\n\n\n'
+                    'async def main():\n    send(1)\n'),
      'bug/unawaited-coroutine', 'rewrite', 'safe', '    await send(1)'),
-    ('rsa_key.py', 'from cryptography.hazmat.primitives.asymmetric import rsa\n\n'
-                   'KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)\n',
+    ('rsa_key.py', ('from cryptography.hazmat.primitives.asymmetric import rsa\n\n'
+                   'KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)\n'),
      'ruff/S505', 'semgrep', 'unsafe', 'KEY = rsa.generate_private_key(public_exponent=65537, key_size=3072)'),
     ('chmod.py', 'import os\n\n\ndef share(d):\n    os.chmod(d, 0o777)\n',
      'patterns/py-world-writable-permissions', 'semgrep', 'safe', '    os.chmod(d, 0o755)'),
@@ -73,28 +73,28 @@ CASES = [
      'ruff/B006', 'ruff', 'unsafe', 'def add(x, seen=None):\n    if seen is None:\n        seen = []'),
     ('serve.py', 'def main(application):\n    application.run(host="127.0.0.1", debug=True)\n',
      'patterns/py-flask-debug-run', 'semgrep', 'safe', '    application.run(host="127.0.0.1", debug=False)'),
-    ('session.py', 'import requests\n\n\ndef client():\n    session = requests.Session()\n'
-                   '    session.verify = False\n    return session\n',
+    ('session.py', ('import requests\n\n\ndef client():\n    session = requests.Session()\n'
+                   '    session.verify = False\n    return session\n'),
      'patterns/py-session-tls-verify-off', 'semgrep', 'safe', '    session.verify = True'),
-    ('metrics.py', 'from http.server import HTTPServer, BaseHTTPRequestHandler\n\n\ndef serve():\n'
-                   '    HTTPServer(("0.0.0.0", 9100), BaseHTTPRequestHandler).serve_forever()\n',
+    ('metrics.py', ('from http.server import HTTPServer, BaseHTTPRequestHandler\n\n\ndef serve():\n'
+                   '    HTTPServer(("0.0.0.0", 9100), BaseHTTPRequestHandler).serve_forever()\n'),
      'patterns/py-server-bind-all-interfaces', 'semgrep', 'unsafe',
      '    HTTPServer(("127.0.0.1", 9100), BaseHTTPRequestHandler).serve_forever()'),
     ('xxe.py', 'from lxml import etree\n\nPARSER = etree.XMLParser(resolve_entities=True)\n',
      'patterns/py-xml-external-entities-enabled', 'semgrep', 'safe',
      'PARSER = etree.XMLParser(resolve_entities=False)'),
-    ('tokens.py', 'import random\nimport string\n\n\ndef new_session():\n'
+    ('tokens.py', ('import random\nimport string\n\n\ndef new_session():\n'
                   '    session_token = "".join(random.choice(string.ascii_letters) for _ in range(32))\n'
-                  '    return session_token\n',
+                  '    return session_token\n'),
      'patterns/py-weak-random-secret', 'semgrep', 'safe',
      '    session_token = "".join(random.SystemRandom().choice(string.ascii_letters) for _ in range(32))'),
     ('last.py', 'def last(items):\n    return items[len(items)]\n',
      'patterns/py-index-at-len', 'semgrep', 'unsafe', '    return items[len(items) - 1]'),
-    ('tlsclient.go', 'package main\n\nimport "crypto/tls"\n\nfunc config() *tls.Config {\n'
-                     '\treturn &tls.Config{InsecureSkipVerify: true}\n}\n',
+    ('tlsclient.go', ('package main\n\nimport "crypto/tls"\n\nfunc config() *tls.Config {\n'
+                     '\treturn &tls.Config{InsecureSkipVerify: true}\n}\n'),
      'patterns/go-tls-insecure-skip-verify', 'semgrep', 'safe', '\treturn &tls.Config{InsecureSkipVerify: false}'),
-    ('smtp_login.py', 'import smtplib\n\nMAIL_PASSWORD = "Wd8qLz2rT7vNp4x"\n\n\ndef send():\n'
-                      '    smtplib.SMTP("mail").login("bot", MAIL_PASSWORD)\n',
+    ('smtp_login.py', ('import smtplib\n\nMAIL_PASSWORD = "Wd8qLz2rT7vNp4x"\n\n\ndef send():\n'
+                      '    smtplib.SMTP("mail").login("bot", MAIL_PASSWORD)\n'),
      'patterns/py-hardcoded-login-password', 'secrets', 'unsafe',
      'import os\nMAIL_PASSWORD = os.environ["MAIL_PASSWORD"]'),
 ]

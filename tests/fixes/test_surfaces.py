@@ -73,7 +73,8 @@ def test_fix_patch_applies_and_the_findings_are_gone(staged: GitRepo, tmp_path) 
     proc = review(staged, '--staged', '--fix-patch', str(patch))
     assert '2 verified fixes written' in proc.stderr.decode()  # the unsafe B006 fix is left out
     assert 'unsafe fixes left out' in proc.stderr.decode()
-    check = subprocess.run(['git', 'apply', '--check', str(patch)], cwd=staged.path, capture_output=True)
+    check = subprocess.run(['git', 'apply', '--check', str(patch)], cwd=staged.path, capture_output=True,
+                           check=False)
     assert check.returncode == 0, check.stderr.decode()
     review(staged, '--staged', '--fix-patch', str(patch), '--unsafe-fixes')
     subprocess.run(['git', 'apply', str(patch)], cwd=staged.path, check=True)
@@ -141,7 +142,7 @@ def test_gitlab_receives_suggestion_blocks(repo: GitRepo, tmp_path) -> None:
         _publish(['--report', report, '--gitlab-mr', '3', '--project', '42'],
                  {'GITLAB_TOKEN': 'glpat-x', 'CI_API_V4_URL': fake.base_url}, repo.path)
         notes = [n for n in fake.projects[42].mrs[3].notes if n['type'] == 'DiffNote']
-    blocks = [re.search(r'```(suggestion[^\n]*)\n(.*?)\n```', n['body'], re.S) for n in notes]
+    blocks = [re.search(r'```(suggestion[^\n]*)\n(.*?)\n```', n['body'], re.DOTALL) for n in notes]
     got = {m.group(2): m.group(1) for m in blocks if m}
     assert got['    return yaml.safe_load(open(p))'] == 'suggestion'
     assert got['    if p == "x":'] == 'suggestion'
