@@ -12,7 +12,8 @@ lines appear in the reference.
 
 Usage: python benchmarks/bench_fixes.py [--cases eval/cases] [--name fixes]
        python benchmarks/bench_fixes.py --model qwen2.5-coder-0.5b --name fixes-model
-Writes benchmarks/results/<name>.json and .md (and a bar chart <name>.png when matplotlib is there).
+Writes benchmarks/results/<name>.json and .md (and a bar chart <name>.png when matplotlib is there:
+`--rerender` redraws it from the saved JSON, with the model run's bars when <name>-model.json exists).
 """
 from __future__ import annotations
 
@@ -174,7 +175,8 @@ def markdown(result: dict, summary: dict, meta: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def plot(summary: dict, path: Path) -> bool:
+def plot(summary: dict, path: Path, with_model: dict | None = None) -> bool:
+    """Findings per rule family, and how many got a verified fix (deterministic; with the model)."""
     try:
         import matplotlib
         matplotlib.use('Agg')
@@ -183,10 +185,15 @@ def plot(summary: dict, path: Path) -> bool:
         return False
     fams = summary['all']['by_family']
     names = list(fams)
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(names) + 1.5))
-    ax.barh(names, [fams[n]['findings'] for n in names], color='#ddd', label='findings')
-    ax.barh(names, [fams[n]['verified'] for n in names], color='#3a7', label='with a verified fix')
-    ax.set_xlabel('analyzer findings on the eval set')
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.5))
+    ax.barh(names, [fams[n]['findings'] for n in names], color='#ddd', label='analyzer findings')
+    if with_model is not None:
+        model_fams = with_model['all']['by_family']
+        ax.barh(names, [model_fams.get(n, {}).get('verified', 0) for n in names], color='#9cd',
+                label='verified fix, with the model fixer')
+    ax.barh(names, [fams[n]['verified'] for n in names], color='#3a7',
+            label='verified fix, deterministic fixers')
+    ax.set_xlabel('findings on the eval set (336 cases)')
     ax.legend(loc='lower right')
     ax.invert_yaxis()
     fig.tight_layout()
@@ -206,6 +213,9 @@ def main() -> int:
     if args.rerender:
         saved = json.loads((RESULTS / f'{args.name}.json').read_text())
         (RESULTS / f'{args.name}.md').write_text(markdown(saved, saved['summary'], saved['meta']))
+        model_file = RESULTS / f'{args.name}-model.json'
+        with_model = json.loads(model_file.read_text())['summary'] if model_file.is_file() else None
+        plot(saved['summary'], RESULTS / f'{args.name}.png', with_model)
         return 0
     t0 = time.perf_counter()
     result = run(args.cases, args.model)
