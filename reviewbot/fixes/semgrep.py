@@ -70,6 +70,8 @@ def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float 
     and notes (semgrep missing or failing is said, never fatal)."""
     from reviewbot.reviewers.patterns import _safe_relpath, default_semgrep, run_semgrep
     codes = fixed_codes()
+    if not fix_rule_files():  # never run semgrep without a rule file: it would fetch a registry config
+        return {}, []
     wanted = {i: f for i, f in enumerate(findings)
               if _key(f) in codes and f.path in texts and f.line is not None}
     if not wanted:
