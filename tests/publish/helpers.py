@@ -89,12 +89,27 @@ def diff_from_patches(files: dict[str, str], added: tuple[str, ...] = ()) -> Dif
     return Diff(out)
 
 
+def code_at(files: dict[str, str], path: str, line: int | None, side: Side = Side.RIGHT) -> str | None:
+    """The text of `line` on `side` of the patch of `path`, or None when the patch does not show it."""
+    if line is None or path not in files:
+        return None
+    for hunk in diff_from_patches({path: files[path]}).files[0].hunks:
+        for ln in hunk.lines:
+            if side is Side.RIGHT and ln.new_lineno == line:
+                return ln.text
+            if side is Side.LEFT and ln.old_lineno == line and ln.kind is not LineKind.ADDED:
+                return ln.text
+    return None
+
+
 def finding(path: str, line: int | None, category: str, message: str, code: str = '',
             end_line: int | None = None, suggestion: str | None = None, side: Side = Side.RIGHT,
             severity: Severity = Severity.WARNING) -> Finding:
+    """A finding as reviewbot reports it: without `code`, anchored to the text its line has in FILES."""
+    code = code or code_at(FILES, path, line, side) or f'{path}:{category}:{message}'
     return Finding(path=path, line=line, end_line=end_line, severity=severity, category=category,
                    message=message, reviewer='model', side=side, suggestion=suggestion,
-                   anchored_code=code or f'{path}:{category}:{message}')
+                   anchored_code=code)
 
 
 def sample_findings() -> list[Finding]:

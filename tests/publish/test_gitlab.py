@@ -11,7 +11,7 @@ from reviewbot.errors import PublishError
 from reviewbot.publish import GitLabTarget, PublishResult, RetryPolicy, publish_report
 from reviewbot.publish.markers import parse_marker
 from tests.fakes.gitlab_api import FakeGitLab
-from tests.fakes.http import Faults
+from tests.fakes.http import Faults, Response
 from tests.publish.helpers import (
     APP_PATCH_MOVED,
     FILES,
@@ -180,7 +180,7 @@ def test_twenty_percent_failures_lose_nothing_and_duplicate_nothing(fake: FakeGi
     findings = sample_findings()
     stale = dict(FILES, **{'src/app.py': FILES['src/app.py'] + '@@ -40,2 +42,3 @@\n x = 1\n+y = 2\n z = 3\n'})
     off = finding('src/app.py', 43, 'bug/ghost', 'line only in a stale diff', 'y = 2')
-    extra = [finding('src/app.py', 6, f'rule/{n}', f'note {n}', f'c{n}') for n in range(6)]
+    extra = [finding('src/app.py', 6, f'rule/{n}', f'note {n}') for n in range(6)]
     everything = findings + [off] + extra
     faults = fake.faults = Faults(rate=0.2, seed=seed)
     results: list[PublishResult | str] = []
@@ -236,3 +236,32 @@ def test_a_refused_token_is_one_actionable_error(fake: FakeGitLab) -> None:
     t.token = 'ci-job-token'
     with pytest.raises(PublishError, match='project access token with api scope'):
         publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+
+
+def test_a_503s_own_retry_after_is_honoured(fake: FakeGitLab) -> None:
+    sleeps: list[float] = []
+    fake.fail_next('GET', f'/projects/{PID}/merge_requests/{IID}',
+                   Response(503, {'message': 'maintenance'}, {'Retry-After': '2'}))
+    result = publish_report(report(sample_findings()), diff_from_patches(FILES), target(fake, sleeps))
+    assert result.ok and sleeps == [2.0]
+
+
+def test_attempts_are_counted_per_request(fake: FakeGitLab) -> None:
+    for path in ('/user', f'/projects/{PID}/merge_requests/{IID}'):
+        fake.fail_next('GET', path, Response(502, {'message': 'x'}), Response(502, {'message': 'x'}))
+    t = target(fake)
+    t.retry.attempts = 3
+    result = publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+    assert result.ok and len(result.inline_posted) == 4
+
+
+def test_always_503_makes_exactly_attempts_requests_and_says_why(fake: FakeGitLab) -> None:
+    sleeps: list[float] = []
+    fake.faults = Faults(rate=1.0, kinds=('503',))
+    t = target(fake, sleeps)
+    t.retry.attempts = 5
+    with pytest.raises(PublishError) as e:
+        publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+    assert len(fake.requests) == 5 and len({r.path for r in fake.requests}) == 1
+    assert 'HTTP 503 on all 5 attempts' in str(e.value) and 'asks to wait' not in str(e.value)
+    assert len(str(e.value).splitlines()) == 1 and '{' not in str(e.value)
