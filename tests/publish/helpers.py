@@ -64,6 +64,59 @@ APP_PATCH_MOVED = (
     ' # end\n'
 )
 
+# a later head: 5 lines added at the top of app.py (the first one is `import sqlite3`); every line
+# the report of the first head names now holds other code
+APP_PATCH_PLUS5 = (
+    '@@ -1,6 +1,13 @@\n'
+    ' import os\n'
+    '+import sqlite3\n'
+    '+import sys\n'
+    '+import json\n'
+    '+import re\n'
+    '+import time\n'
+    '+import subprocess\n'
+    ' \n'
+    ' def run(cmd):\n'
+    '-    return os.system(cmd)\n'
+    '+    out = subprocess.run(cmd, shell=True)\n'
+    '+    return out.returncode\n'
+    ' \n'
+    ' def helper():\n'
+    '@@ -20,4 +27,6 @@ def helper():\n'
+    ' def tail():\n'
+    '     a = 1\n'
+    '+    b = a / 0\n'
+    '+    return b\n'
+    '     return a\n'
+    ' # end\n'
+)
+UTIL_PATCH_PLUS5 = (
+    '@@ -0,0 +1,8 @@\n'
+    '+import sqlite3\n'
+    '+import os\n'
+    '+\n'
+    '+\n'
+    '+\n'
+    '+API_KEY = "AKIAABCDEFGHIJKLMNOP"\n'
+    '+def f(x):\n'
+    '+    return x[len(x)]\n'
+)
+FILES_PLUS5 = {'src/app.py': APP_PATCH_PLUS5, 'src/util.py': UTIL_PATCH_PLUS5}
+
+
+def stale_findings() -> list[Finding]:
+    """Findings of the first head (FILES), as a report would carry them: the AWS key and the index bug
+    in util.py, the subprocess import, the shell=True range and the division in app.py."""
+    masked = 'API_KEY = "AKIA********"'  # how the secrets reviewer anchors a key
+    return [
+        finding('src/util.py', 1, 'secret/aws-access-key', 'AWS key', masked, severity=Severity.ERROR),
+        finding('src/util.py', 3, 'bug/index', 'x[len(x)] is out of range', 'return x[len(x)]'),
+        finding('src/app.py', 2, 'security/subprocess', 'subprocess imported', 'import subprocess'),
+        finding('src/app.py', 5, 'security/shell-true', 'shell=True runs a shell',
+                'out = subprocess.run(cmd, shell=True)\nreturn out.returncode', end_line=6),
+        finding('src/app.py', 24, 'bug/zero-division', 'division by zero', 'b = a / 0'),
+    ]
+
 
 def diff_from_patches(files: dict[str, str], added: tuple[str, ...] = ()) -> Diff:
     """A core.Diff from per-file hunk text (a thin test adapter, independent of reviewbot.diffparse)."""
@@ -162,3 +215,13 @@ def assert_inert(text: str) -> None:
     assert '```' not in text.replace('\\`', '')
     assert not re.search(r'(?m)^\s*/(approve|merge)', text)  # no GitLab quick action
     assert '\u200b' not in text and '\u202e' not in text
+
+
+def holds(line_text: str | None, anchored_code: str) -> bool:
+    """Does a line hold the first line of a finding's anchored code (white space folded, a masked
+    secret standing for anything)? Written apart from reviewbot.publish.plan on purpose."""
+    if line_text is None:
+        return False
+    first = ' '.join(anchored_code.strip().split('\n')[0].split())
+    pattern = '.+'.join(re.escape(p) for p in first.split('********'))
+    return re.fullmatch(pattern, ' '.join(line_text.split())) is not None

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from github import Auth
 
-from reviewbot.core import Coverage, Report
-from reviewbot.errors import PublishError
+from reviewbot.core import Coverage, Report, Reviewed, Side
+from reviewbot.errors import PublishError, StaleReport
 from reviewbot.publish import GitHubTarget, PublishResult, RetryPolicy, publish_report
 from reviewbot.publish.markers import parse_marker
 from tests.fakes.github_api import FakeGitHub
@@ -16,6 +16,10 @@ from tests.fakes.http import Faults, Response
 from tests.publish.helpers import (
     APP_PATCH_MOVED,
     FILES,
+    FILES_PLUS5,
+    code_at,
+    holds,
+    stale_findings,
     INJECTION,
     assert_inert,
     diff_from_patches,
@@ -452,3 +456,65 @@ def test_missing_write_permission_names_every_finding(fake: FakeGitHub) -> None:
     assert not result.ok and result.summary_error == 'resource not accessible by integration (HTTP 403)'
     assert len(result.not_posted) == len(sample_findings())
     assert 'NOT POSTED: the summary comment' in result.describe()
+
+
+def _stale_setup(fake: FakeGitHub) -> Report:
+    """A report of head a…a, and the PR pushed to head c…c with 5 lines added at the top of each file."""
+    fake.push(REPO, PR, 'c' * 40, FILES_PLUS5)
+    r = report(stale_findings())
+    r.reviewed = Reviewed('a' * 40, 'b' * 40, '0' * 64)
+    return r
+
+
+def _every_comment_on_its_code(fake: FakeGitHub, findings: list) -> int:  # type: ignore[type-arg]
+    by_fp = {f.fingerprint: f for f in findings}
+    inline, _ = ours(fake)
+    for c in inline:
+        f = by_fp[parse_marker(c['body']).fingerprint]
+        first = c['start_line'] or c['line']  # a range's comment: its first line holds the code's first line
+        text = code_at(FILES_PLUS5, c['path'], first, Side(c['side']))
+        assert holds(text, f.anchored_code), (c['path'], first, text, f.anchored_code)
+        assert c['commit_id'] == 'c' * 40
+    return len(inline)
+
+
+def test_a_report_of_an_older_head_is_refused_and_nothing_is_posted(fake: FakeGitHub) -> None:
+    r = _stale_setup(fake)
+    with pytest.raises(StaleReport, match=r'^GitHub acme/app#7: the head moved from aaaaaaaaaaaa .* to cccccccccccc') as e:
+        publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)), target(fake))
+    assert e.value.exit_code == 4
+    assert not [m for m, _, _ in fake.log if m in ('POST', 'PATCH')]
+
+
+def test_a_report_of_an_older_head_mapped_puts_every_comment_on_its_code(fake: FakeGitHub) -> None:
+    r = _stale_setup(fake)
+    result = publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)),
+                            target(fake, map_moved_head=True))
+    assert result.ok, result.describe()
+    assert _every_comment_on_its_code(fake, r.findings) == 5
+    lines = sorted((c['path'], c['line']) for c in ours(fake)[0])
+    assert lines == [('src/app.py', 7), ('src/app.py', 11), ('src/app.py', 29), ('src/util.py', 6), ('src/util.py', 8)]
+    assert any('moved from aaaaaaaaaaaa' in w for w in result.warnings)
+
+
+def test_a_report_that_names_no_commit_never_lands_on_other_code(fake: FakeGitHub) -> None:
+    """The issue's case: the AWS-key comment went on `import sqlite3`. Without a recorded head, each
+    line is checked against the finding's code; what does not match goes to the summary, not a line."""
+    r = _stale_setup(fake)
+    r.reviewed = None
+    result = publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)), target(fake))
+    assert result.ok, result.describe()
+    _every_comment_on_its_code(fake, r.findings)
+    fps, listed = posted_fps(fake)
+    assert sorted(fps + listed) == sorted(f.fingerprint for f in r.findings)
+    assert result.in_summary and all('does not hold the code' in why or 'outside the changed hunks' in why
+                                     for _, why in result.in_summary)
+
+
+def test_a_report_for_another_commit_than_expected_is_refused(fake: FakeGitHub) -> None:
+    r = report(sample_findings())
+    r.reviewed = Reviewed('d' * 40, None, '0' * 64)
+    with pytest.raises(StaleReport, match='reviewed commit dddddddddddd, not aaaaaaaaaaaa as expected'):
+        publish_report(r, diff_from_patches(FILES), target(fake, expect_head='a' * 40))
+    r.reviewed = Reviewed('a' * 40, None, '0' * 64)
+    assert publish_report(r, diff_from_patches(FILES), target(fake, expect_head='a' * 40)).ok

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reviewbot.core import Coverage, Report
-from reviewbot.errors import PublishError
+from reviewbot.core import Coverage, Report, Reviewed, Side
+from reviewbot.errors import PublishError, StaleReport
 from reviewbot.publish import GitLabTarget, PublishResult, RetryPolicy, publish_report
 from reviewbot.publish.markers import parse_marker
 from tests.fakes.gitlab_api import FakeGitLab
@@ -15,6 +15,10 @@ from tests.fakes.http import Faults, Response
 from tests.publish.helpers import (
     APP_PATCH_MOVED,
     FILES,
+    FILES_PLUS5,
+    code_at,
+    holds,
+    stale_findings,
     INJECTION,
     assert_inert,
     diff_from_patches,
@@ -40,10 +44,11 @@ def fake() -> Iterator[FakeGitLab]:
         yield server
 
 
-def target(fake: FakeGitLab, sleeps: list[float] | None = None, project: str | int = PID) -> GitLabTarget:
+def target(fake: FakeGitLab, sleeps: list[float] | None = None, project: str | int = PID,
+           **kw: object) -> GitLabTarget:
     policy = RetryPolicy(attempts=8, base_delay=0.01, max_delay=5.0, timeout=1.0,
                          sleep=(sleeps if sleeps is not None else []).append)
-    return GitLabTarget(project, IID, fake.base_url, TOKEN, retry=policy)  # CI_API_V4_URL form
+    return GitLabTarget(project, IID, fake.base_url, TOKEN, retry=policy, **kw)  # type: ignore[arg-type]
 
 
 def report(findings: list) -> Report:  # type: ignore[type-arg]
@@ -265,3 +270,51 @@ def test_always_503_makes_exactly_attempts_requests_and_says_why(fake: FakeGitLa
     assert len(fake.requests) == 5 and len({r.path for r in fake.requests}) == 1
     assert 'HTTP 503 on all 5 attempts' in str(e.value) and 'asks to wait' not in str(e.value)
     assert len(str(e.value).splitlines()) == 1 and '{' not in str(e.value)
+
+
+def _stale_setup(fake: FakeGitLab) -> Report:
+    fake.push(PID, IID, 'c' * 40, FILES_PLUS5)
+    r = report(stale_findings())
+    r.reviewed = Reviewed('a' * 40, 'b' * 40, '0' * 64)
+    return r
+
+
+def _every_note_on_its_code(fake: FakeGitLab, findings: list) -> int:  # type: ignore[type-arg]
+    by_fp = {f.fingerprint: f for f in findings}
+    inline, _ = ours(fake)
+    for n in inline:
+        f = by_fp[parse_marker(n['body']).fingerprint]
+        pos = n['position']
+        assert (pos['base_sha'], pos['head_sha']) == ('b' * 40, 'c' * 40)
+        line = pos.get('new_line') or pos['old_line']
+        last = code_at(FILES_PLUS5, pos['new_path'], line, Side.RIGHT if pos.get('new_line') else Side.LEFT)
+        # a note sits on the last line of a range: the code's last line is there
+        assert holds(last, f.anchored_code.split('\n')[-1]), (pos, last, f.anchored_code)
+    return len(inline)
+
+
+def test_a_report_of_an_older_head_is_refused_and_nothing_is_posted(fake: FakeGitLab) -> None:
+    r = _stale_setup(fake)
+    with pytest.raises(StaleReport, match=r'^GitLab project 42 MR !3: the head moved from aaaaaaaaaaaa'):
+        publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)), target(fake))
+    assert not [m for m, _, _ in fake.log if m in ('POST', 'PUT', 'DELETE')]
+
+
+def test_a_report_of_an_older_head_mapped_puts_every_note_on_its_code(fake: FakeGitLab) -> None:
+    r = _stale_setup(fake)
+    result = publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)),
+                            target(fake, map_moved_head=True))
+    assert result.ok, result.describe()
+    assert _every_note_on_its_code(fake, r.findings) == 5
+    summary = ours(fake)[1][0]['body']
+    assert '`cccccccccccc`' in summary
+
+
+def test_a_report_that_names_no_commit_never_lands_on_other_code(fake: FakeGitLab) -> None:
+    r = _stale_setup(fake)
+    r.reviewed = None
+    result = publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)), target(fake))
+    assert result.ok, result.describe()
+    _every_note_on_its_code(fake, r.findings)
+    fps, listed = posted_fps(fake)
+    assert sorted(fps + listed) == sorted(f.fingerprint for f in r.findings)
