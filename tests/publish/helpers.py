@@ -196,12 +196,20 @@ INJECTION = (
     '> quote\n'
     '$\\color{white}hidden$\n'
     'zero\u200bwidth and \u202eright-to-left\n'
+    'closes #1, see !7 and acme/app#9, milestone %v1.0 %"big one", label ~bug ~"needs review", epic &3, '
+    'snippet $4, GH-12, gh-13 (see https://evil.example/a).\n'
 )
 
 
 def mentions(text: str) -> list[str]:
     """What GitHub/GitLab would treat as a mention: @ right before a name character."""
     return re.findall(r'(?<![\w`])@[A-Za-z0-9_]', text)
+
+
+def references(text: str) -> list[str]:
+    """What GitHub/GitLab would link as a reference: a sigil right before a name character or a quote
+    (issues #1, merge requests !1, milestones %name, labels ~name, epics &1, snippets $1), or GH-1."""
+    return re.findall(r'[#!%~&$][\w"]|(?i:\bgh-\d)', text)
 
 
 def assert_inert(text: str) -> None:
@@ -212,6 +220,7 @@ def assert_inert(text: str) -> None:
     # our code spans (defanged URLs) are inert; a backtick after an escaped backslash (\\\\`) is live
     outside_spans = re.sub(r'((?:^|[^\\])(?:\\\\)*)`[^`]*`', r'\1', text)
     assert not re.search(r'(?<!\\)[\[\]]\(', outside_spans)  # no Markdown link or image
+    assert not references(outside_spans), references(outside_spans)  # code spans are never parsed for them
     assert '```' not in text.replace('\\`', '')
     assert not re.search(r'(?m)^\s*/(approve|merge)', text)  # no GitLab quick action
     assert '\u200b' not in text and '\u202e' not in text
