@@ -9,7 +9,15 @@ from collections.abc import Callable
 
 from reviewbot.anchor import anchor
 from reviewbot.config import Config
-from reviewbot.core import Coverage, Diff, Finding, Report, Reviewed, Severity, commit_id
+from reviewbot.core import (
+    Coverage,
+    Diff,
+    Finding,
+    Report,
+    Reviewed,
+    Severity,
+    commit_id,
+)
 from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
 from reviewbot.plan import Plan, make_plan

@@ -6,7 +6,16 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from reviewbot.core import Diff, DiffLine, FileChange, Finding, Hunk, LineKind, Side, normalise_code
+from reviewbot.core import (
+    Diff,
+    DiffLine,
+    FileChange,
+    Finding,
+    Hunk,
+    LineKind,
+    Side,
+    normalise_code,
+)
 
 MASK = '********'  # what reviewbot.reviewers.secrets puts in place of a secret in anchored_code
 

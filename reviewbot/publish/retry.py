@@ -107,8 +107,8 @@ def classify_status(status: int, headers: Mapping[str, Any] | None, message: str
                or 'rate limit' in message.lower())
     if status == 429 or (status == 403 and limited):
         if found is None:
-            found = (policy.secondary_limit_delay, 'a rate limit without a reset time: the documented '
-                     f'{policy.secondary_limit_delay:g}s')
+            found = (policy.secondary_limit_delay,
+                     f'a rate limit without a reset time: the documented {policy.secondary_limit_delay:g}s')
         return Transient(f'HTTP {status} rate limited', *found)
     return None
 

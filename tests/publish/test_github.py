@@ -17,14 +17,14 @@ from tests.publish.helpers import (
     APP_PATCH_MOVED,
     FILES,
     FILES_PLUS5,
-    code_at,
-    holds,
-    stale_findings,
     INJECTION,
     assert_inert,
+    code_at,
     diff_from_patches,
     finding,
+    holds,
     sample_findings,
+    stale_findings,
 )
 
 REPO = 'acme/app'

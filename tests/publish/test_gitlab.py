@@ -16,14 +16,14 @@ from tests.publish.helpers import (
     APP_PATCH_MOVED,
     FILES,
     FILES_PLUS5,
-    code_at,
-    holds,
-    stale_findings,
     INJECTION,
     assert_inert,
+    code_at,
     diff_from_patches,
     finding,
+    holds,
     sample_findings,
+    stale_findings,
 )
 
 PID = 42
@@ -318,3 +318,25 @@ def test_a_report_that_names_no_commit_never_lands_on_other_code(fake: FakeGitLa
     _every_note_on_its_code(fake, r.findings)
     fps, listed = posted_fps(fake)
     assert sorted(fps + listed) == sorted(f.fingerprint for f in r.findings)
+
+
+@pytest.mark.parametrize('answer', [
+    Response(429, {'message': 'Retry later'}, {'RateLimit-Remaining': '0', 'RateLimit-Reset': '0'}),
+    Response(503, {'message': 'unavailable'}),
+])
+def test_one_transient_failure_on_user_duplicates_nothing(fake: FakeGitLab, answer: Response) -> None:
+    findings = sample_findings()
+    first = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    fake.fail_next('GET', '/user', answer)
+    second = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    assert first.ok and second.ok and not second.inline_posted
+    inline, summaries = ours(fake)
+    assert len(inline) == 4 and len(summaries) == 1
+    assert fake.requests_to('GET', '/user') == 3
+
+
+def test_a_refused_user_lookup_stops_before_posting(fake: FakeGitLab) -> None:
+    fake.fail_next('GET', '/user', Response(403, {'message': '403 Forbidden'}))
+    with pytest.raises(PublishError, match=r'^GitLab project 42 MR !3: forbidden \(HTTP 403\)$'):
+        publish_report(report(sample_findings()), diff_from_patches(FILES), target(fake))
+    assert not [m for m, _, _ in fake.log if m != 'GET']

@@ -16,7 +16,7 @@ def review_json(cwd: Path, *args: str) -> dict:
     env['PYTHONPATH'] = str(REPO_ROOT)
     proc = subprocess.run([sys.executable, '-m', 'reviewbot', 'review', '--format', 'json',
                            '--reviewers', 'secrets', '--fail-level', 'none', *args],
-                          cwd=cwd, capture_output=True, env=env, timeout=300)
+                          cwd=cwd, capture_output=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr.decode()
     return json.loads(proc.stdout)
 
@@ -29,7 +29,7 @@ def test_a_range_and_staged_changes_record_their_commits_and_diff_hash(tmp_path:
     head = repo.commit('head')
     diff = subprocess.run(['git', 'diff', '--no-color', '--no-ext-diff', '--no-textconv', '--find-renames',
                            '--src-prefix=a/', '--dst-prefix=b/', '--unified=3', '--ignore-submodules=none',
-                           '--diff-filter=ACDMRTUXB', base, head, '--'], cwd=repo.path, capture_output=True).stdout
+                           '--diff-filter=ACDMRTUXB', base, head, '--'], cwd=repo.path, capture_output=True, check=True).stdout
 
     ranged = review_json(repo.path, '--range', f'{base}..{head}')['reviewed']
     assert ranged == {'head': head, 'base': base, 'diff_sha256': hashlib.sha256(diff).hexdigest()}
