@@ -7,8 +7,7 @@ from typing import Any
 
 from reviewbot.core import Diff, Report
 from reviewbot.errors import PublishError
-from reviewbot.publish import GitHubTarget, PublishResult, retry
-from reviewbot.publish import dismiss
+from reviewbot.publish import GitHubTarget, PublishResult, dismiss, retry
 from reviewbot.publish.engine import Posted, Rejected, run
 from reviewbot.publish.markers import parse_marker
 from reviewbot.publish.plan import Inline

@@ -89,9 +89,10 @@ def _dismissed_lines(dismissed: list[tuple[Finding, str]]) -> list[str]:
     if not dismissed:
         return []
     n = len(dismissed)
-    lines = ['', f'**Dismissed:** {n} finding{"s" if n != 1 else ""} dismissed on this request '
-             '(resolved, answered "false positive" / "won\'t fix" / "not a bug", or thumbs-down); '
-             'not posted again.']
+    head = (f'**Dismissed:** {n} finding{"s" if n != 1 else ""} dismissed on this request '
+            '(resolved, answered "false positive" / "won\'t fix" / "not a bug", or thumbs-down); '
+            'not posted again.')
+    lines = ['', head]
     for f, how in dismissed[:50]:
         lines.append(f'- {sanitize.code_span(f.category, 120)} at {_location(f)}: '
                      f'{sanitize.code_span(how, 200)}')

@@ -17,7 +17,13 @@ from tests.fakes.github_api import FakeGitHub
 from tests.fakes.gitlab_api import FakeGitLab
 from tests.publish import test_github as gh
 from tests.publish import test_gitlab as gl
-from tests.publish.helpers import APP_PATCH_MOVED, FILES, diff_from_patches, finding, sample_findings
+from tests.publish.helpers import (
+    APP_PATCH_MOVED,
+    FILES,
+    diff_from_patches,
+    finding,
+    sample_findings,
+)
 
 MOVED_FILES = dict(FILES, **{'src/app.py': APP_PATCH_MOVED})
 
