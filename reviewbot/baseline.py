@@ -48,7 +48,7 @@ class Baseline:
 def _bad(path: Path, why: str) -> BaselineError:
     why = ' '.join(why.split())  # one line, whatever the parser said
     return BaselineError(f'{path} is not a valid reviewbot baseline: {why} '
-                         f'(regenerate it with `reviewbot baseline`, or pass --no-baseline)')
+                         '(regenerate it with `reviewbot baseline`)')
 
 
 def load(path: Path) -> Baseline:

@@ -194,6 +194,12 @@ def test_what_is_not_a_dismissal(forge: Forge) -> None:
     assert result.dismissed == [] and result.resolved == [c]
     assert parse_marker(forge.comment(c)['body']).resolved
     assert '**Dismissed:**' not in forge.summary()
+    # the bot's own resolution (GitLab resolves the discussion too) is no dismissal: c comes back, reopened
+    back = forge.publish(findings)
+    assert back.dismissed == [] and back.inline_posted == []
+    assert not parse_marker(forge.comment(c)['body']).resolved
+    if forge.gitlab:
+        assert not forge.comment(c)['resolved']
 
 
 def test_only_the_dismissed_finding_is_silenced(forge: Forge) -> None:
