@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from reviewbot.commands.review import add_review_options
+from reviewbot.commands.review import add_review_options, baseline_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     base, head, description = ci.review_range(ctx, env, root)
     source = ci.diff_source(root, ctx.platform, base, head, description,
                             event_name=ctx.event_name, pr_number=ctx.pr_number)
-    prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx)
+    prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx, **baseline_kwargs(args))
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg) if prep.plan.files else []
     report = pipeline.run(prep, reviewers)
     report.timings['total'] = time.perf_counter() - t0

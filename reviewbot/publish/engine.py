@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from reviewbot.core import Diff, Finding, Report
-from reviewbot.publish import PublishResult, render, retry
+from reviewbot.publish import PublishResult, dismiss, render, retry
 from reviewbot.publish.markers import Marker
 from reviewbot.publish.plan import Inline, place
 
@@ -27,6 +27,7 @@ class Posted:
     body: str
     path: str
     handle: Any  # the platform's object, for edits
+    thread: dismiss.Thread = dataclasses.field(default_factory=dismiss.Thread)  # others' replies etc.
 
     @property
     def fingerprint(self) -> str | None:
@@ -119,10 +120,16 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
         result: PublishResult) -> PublishResult:
     r = _Run(forge, policy, result)
     head_sha, result.url = r.call(forge.open, 'read the pull/merge request')
-    existing = _by_fingerprint(r.call(forge.list_inline, 'list existing comments'))
+    listed = r.call(forge.list_inline, 'list existing comments')
+    existing = _by_fingerprint(listed)
     summaries = r.call(forge.list_summaries, 'list existing comments')
 
     placement = place(report.findings, diff)
+    # dismissed by a person: never posted again, its comment left alone, counted in the summary
+    dismissed = dismiss.find(listed, forge, r.call, result.warnings)
+    placement, silenced = dismiss.drop(placement, dismissed)
+    existing = {fp: p for fp, p in existing.items() if fp not in dismissed}
+    result.dismissed = [f.fingerprint for f, _ in silenced]
     current = {i.fingerprint for i in placement.inline} | {f.fingerprint for f, _ in placement.summary}
     to_post = [i for i in placement.inline if i.fingerprint not in existing]
     kept = [i for i in placement.inline if i.fingerprint in existing]
@@ -177,6 +184,7 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
 
     previous = set(summaries[0].marker.summary_fingerprints) if summaries else set()
     previous |= {fp for fp, p in existing.items() if not p.marker.resolved}
+    previous -= set(dismissed)
     gone_paths = {fp: p.path for fp, p in existing.items()}
     summary_in = render.SummaryInput(
         head_sha=head_sha,
@@ -190,6 +198,7 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy,
         gone=sorted((fp, gone_paths.get(fp, '')) for fp in previous - current),
         skipped=list(report.coverage.skipped),
         notes=list(report.notes),
+        dismissed=silenced,
     )
     body, omitted = render.summary_body(summary_in, forge.platform)
     try:
