@@ -53,7 +53,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def load_config(args: argparse.Namespace):
     from reviewbot import config as cfgmod
-    cfg = cfgmod.load(Path(args.config) if args.config else None)
+    return apply_flags(cfgmod.load(Path(args.config) if args.config else None), args)
+
+
+def apply_flags(cfg, args: argparse.Namespace):
+    """The config with the command-line options of add_review_options applied."""
     reviewers = [r.strip() for r in args.reviewers.split(',') if r.strip()] if args.reviewers else None
     return cfg.override(
         fail_level=args.fail_level, reviewers=reviewers, budget=args.budget, model=args.model,

@@ -116,9 +116,11 @@ def test_big_new_file_is_split_into_windows_that_cover_every_added_line():
 
 
 def test_guidelines_reach_the_prompt(tmp_path):
-    (tmp_path / 'REVIEW.md').write_text('Never log request bodies.\n')
-    config = defaults().override(guidelines=str(tmp_path / 'REVIEW.md'))
+    (tmp_path / 'docs').mkdir()
+    (tmp_path / 'docs' / 'REVIEW.md').write_text('Never log request bodies.\n')
+    config = defaults().override(guidelines='docs/REVIEW.md')
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    ctx.repo_root = tmp_path
     reviewer = mr.ModelReviewer(config)
     text = reviewer.guidelines(ctx)
     units, _ = reviewer.units(files, ctx)
