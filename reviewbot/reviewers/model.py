@@ -613,6 +613,9 @@ class ModelReviewer:
 
     def model_identity(self) -> str:
         """Model name and precision for cache keys, found without loading the model."""
+        server = str(_cfg(self.config, 'server', '') or '')
+        if server:  # the same before and after the server is first asked, and never a local model's
+            return f'server|{server.rstrip("/")}'
         if self._model is not None:
             return f'{getattr(self._model, "name", "?")}|{getattr(self._model, "precision", "")}'
         try:
