@@ -157,7 +157,8 @@ def _blob_exists(root: Path, base: str, path: str) -> bool:
     return kind == b'blob'
 
 
-def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | None) -> cfgmod.TrustSplit:
+def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | None,
+                   no_base: str = 'this run has no base commit') -> cfgmod.TrustSplit:
     """This CI run's config (before command-line flags): ordinary keys from the checkout, trusted
     keys (reviewbot.config.TRUST) from `explicit` when that file is outside the checkout (then it
     is the whole config), else from the base commit's version of the config file, else defaults."""
@@ -180,7 +181,7 @@ def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | Non
             start = PurePosixPath('.')
         found = cfgmod.config_in_tree(_base_reader(root, base), start) if base is not None else None
     if base is None:
-        return cfgmod.with_trusted_from(head, cfgmod.defaults(), 'the defaults (this run has no base commit)')
+        return cfgmod.with_trusted_from(head, cfgmod.defaults(), f'the defaults ({no_base})')
     if found is None:
         return cfgmod.with_trusted_from(head, cfgmod.defaults(),
                                         f'the defaults (the base commit {base[:12]} has no reviewbot config)')
@@ -188,6 +189,25 @@ def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | Non
     origin = f'{base[:12]}:{rel}'
     trusted = cfgmod.Config(cfgmod.from_table(table, origin))
     return cfgmod.with_trusted_from(head, trusted, f"the base commit's {rel} ({origin})")
+
+
+def pull_request_config(ctx: Any, cwd: Path, explicit: Path | None) -> cfgmod.TrustSplit | None:
+    """trusted_config for a run that is not `reviewbot ci` but runs inside a pull/merge request's
+    job (`reviewbot review --stage ci`): the base is the one the platform names. None when this run
+    is not for a pull/merge request. A base that is not in this clone leaves the trusted keys at
+    their defaults (fail closed)."""
+    if ctx is None or not ctx.is_pull_request:
+        return None
+    try:
+        root = sources.repo_root(cwd)
+    except DiffError:
+        root = cwd  # not a clone: the directory is still the pull request's code
+    base = _sha(ctx.base_sha)
+    if base is None:
+        return trusted_config(root, cwd, None, explicit, 'the platform names no base commit')
+    if not _exists(root, base):
+        return trusted_config(root, cwd, None, explicit, f'the base commit {base[:12]} is not in this clone')
+    return trusted_config(root, cwd, base, explicit)
 
 
 def publish_target(ctx: Any) -> Any:

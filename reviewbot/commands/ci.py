@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser('ci', help='review the pull/merge request of this CI run (GitHub Actions, GitLab CI)',
                        description='Review the pull request (GitHub Actions) or merge request (GitLab CI) '
                        'this job runs for, from the local clone (needs the full history: fetch-depth 0). '
+                       'Settings that decide where code and credentials go, or what is read or run, '
+                       'come from the base commit\'s config or a --config file outside the checkout, '
+                       'never from the checkout. '
                        'Exit 0: fine; 1: a finding at or above the fail level; 2: error or not in CI.')
     p.add_argument('--sarif', metavar='FILE', help='also write a SARIF 2.1.0 report (code scanning)')
     p.add_argument('--json', metavar='FILE', help='also write the JSON report (for a separate posting job)')

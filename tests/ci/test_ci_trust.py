@@ -273,3 +273,40 @@ def test_a_symlinked_config_in_the_head_is_not_followed_out(world: World):
     world.assert_attacker_got_nothing()
     assert proc.returncode == 1, proc.stderr.decode()
     assert len(world.legit.posts) == 1
+
+
+def test_review_stage_ci_in_a_pull_request_job_trusts_the_base_too(world: World):
+    """docs/cloud.md tells CI users to run `reviewbot review --stage ci`: inside a pull request's job
+    that command takes trusted keys from the base commit as well."""
+    import sys
+    pr = world.pull_request({'.reviewbot.toml': cloud_toml(world.legit.base_url)},
+                            {'.reviewbot.toml': cloud_toml(world.attacker.base_url)})
+    from tests.ci.test_ci_command import ci_env
+    proc = subprocess.run([sys.executable, '-m', 'reviewbot', 'review', '--stage', 'ci', '--range',
+                           f'{pr.base}...{pr.head}', '--format', 'json'], cwd=pr.repo.path,
+                          capture_output=True, env=ci_env(**world.github_env(pr)), timeout=300, check=False)
+    err = proc.stderr.decode()
+    world.assert_attacker_got_nothing()
+    assert proc.returncode == 1, err
+    assert len(world.legit.posts) == 1 and 'config: ignored cloud.base_url' in err
+    report = Report.from_dict(json.loads(proc.stdout))
+    assert report.notes[0].startswith('config: ignored cloud.base_url')
+    assert [e['endpoint_host'] for e in report.egress] == ['127.0.0.1']
+
+
+def test_review_stage_ci_without_the_base_commit_keeps_trusted_keys_at_defaults(world: World):
+    import sys
+    pr = world.pull_request({'.reviewbot.toml': cloud_toml(world.legit.base_url)},
+                            {'.reviewbot.toml': cloud_toml(world.attacker.base_url)})
+    env = world.github_env(pr)
+    payload = json.loads(Path(env['GITHUB_EVENT_PATH']).read_text())
+    payload['pull_request']['base']['sha'] = 'f' * 40  # not in this clone
+    Path(env['GITHUB_EVENT_PATH']).write_text(json.dumps(payload))
+    from tests.ci.test_ci_command import ci_env
+    proc = subprocess.run([sys.executable, '-m', 'reviewbot', 'review', '--stage', 'ci', '--range',
+                           f'{pr.base}...{pr.head}'], cwd=pr.repo.path,
+                          capture_output=True, env=ci_env(**env), timeout=300, check=False)
+    err = proc.stderr.decode()
+    world.assert_attacker_got_nothing()
+    assert world.legit.requests == [] and proc.returncode == 1, err
+    assert 'is not in this clone' in err and 'the defaults' in err
