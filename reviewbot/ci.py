@@ -180,6 +180,10 @@ def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | Non
         except ValueError:
             start = PurePosixPath('.')
         found = cfgmod.config_in_tree(_base_reader(root, base), start) if base is not None else None
+    if head.source is not None and not _under(head.source.resolve(), root.resolve()):
+        # a link planted in the checkout: nothing outside it is read on the pull request's say-so
+        raise ConfigError(f'{head.source} leads outside the checkout (a symbolic link?); '
+                          'the config under review must be a file in it')
     if base is None:
         return cfgmod.with_trusted_from(head, cfgmod.defaults(), f'the defaults ({no_base})')
     if found is None:

@@ -256,8 +256,8 @@ def test_config_inside_the_checkout_is_taken_from_the_base(world: World):
 
 
 def test_a_symlinked_config_in_the_head_is_not_followed_out(world: World):
-    """The head replaces .reviewbot.toml by a link to a file outside the checkout: the trusted keys
-    still come from the base's file (git stores the link, not the file it points to)."""
+    """The head replaces .reviewbot.toml by a link to a file outside the checkout: refused with a
+    one-line reason (nothing outside the checkout is read on the pull request's say-so)."""
     outside = world.tmp / 'hostile.toml'
     outside.write_text(cloud_toml(world.attacker.base_url))
     pr = world.pull_request({'.reviewbot.toml': cloud_toml(world.legit.base_url)}, {})
@@ -271,8 +271,9 @@ def test_a_symlinked_config_in_the_head_is_not_followed_out(world: World):
     subprocess.run(['git', 'checkout', '-q', '--detach', head], cwd=pr.repo.path, check=True)
     proc = run_ci(pr.repo.path, **world.github_env(pr))
     world.assert_attacker_got_nothing()
-    assert proc.returncode == 1, proc.stderr.decode()
-    assert len(world.legit.posts) == 1
+    assert proc.returncode == 2
+    assert 'leads outside the checkout' in one_line(proc.stderr.decode())
+    assert world.legit.requests == []
 
 
 def test_review_stage_ci_in_a_pull_request_job_trusts_the_base_too(world: World):
