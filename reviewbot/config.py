@@ -3,6 +3,10 @@
 Every key is declared in SCHEMA with its type and default; an unknown key or a value of the wrong
 type is a one-line ConfigError naming it. Sub-tables (e.g. `[tool.reviewbot.cloud]`) are sections
 of SCHEMA. Command-line flags override the file (see `Config.override`).
+
+Every key is also classified in TRUST: TRUSTED keys decide where code and credentials go, what is
+read or what runs, and in CI come only from the base commit's config (with_trusted_from;
+reviewbot.ci.trusted_config); ORDINARY keys may come from the code under review.
 """
 from __future__ import annotations
 
@@ -74,8 +78,7 @@ CREDENTIAL_ENV_NAMES = frozenset({
     'GITHUB_TOKEN', 'GH_TOKEN', 'GH_ENTERPRISE_TOKEN', 'GITHUB_ENTERPRISE_TOKEN', 'GITLAB_TOKEN',
     'CI_JOB_TOKEN', 'CI_JOB_JWT', 'CI_REGISTRY_PASSWORD', 'CI_DEPLOY_PASSWORD',
     'REVIEWBOT_GITHUB_TOKEN', 'REVIEWBOT_GITLAB_TOKEN',  # reviewbot's own publishing tokens
-    'NODE_AUTH_TOKEN', 'NPM_TOKEN', 'TWINE_PASSWORD', 'TWINE_USERNAME', 'PYPI_TOKEN',
-    'SSH_AUTH_SOCK', 'VAULT_TOKEN', 'DOCKER_PASSWORD', 'DOCKER_AUTH_CONFIG', 'KUBECONFIG',
+    'NODE_AUTH_TOKEN', 'NPM_TOKEN', 'TWINE_PASSWORD', 'TWINE_USERNAME', 'PYPI_TOKEN', 'KUBECONFIG',
 })
 CREDENTIAL_ENV_PREFIXES = (
     'GITHUB_', 'GH_', 'ACTIONS_', 'RUNNER_', 'CI_', 'GITLAB_', 'AWS_', 'AZURE_', 'ARM_', 'GOOGLE_',

@@ -311,3 +311,22 @@ def test_review_stage_ci_without_the_base_commit_keeps_trusted_keys_at_defaults(
     world.assert_attacker_got_nothing()
     assert world.legit.requests == [] and proc.returncode == 1, err
     assert 'is not in this clone' in err and 'the defaults' in err
+
+
+def test_push_event_trusts_the_commit_before_the_push(world: World):
+    """On push, the base is `before`: a pushed commit that changes base_url is reviewed with the
+    settings it found, and the change applies from the next run on."""
+    pr = world.pull_request({'.reviewbot.toml': cloud_toml(world.legit.base_url)},
+                            {'.reviewbot.toml': cloud_toml(world.attacker.base_url)})
+    env = world.github_env(pr)
+    push = world.tmp / 'push.json'
+    push.write_text(json.dumps({'ref': 'refs/heads/feature', 'before': pr.base, 'after': pr.head,
+                                'repository': {'full_name': 'acme/widgets', 'private': False,
+                                               'visibility': 'public', 'default_branch': 'main'}}))
+    env.update(GITHUB_EVENT_NAME='push', GITHUB_EVENT_PATH=str(push), GITHUB_SHA=pr.head)
+    pr.repo.git('checkout', '-q', '--detach', pr.head)
+    proc = run_ci(pr.repo.path, **env)
+    err = proc.stderr.decode()
+    world.assert_attacker_got_nothing()
+    assert proc.returncode == 1, err
+    assert 'config: ignored cloud.base_url' in err and len(world.legit.posts) == 1
