@@ -74,7 +74,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def load_config(args: argparse.Namespace):
     from reviewbot import config as cfgmod
-    cfg = cfgmod.load(Path(args.config) if args.config else None)
+    return apply_flags(cfgmod.load(Path(args.config) if args.config else None), args)
+
+
+def apply_flags(cfg, args: argparse.Namespace):
+    """The config with the command-line options of add_review_options applied."""
     reviewers = [r.strip() for r in args.reviewers.split(',') if r.strip()] if args.reviewers else None
     return cfg.override(
         fail_level=args.fail_level, reviewers=reviewers, budget=args.budget, model=args.model,
@@ -107,6 +111,15 @@ def run(args: argparse.Namespace) -> int:
     from reviewbot import pipeline, reporters
     t0 = time.perf_counter()
     cfg = load_config(args)
+    ignored = None
+    if args.stage == 'ci':  # inside a pull/merge request's job: trusted keys from its base commit
+        from reviewbot import ci, platform
+        trust = ci.pull_request_config(platform.detect(os.environ), Path.cwd(),
+                                       Path(args.config) if args.config else None)
+        if trust is not None:
+            cfg = apply_flags(trust.config, args)
+            if (ignored := trust.note()) is not None:
+                print(f'reviewbot: {ignored}', file=sys.stderr)
     source = open_source(args)
     prep = pipeline.prepare(source, cfg, stage=args.stage, dry_run=args.dry_run, **baseline_kwargs(args))
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg)
@@ -118,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
               + (f' ({len(prep.plan.skipped)} files skipped)' if prep.plan.skipped else ''),
               file=sys.stderr)
     report = pipeline.run(prep, reviewers)
+    if ignored is not None:
+        report.notes.insert(0, ignored)
     report.timings['total'] = time.perf_counter() - t0
     color = args.output is None and sys.stdout.isatty() and 'NO_COLOR' not in os.environ
     write_report(reporters.render(report, args.format, color=color), args.output)
