@@ -186,6 +186,7 @@ class Finding:
             'confidence': self.confidence,
             'fingerprint': self.fingerprint,
             'anchored_code': self.anchored_code,
+            'cached': bool(self.extra.get('cached')),  # answered from the result cache
         }
 
     @classmethod
@@ -203,6 +204,7 @@ class Finding:
             suggestion=d.get('suggestion'),
             anchored_code=str(d.get('anchored_code', '')),
             confidence=d.get('confidence'),
+            extra={'cached': True} if d.get('cached') is True else {},
         )
 
 

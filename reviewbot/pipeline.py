@@ -6,7 +6,9 @@ import hashlib
 import importlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from reviewbot import baseline as baseline_mod
 from reviewbot.anchor import anchor
 from reviewbot.config import Config
 from reviewbot.core import (
@@ -59,6 +61,7 @@ class Prepared:
     diff: Diff
     plan: Plan
     context: ReviewContext
+    baseline: baseline_mod.Baseline | None = None  # known findings not to report again
 
 
 def _with_added_files(read: Callable[[str], str | None], diff: Diff) -> Callable[[str], str | None]:
@@ -78,7 +81,17 @@ def _with_added_files(read: Callable[[str], str | None], diff: Diff) -> Callable
 
 
 def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: bool = False,
-            platform: object = None, budget: float | None = None) -> Prepared:
+            platform: object = None, budget: float | None = None,
+            baseline: Path | None = None, use_baseline: bool = False) -> Prepared:
+    """`use_baseline` (the review, hook and ci commands; not the server, which has no work tree):
+    honour `baseline`, by default .reviewbot-baseline.json at the repository root (or in the current
+    directory outside a repository) when there is one. A corrupt baseline fails here, before any
+    reviewer runs."""
+    if not use_baseline:
+        known = None
+    else:
+        path = baseline or baseline_mod.find(source.repo_root or Path.cwd())
+        known = baseline_mod.load(path) if path is not None else None
     diff = parse_diff(source.data)
     plan = make_plan(diff, config)
     seconds = budget if budget is not None else stage_budget(config, stage)
@@ -87,7 +100,7 @@ def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: 
                         platform=platform,
                         budget=seconds or None,
                         deadline=time.monotonic() + seconds if seconds else None)
-    return Prepared(source, diff, plan, ctx)
+    return Prepared(source, diff, plan, ctx, known)
 
 
 def stage_budget(config: Config, stage: str) -> float:
@@ -106,6 +119,9 @@ def dry_run_lines(prep: Prepared, reviewers: list[Reviewer]) -> list[str]:
         lines.append(f'  review  {f.path}: {len(f.hunks)} hunks, {f.added_count} added lines')
     for s in prep.plan.skipped:
         lines.append(f'  skip    {s.path}: {s.reason}')
+    if prep.baseline is not None:
+        lines.append(f'baseline: {prep.baseline.path}: {len(prep.baseline.fingerprints)} known findings '
+                     'will not be reported')
     for r in reviewers:
         plan = getattr(r, 'plan', None)
         lines.extend(plan(prep.plan.files, prep.context) if plan else [f'{r.name}: review'])
@@ -160,6 +176,14 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
     if anchored.dropped:
         report.notes.append(f'{anchored.dropped} findings pointed outside the diff and were dropped')
     report.findings = [_scrub(f) for f in anchored.findings]
+    if prep.baseline is not None:
+        root = prep.source.repo_root
+        shown = prep.baseline.path
+        try:
+            shown = shown.relative_to(root) if root is not None else shown
+        except ValueError:
+            pass
+        baseline_mod.apply(report, prep.baseline, str(shown))
     return report
 
 

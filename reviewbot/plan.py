@@ -6,6 +6,7 @@ import dataclasses
 import fnmatch
 import re
 
+from reviewbot.baseline import BASELINE_FILE
 from reviewbot.config import DEFAULT_EXCLUDE, Config
 from reviewbot.core import ChangeKind, Diff, FileChange, Skipped
 
@@ -64,6 +65,8 @@ def make_plan(diff: Diff, config: Config) -> Plan:
             reason = 'file deleted'
         elif f.kind is ChangeKind.MODE_ONLY or not f.hunks:
             reason = 'no content change (mode or rename only)'
+        elif f.path == BASELINE_FILE:  # hex fingerprints, not code (and they look like secrets)
+            reason = "reviewbot's baseline of known findings"
         elif pat := excluded_by(f.path, patterns):
             reason = f'excluded by config pattern {pat!r}'
         elif pat := excluded_by(f.path, defaults):

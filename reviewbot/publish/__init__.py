@@ -51,6 +51,7 @@ class PublishResult:
     inline_kept: list[str] = dataclasses.field(default_factory=list)  # posted by an earlier run
     in_summary: list[tuple[Finding, str]] = dataclasses.field(default_factory=list)  # (finding, why)
     resolved: list[str] = dataclasses.field(default_factory=list)  # comments marked resolved this run
+    dismissed: list[str] = dataclasses.field(default_factory=list)  # findings a person dismissed (not posted)
     not_posted: list[tuple[Finding, str]] = dataclasses.field(default_factory=list)  # (finding, why)
     warnings: list[str] = dataclasses.field(default_factory=list)  # problems that lost no finding
     summary_id: int | None = None
@@ -63,7 +64,7 @@ class PublishResult:
     def describe(self) -> str:
         lines = [(f'{self.platform}: {len(self.inline_posted)} inline comment(s) posted, '
                   f'{len(self.inline_kept)} already present, {len(self.in_summary)} finding(s) in the summary, '
-                  f'{len(self.resolved)} marked resolved')]
+                  f'{len(self.resolved)} marked resolved, {len(self.dismissed)} dismissed')]
         lines += [f'warning: {_printable(w)}' for w in self.warnings]
         if self.summary_error is not None:
             lines.append(f'NOT POSTED: the summary comment: {_printable(self.summary_error)}')

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from reviewbot.core import Diff, Finding, Report
-from reviewbot.errors import StaleReport
-from reviewbot.publish import PublishResult, render, retry
+from reviewbot.errors import PublishError, StaleReport
+from reviewbot.publish import PublishResult, dismiss, render, retry
 from reviewbot.publish.markers import Marker
 from reviewbot.publish.plan import Inline, place
 
@@ -31,6 +31,7 @@ class Posted:
     body: str
     path: str
     handle: Any  # the platform's object, for edits
+    thread: dismiss.Thread = dataclasses.field(default_factory=dismiss.Thread)  # others' replies etc.
 
     @property
     def fingerprint(self) -> str | None:
@@ -80,6 +81,11 @@ class _Run:
         """One POST with bounded retries; reads and edits are retried request by request underneath."""
         return retry.call(fn, self.policy, self.forge.classify, what, before_retry)
 
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        """A read that may be a POST (GitHub GraphQL): retried here when it is; a GET or PATCH fails
+        only after its own retries underneath (GaveUp is not retried again)."""
+        return retry.call(fn, self.policy, self.forge.classify, what)
+
     def error(self, e: BaseException) -> str:
         return self.forge.describe(e)
 
@@ -124,8 +130,8 @@ def check_head(report: Report, head_sha: str, forge: Forge, expect_head: str | N
     head (map_moved_head). Raises StaleReport when it moved and moving was not asked for."""
     reviewed = report.reviewed.head if report.reviewed is not None else None
     if expect_head and reviewed and expect_head != reviewed:
-        raise StaleReport(f'{forge.where}: the report reviewed commit {reviewed[:12]}, not {expect_head[:12]} '
-                          'as expected; not publishing it')
+        raise PublishError(f'{forge.where}: the report reviewed commit {reviewed[:12]}, not {expect_head[:12]} '
+                           'as expected; not publishing it')
     wanted = expect_head or reviewed
     if not wanted:
         result.warnings.append('the report does not name the commit it reviewed; every inline comment '
@@ -147,10 +153,16 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy, res
     r = _Run(forge, policy, result)
     head_sha, result.url = forge.open()
     moved = check_head(report, head_sha, forge, expect_head, map_moved_head, result)
-    existing = _by_fingerprint(forge.list_inline())
+    listed = forge.list_inline()
+    existing = _by_fingerprint(listed)
     summaries = forge.list_summaries()
 
     placement = place(report.findings, diff, relocate=moved)
+    # dismissed by a person: never posted again, its comment left alone, counted in the summary
+    dismissed = dismiss.find(listed, forge, r.call, result.warnings)
+    placement, silenced = dismiss.drop(placement, dismissed)
+    existing = {fp: p for fp, p in existing.items() if fp not in dismissed}
+    result.dismissed = [f.fingerprint for f, _ in silenced]
     current = {i.fingerprint for i in placement.inline} | {f.fingerprint for f, _ in placement.summary}
     to_post = [i for i in placement.inline if i.fingerprint not in existing]
     kept = [i for i in placement.inline if i.fingerprint in existing]
@@ -204,6 +216,7 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy, res
 
     previous = set(summaries[0].marker.summary_fingerprints) if summaries else set()
     previous |= {fp for fp, p in existing.items() if not p.marker.resolved}
+    previous -= set(dismissed)
     gone_paths = {fp: p.path for fp, p in existing.items()}
     summary_in = render.SummaryInput(
         head_sha=head_sha,
@@ -217,6 +230,7 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy, res
         gone=sorted((fp, gone_paths.get(fp, '')) for fp in previous - current),
         skipped=list(report.coverage.skipped),
         notes=list(report.notes),
+        dismissed=silenced,
     )
     body, omitted = render.summary_body(summary_in, forge.platform)
     try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from reviewbot.core import Diff, Report
 from reviewbot.errors import PublishError
-from reviewbot.publish import GitHubTarget, PublishResult, retry
+from reviewbot.publish import GitHubTarget, PublishResult, dismiss, retry
 from reviewbot.publish.engine import Posted, Rejected, run
 from reviewbot.publish.markers import parse_marker
 from reviewbot.publish.plan import Inline
@@ -156,11 +156,20 @@ class GitHubForge:
 
     def list_inline(self) -> list[Posted]:
         out = []
-        for c in self._resumable('review', self.pr.get_review_comments):
+        listed = self._resumable('review', self.pr.get_review_comments)
+        for c in listed:
             m = parse_marker(c.body)
             if m is not None and not m.is_summary and self._ours(c):
                 out.append(Posted(m, c.body, c.path or '', c))
+        dismiss.github_replies(out, listed, self._ours)
         return out
+
+    def read_resolved(self, posted: list[Posted]) -> None:
+        dismiss.github_resolved(self.gh.requester, self.target.repo, self.target.pr_number,
+                                     posted, self.login)
+
+    def thumbs_down(self, posted: Posted) -> str | None:
+        return dismiss.github_thumbs_down(posted.handle, self._ours)
 
     def list_summaries(self) -> list[Posted]:
         out = []

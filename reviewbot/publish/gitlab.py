@@ -8,7 +8,7 @@ from typing import Any
 
 from reviewbot.core import Diff, LineKind, Report
 from reviewbot.errors import PublishError
-from reviewbot.publish import GitLabTarget, PublishResult, retry
+from reviewbot.publish import GitLabTarget, PublishResult, dismiss, retry
 from reviewbot.publish.engine import Posted, Rejected, run
 from reviewbot.publish.markers import parse_marker
 from reviewbot.publish.plan import Inline
@@ -142,9 +142,13 @@ class GitLabForge:
                 strays.setdefault(m.fingerprint, []).append(first['id'])
                 continue
             path = (first.get('position') or {}).get('new_path') or ''
-            out.append(Posted(m, first['body'], path, (d.id, first['id'])))
+            out.append(Posted(m, first['body'], path, (d.id, first['id']),
+                              dismiss.gitlab_thread(notes, self._ours, m.resolved)))
         self.strays = strays
         return out
+
+    def thumbs_down(self, posted: Posted) -> str | None:
+        return dismiss.gitlab_thumbs_down(self.mr, posted.handle[1], self._ours)
 
     def list_summaries(self) -> list[Posted]:
         out = []

@@ -40,6 +40,8 @@ class Pull:
     issue_comments: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     reviews: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     commits: list[str] = dataclasses.field(default_factory=list)
+    reactions: dict[int, list[tuple[str, str]]] = dataclasses.field(default_factory=dict)  # id -> (login, content)
+    resolved: dict[int, str] = dataclasses.field(default_factory=dict)  # thread's first comment id -> resolver
 
 
 @dataclasses.dataclass
@@ -74,6 +76,9 @@ class FakeGitHub(FakeServer):
         self.route('GET', r + r'/pulls/(\d+)/comments', self.list_review_comments)
         self.route('GET', r + r'/pulls/(\d+)/reviews', self.list_reviews)
         self.route('POST', r + r'/pulls/(\d+)/reviews', self.create_review)
+        self.route('GET', r + r'/pulls/comments/(\d+)/reactions', self.list_reactions)
+        self.route('POST', r'/api/graphql', self.graphql)  # GHE: /api/graphql beside /api/v3
+        self.graphql_page_size = 100
         self.route('PATCH', r + r'/pulls/comments/(\d+)', self.edit_review_comment)
         self.route('DELETE', r + r'/pulls/comments/(\d+)', self.delete_review_comment)
         self.route('GET', r + r'/issues/(\d+)/comments', self.list_issue_comments)
@@ -129,6 +134,16 @@ class FakeGitHub(FakeServer):
         c['url'] = self.url(f'/repos/{full_name}/pulls/comments/{c["id"]}')
         pull.review_comments.append(c)
         return c
+
+    def human_react(self, full_name: str, number: int, comment_id: int, login: str, content: str) -> None:
+        """A reaction ('+1', '-1', 'laugh', ...) on a review comment."""
+        with self.lock:
+            self.repos[full_name].pulls[number].reactions.setdefault(comment_id, []).append((login, content))
+
+    def human_resolve(self, full_name: str, number: int, comment_id: int, login: str) -> None:
+        """Resolve the review thread that comment `comment_id` starts (the web UI's "Resolve conversation")."""
+        with self.lock:
+            self.repos[full_name].pulls[number].resolved[comment_id] = login
 
     def human_issue_comment(self, full_name: str, number: int, login: str, body: str) -> dict[str, Any]:
         pull = self.repos[full_name].pulls[number]
@@ -213,7 +228,48 @@ class FakeGitHub(FakeServer):
         return {'sha': sha, 'url': self.url(f'/repos/{repo.full_name}/commits/{sha}')}
 
     def list_review_comments(self, req: Request, owner: str, name: str, number: str) -> Response:
-        return self.paginate(req, self._pull(owner, name, number).review_comments)
+        pull = self._pull(owner, name, number)
+        # like GitHub: every comment carries its reaction counts; only replies carry in_reply_to_id
+        return self.paginate(req, [dict(c, reactions=self._rollup(pull, c)) for c in pull.review_comments])
+
+    def _rollup(self, pull: Pull, c: dict[str, Any]) -> dict[str, Any]:
+        contents = [content for _, content in pull.reactions.get(c['id'], [])]
+        out: dict[str, Any] = {'url': c['url'] + '/reactions', 'total_count': len(contents)}
+        out.update({k: contents.count(k) for k in ('+1', '-1', 'laugh', 'hooray', 'confused', 'heart',
+                                                  'rocket', 'eyes')})
+        return out
+
+    def list_reactions(self, req: Request, owner: str, name: str, cid: str) -> Response:
+        pull, c = self._find('review_comments', owner, name, cid)
+        items = [{'id': i + 1, 'content': content, 'user': self._user_json(self._known_user(login)),
+                  'created_at': '2026-01-01T00:00:00Z'}
+                 for i, (login, content) in enumerate(pull.reactions.get(c['id'], []))]
+        return self.paginate(req, items)
+
+    def _known_user(self, login: str) -> User:
+        return next((u for u in self.tokens.values() if u.login == login), User(login))
+
+    def graphql(self, req: Request) -> Any:
+        """The one GraphQL query reviewbot sends: a pull request's reviewThreads, paginated by cursor."""
+        data = req.data or {}
+        query, variables = str(data.get('query', '')), data.get('variables') or {}
+        if 'reviewThreads' not in query:
+            return {'errors': [{'message': 'this fake answers only reviewThreads queries'}]}
+        try:
+            pull = self._pull(variables['owner'], variables['name'], str(int(variables['number'])))
+        except HttpError:
+            return {'data': {'repository': None},
+                    'errors': [{'type': 'NOT_FOUND', 'message': 'Could not resolve to a Repository'}]}
+        roots = [c for c in pull.review_comments if not c.get('in_reply_to_id')]
+        start = int(variables.get('after') or 0)
+        page = roots[start:start + self.graphql_page_size]
+        end = start + len(page)
+        nodes = [{'isResolved': c['id'] in pull.resolved,
+                  'resolvedBy': {'login': pull.resolved[c['id']]} if c['id'] in pull.resolved else None,
+                  'comments': {'nodes': [{'databaseId': c['id']}]}} for c in page]
+        return {'data': {'repository': {'pullRequest': {'reviewThreads': {
+            'pageInfo': {'hasNextPage': end < len(roots), 'endCursor': str(end) if page else None},
+            'nodes': nodes}}}}}
 
     def list_reviews(self, req: Request, owner: str, name: str, number: str) -> Response:
         return self.paginate(req, self._pull(owner, name, number).reviews)

@@ -514,7 +514,8 @@ def test_a_report_that_names_no_commit_never_lands_on_other_code(fake: FakeGitHu
 def test_a_report_for_another_commit_than_expected_is_refused(fake: FakeGitHub) -> None:
     r = report(sample_findings())
     r.reviewed = Reviewed('d' * 40, None, '0' * 64)
-    with pytest.raises(StaleReport, match='reviewed commit dddddddddddd, not aaaaaaaaaaaa as expected'):
+    with pytest.raises(PublishError, match='reviewed commit dddddddddddd, not aaaaaaaaaaaa as expected') as e:
         publish_report(r, diff_from_patches(FILES), target(fake, expect_head='a' * 40))
+    assert e.value.exit_code == 2  # not a moved head: a report that is not what the CI event says
     r.reviewed = Reviewed('a' * 40, None, '0' * 64)
     assert publish_report(r, diff_from_patches(FILES), target(fake, expect_head='a' * 40)).ok
