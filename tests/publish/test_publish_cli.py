@@ -208,3 +208,19 @@ def test_a_diff_that_is_not_the_reviewed_one_is_refused(tmp_path: Path) -> None:
     both = run_cli(['--report', str(report), '--github-pr', '7', '--repo', 'acme/app', '--diff', str(diff),
                     '--map-moved-head'], {'GITHUB_TOKEN': 'x'})
     assert both.returncode == 2 and 'leave out --diff' in both.stderr
+
+
+@pytest.mark.parametrize('kind', ['403-forbidden', '503'])
+def test_raw_json_never_reaches_stderr(report_file: Path, kind: str) -> None:
+    with FakeGitHub() as fake:
+        fake.add_user('ghp_x', 'bot')
+        fake.add_repo('acme', 'app')
+        fake.add_pull('acme/app', 7, 'a' * 40, FILES)
+        fake.faults = Faults(rate=1.0, kinds=(kind,), only_methods=('POST',))
+        proc = run_cli(['--report', str(report_file), '--github-pr', '7', '--repo', 'acme/app',
+                        '--github-api-url', fake.base_url, '--attempts', '2', '--backoff', '0'],
+                       {'GITHUB_TOKEN': 'ghp_x'})
+    assert proc.returncode == 3, proc.stderr
+    assert '{' not in proc.stderr and '"message"' not in proc.stderr
+    assert ('resource not accessible by integration (HTTP 403)' if kind == '403-forbidden'
+            else 'HTTP 503 on all 2 attempts') in proc.stderr
