@@ -23,7 +23,7 @@ def _with_retries(requester: Any, policy: retry.RetryPolicy) -> None:
     attr = '_Requester__connectionClass'
     base = getattr(requester, attr, None)
     if base is None:  # a PyGithub without it would post without our retries: refuse, loudly
-        raise RuntimeError('this PyGithub has no per-client connection class; reviewbot needs PyGithub 2.x')
+        raise PublishError('this PyGithub has no per-client connection class; reviewbot needs PyGithub 2.x')
 
     class Connection(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
