@@ -188,7 +188,9 @@ def make_adapter(policy: RetryPolicy) -> Any:
                     if attempt + 1 >= policy.attempts:
                         raise _gave_up(what, policy.attempts, t.why, waits) from e
                 else:
-                    found = classify_status(resp.status_code, resp.headers, _message(resp.content), policy)
+                    # only a 403 needs its body read (a rate limit or a refusal?)
+                    message = _message(resp.content) if resp.status_code == 403 else ''
+                    found = classify_status(resp.status_code, resp.headers, message, policy)
                     if found is None:
                         return resp
                     t = found
