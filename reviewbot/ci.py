@@ -228,8 +228,10 @@ def publish_target(ctx: Any) -> Any:
             from github import Auth
         except ModuleNotFoundError:
             raise ReviewbotError("--publish needs PyGithub: pip install 'reviewbot[publish]'") from None
+        # an installation token (Actions' GITHUB_TOKEN) cannot say who it posts as: REVIEWBOT_BOT_LOGIN
         return publish.GitHubTarget(repo=ctx.base_repo or ctx.repo, pr_number=int(ctx.pr_number),
-                                    base_url=ctx.api_url, auth=Auth.Token(ctx.token))
+                                    base_url=ctx.api_url, auth=Auth.Token(ctx.token),
+                                    bot_login=os.environ.get('REVIEWBOT_BOT_LOGIN') or None)
     if ctx.platform == 'gitlab':
         if not ctx.token or getattr(ctx, 'token_header', '') == 'JOB-TOKEN':
             raise ReviewbotError('--publish needs a project access token with api scope in '

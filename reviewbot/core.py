@@ -235,6 +235,38 @@ class Coverage:
 
 
 REPORT_SCHEMA_VERSION = 1
+_SHA = re.compile(r'[0-9a-f]{40}|[0-9a-f]{64}')
+
+
+@dataclasses.dataclass(frozen=True)
+class Reviewed:
+    """What a report was computed on: the head commit (None for staged changes or a diff file), the base
+    (the commit the diff starts from: a merge-base, or HEAD for staged changes) and the sha256 of the
+    exact diff bytes. `reviewbot publish` refuses to post a report on a request whose head moved."""
+    head: str | None
+    base: str | None
+    diff_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {'head': self.head, 'base': self.base, 'diff_sha256': self.diff_sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reviewed:
+        def sha(v: Any, what: str) -> str | None:
+            if v is None:
+                return None
+            if not isinstance(v, str) or not _SHA.fullmatch(v):
+                raise ValueError(f'reviewed.{what} is not a commit id')
+            return v
+        digest = d.get('diff_sha256')
+        if not isinstance(digest, str) or not re.fullmatch(r'[0-9a-f]{64}', digest):
+            raise ValueError('reviewed.diff_sha256 is not a sha256')
+        return cls(sha(d.get('head'), 'head'), sha(d.get('base'), 'base'), digest)
+
+
+def commit_id(rev: str | None) -> str | None:
+    """rev when it is a full commit id (not ':' for the index, not a ref name), else None."""
+    return rev if rev is not None and _SHA.fullmatch(rev) else None
 
 
 @dataclasses.dataclass
@@ -245,6 +277,7 @@ class Report:
     reviewers: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)  # e.g. why the cloud was not used
     egress: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # what left the machine
+    reviewed: Reviewed | None = None  # the commits and diff this report was computed on
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,6 +289,7 @@ class Report:
             'reviewers': list(self.reviewers),
             'notes': list(self.notes),
             'egress': list(self.egress),
+            'reviewed': self.reviewed.to_dict() if self.reviewed is not None else None,
         }
 
     @classmethod
@@ -277,4 +311,5 @@ class Report:
             reviewers=list(d.get('reviewers', [])),
             notes=list(d.get('notes', [])),
             egress=list(d.get('egress', [])),
+            reviewed=Reviewed.from_dict(d['reviewed']) if d.get('reviewed') is not None else None,
         )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import time
 from collections.abc import Callable
@@ -10,7 +11,15 @@ from pathlib import Path
 from reviewbot import baseline as baseline_mod
 from reviewbot.anchor import anchor
 from reviewbot.config import Config
-from reviewbot.core import Coverage, Diff, Finding, Report, Severity
+from reviewbot.core import (
+    Coverage,
+    Diff,
+    Finding,
+    Report,
+    Reviewed,
+    Severity,
+    commit_id,
+)
 from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
 from reviewbot.plan import Plan, make_plan
@@ -143,7 +152,9 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
     config = prep.context.config
     coverage = Coverage(files_reviewed=len(prep.plan.files), hunks_reviewed=prep.plan.hunks,
                         lines_reviewed=prep.plan.added_lines, skipped=list(prep.plan.skipped))
-    report = Report(findings=[], coverage=coverage, reviewers=[r.name for r in reviewers])
+    report = Report(findings=[], coverage=coverage, reviewers=[r.name for r in reviewers],
+                    reviewed=Reviewed(commit_id(prep.source.new_rev), commit_id(prep.source.base_rev),
+                                      hashlib.sha256(prep.source.data).hexdigest()))
     raw: list[Finding] = []
     for r in reviewers:
         if not prep.plan.files:

@@ -29,6 +29,7 @@ class DiffSource:
     read_new_file: Callable[[str], str | None]
     repo_root: Path | None = None
     new_rev: str | None = None  # commit (or ':' for the index) the new side is read from
+    base_rev: str | None = None  # commit the diff starts from (HEAD for staged changes), None: unknown
 
 
 def _git_env() -> dict[str, str]:
@@ -86,13 +87,13 @@ def _verify_rev(root: Path, rev: str) -> str:
 def staged(cwd: Path) -> DiffSource:
     """What a commit would contain now: the index against HEAD (or the empty tree)."""
     root = repo_root(cwd)
-    has_head = bool(git(['rev-parse', '--verify', '--quiet', 'HEAD'], root, check=False).strip())
-    if has_head:
+    head = git(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], root, check=False).strip().decode()
+    if head:
         data = git(['diff', '--cached', *GIT_DIFF_FLAGS, 'HEAD', '--'], root)
     else:  # first commit: compare the index with the empty tree
         empty = git(['hash-object', '-t', 'tree', '/dev/null'], root).strip().decode()
         data = git(['diff', '--cached', *GIT_DIFF_FLAGS, empty, '--'], root)
-    return DiffSource('staged changes', data, _reader(root, ':'), root, ':')
+    return DiffSource('staged changes', data, _reader(root, ':'), root, ':', head or None)
 
 
 def commit_range(cwd: Path, spec: str) -> DiffSource:
@@ -110,7 +111,7 @@ def commit_range(cwd: Path, spec: str) -> DiffSource:
     else:
         raise DiffError(f'--range takes A..B or A...B, not {spec!r}')
     data = git(['diff', *GIT_DIFF_FLAGS, base, b_sha, '--'], root)
-    return DiffSource(spec, data, _reader(root, b_sha), root, b_sha)
+    return DiffSource(spec, data, _reader(root, b_sha), root, b_sha, base)
 
 
 def between(cwd: Path, base: str | None, head: str, description: str | None = None) -> DiffSource:
@@ -123,7 +124,7 @@ def between(cwd: Path, base: str | None, head: str, description: str | None = No
         base_sha = _verify_rev(root, base)
     data = git(['diff', *GIT_DIFF_FLAGS, base_sha, head_sha, '--'], root)
     desc = description or f'{base_sha[:12] if base else "(empty tree)"}..{head_sha[:12]}'
-    return DiffSource(desc, data, _reader(root, head_sha), root, head_sha)
+    return DiffSource(desc, data, _reader(root, head_sha), root, head_sha, base_sha if base else None)
 
 
 def since_base(cwd: Path, base_ref: str) -> DiffSource:

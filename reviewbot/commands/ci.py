@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     root = repo_root(cwd)
     base, head, description = ci.review_range(ctx, env, root)
+    if target is not None:
+        # post only on the commit reviewed: a push that lands during a long review makes the
+        # report stale, and publishing refuses it (the run for the new head posts instead)
+        target.expect_head = head
     source = ci.diff_source(root, ctx.platform, base, head, description,
                             event_name=ctx.event_name, pr_number=ctx.pr_number)
     # the checkout is the pull request's code: settings that decide egress or what is read or run
@@ -107,7 +111,12 @@ def run(args: argparse.Namespace) -> int:
         _write(args.json, reporters.render(report, 'json'))
     failed = pipeline.fails(report, cfg.fail_level)
     if publish is not None:
-        result = publish.publish_report(report, prep.diff, target)
+        from reviewbot.errors import StaleReport
+        try:
+            result = publish.publish_report(report, prep.diff, target)
+        except StaleReport as e:
+            print(f'reviewbot: {e}', file=sys.stderr)
+            return 1 if failed else e.exit_code
         print(result.describe(), file=sys.stderr)
         if not result.ok and not failed:
             return 3  # as `reviewbot publish`: findings that could not be posted are named above

@@ -66,13 +66,14 @@ def find(posted: Iterable[_Posted], forge: _Forge, call: Callable[[Callable[[], 
     duplicated; at worst a label is updated)."""
     items = [p for p in posted if p.fingerprint]
     out: dict[str, str] = {}
+    describe = getattr(forge, 'describe', None) or (lambda e: f'{type(e).__name__}: {e}')  # in words
     read_resolved = getattr(forge, 'read_resolved', None)
     if read_resolved is not None and items:
         try:
             call(lambda: read_resolved(items), 'read resolved threads')
         except Exception as e:  # noqa: BLE001 - see above
             warnings.append(f'resolved threads could not be read, so none counts as dismissed this run: '
-                            f'{type(e).__name__}: {e}')
+                            f'{describe(e)}')
     thumbs_down = getattr(forge, 'thumbs_down', None)
     for p in items:
         fp = p.fingerprint
@@ -92,7 +93,7 @@ def find(posted: Iterable[_Posted], forge: _Forge, call: Callable[[Callable[[], 
         try:
             who = call(lambda p=p: thumbs_down(p), 'read reactions')
         except Exception as e:  # noqa: BLE001 - see above
-            warnings.append(f'reactions of comment {fp} could not be read: {type(e).__name__}: {e}')
+            warnings.append(f'reactions of comment {fp} could not be read: {describe(e)}')
             continue
         if who:
             out[fp] = f'thumbs-down by {who}'

@@ -86,6 +86,7 @@ class FakeGitHub(FakeServer):
         self.route('PATCH', r + r'/issues/comments/(\d+)', self.edit_issue_comment)
         self.route('DELETE', r + r'/issues/comments/(\d+)', self.delete_issue_comment)
         self.route('POST', r'/app/installations/(\d+)/access_tokens', self.create_installation_token)
+        self.route('GET', r'/app', self.get_app)
 
     # -- test set-up ------------------------------------------------------------------------------
     def add_user(self, token: str, login: str, type: str = 'User') -> User:
@@ -154,7 +155,7 @@ class FakeGitHub(FakeServer):
     def authenticate(self, req: Request) -> None:
         auth = req.headers.get('authorization', '')
         scheme, _, cred = auth.partition(' ')
-        if req.path.startswith('/app/'):
+        if req.path == '/app' or req.path.startswith('/app/'):
             return  # checked by the route (JWT)
         if scheme.lower() not in ('token', 'bearer') or cred not in self.tokens:
             raise HttpError(401, {'message': 'Bad credentials'})
@@ -380,6 +381,26 @@ class FakeGitHub(FakeServer):
 
     def delete_issue_comment(self, req: Request, owner: str, name: str, cid: str) -> Response:
         return self._delete(req, 'issue_comments', owner, name, cid)
+
+    def _app_from_jwt(self, req: Request) -> int:
+        scheme, _, token = req.headers.get('authorization', '').partition(' ')
+        for app_id, (key, _) in self.apps.items():
+            try:
+                claims = jwt.decode(token, key, algorithms=['RS256'], options={'verify_iat': False})
+            except jwt.PyJWTError:
+                continue
+            if scheme.lower() == 'bearer' and str(claims.get('iss')) == str(app_id):
+                return app_id
+        raise HttpError(401, {'message': 'A JSON web token could not be decoded'})
+
+    def get_app(self, req: Request) -> Any:
+        """GET /app with the App's JWT: the App itself (its slug names its bot: '<slug>[bot]')."""
+        app_id = self._app_from_jwt(req)
+        slug = self.apps[app_id][1].login.removesuffix('[bot]')
+        return {'id': app_id, 'slug': slug, 'name': slug, 'node_id': f'A_{app_id}',
+                'owner': {'login': 'acme', 'id': 1, 'type': 'Organization'},
+                'html_url': f'{self.origin}/apps/{slug}', 'created_at': '2026-01-01T00:00:00Z',
+                'updated_at': '2026-01-01T00:00:00Z', 'permissions': {}, 'events': []}
 
     def create_installation_token(self, req: Request, installation: str) -> Response:
         app_id = self.installations.get(int(installation))
