@@ -142,17 +142,16 @@ class NewFiles:
         tree = self._read(path)
         if tree is not None and matches_diff(tree, f):
             return Resolved(tree, Basis.FULL, 'work tree')
-        reason = detail or 'no blob ids in the diff'
         if tree is not None:
-            reason += '; the work tree does not match the diff'
-        elif self.repo is None:
-            reason += '; no repository'
-        return Resolved(None, Basis.FRAGMENTS, reason)
+            detail += '; the work tree does not match the diff'
+        return Resolved(None, Basis.FRAGMENTS, detail)
 
     def _from_blobs(self, f: FileChange) -> tuple[str | None, str]:
         """The new text from the blobs the diff names: (text, detail), or (None, why not)."""
-        if self.repo is None or (f.new_blob is None and f.old_blob is None):
-            return None, ''
+        if self.repo is None:
+            return None, 'no repository'
+        if f.new_blob is None and f.old_blob is None:
+            return None, 'no blob ids in the diff'
         if f.new_blob is not None:
             sha = sources.blob_sha(self.repo, f.new_blob)
             text = sources.read_blob(self.repo, sha) if sha else None
