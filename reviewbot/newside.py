@@ -161,6 +161,6 @@ class NewFiles:
             sha = sources.blob_sha(self.repo, f.old_blob)
             old = sources.read_blob(self.repo, sha) if sha else None
             text = apply_to_old(old, f) if old is not None else None
-            if text is not None:
+            if text is not None and matches_diff(text, f):
                 return text, f'old blob {f.old_blob} with the diff applied'
         return None, 'blobs not in the repository'

@@ -11,6 +11,7 @@ import pytest
 
 from reviewbot.diffparse import parse_diff
 from reviewbot.fragments import build
+from reviewbot.newside import apply_to_old
 from reviewbot.reviewers.patterns import default_semgrep
 from tests.conftest import GitRepo, run_cli
 
@@ -233,6 +234,18 @@ def test_blob_ids_absent_from_the_repo_fall_back_to_fragments(repo, tmp_path):
                   cwd=other.path).stdout.decode()
     assert "far.py: reviewed from the diff's fragments only (blobs not in the repository)" in out
     assert 'reviewed 1 file (1 from fragments)' in out
+
+
+@pytest.mark.parametrize('old, new', [
+    (''.join(f'line {i}\n' for i in range(30)),
+     ''.join(f'line {i}\n' for i in range(30) if i not in (2, 17)).replace('line 9\n', 'nine\nmore\n')
+     + 'tail\n'),
+    ('a\nb\nc', 'a\nB\nc'),  # no newline at the end of either side
+    ('a\nb\n', 'x\na\nb\nc'),  # insertion at the top, new side without a final newline
+])
+def test_old_blob_with_the_diff_applied_is_the_new_file(repo, old, new):
+    diff, _ = change(repo, 'f.txt', old, new)
+    assert apply_to_old(old, parse_diff(diff).files[0]) == new
 
 
 def test_blob_ids_are_parsed_and_only_hex_reaches_git():

@@ -11,7 +11,9 @@ function, weak random for secrets, XXE, open redirects, prototype pollution, ...
 kept quiet on real, well-kept code (eval/results/rules-fp-c.md). semgrep runs fully offline (`--metrics=off`, only our local rule
 files, never the registry), once per review over all files: the new revisions are written into a
 temporary directory under their relative paths, so the startup cost is paid once. As with ruff, only
-hits that land on lines the diff adds are reported.
+hits that land on lines the diff adds are reported. A file whose new revision cannot be read (a bare
+patch) is scanned as its hunks made into one parseable program (reviewbot.fragments), and each hit
+is mapped back to its new-file line.
 
 semgrep is an optional extra (`pip install 'reviewbot[patterns]'`): without it the reviewer says so
 in a note and skips, it never fails the review.

@@ -1,6 +1,7 @@
 """ruff on the changed lines of Python files: deterministic, local, milliseconds.
 
-ruff reads the whole new revision of each changed Python file (so names and imports resolve), and
+ruff reads the whole new revision of each changed Python file (so names and imports resolve), or
+for a bare patch the file's hunks made into one parseable program (reviewbot.fragments), and
 only diagnostics that land on lines the diff adds are kept: a review comments on the change, not on
 what was already there. The rule set is chosen for precision, not coverage: pyflakes checks that are
 real errors (undefined names, `is` with a literal, broken format strings, ...), bugbear rules that are
