@@ -115,8 +115,13 @@ class NewFiles:
         return self._cache[path]
 
     def basis(self, path: str) -> FileBasis:
+        if self.exact and path not in self._cache:  # no reviewer needed it: not read just to say so
+            return FileBasis(path, Basis.FULL, self._where())
         r = self.resolve(path)
         return FileBasis(path, r.basis, r.detail)
+
+    def _where(self) -> str:
+        return 'the index' if self.revision == ':' else 'the reviewed revision'
 
     def _resolve(self, path: str) -> Resolved:
         f = self.diff.file(path)
@@ -125,9 +130,8 @@ class NewFiles:
             return Resolved(None, Basis.FRAGMENTS, f'not read: {why}')
         if self.exact or f is None:
             text = self._read(path)
-            where = 'the index' if self.revision == ':' else 'the reviewed revision'
             if text is not None:
-                return Resolved(text, Basis.FULL, where)
+                return Resolved(text, Basis.FULL, self._where())
             if f is None:
                 return Resolved(None, Basis.FRAGMENTS, 'not in the diff')
         blob, detail = self._from_blobs(f)
