@@ -154,7 +154,7 @@ class _Line:
     colon: bool = False
 
 
-def _repair_brackets(seg: list[tuple[int, str]]) -> list[_Line]:
+def _repair_brackets(seg: Segment) -> list[_Line]:
     """One segment's lines with scaffold lines that open what it closes without opening and
     close what it leaves open (brackets, a triple-quoted string)."""
     texts = [_expand(t) for _, t in seg]
@@ -162,9 +162,11 @@ def _repair_brackets(seg: list[tuple[int, str]]) -> list[_Line]:
     prefix: list[_Line] = []
     start_string = None
     if scan.string is not None and len(scan.string) == 3:
-        # an odd triple quote: the segment more likely starts inside a docstring than ends in one
+        # an odd triple quote: a line that is only the quote closes a docstring the segment starts
+        # in; one with text after it opens a docstring the segment ends in
+        first = next((t.strip() for t in texts if scan.string in t), '')
         again = _scan_python(texts, scan.string)
-        if again.string is None:
+        if again.string is None and first == scan.string:
             start_string, scan = scan.string, again
     if start_string is not None:
         after = next((t for t, lg in zip(texts, scan.logical) if lg and t.strip()), '')
@@ -173,7 +175,15 @@ def _repair_brackets(seg: list[tuple[int, str]]) -> list[_Line]:
         line_of_last = scan.unmatched[-1][0]
         indent = _indent(texts[line_of_last])
         openers = ''.join(_CLOSER[c] for _, c in reversed(scan.unmatched))
-        opener_text = openers.replace('(', f'{SCAFFOLD}(', 1) if openers.startswith('(') else openers
+        head = f'{SCAFFOLD}('
+        if openers.startswith('(') and scan.colon[line_of_last]:  # `...):` ends a header
+            region = texts[:line_of_last + 1]
+            head = f'def {SCAFFOLD}(' if any(_ANNOTATED.match(t) for t in region) else 'if ('
+        elif openers.startswith('(') and re.match(r'\s*\)\s*from\b', texts[line_of_last]):
+            head = f'raise {SCAFFOLD}('  # `raise X(...) from e` cut after its `(`
+        opener_text = openers.replace('(', head, 1) if openers.startswith('(') else openers
+        if _OPERAND_MISSING.match(texts[0].lstrip()):  # a comprehension or an operation cut in two
+            opener_text += f' {SCAFFOLD}'
         prefix.append(_Line(' ' * indent + opener_text, None))
     body = [_Line(t, n, lg, cl) for (n, _), t, lg, cl in zip(seg, texts, scan.logical, scan.colon)]
     if prefix:  # the segment's first statement begins on the scaffold line
@@ -187,9 +197,17 @@ def _repair_brackets(seg: list[tuple[int, str]]) -> list[_Line]:
         suffix.append(_Line(scan.string, None, logical=False))
     if scan.stack:
         closers = ''.join(_OPENER[c] for c in reversed(scan.stack))
-        suffix.append(_Line(closers, None, logical=False))
+        if _OPERATOR_END.search(texts[-1].split('#')[0].rstrip()):
+            closers = SCAFFOLD + closers  # `a and` + `)`: the operand the cut took away
+        head = next((ln.text.lstrip() for ln in reversed(body) if ln.logical), '')
+        compound = bool(_COMPOUND.match(head))  # `if (` cut open: the closed header needs its colon
+        suffix.append(_Line(closers + (':' if compound else ''), None, logical=False, colon=compound))
     elif texts and texts[-1].rstrip().endswith('\\'):
         suffix.append(_Line(SCAFFOLD, None, logical=False))
+    last = next((ln for ln in reversed(body) if ln.logical and ln.text.strip()), None)
+    if last is not None and last.text.lstrip().startswith('@') and not suffix:
+        # a decorator whose function is outside the hunk
+        suffix.append(_Line(' ' * _indent(last.text) + f'def {SCAFFOLD}(): pass', None))
     return prefix + body + suffix
 
 
@@ -203,6 +221,10 @@ def _indent(text: str) -> int:
 
 
 _CLAUSE = re.compile(r'(elif|else|except|finally)\b')
+_COMPOUND = re.compile(r'(async\s+)?(if|elif|while|for|with|def|class|except)\b')
+_OPERAND_MISSING = re.compile(r'(async\s+for|for|if|else|and|or|in|is|not in)\b|[-+*/%@|&^<>=!.]')
+_OPERATOR_END = re.compile(r'(\b(and|or|not|in|is|if|else)|[-+*/%@|&^<>=!.:])$')
+_ANNOTATED = re.compile(r'\s*\*{0,2}\w+\s*:\s*\S|.*\)\s*->')
 _ASYNC = re.compile(r'\bawait\b|\basync\s+(for|with)\b')
 
 
@@ -214,6 +236,7 @@ def _indent_blocks(lines: list[_Line], is_async: bool) -> list[_Line]:
     stack = [0]
     out: list[_Line] = []
     pending = False  # the previous statement opened a block
+    tries: list[int] = []  # indentation of `try:` statements whose handlers are not seen yet
     opener = 'async def' if is_async else 'def'
     next_stmt = {k: stmts[i + 1] if i + 1 < len(stmts) else None for i, k in enumerate(stmts)}
     k = 0
@@ -236,14 +259,26 @@ def _indent_blocks(lines: list[_Line], is_async: bool) -> list[_Line]:
                 out.append(_Line(' ' * base + _opener_for(lines, stmts, k, base, opener), None))
                 stack.append(body)
         clause = _CLAUSE.match(ln.text.lstrip())
+        while tries and (tries[-1] > ind or tries[-1] == ind and not clause):
+            # a `try:` whose handlers are outside the hunk
+            out.append(_Line(' ' * tries[-1] + 'except Exception:', None))
+            out.append(_Line(' ' * (tries[-1] + 4) + 'pass', None))
+            tries.pop()
+        if clause and tries and tries[-1] == ind and clause.group(1) in ('except', 'finally'):
+            tries.pop()
         if clause and not _clause_fits(out, ind, clause.group(1)):
             head = 'try:' if clause.group(1) in ('except', 'finally') else f'if {SCAFFOLD}:'
             out.append(_Line(' ' * ind + head, None))
             out.append(_Line(' ' * (ind + 4) + 'pass', None))
         out.append(ln)
         pending = ln.colon or _ends_statement_with_colon(lines, k, next_stmt[k])
+        if re.match(r'try\s*:', ln.text.lstrip()):
+            tries.append(ind)
     if pending:
         out.append(_Line(' ' * (stack[-1] + 4) + 'pass', None))
+    for level in reversed(tries):
+        out.append(_Line(' ' * level + 'except Exception:', None))
+        out.append(_Line(' ' * (level + 4) + 'pass', None))
     return out
 
 
@@ -303,7 +338,7 @@ def _clause_fits(out: list[_Line], ind: int, clause: str) -> bool:
     return False
 
 
-def _compose(segments: list[list[tuple[int, str]]]) -> list[_Line]:
+def _compose(segments: list[Segment]) -> list[_Line]:
     lines = [ln for seg in segments for ln in _repair_brackets(seg)]
     is_async = any(_ASYNC.search(t) for seg in segments for _, t in seg)
     out = _indent_blocks(lines, is_async)
@@ -320,24 +355,61 @@ SNIPPET_IMPORTS = ('import os, sys, subprocess, pickle, marshal, shelve, yaml, h
                    'from markupsafe import Markup')
 
 
-def python_fragment(segments: list[list[tuple[int, str]]]) -> Fragment:
+Segment = list[tuple[int | None, str]]  # (new-file line or None for scaffolding, text)
+
+
+def _syntax_error_at(segments: list[Segment]) -> tuple[list[_Line], str, int | None]:
+    """The composed lines, their text, and the new-file line to blame for a syntax error (None
+    when it parses)."""
+    out = _compose(segments)
+    text = '\n'.join(ln.text for ln in out) + '\n'
+    try:
+        ast.parse(text)
+    except SyntaxError as e:
+        return out, text, _culprit(out, e.lineno or 1) or -1
+    return out, text, None
+
+
+def _segment_of(segments: list[Segment], line: int) -> int | None:
+    return next((k for k, seg in enumerate(segments) if any(n == line for n, _ in seg)), None)
+
+
+def _wrapped(seg: Segment) -> list[Segment]:
+    """The segment inside scaffold brackets: a hunk cut from the inside of a dict, a call's
+    arguments or a list."""
+    indent = min((_indent(_expand(t)) for _, t in seg if t.strip()), default=0)
+    return [[(None, ' ' * indent + opener)] + seg + [(None, closer)]
+            for opener, closer in (('{', '}'), (f'{SCAFFOLD}(', ')'), ('[', ']'),
+                                   (f'def {SCAFFOLD}(', '): pass'))]
+
+
+def python_fragment(segments: list[Segment]) -> Fragment:
     segments = [list(s) for s in segments]
     dropped: list[int] = []
+    tried: set[int] = set()  # segments already tried inside brackets (by their first line)
     for _ in range(_MAX_REPAIRS):
-        out = _compose(segments)
-        text = '\n'.join(ln.text for ln in out) + '\n'
-        try:
-            ast.parse(text)
-        except SyntaxError as e:
-            where = _culprit(out, e.lineno or 1)
-            if where is None:
-                break
-            segments = _cut(segments, where)
-            dropped.append(where)
-            continue
-        except (ValueError, RecursionError, MemoryError):
+        out, text, where = _syntax_error_at(segments)
+        if where is None:
+            return Fragment(text, [ln.origin for ln in out], sorted(dropped))
+        if where < 0:
             break
-        return Fragment(text, [ln.origin for ln in out], sorted(dropped))
+        k = _segment_of(segments, where)
+        first = next((n for n, _ in segments[k] if n is not None), None) if k is not None else None
+        if k is not None and first is not None and first not in tried:
+            tried.add(first)
+            for candidate in _wrapped(segments[k]):
+                trial = segments[:k] + [candidate] + segments[k + 1:]
+                _, _, now = _syntax_error_at(trial)
+                later = _segment_of(trial, now) if now is not None and now >= 0 else None
+                if now is None or later is not None and later > k:
+                    segments = trial
+                    break
+            else:
+                segments = _cut(segments, where)
+                dropped.append(where)
+            continue
+        segments = _cut(segments, where)
+        dropped.append(where)
     out = _compose(segments)
     return Fragment('\n'.join(ln.text for ln in out) + '\n', [ln.origin for ln in out],
                     sorted(dropped), parses=False)
@@ -353,7 +425,7 @@ def _culprit(out: list[_Line], lineno: int) -> int | None:
     return None
 
 
-def _cut(segments: list[list[tuple[int, str]]], line: int) -> list[list[tuple[int, str]]]:
+def _cut(segments: list[Segment], line: int) -> list[Segment]:
     """The segments without new-file line `line`, the segment holding it split in two there."""
     out = []
     for seg in segments:

@@ -167,6 +167,28 @@ def test_source_in_one_hunk_and_sink_in_another_still_meet(repo, tmp_path):
     assert_maps_back(diff)
 
 
+@pytest.mark.parametrize('lines', [
+    ['            "method": method,', '            "path": unquote(path),', '            "client": self.client,'],
+    ['        """', '        return x'],  # starts at the end of a docstring
+    ['        """Called first.', '', '        Override this.'],  # ends inside one
+    ['        if (', '            self.debug or self.trap', '            and'],  # header cut open
+    ['            try:', '                delattr(cls, name)'],  # handlers outside the hunk
+    ['                for k, v in self._kwargs.items()', '                if k in ["debug"]', '            }',
+     '            return handler(**kwargs)'],  # comprehension cut from its element
+    ['        params: QueryParamTypes = None,', '        auth: AuthTypes = None,', '    ) -> Response:',
+     '        return self.request(params)'],  # a signature cut open
+    ['                "Invalid redirect URL origin",', '            ) from origin_val_err', '    else:',
+     '        y = 1'],
+    ['    @app.route("/x")'],  # a decorator whose function is outside
+])
+def test_python_fragments_cut_anywhere_still_parse_whole(lines):
+    from reviewbot.fragments import python_fragment
+    frag = python_fragment([[(100 + i, t) for i, t in enumerate(lines)]])
+    assert frag.parses and frag.dropped == []
+    ast.parse(frag.text)
+    assert [o for o in frag.origin if o is not None] == [100 + i for i in range(len(lines))]
+
+
 def test_brace_language_fragments_close_and_open_blocks():
     diff = (b'diff --git a/s.c b/s.c\n--- a/s.c\n+++ b/s.c\n@@ -20,4 +20,5 @@ int f(char *s)\n'
             b'         n = 1;\n     }\n+    strcpy(buf, s);\n     g(a,\n       b,\n')
