@@ -75,7 +75,7 @@ def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: 
     # A diff file or stdin names no revision: the new side is read from the blobs its `index` lines
     # name, the work tree when it matches, or not at all (reviewers then use the diff's fragments).
     new_files = NewFiles(diff, source.read_new_file, exact=source.new_rev is not None,
-                         repo=source.repo_root, revision=source.new_rev)
+                         repo=source.blob_repo or source.repo_root, revision=source.new_rev)
     ctx = ReviewContext(config=config, read_new_file=new_files.read,
                         repo_root=source.repo_root, stage=stage, dry_run=dry_run,
                         platform=platform,

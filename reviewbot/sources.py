@@ -30,6 +30,7 @@ class DiffSource:
     read_new_file: Callable[[str], str | None]
     repo_root: Path | None = None
     new_rev: str | None = None  # commit (or ':' for the index) the new side is read from
+    blob_repo: Path | None = None  # a repository (maybe bare) whose objects may hold the diff's blobs
 
 
 def _git_env() -> dict[str, str]:
@@ -199,4 +200,13 @@ def from_file(cwd: Path, path: str) -> DiffSource:
             raise DiffError(f'cannot read diff file {path}: {e.strerror}') from None
         desc = path
     read, root = _worktree_reader(cwd)
-    return DiffSource(desc, data, read, root, None)
+    return DiffSource(desc, data, read, root, None, blob_repo=root or git_dir(cwd))
+
+
+def git_dir(cwd: Path) -> Path | None:
+    """`cwd` when it is inside a git directory without a work tree (a bare clone), else None."""
+    try:
+        out = git(['rev-parse', '--git-dir'], cwd, check=False).strip()
+    except DiffError:
+        return None
+    return cwd if out else None

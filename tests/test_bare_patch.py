@@ -231,6 +231,13 @@ def test_blob_ids_present_in_the_repo_are_read_even_with_the_work_tree_elsewhere
     assert b['basis'] == 'blob' and b['detail'].startswith('old blob ') and 'diff applied' in b['detail']
     assert found(report, INJECTION) == [sink]
 
+    # a bare clone (no work tree at all) has the blobs too
+    bare = tmp_path / 'bare.git'
+    repo.git('clone', '-q', '--bare', str(repo.path), str(bare))
+    report = review(diff, bare)
+    assert basis(report, 'far.py')['basis'] == 'blob'
+    assert found(report, INJECTION) == [sink]
+
     # terminal: the summary says how the files were read
     patch = tmp_path / 'far.patch'
     patch.write_bytes(diff)
