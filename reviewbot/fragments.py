@@ -186,12 +186,9 @@ def _repair_brackets(seg: Segment) -> list[_Line]:
             opener_text += f' {SCAFFOLD}'
         prefix.append(_Line(' ' * indent + opener_text, None))
     body = [_Line(t, n, lg, cl) for (n, _), t, lg, cl in zip(seg, texts, scan.logical, scan.colon)]
-    if prefix:  # the segment's first statement begins on the scaffold line
-        if scan.unmatched:
-            for k, ln in enumerate(body):
-                if k <= line_of_last:
-                    ln.logical = False
-            body[line_of_last].colon = scan.colon[line_of_last]
+    if scan.unmatched:  # the segment's first statement begins on the scaffold line
+        for ln in body[:line_of_last + 1]:
+            ln.logical = False
     suffix: list[_Line] = []
     if scan.string is not None:
         suffix.append(_Line(scan.string, None, logical=False))
