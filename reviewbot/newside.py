@@ -14,6 +14,7 @@ sources._worktree_reader); blobs are read by id, never by path.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -26,7 +27,7 @@ def unsafe_path(path: str) -> str | None:
     if not path or '\0' in path:
         return 'empty path or NUL byte in the path'
     p = PurePosixPath(path)
-    if p.is_absolute() or path.startswith('~') or (len(path) > 1 and path[1] == ':'):
+    if p.is_absolute() or path.startswith(('~', '\\')) or re.match(r'[A-Za-z]:[\\/]', path):
         return f'absolute path {path!r}'
     if any(part == '..' for part in p.parts):
         return f'path leaves the repository ({path!r})'

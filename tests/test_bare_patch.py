@@ -296,7 +296,7 @@ def patch_for(path: str, body: str = 'import subprocess\nsubprocess.call(x, shel
 
 
 @needs_semgrep
-@pytest.mark.parametrize('path', ['../outside.py', 'sub/../../outside.py', '/tmp/abs-outside.py'])
+@pytest.mark.parametrize('path', ['../outside.py', 'sub/../../outside.py', '/tmp/abs-outside.py', 'C:/outside.py'])
 def test_path_traversal_in_a_patch_is_skipped_with_a_reason(repo, tmp_path, path):
     # a file where the path points, whose content matches the diff: reading it would be visible
     (repo.path.parent / 'outside.py').write_text('import subprocess\nsubprocess.call(x, shell=True)\ny = 1\n')
