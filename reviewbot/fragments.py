@@ -491,15 +491,57 @@ def _scan_braces(lines: list[str], lang: str) -> tuple[list[str], list[tuple[int
 
 
 def brace_fragment(segments: list[list[tuple[int, str]]], lang: str) -> Fragment:
-    """All segments in one stream; what they close without opening is opened above, what they
-    leave open is closed below, and statements get a function around them."""
+    """All segments in one stream; what a segment closes without opening is opened just above it,
+    what the stream leaves open is closed below, and statements get a function around them."""
     seg_lines = [(n, t) for seg in segments for n, t in seg]
     texts = [t for _, t in seg_lines]
     stack, unmatched = _scan_braces(texts, lang)
-    head: list[str] = []
+    starts = [sum(len(s) for s in segments[:k]) for k in range(len(segments))]
+    heads: dict[int, list[str]] = {}
     tail: list[str] = []
+    for k in range(len(segments)):
+        end = starts[k + 1] if k + 1 < len(segments) else len(texts)
+        group = [(i, c) for i, c in unmatched if starts[k] <= i < end]
+        if group:
+            heads[k], more = _openers(group, texts, lang)
+            tail = more + tail
+    if not unmatched and _statements_only(texts):
+        wrap = _WRAP[lang]
+        code_indent = min(_indent(_expand(t)) for t in texts if t.strip())
+        heads[0] = wrap[:1] if lang == 'java' and code_indent <= 4 else list(wrap)
+        tail = ['}'] * len(heads[0])
+    closing: list[str] = []
+    for c in reversed(stack):
+        closer = _OPENER[c]
+        if closer in ')]' and not closing and texts and texts[-1].rstrip().endswith((',', '(', '[', '+', '=')):
+            closing.append(SCAFFOLD)
+        closing.append(closer + (';' if closer == ')' and lang != 'go' else ''))
+    text = '\n'.join(texts)
+    for k, head in heads.items():
+        if lang == 'js' and head and 'await' in text and head[0].startswith('function'):
+            head[0] = 'async ' + head[0]
+    lines: list[str] = _js_imports(text) if lang == 'js' else []
+    origin: list[int | None] = [None] * len(lines)
+    for k, seg in enumerate(segments):
+        head = heads.get(k, [])
+        lines += head + [t for _, t in seg]
+        origin += [None] * len(head) + [n for n, _ in seg]
+    lines += closing + tail
+    origin += [None] * (len(closing) + len(tail))
+    return Fragment('\n'.join(lines) + '\n', origin)
+
+
+def _openers(unmatched: list[tuple[int, str]], texts: list[str], lang: str) -> tuple[list[str], list[str]]:
+    """Scaffold lines that open what `unmatched` closes (line index, closer), and the lines
+    that close the scaffolding the hunk does not close itself."""
     braces = [(i, c) for i, c in unmatched if c == '}']
     wrap = _WRAP[lang]
+    head: list[str] = []
+    tail: list[str] = []
+    if braces and len(braces) != len(unmatched):
+        # `});` and the like: a callback or closure passed in a call, cut open; its openers are
+        # rebuilt outermost first, a `{` right after a `(` being a function literal
+        return _interleaved([_CLOSER[c] for _, c in reversed(unmatched)], lang)
     if braces:
         # the outermost `}` at column 0 closes the top-level construct (Java: the class; else the
         # function); deeper, that construct is still open after the hunk
@@ -514,26 +556,9 @@ def brace_fragment(segments: list[list[tuple[int, str]]], lang: str) -> Fragment
             head = wrap[:1] + ['{'] * (depth - 1)
         else:
             head, tail = wrap[:1] + ['{'] * depth, ['}']
-    elif _statements_only(texts):
-        code_indent = min(_indent(_expand(t)) for t in texts if t.strip())
-        head = wrap[:1] if lang == 'java' and code_indent <= 4 else list(wrap)
-        tail = ['}'] * len(head)
-    others = ''.join(_CLOSER[c] for _, c in reversed(unmatched) if c != '}')
-    if others:
-        head.append(others.replace('(', f'{SCAFFOLD}(', 1) if others.startswith('(') else others)
-    closing: list[str] = []
-    for c in reversed(stack):
-        closer = _OPENER[c]
-        if closer in ')]' and not closing and texts and texts[-1].rstrip().endswith((',', '(', '[', '+', '=')):
-            closing.append(SCAFFOLD)
-        closing.append(closer + (';' if closer == ')' and lang != 'go' else ''))
-    if lang == 'js' and head and 'await' in '\n'.join(texts):
-        head[0] = 'async ' + head[0]
-    if lang == 'js':
-        head = _js_imports('\n'.join(texts)) + head
-    lines = head + texts + closing + tail
-    origin: list[int | None] = [None] * len(head) + [n for n, _ in seg_lines] + [None] * (len(closing) + len(tail))
-    return Fragment('\n'.join(lines) + '\n', origin)
+        return head, tail
+    others = ''.join(_CLOSER[c] for _, c in reversed(unmatched))
+    return [others.replace('(', f'{SCAFFOLD}(', 1) if others.startswith('(') else others], []
 
 
 # Modules a JS/TS fragment uses under their conventional names, imported on scaffold lines when
@@ -553,6 +578,28 @@ def _js_imports(text: str) -> list[str]:
         if used.search(text) and not bound:
             out.append(line)
     return out
+
+
+_FUNCTION_LITERAL = {'js': 'function () {', 'go': 'func() {', 'java': '() -> {', 'c': '{'}
+
+
+def _interleaved(openers: list[str], lang: str) -> tuple[list[str], list[str]]:
+    """Scaffold lines that open `openers` (outermost first), and what closes the wrapper."""
+    head: list[str] = []
+    tail: list[str] = []
+    for k, op in enumerate(openers):
+        if op == '(':
+            head.append(f'{SCAFFOLD}(')
+        elif op == '[':
+            head.append('[')
+        elif k and openers[k - 1] == '(':
+            head.append(_FUNCTION_LITERAL[lang])
+        elif k == 0:
+            head += _WRAP[lang]
+            tail = ['}'] * (len(_WRAP[lang]) - 1)
+        else:
+            head.append('{')
+    return head, tail
 
 
 def _statements_only(texts: list[str]) -> bool:

@@ -201,6 +201,21 @@ def test_brace_language_fragments_close_and_open_blocks():
     assert frag.text.count('(') == frag.text.count(')')
 
 
+def test_js_callback_cut_open_is_reopened_above_its_own_hunk():
+    diff = (b"diff --git a/r.js b/r.js\n--- a/r.js\n+++ b/r.js\n@@ -1,2 +1,2 @@\n"
+            b"-const { execFile } = require('child_process');\n"
+            b"+const { exec, execFile } = require('child_process');\n const router = express.Router();\n"
+            b"@@ -11,2 +11,4 @@\n   });\n });\n+router.get('/x', (req, res) => {\n+  exec(req.query.c);\n")
+    frag = build(parse_diff(diff).files[0])
+    lines = frag.text.split('\n')
+    # the imports stay at the top; the callback openers sit right above the hunk that closes them
+    assert lines[0].startswith('const { exec, execFile }') and frag.origin[0] == 1
+    at = frag.origin.index(11)
+    assert lines[at - 4:at] == ['_reviewbot_(', 'function () {', '_reviewbot_(', 'function () {']
+    assert frag.origin[at - 4:at] == [None] * 4
+    assert frag.text.count('{') == frag.text.count('}') and frag.text.count('(') == frag.text.count(')')
+
+
 # --- blob ids ----------------------------------------------------------------------------------
 
 # The request value is read far above the change: only a review of the whole file sees it.
