@@ -70,6 +70,9 @@ class FileChange:
     is_submodule: bool = False
     old_mode: str | None = None
     new_mode: str | None = None
+    # blob ids from git's `index OLD..NEW` line (abbreviated hex), when the diff names them
+    old_blob: str | None = None
+    new_blob: str | None = None
 
     @property
     def path(self) -> str:
@@ -218,12 +221,27 @@ class Skipped:
     lines: int = 0  # changed lines not reviewed
 
 
+class Basis(str, enum.Enum):
+    """What the reviewers read of a file besides the diff."""
+    FULL = 'full'  # the whole new revision: the reviewed commit or index, a matching work tree, an added file
+    BLOB = 'blob'  # the whole new revision, from the git blobs the diff's `index` line names
+    FRAGMENTS = 'fragments'  # only the hunks the diff shows
+
+
+@dataclasses.dataclass
+class FileBasis:
+    path: str
+    basis: Basis
+    detail: str = ''  # where the text came from, e.g. 'new blob 1a2b3c4', 'work tree'
+
+
 @dataclasses.dataclass
 class Coverage:
     files_reviewed: int = 0
     hunks_reviewed: int = 0
     lines_reviewed: int = 0
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
+    files: list[FileBasis] = dataclasses.field(default_factory=list)  # per reviewed file
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -231,6 +249,7 @@ class Coverage:
             'hunks_reviewed': self.hunks_reviewed,
             'lines_reviewed': self.lines_reviewed,
             'skipped': [dataclasses.asdict(s) for s in self.skipped],
+            'files': [{'path': b.path, 'basis': b.basis.value, 'detail': b.detail} for b in self.files],
         }
 
 
@@ -303,6 +322,8 @@ class Report:
             hunks_reviewed=int(cov.get('hunks_reviewed', 0)),
             lines_reviewed=int(cov.get('lines_reviewed', 0)),
             skipped=[Skipped(**s) for s in cov.get('skipped', [])],
+            files=[FileBasis(str(b['path']), Basis(b['basis']), str(b.get('detail', '')))
+                   for b in cov.get('files', [])],
         )
         return cls(
             findings=[Finding.from_dict(f) for f in d['findings']],

@@ -22,6 +22,7 @@ from reviewbot.core import (
 )
 from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
+from reviewbot.newside import NewFiles
 from reviewbot.plan import Plan, make_plan
 from reviewbot.reviewers import ReviewContext, Reviewer
 from reviewbot.reviewers.secrets import redact
@@ -62,22 +63,7 @@ class Prepared:
     plan: Plan
     context: ReviewContext
     baseline: baseline_mod.Baseline | None = None  # known findings not to report again
-
-
-def _with_added_files(read: Callable[[str], str | None], diff: Diff) -> Callable[[str], str | None]:
-    """A file the diff adds whole is known exactly from the diff, even without its repository
-    (a diff file or stdin): reviewers that need the whole file get it."""
-    def read_or_rebuild(path: str) -> str | None:
-        text = read(path)
-        if text is not None:
-            return text
-        f = diff.file(path)
-        if f is None or f.old_path is not None or len(f.hunks) != 1 or f.hunks[0].new_start > 1:
-            return None
-        lines = f.hunks[0].lines
-        body = '\n'.join(ln.text for ln in lines)
-        return body if lines and lines[-1].no_newline_at_eof else body + '\n'
-    return read_or_rebuild
+    new_files: NewFiles | None = None  # where each file's new revision was read from
 
 
 def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: bool = False,
@@ -95,12 +81,16 @@ def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: 
     diff = parse_diff(source.data)
     plan = make_plan(diff, config)
     seconds = budget if budget is not None else stage_budget(config, stage)
-    ctx = ReviewContext(config=config, read_new_file=_with_added_files(source.read_new_file, diff),
+    # A diff file or stdin names no revision: the new side is read from the blobs its `index` lines
+    # name, the work tree when it matches, or not at all (reviewers then use the diff's fragments).
+    new_files = NewFiles(diff, source.read_new_file, exact=source.new_rev is not None,
+                         repo=source.blob_repo or source.repo_root, revision=source.new_rev)
+    ctx = ReviewContext(config=config, read_new_file=new_files.read,
                         repo_root=source.repo_root, stage=stage, dry_run=dry_run,
                         platform=platform,
                         budget=seconds or None,
                         deadline=time.monotonic() + seconds if seconds else None)
-    return Prepared(source, diff, plan, ctx, known)
+    return Prepared(source, diff, plan, ctx, known, new_files)
 
 
 def stage_budget(config: Config, stage: str) -> float:
@@ -169,6 +159,9 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
         coverage.skipped.extend(result.skipped)
         report.notes.extend(result.notes)
         report.egress.extend(result.egress)
+    if prep.new_files is not None:
+        # said per file (JSON coverage.files, terminal notes): in full, from blobs, from fragments
+        coverage.files.extend(prep.new_files.basis(f.path) for f in prep.plan.files)
     anchored = anchor(raw, prep.diff, config.unanchored)
     if anchored.demoted:
         report.notes.append(f'{anchored.demoted} findings pointed outside the diff and are '

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -30,6 +31,7 @@ class DiffSource:
     repo_root: Path | None = None
     new_rev: str | None = None  # commit (or ':' for the index) the new side is read from
     base_rev: str | None = None  # commit the diff starts from (HEAD for staged changes), None: unknown
+    blob_repo: Path | None = None  # a repository (maybe bare) whose objects may hold the diff's blobs
 
 
 def _git_env() -> dict[str, str]:
@@ -60,6 +62,31 @@ def repo_root(cwd: Path) -> Path:
     if not out:
         raise DiffError(f'not inside a git repository: {cwd}')
     return Path(out.decode('utf-8', 'surrogateescape'))
+
+
+_BLOB_ID = re.compile(r'[0-9a-f]{4,64}')
+
+
+def blob_sha(root: Path, blob_id: str) -> str | None:
+    """The full id of blob `blob_id` (hex, maybe abbreviated, as a diff's `index` line has it) in
+    the repository at `root`; None when the repository has no such blob (or the id is not hex)."""
+    if not _BLOB_ID.fullmatch(blob_id):
+        return None
+    try:
+        out = git(['rev-parse', '--verify', '--quiet', f'{blob_id}^{{blob}}'], root, check=False).strip()
+    except DiffError:
+        return None
+    return out.decode('ascii', 'replace') if out else None
+
+
+def read_blob(root: Path, sha: str) -> str | None:
+    """The text of blob `sha` (a full id from blob_sha); None when git cannot read it."""
+    if not _BLOB_ID.fullmatch(sha):
+        return None
+    try:
+        return git(['cat-file', 'blob', sha], root).decode('utf-8', 'surrogateescape')
+    except DiffError:
+        return None
 
 
 def _reader(root: Path, rev: str) -> Callable[[str], str | None]:
@@ -145,12 +172,22 @@ def _worktree_reader(cwd: Path) -> tuple[Callable[[str], str | None], Path | Non
     def read(path: str) -> str | None:
         p = (base / path)
         try:
-            if base.resolve() not in p.resolve().parents:
-                return None  # never read outside the tree a diff names
+            if base.resolve() not in p.resolve().parents or _through_symlink(base, path):
+                return None  # never read outside the tree a diff names, nor through a link
             return p.read_bytes().decode('utf-8', 'surrogateescape')
-        except OSError:
+        except (OSError, ValueError):
             return None
     return read, root
+
+
+def _through_symlink(base: Path, path: str) -> bool:
+    """Whether any component of base/path (below base) is a symbolic link."""
+    p = base
+    for part in Path(path).parts:
+        p = p / part
+        if p.is_symlink():
+            return True
+    return False
 
 
 def from_file(cwd: Path, path: str) -> DiffSource:
@@ -164,4 +201,13 @@ def from_file(cwd: Path, path: str) -> DiffSource:
             raise DiffError(f'cannot read diff file {path}: {e.strerror}') from None
         desc = path
     read, root = _worktree_reader(cwd)
-    return DiffSource(desc, data, read, root, None)
+    return DiffSource(desc, data, read, root, None, blob_repo=root or git_dir(cwd))
+
+
+def git_dir(cwd: Path) -> Path | None:
+    """`cwd` when it is inside a git directory without a work tree (a bare clone), else None."""
+    try:
+        out = git(['rev-parse', '--git-dir'], cwd, check=False).strip()
+    except DiffError:
+        return None
+    return cwd if out else None
