@@ -8,13 +8,15 @@ base commit is an error that says how to check out the full history.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from reviewbot import config as cfgmod
 from reviewbot import sources
-from reviewbot.errors import DiffError, ReviewbotError
+from reviewbot.errors import ConfigError, DiffError, ReviewbotError
 
 GITHUB_PR_EVENTS = ('pull_request', 'pull_request_target')
 _ZERO_SHA = re.compile(r'^0+$')
@@ -125,6 +127,93 @@ def diff_source(root: Path, platform: str, base: str | None, head: str, descript
     return sources.between(root, mb, head, description)
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Is `path` in the checkout, by its name or by where its symbolic links lead?"""
+    return _inside_lexically(path, root) or _under(path.resolve(), root.resolve())
+
+
+def _inside_lexically(path: Path, root: Path) -> bool:
+    return _under(Path(os.path.abspath(path)), Path(os.path.abspath(root)))
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _base_reader(root: Path, base: str):
+    """A file's text at the base commit, or None when the commit has no such file."""
+    def read(path: str) -> str | None:
+        if not _blob_exists(root, base, path):
+            return None
+        try:
+            return sources.git(['cat-file', 'blob', f'{base}:{path}'], root).decode('utf-8')
+        except UnicodeDecodeError:
+            raise ConfigError(f'{base[:12]}:{path}: not UTF-8 text') from None
+    return read
+
+
+def _blob_exists(root: Path, base: str, path: str) -> bool:
+    kind = sources.git(['cat-file', '-t', f'{base}:{path}'], root, check=False).strip()
+    return kind == b'blob'
+
+
+def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | None,
+                   no_base: str = 'this run has no base commit') -> cfgmod.TrustSplit:
+    """This CI run's config (before command-line flags): ordinary keys from the checkout, trusted
+    keys (reviewbot.config.TRUST) from `explicit` when that file is outside the checkout (then it
+    is the whole config), else from the base commit's version of the config file, else defaults."""
+    if explicit is not None:
+        path = explicit if explicit.is_absolute() else cwd / explicit
+        if not _inside(path, root):
+            return cfgmod.TrustSplit(cfgmod.load(path), (), f'--config {path}')
+        head = cfgmod.load(path)
+        if _inside_lexically(path, root):
+            rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+        else:
+            rel = path.resolve().relative_to(root.resolve()).as_posix()
+        text = _base_reader(root, base)(rel) if base is not None else None
+        found = (rel, cfgmod.table_of(text, f'{base[:12]}:{rel}')) if text is not None else None
+    else:
+        head = cfgmod.load(start=cwd)
+        try:
+            start = PurePosixPath(cwd.resolve().relative_to(root.resolve()).as_posix())
+        except ValueError:
+            start = PurePosixPath('.')
+        found = cfgmod.config_in_tree(_base_reader(root, base), start) if base is not None else None
+    if head.source is not None and not _under(head.source.resolve(), root.resolve()):
+        # a link planted in the checkout: nothing outside it is read on the pull request's say-so
+        raise ConfigError(f'{head.source} leads outside the checkout (a symbolic link?); '
+                          'the config under review must be a file in it')
+    if base is None:
+        return cfgmod.with_trusted_from(head, cfgmod.defaults(), f'the defaults ({no_base})')
+    if found is None:
+        return cfgmod.with_trusted_from(head, cfgmod.defaults(),
+                                        f'the defaults (the base commit {base[:12]} has no reviewbot config)')
+    rel, table = found
+    origin = f'{base[:12]}:{rel}'
+    trusted = cfgmod.Config(cfgmod.from_table(table, origin))
+    return cfgmod.with_trusted_from(head, trusted, f"the base commit's {rel} ({origin})")
+
+
+def pull_request_config(ctx: Any, cwd: Path, explicit: Path | None) -> cfgmod.TrustSplit | None:
+    """trusted_config for a run that is not `reviewbot ci` but runs inside a pull/merge request's
+    job (`reviewbot review --stage ci`): the base is the one the platform names. None when this run
+    is not for a pull/merge request. A base that is not in this clone leaves the trusted keys at
+    their defaults (fail closed)."""
+    if ctx is None or not ctx.is_pull_request:
+        return None
+    try:
+        root = sources.repo_root(cwd)
+    except DiffError:
+        root = cwd  # not a clone: the directory is still the pull request's code
+    base = _sha(ctx.base_sha)
+    if base is None:
+        return trusted_config(root, cwd, None, explicit, 'the platform names no base commit')
+    if not _exists(root, base):
+        return trusted_config(root, cwd, None, explicit, f'the base commit {base[:12]} is not in this clone')
+    return trusted_config(root, cwd, base, explicit)
+
+
 def publish_target(ctx: Any) -> Any:
     """The reviewbot.publish target for this run's pull/merge request (needs a token with write access)."""
     from reviewbot import publish
@@ -139,8 +228,10 @@ def publish_target(ctx: Any) -> Any:
             from github import Auth
         except ModuleNotFoundError:
             raise ReviewbotError("--publish needs PyGithub: pip install 'reviewbot[publish]'") from None
+        # an installation token (Actions' GITHUB_TOKEN) cannot say who it posts as: REVIEWBOT_BOT_LOGIN
         return publish.GitHubTarget(repo=ctx.base_repo or ctx.repo, pr_number=int(ctx.pr_number),
-                                    base_url=ctx.api_url, auth=Auth.Token(ctx.token))
+                                    base_url=ctx.api_url, auth=Auth.Token(ctx.token),
+                                    bot_login=os.environ.get('REVIEWBOT_BOT_LOGIN') or None)
     if ctx.platform == 'gitlab':
         if not ctx.token or getattr(ctx, 'token_header', '') == 'JOB-TOKEN':
             raise ReviewbotError('--publish needs a project access token with api scope in '

@@ -17,6 +17,7 @@ from reviewbot.errors import EXIT_USAGE, ReviewbotError
 # One line per subcommand module; order is the order in --help.
 COMMAND_MODULES = (
     'reviewbot.commands.review',
+    'reviewbot.commands.baseline',
     'reviewbot.commands.hook',
     'reviewbot.commands.install_hook',
     'reviewbot.commands.ci',

@@ -3,13 +3,18 @@
 Every key is declared in SCHEMA with its type and default; an unknown key or a value of the wrong
 type is a one-line ConfigError naming it. Sub-tables (e.g. `[tool.reviewbot.cloud]`) are sections
 of SCHEMA. Command-line flags override the file (see `Config.override`).
+
+Every key is also classified in TRUST: TRUSTED keys decide where code and credentials go, what is
+read or what runs, and in CI come only from the base commit's config (with_trusted_from;
+reviewbot.ci.trusted_config); ORDINARY keys may come from the code under review.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 if sys.version_info >= (3, 11):
@@ -43,6 +48,13 @@ def _str_list(v: Any) -> str | None:
     return None if all(isinstance(x, str) for x in v) else 'must be a list of strings'
 
 
+def _inside_path(v: str) -> str | None:
+    p = PurePosixPath(v.replace('\\', '/'))
+    if v and (p.is_absolute() or v.startswith('~') or '..' in p.parts or re.match(r'[A-Za-z]:', v)):
+        return 'must be a path inside the repository (relative, without "..")'
+    return None
+
+
 CLOUD_STAGES = ('cli', 'ci', 'pre-commit', 'pre-push')
 
 
@@ -57,6 +69,35 @@ def _server_url(v: str) -> str | None:
     from urllib.parse import urlsplit
     parts = urlsplit(v)
     return None if parts.scheme in ('http', 'https') and parts.hostname else 'must be an http(s):// URL'
+
+
+# Environment variables that hold a CI platform's or a cloud account's own credentials. No config key
+# may name one as the variable to send: a config that could would hand the job's token to whatever
+# endpoint it names (issue 14). Matched case-insensitively, by exact name or by prefix.
+CREDENTIAL_ENV_NAMES = frozenset({
+    'GITHUB_TOKEN', 'GH_TOKEN', 'GH_ENTERPRISE_TOKEN', 'GITHUB_ENTERPRISE_TOKEN', 'GITLAB_TOKEN',
+    'CI_JOB_TOKEN', 'CI_JOB_JWT', 'CI_REGISTRY_PASSWORD', 'CI_DEPLOY_PASSWORD',
+    'REVIEWBOT_GITHUB_TOKEN', 'REVIEWBOT_GITLAB_TOKEN',  # reviewbot's own publishing tokens
+    'NODE_AUTH_TOKEN', 'NPM_TOKEN', 'TWINE_PASSWORD', 'TWINE_USERNAME', 'PYPI_TOKEN', 'KUBECONFIG',
+})
+CREDENTIAL_ENV_PREFIXES = (
+    'GITHUB_', 'GH_', 'ACTIONS_', 'RUNNER_', 'CI_', 'GITLAB_', 'AWS_', 'AZURE_', 'ARM_', 'GOOGLE_',
+    'GCP_', 'CLOUDSDK_', 'SSH_', 'VAULT_', 'DOCKER_', 'BUILDKITE_', 'CIRCLE_', 'TRAVIS_',
+)
+_ENV_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,127}')
+
+
+def credential_env_problem(name: str) -> str | None:
+    """Why `name` may not be the variable whose value is sent as an API key or token, or None."""
+    if name == '':
+        return None  # the default applies
+    if not _ENV_NAME.fullmatch(name):
+        return 'must be the name of an environment variable (letters, digits, _)'
+    upper = name.upper()
+    if upper in CREDENTIAL_ENV_NAMES or upper.startswith(CREDENTIAL_ENV_PREFIXES):
+        return (f'names {name}, a CI platform or cloud credential: refused, it is never sent '
+                '(use a variable of its own, e.g. OPENAI_API_KEY or REVIEWBOT_SERVER_TOKEN)')
+    return None
 
 
 DEFAULT_EXCLUDE = (
@@ -86,7 +127,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'budget': Key((int, float), 60, 'seconds the model reviewer may spend (0: no limit)',
                       check=_non_negative),
         'ci_budget': Key((int, float), 600, 'the same, in CI (--stage ci)', check=_non_negative),
-        'guidelines': Key(str, '', "path of the team's review guidelines file (Markdown)"),
+        'guidelines': Key(str, '', "path of the team's review guidelines file (Markdown), relative "
+                          'to the repository root and inside it', check=_inside_path),
         'cache': Key(bool, True, 'cache model results on disk'),
         'triage_threshold': Key((int, float), 0.87, 'model reviewer: hunks whose risk score (0..1) is '
                                 'below this are cleared by triage, not sent to generation',
@@ -96,7 +138,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'server_is_local': Key(bool, False, 'the server is run by your organisation: code may be sent '
                                'to it (never assumed)'),
         'server_token_env': Key(str, 'REVIEWBOT_SERVER_TOKEN',
-                                'environment variable holding the bearer token for the server'),
+                                'environment variable holding the bearer token for the server '
+                                '(never a CI platform credential such as GITHUB_TOKEN)',
+                                check=credential_env_problem),
     },
     # [tool.reviewbot.hook]: the pre-commit / pre-push hook (reviewbot.commands.hook)
     'hook': {
@@ -140,7 +184,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                  '(default: the provider\'s); https only, except loopback'),
         'model': Key(str, '', 'model name sent to the API (required when enabled)'),
         'api_key_env': Key(str, '', 'environment variable holding the API key '
-                                    '(default OPENAI_API_KEY / ANTHROPIC_API_KEY)'),
+                                    '(default OPENAI_API_KEY / ANTHROPIC_API_KEY; never a CI '
+                                    'platform credential such as GITHUB_TOKEN)',
+                           check=credential_env_problem),
         'timeout_connect': Key((int, float), 5.0, 'seconds to connect to the API', check=_positive),
         'timeout_read': Key((int, float), 120.0, 'seconds to wait for the answer', check=_positive),
         'max_retries': Key(int, 2, 'retries on 429/5xx/connection errors', check=_non_negative),
@@ -280,3 +326,143 @@ def load(path: Path | None = None, start: Path | None = None) -> Config:
         return defaults()
     file, table = found
     return Config(from_table(table, str(file)), file)
+
+
+# --- trust ----------------------------------------------------------------------------------------
+# A key is TRUSTED when its value decides where code or credentials go, which files outside the diff
+# are read, or which program runs. A pull/merge request is written by its author, while the CI job
+# that reviews it holds the maintainers' keys and tokens: so in CI (`reviewbot ci`) trusted keys
+# come only from the base commit's config or from a --config file outside the checkout, never from
+# the head (see with_trusted_from and reviewbot.ci.trusted_config). ORDINARY keys (what to report,
+# how strictly) come from the head like everything else under review.
+# Every key of SCHEMA is classified here; tests/test_config.py fails on a key that is not, so a key
+# added later has to be placed on one side. A section given as a single class covers every key in
+# it, including ones added later.
+TRUSTED = 'trusted'
+ORDINARY = 'ordinary'
+
+TRUST: dict[str, str | dict[str, str]] = {
+    '': {
+        'exclude': ORDINARY,
+        'default_exclude': ORDINARY,
+        'fail_level': ORDINARY,
+        'max_file_changed_lines': ORDINARY,
+        'max_diff_changed_lines': ORDINARY,
+        'unanchored': ORDINARY,
+        'reviewers': TRUSTED,  # decides whether the cloud reviewer (and a server) is used at all
+        'model': TRUSTED,  # a name, or a folder whose model files are read and run
+        'model_dir': TRUSTED,  # where model files are read from
+        'threads': ORDINARY,
+        'budget': ORDINARY,
+        'ci_budget': ORDINARY,
+        'guidelines': TRUSTED,  # a file that is read and put into every prompt
+        'cache': ORDINARY,
+        'triage_threshold': ORDINARY,
+        'server': TRUSTED,  # where code goes
+        'server_is_local': TRUSTED,  # whether code may go there
+        'server_token_env': TRUSTED,  # which credential goes with it
+    },
+    'hook': {'on_missing_model': ORDINARY, 'budget': ORDINARY, 'fail_level': ORDINARY},
+    'ruff': {'extend_select': ORDINARY, 'ignore': ORDINARY},
+    'patterns': {'semgrep': TRUSTED,  # a program that is run
+                 'ignore': ORDINARY},
+    'cloud': TRUSTED,  # every cloud.* key: endpoint, key variable, what may be sent, receipts path
+    'fix': {'enabled': ORDINARY,
+            'model': TRUSTED},  # whether code goes to the model, which may be a `server`
+}
+
+
+def trust_of(section: str, key: str) -> str | None:
+    """TRUSTED or ORDINARY; None for a key nobody classified (a defect the tests catch)."""
+    cls = TRUST.get(section)
+    if isinstance(cls, str):
+        return cls
+    return None if cls is None else cls.get(key)
+
+
+def unclassified_keys() -> list[str]:
+    return [_qualified(s, k) for s, keys in SCHEMA.items() for k in keys if trust_of(s, k) is None]
+
+
+def trusted_keys() -> list[tuple[str, str]]:
+    """(section, key) of every key that must come from a trusted config; an unclassified key is
+    treated as trusted (fail closed)."""
+    return [(s, k) for s, keys in SCHEMA.items() for k in keys if trust_of(s, k) != ORDINARY]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrustSplit:
+    config: Config  # the head's ordinary keys, every trusted key from the trusted config
+    ignored: tuple[str, ...]  # trusted keys the head set to something else: not used
+    trusted_origin: str  # where the trusted keys came from, for the note
+
+    def note(self) -> str | None:
+        """One line for stderr and the report, or None when the head changed no trusted key."""
+        if not self.ignored:
+            return None
+        shown = ', '.join(self.ignored[:12]) + (f' and {len(self.ignored) - 12} more'
+                                                if len(self.ignored) > 12 else '')
+        return (f'config: ignored {shown} as set in the checked-out code: settings that decide where '
+                f'code and credentials go, or what is read or run, come from {self.trusted_origin}')
+
+
+def with_trusted_from(head: Config, trusted: Config, trusted_origin: str) -> TrustSplit:
+    """`head` with every trusted key replaced by `trusted`'s value (pure; no I/O)."""
+    values = {s: dict(v) for s, v in head.values.items()}
+    ignored = []
+    for section, key in trusted_keys():
+        if head.values[section][key] != trusted.values[section][key]:
+            ignored.append(_qualified(section, key))
+        values[section][key] = _copy(trusted.values[section][key])
+    return TrustSplit(Config(values, head.source), tuple(ignored), trusted_origin)
+
+
+def config_in_tree(read: Callable[[str], str | None], start: PurePosixPath
+                   ) -> tuple[str, dict[str, Any]] | None:
+    """find_config_file for a tree that is not on disk (a commit): `read(path)` gives a file's text
+    or None; `start` is the directory (relative to the repository root) to search upwards from."""
+    for d in (start, *start.parents):
+        prefix = '' if str(d) in ('', '.') else f'{d}/'
+        dedicated = read(prefix + '.reviewbot.toml')
+        if dedicated is not None:
+            return prefix + '.reviewbot.toml', _parse_toml(dedicated, prefix + '.reviewbot.toml')
+        pyproject = read(prefix + 'pyproject.toml')
+        if pyproject is not None:
+            table = _parse_toml(pyproject, prefix + 'pyproject.toml').get('tool', {}).get('reviewbot')
+            if table is not None:
+                if not isinstance(table, dict):
+                    raise ConfigError(f'{prefix}pyproject.toml: [tool.reviewbot] must be a table')
+                return prefix + 'pyproject.toml', table
+    return None
+
+
+def table_of(text: str, path: str) -> dict[str, Any]:
+    """The reviewbot table of a config file's text: the whole of a .reviewbot.toml, or the
+    [tool.reviewbot] table of a pyproject.toml."""
+    table = _parse_toml(text, path)
+    if PurePosixPath(path).name == 'pyproject.toml':
+        table = table.get('tool', {}).get('reviewbot', {})
+        if not isinstance(table, dict):
+            raise ConfigError(f'{path}: [tool.reviewbot] must be a table')
+    return table
+
+
+def _parse_toml(text: str, origin: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f'{origin}: invalid TOML: {e}') from None
+
+
+def resolve_inside(root: Path, value: str, key: str) -> Path:
+    """`value` (a config path) resolved against `root`; a ConfigError unless the result, symlinks
+    followed, is inside `root`."""
+    problem = _inside_path(value)
+    if problem:
+        raise ConfigError(f'{key} {problem}: {value!r}')
+    base = root.resolve()
+    target = (base / value).resolve()
+    if target != base and base not in target.parents:
+        raise ConfigError(f'{key} {value!r} leads outside the repository (a symbolic link?); '
+                          'it must be a file inside it')
+    return target

@@ -70,6 +70,9 @@ class FileChange:
     is_submodule: bool = False
     old_mode: str | None = None
     new_mode: str | None = None
+    # blob ids from git's `index OLD..NEW` line (abbreviated hex), when the diff names them
+    old_blob: str | None = None
+    new_blob: str | None = None
 
     @property
     def path(self) -> str:
@@ -235,6 +238,7 @@ class Finding:
             'confidence': self.confidence,
             'fingerprint': self.fingerprint,
             'anchored_code': self.anchored_code,
+            'cached': bool(self.extra.get('cached')),  # answered from the result cache
         }
 
     @classmethod
@@ -258,6 +262,7 @@ class Finding:
             anchored_code=str(d.get('anchored_code', '')),
             confidence=d.get('confidence'),
             fix=Fix.from_dict(fix, suggestion) if fix is not None and suggestion is not None else None,
+            extra={'cached': True} if d.get('cached') is True else {},
         )
 
 
@@ -271,12 +276,27 @@ class Skipped:
     lines: int = 0  # changed lines not reviewed
 
 
+class Basis(str, enum.Enum):
+    """What the reviewers read of a file besides the diff."""
+    FULL = 'full'  # the whole new revision: the reviewed commit or index, a matching work tree, an added file
+    BLOB = 'blob'  # the whole new revision, from the git blobs the diff's `index` line names
+    FRAGMENTS = 'fragments'  # only the hunks the diff shows
+
+
+@dataclasses.dataclass
+class FileBasis:
+    path: str
+    basis: Basis
+    detail: str = ''  # where the text came from, e.g. 'new blob 1a2b3c4', 'work tree'
+
+
 @dataclasses.dataclass
 class Coverage:
     files_reviewed: int = 0
     hunks_reviewed: int = 0
     lines_reviewed: int = 0
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
+    files: list[FileBasis] = dataclasses.field(default_factory=list)  # per reviewed file
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -284,10 +304,43 @@ class Coverage:
             'hunks_reviewed': self.hunks_reviewed,
             'lines_reviewed': self.lines_reviewed,
             'skipped': [dataclasses.asdict(s) for s in self.skipped],
+            'files': [{'path': b.path, 'basis': b.basis.value, 'detail': b.detail} for b in self.files],
         }
 
 
 REPORT_SCHEMA_VERSION = 1
+_SHA = re.compile(r'[0-9a-f]{40}|[0-9a-f]{64}')
+
+
+@dataclasses.dataclass(frozen=True)
+class Reviewed:
+    """What a report was computed on: the head commit (None for staged changes or a diff file), the base
+    (the commit the diff starts from: a merge-base, or HEAD for staged changes) and the sha256 of the
+    exact diff bytes. `reviewbot publish` refuses to post a report on a request whose head moved."""
+    head: str | None
+    base: str | None
+    diff_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {'head': self.head, 'base': self.base, 'diff_sha256': self.diff_sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reviewed:
+        def sha(v: Any, what: str) -> str | None:
+            if v is None:
+                return None
+            if not isinstance(v, str) or not _SHA.fullmatch(v):
+                raise ValueError(f'reviewed.{what} is not a commit id')
+            return v
+        digest = d.get('diff_sha256')
+        if not isinstance(digest, str) or not re.fullmatch(r'[0-9a-f]{64}', digest):
+            raise ValueError('reviewed.diff_sha256 is not a sha256')
+        return cls(sha(d.get('head'), 'head'), sha(d.get('base'), 'base'), digest)
+
+
+def commit_id(rev: str | None) -> str | None:
+    """rev when it is a full commit id (not ':' for the index, not a ref name), else None."""
+    return rev if rev is not None and _SHA.fullmatch(rev) else None
 
 
 @dataclasses.dataclass
@@ -300,6 +353,7 @@ class Report:
     egress: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # what left the machine
     # the fix stage's counts: proposed, verified, rejected by reason, verified by source, ...
     fixes: dict[str, Any] = dataclasses.field(default_factory=dict)
+    reviewed: Reviewed | None = None  # the commits and diff this report was computed on
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -312,6 +366,7 @@ class Report:
             'notes': list(self.notes),
             'egress': list(self.egress),
             'fixes': dict(self.fixes),
+            'reviewed': self.reviewed.to_dict() if self.reviewed is not None else None,
         }
 
     @classmethod
@@ -325,6 +380,8 @@ class Report:
             hunks_reviewed=int(cov.get('hunks_reviewed', 0)),
             lines_reviewed=int(cov.get('lines_reviewed', 0)),
             skipped=[Skipped(**s) for s in cov.get('skipped', [])],
+            files=[FileBasis(str(b['path']), Basis(b['basis']), str(b.get('detail', '')))
+                   for b in cov.get('files', [])],
         )
         return cls(
             findings=[Finding.from_dict(f) for f in d['findings']],
@@ -334,4 +391,5 @@ class Report:
             notes=list(d.get('notes', [])),
             egress=list(d.get('egress', [])),
             fixes=dict(d.get('fixes', {})),
+            reviewed=Reviewed.from_dict(d['reviewed']) if d.get('reviewed') is not None else None,
         )

@@ -96,6 +96,18 @@ def _lines(data: bytes) -> list[str]:
     return lines
 
 
+_INDEX = re.compile(r'^([0-9a-f]{4,64})\.\.([0-9a-f]{4,64})(?: [0-7]{6})?$')
+
+
+def _blob_ids(index: str | None) -> tuple[str | None, str | None]:
+    """(old, new) blob ids of `index OLD..NEW [mode]`; None for a missing side (all zeros) or
+    a line that is not hex ids (the ids are untrusted: only hex ever reaches git)."""
+    m = _INDEX.match(index.strip()) if index else None
+    if m is None:
+        return None, None
+    return tuple(None if set(b) == {'0'} else b for b in m.groups())  # type: ignore[return-value]
+
+
 def _convert_hunk(h: unidiff.Hunk) -> Hunk:
     out: list[DiffLine] = []
     for ln in h:
@@ -124,7 +136,7 @@ def _convert_file(pf: unidiff.PatchedFile) -> FileChange:
     extended = {}
     for ln in info:
         for key in ('rename from ', 'rename to ', 'copy from ', 'copy to ',
-                    'similarity index ', 'new file mode ', 'deleted file mode '):
+                    'similarity index ', 'new file mode ', 'deleted file mode ', 'index '):
             if ln.startswith(key):
                 extended[key.strip()] = ln[len(key):].rstrip('\n')
     prefixed = header is None or bool(re.match(r'diff --git "?a/', header))
@@ -165,8 +177,9 @@ def _convert_file(pf: unidiff.PatchedFile) -> FileChange:
         kind = ChangeKind.MODE_ONLY
     else:
         kind = ChangeKind.MODIFIED
+    old_blob, new_blob = _blob_ids(extended.get('index'))
     return FileChange(
-        old_path=old, new_path=new, kind=kind,
+        old_path=old, new_path=new, kind=kind, old_blob=old_blob, new_blob=new_blob,
         hunks=[_convert_hunk(h) for h in pf],
         is_binary=bool(pf.is_binary_file),
         is_submodule=_SUBMODULE_MODE in (pf.source_mode, pf.target_mode),

@@ -26,3 +26,12 @@ class ModelError(ReviewbotError):
 
 class PublishError(ReviewbotError):
     """Posting to GitHub/GitLab failed."""
+
+
+EXIT_STALE = 4  # the report was computed on another commit than the request's head: nothing posted
+
+
+class StaleReport(PublishError):
+    """The pull/merge request's head is not the commit the report reviewed; nothing was posted."""
+
+    exit_code = EXIT_STALE

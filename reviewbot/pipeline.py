@@ -2,16 +2,28 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from reviewbot import fixes
+from reviewbot import baseline as baseline_mod
 from reviewbot.anchor import anchor
 from reviewbot.config import Config
-from reviewbot.core import Coverage, Diff, Finding, Report, Severity
+from reviewbot.core import (
+    Coverage,
+    Diff,
+    Finding,
+    Report,
+    Reviewed,
+    Severity,
+    commit_id,
+)
 from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
+from reviewbot.newside import NewFiles
 from reviewbot.plan import Plan, make_plan
 from reviewbot.reviewers import ReviewContext, Reviewer
 from reviewbot.reviewers.secrets import redact
@@ -51,35 +63,35 @@ class Prepared:
     diff: Diff
     plan: Plan
     context: ReviewContext
-
-
-def _with_added_files(read: Callable[[str], str | None], diff: Diff) -> Callable[[str], str | None]:
-    """A file the diff adds whole is known exactly from the diff, even without its repository
-    (a diff file or stdin): reviewers that need the whole file get it."""
-    def read_or_rebuild(path: str) -> str | None:
-        text = read(path)
-        if text is not None:
-            return text
-        f = diff.file(path)
-        if f is None or f.old_path is not None or len(f.hunks) != 1 or f.hunks[0].new_start > 1:
-            return None
-        lines = f.hunks[0].lines
-        body = '\n'.join(ln.text for ln in lines)
-        return body if lines and lines[-1].no_newline_at_eof else body + '\n'
-    return read_or_rebuild
+    baseline: baseline_mod.Baseline | None = None  # known findings not to report again
+    new_files: NewFiles | None = None  # where each file's new revision was read from
 
 
 def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: bool = False,
-            platform: object = None, budget: float | None = None) -> Prepared:
+            platform: object = None, budget: float | None = None,
+            baseline: Path | None = None, use_baseline: bool = False) -> Prepared:
+    """`use_baseline` (the review, hook and ci commands; not the server, which has no work tree):
+    honour `baseline`, by default .reviewbot-baseline.json at the repository root (or in the current
+    directory outside a repository) when there is one. A corrupt baseline fails here, before any
+    reviewer runs."""
+    if not use_baseline:
+        known = None
+    else:
+        path = baseline or baseline_mod.find(source.repo_root or Path.cwd())
+        known = baseline_mod.load(path) if path is not None else None
     diff = parse_diff(source.data)
     plan = make_plan(diff, config)
     seconds = budget if budget is not None else stage_budget(config, stage)
-    ctx = ReviewContext(config=config, read_new_file=_with_added_files(source.read_new_file, diff),
+    # A diff file or stdin names no revision: the new side is read from the blobs its `index` lines
+    # name, the work tree when it matches, or not at all (reviewers then use the diff's fragments).
+    new_files = NewFiles(diff, source.read_new_file, exact=source.new_rev is not None,
+                         repo=source.blob_repo or source.repo_root, revision=source.new_rev)
+    ctx = ReviewContext(config=config, read_new_file=new_files.read,
                         repo_root=source.repo_root, stage=stage, dry_run=dry_run,
                         platform=platform,
                         budget=seconds or None,
                         deadline=time.monotonic() + seconds if seconds else None)
-    return Prepared(source, diff, plan, ctx)
+    return Prepared(source, diff, plan, ctx, known, new_files)
 
 
 def stage_budget(config: Config, stage: str) -> float:
@@ -98,6 +110,9 @@ def dry_run_lines(prep: Prepared, reviewers: list[Reviewer]) -> list[str]:
         lines.append(f'  review  {f.path}: {len(f.hunks)} hunks, {f.added_count} added lines')
     for s in prep.plan.skipped:
         lines.append(f'  skip    {s.path}: {s.reason}')
+    if prep.baseline is not None:
+        lines.append(f'baseline: {prep.baseline.path}: {len(prep.baseline.fingerprints)} known findings '
+                     'will not be reported')
     for r in reviewers:
         plan = getattr(r, 'plan', None)
         lines.extend(plan(prep.plan.files, prep.context) if plan else [f'{r.name}: review'])
@@ -128,7 +143,9 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
     config = prep.context.config
     coverage = Coverage(files_reviewed=len(prep.plan.files), hunks_reviewed=prep.plan.hunks,
                         lines_reviewed=prep.plan.added_lines, skipped=list(prep.plan.skipped))
-    report = Report(findings=[], coverage=coverage, reviewers=[r.name for r in reviewers])
+    report = Report(findings=[], coverage=coverage, reviewers=[r.name for r in reviewers],
+                    reviewed=Reviewed(commit_id(prep.source.new_rev), commit_id(prep.source.base_rev),
+                                      hashlib.sha256(prep.source.data).hexdigest()))
     raw: list[Finding] = []
     for r in reviewers:
         if not prep.plan.files:
@@ -143,6 +160,9 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
         coverage.skipped.extend(result.skipped)
         report.notes.extend(result.notes)
         report.egress.extend(result.egress)
+    if prep.new_files is not None:
+        # said per file (JSON coverage.files, terminal notes): in full, from blobs, from fragments
+        coverage.files.extend(prep.new_files.basis(f.path) for f in prep.plan.files)
     anchored = anchor(raw, prep.diff, config.unanchored)
     if anchored.demoted:
         report.notes.append(f'{anchored.demoted} findings pointed outside the diff and are '
@@ -150,6 +170,14 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
     if anchored.dropped:
         report.notes.append(f'{anchored.dropped} findings pointed outside the diff and were dropped')
     report.findings = [_scrub(f) for f in anchored.findings]
+    if prep.baseline is not None:
+        root = prep.source.repo_root
+        shown = prep.baseline.path
+        try:
+            shown = shown.relative_to(root) if root is not None else shown
+        except ValueError:
+            pass
+        baseline_mod.apply(report, prep.baseline, str(shown))
     # fix proposals, each verified on the patched text in memory before a person may see it
     t0 = time.perf_counter()
     if prep.context.budget:

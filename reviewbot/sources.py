@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,6 +30,8 @@ class DiffSource:
     read_new_file: Callable[[str], str | None]
     repo_root: Path | None = None
     new_rev: str | None = None  # commit (or ':' for the index) the new side is read from
+    base_rev: str | None = None  # commit the diff starts from (HEAD for staged changes), None: unknown
+    blob_repo: Path | None = None  # a repository (maybe bare) whose objects may hold the diff's blobs
 
 
 def _git_env() -> dict[str, str]:
@@ -61,6 +64,31 @@ def repo_root(cwd: Path) -> Path:
     return Path(out.decode('utf-8', 'surrogateescape'))
 
 
+_BLOB_ID = re.compile(r'[0-9a-f]{4,64}')
+
+
+def blob_sha(root: Path, blob_id: str) -> str | None:
+    """The full id of blob `blob_id` (hex, maybe abbreviated, as a diff's `index` line has it) in
+    the repository at `root`; None when the repository has no such blob (or the id is not hex)."""
+    if not _BLOB_ID.fullmatch(blob_id):
+        return None
+    try:
+        out = git(['rev-parse', '--verify', '--quiet', f'{blob_id}^{{blob}}'], root, check=False).strip()
+    except DiffError:
+        return None
+    return out.decode('ascii', 'replace') if out else None
+
+
+def read_blob(root: Path, sha: str) -> str | None:
+    """The text of blob `sha` (a full id from blob_sha); None when git cannot read it."""
+    if not _BLOB_ID.fullmatch(sha):
+        return None
+    try:
+        return git(['cat-file', 'blob', sha], root).decode('utf-8', 'surrogateescape')
+    except DiffError:
+        return None
+
+
 def _reader(root: Path, rev: str) -> Callable[[str], str | None]:
     """Read files from a tree-ish ('' + ':' prefix for the index) lazily, memoised."""
     cache: dict[str, str | None] = {}
@@ -86,13 +114,13 @@ def _verify_rev(root: Path, rev: str) -> str:
 def staged(cwd: Path) -> DiffSource:
     """What a commit would contain now: the index against HEAD (or the empty tree)."""
     root = repo_root(cwd)
-    has_head = bool(git(['rev-parse', '--verify', '--quiet', 'HEAD'], root, check=False).strip())
-    if has_head:
+    head = git(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], root, check=False).strip().decode()
+    if head:
         data = git(['diff', '--cached', *GIT_DIFF_FLAGS, 'HEAD', '--'], root)
     else:  # first commit: compare the index with the empty tree
         empty = git(['hash-object', '-t', 'tree', '/dev/null'], root).strip().decode()
         data = git(['diff', '--cached', *GIT_DIFF_FLAGS, empty, '--'], root)
-    return DiffSource('staged changes', data, _reader(root, ':'), root, ':')
+    return DiffSource('staged changes', data, _reader(root, ':'), root, ':', head or None)
 
 
 def commit_range(cwd: Path, spec: str) -> DiffSource:
@@ -110,7 +138,7 @@ def commit_range(cwd: Path, spec: str) -> DiffSource:
     else:
         raise DiffError(f'--range takes A..B or A...B, not {spec!r}')
     data = git(['diff', *GIT_DIFF_FLAGS, base, b_sha, '--'], root)
-    return DiffSource(spec, data, _reader(root, b_sha), root, b_sha)
+    return DiffSource(spec, data, _reader(root, b_sha), root, b_sha, base)
 
 
 def between(cwd: Path, base: str | None, head: str, description: str | None = None) -> DiffSource:
@@ -123,7 +151,7 @@ def between(cwd: Path, base: str | None, head: str, description: str | None = No
         base_sha = _verify_rev(root, base)
     data = git(['diff', *GIT_DIFF_FLAGS, base_sha, head_sha, '--'], root)
     desc = description or f'{base_sha[:12] if base else "(empty tree)"}..{head_sha[:12]}'
-    return DiffSource(desc, data, _reader(root, head_sha), root, head_sha)
+    return DiffSource(desc, data, _reader(root, head_sha), root, head_sha, base_sha if base else None)
 
 
 def since_base(cwd: Path, base_ref: str) -> DiffSource:
@@ -144,12 +172,22 @@ def _worktree_reader(cwd: Path) -> tuple[Callable[[str], str | None], Path | Non
     def read(path: str) -> str | None:
         p = (base / path)
         try:
-            if base.resolve() not in p.resolve().parents:
-                return None  # never read outside the tree a diff names
+            if base.resolve() not in p.resolve().parents or _through_symlink(base, path):
+                return None  # never read outside the tree a diff names, nor through a link
             return p.read_bytes().decode('utf-8', 'surrogateescape')
-        except OSError:
+        except (OSError, ValueError):
             return None
     return read, root
+
+
+def _through_symlink(base: Path, path: str) -> bool:
+    """Whether any component of base/path (below base) is a symbolic link."""
+    p = base
+    for part in Path(path).parts:
+        p = p / part
+        if p.is_symlink():
+            return True
+    return False
 
 
 def from_file(cwd: Path, path: str) -> DiffSource:
@@ -163,4 +201,13 @@ def from_file(cwd: Path, path: str) -> DiffSource:
             raise DiffError(f'cannot read diff file {path}: {e.strerror}') from None
         desc = path
     read, root = _worktree_reader(cwd)
-    return DiffSource(desc, data, read, root, None)
+    return DiffSource(desc, data, read, root, None, blob_repo=root or git_dir(cwd))
+
+
+def git_dir(cwd: Path) -> Path | None:
+    """`cwd` when it is inside a git directory without a work tree (a bare clone), else None."""
+    try:
+        out = git(['rev-parse', '--git-dir'], cwd, check=False).strip()
+    except DiffError:
+        return None
+    return cwd if out else None

@@ -6,6 +6,10 @@ $GITHUB_STEP_SUMMARY on GitHub, the terminal report elsewhere, and optional SARI
 --publish, posts the review through reviewbot.publish when that module is installed. Exit codes as
 `reviewbot review`: 1 when a finding is at or above the fail level, 2 for errors (also outside CI),
 3 when --publish could not post every finding (and none is at the fail level).
+
+Config: the checkout is the code under review, so keys that decide where code and credentials go
+or what is read or run come from the base commit's config or a --config file outside the checkout
+(reviewbot.ci.trusted_config); a checkout that sets them differently is told so in one line.
 """
 from __future__ import annotations
 
@@ -15,13 +19,16 @@ import sys
 import time
 from pathlib import Path
 
-from reviewbot.commands.review import add_review_options
+from reviewbot.commands.review import add_review_options, baseline_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser('ci', help='review the pull/merge request of this CI run (GitHub Actions, GitLab CI)',
                        description='Review the pull request (GitHub Actions) or merge request (GitLab CI) '
                        'this job runs for, from the local clone (needs the full history: fetch-depth 0). '
+                       'Settings that decide where code and credentials go, or what is read or run, '
+                       'come from the base commit\'s config or a --config file outside the checkout, '
+                       'never from the checkout. '
                        'Exit 0: fine; 1: a finding at or above the fail level; 2: error or not in CI.')
     p.add_argument('--sarif', metavar='FILE', help='also write a SARIF 2.1.0 report (code scanning)')
     p.add_argument('--json', metavar='FILE', help='also write the JSON report (for a separate posting job)')
@@ -54,7 +61,7 @@ def _load_publish():
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import ci, pipeline, platform, reporters
-    from reviewbot.commands.review import load_config
+    from reviewbot.commands.review import apply_flags
     from reviewbot.errors import ReviewbotError
     t0 = time.perf_counter()
     env = os.environ
@@ -65,15 +72,27 @@ def run(args: argparse.Namespace) -> int:
     # a missing module or token fails before the review, not after it
     publish = _load_publish() if args.publish else None
     target = ci.publish_target(ctx) if publish is not None else None
-    cfg = load_config(args)
     from reviewbot.sources import repo_root
-    root = repo_root(Path.cwd())
+    cwd = Path.cwd()
+    root = repo_root(cwd)
     base, head, description = ci.review_range(ctx, env, root)
+    if target is not None:
+        # post only on the commit reviewed: a push that lands during a long review makes the
+        # report stale, and publishing refuses it (the run for the new head posts instead)
+        target.expect_head = head
     source = ci.diff_source(root, ctx.platform, base, head, description,
                             event_name=ctx.event_name, pr_number=ctx.pr_number)
-    prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx)
+    # the checkout is the pull request's code: settings that decide egress or what is read or run
+    # come from the base commit's config (or a --config outside the checkout), never from it
+    trust = ci.trusted_config(root, cwd, base, Path(args.config) if args.config else None)
+    cfg = apply_flags(trust.config, args)
+    if (ignored := trust.note()) is not None:
+        print(f'reviewbot: {ignored}', file=sys.stderr)
+    prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx, **baseline_kwargs(args))
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg) if prep.plan.files else []
     report = pipeline.run(prep, reviewers)
+    if ignored is not None:
+        report.notes.insert(0, ignored)
     report.timings['total'] = time.perf_counter() - t0
     print(f'reviewbot: {description}', file=sys.stderr)
 
@@ -92,7 +111,12 @@ def run(args: argparse.Namespace) -> int:
         _write(args.json, reporters.render(report, 'json'))
     failed = pipeline.fails(report, cfg.fail_level)
     if publish is not None:
-        result = publish.publish_report(report, prep.diff, target)
+        from reviewbot.errors import StaleReport
+        try:
+            result = publish.publish_report(report, prep.diff, target)
+        except StaleReport as e:
+            print(f'reviewbot: {e}', file=sys.stderr)
+            return 1 if failed else e.exit_code
         print(result.describe(), file=sys.stderr)
         if not result.ok and not failed:
             return 3  # as `reviewbot publish`: findings that could not be posted are named above

@@ -237,7 +237,7 @@ def review_sources(stage: str, srcs: list[Any], config: Any, *, budget: float,
     from reviewbot.errors import ModelError
     preps = []
     for src in srcs:
-        prep = pipeline.prepare(src, config, stage=stage, budget=budget)
+        prep = pipeline.prepare(src, config, stage=stage, budget=budget, use_baseline=True)
         if prep.plan.files:
             preps.append(prep)
     if not preps:

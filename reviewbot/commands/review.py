@@ -29,9 +29,28 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_review_options(p: argparse.ArgumentParser) -> None:
-    """Options every command that runs the reviewers shares (review, ci)."""
+    """Options every command that reports findings shares (review, ci)."""
     p.add_argument('--fail-level', choices=('error', 'warning', 'info', 'none'),
                    help='exit 1 when a finding is at or above this severity (default: config, error)')
+    add_baseline_options(p)
+    add_reviewer_options(p)
+
+
+def add_baseline_options(p: argparse.ArgumentParser) -> None:
+    bl = p.add_mutually_exclusive_group()
+    bl.add_argument('--baseline', metavar='FILE', help='report only findings not in this baseline file '
+                    '(default: .reviewbot-baseline.json at the repository root, when it exists)')
+    bl.add_argument('--no-baseline', action='store_true', help='report every finding, ignoring the baseline')
+
+
+def baseline_kwargs(args: argparse.Namespace) -> dict:
+    """pipeline.prepare's baseline arguments from --baseline / --no-baseline."""
+    return {'baseline': Path(args.baseline) if getattr(args, 'baseline', None) else None,
+            'use_baseline': not getattr(args, 'no_baseline', False)}
+
+
+def add_reviewer_options(p: argparse.ArgumentParser) -> None:
+    """Options every command that runs the reviewers shares (review, ci, baseline)."""
     p.add_argument('--config', metavar='FILE', help='config file (default: nearest .reviewbot.toml '
                    'or pyproject.toml [tool.reviewbot])')
     p.add_argument('--reviewers', metavar='A,B', help='comma-separated reviewers to run')
@@ -44,7 +63,9 @@ def add_review_options(p: argparse.ArgumentParser) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser('review', help='review a diff (staged changes, a range, a file or stdin)',
                        description='Review a diff and report findings anchored to its lines. '
-                       'Exit 0: fine; 1: a finding at or above --fail-level; 2: usage or input error.')
+                       'Findings in .reviewbot-baseline.json (see `reviewbot baseline`) are not reported. '
+                       'Exit 0: fine; 1: a finding at or above --fail-level; 2: usage or input error '
+                       '(also a corrupt baseline).')
     add_source_args(p)
     add_common_args(p)
     fx = p.add_argument_group('fixes', 'verified fixes are shown in the report; nothing is written '
@@ -61,7 +82,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def load_config(args: argparse.Namespace):
     from reviewbot import config as cfgmod
-    cfg = cfgmod.load(Path(args.config) if args.config else None)
+    return apply_flags(cfgmod.load(Path(args.config) if args.config else None), args)
+
+
+def apply_flags(cfg, args: argparse.Namespace):
+    """The config with the command-line options of add_review_options applied."""
     reviewers = [r.strip() for r in args.reviewers.split(',') if r.strip()] if args.reviewers else None
     return cfg.override(
         fail_level=args.fail_level, reviewers=reviewers, budget=args.budget, model=args.model,
@@ -94,8 +119,17 @@ def run(args: argparse.Namespace) -> int:
     from reviewbot import pipeline, reporters
     t0 = time.perf_counter()
     cfg = load_config(args)
+    ignored = None
+    if args.stage == 'ci':  # inside a pull/merge request's job: trusted keys from its base commit
+        from reviewbot import ci, platform
+        trust = ci.pull_request_config(platform.detect(os.environ), Path.cwd(),
+                                       Path(args.config) if args.config else None)
+        if trust is not None:
+            cfg = apply_flags(trust.config, args)
+            if (ignored := trust.note()) is not None:
+                print(f'reviewbot: {ignored}', file=sys.stderr)
     source = open_source(args)
-    prep = pipeline.prepare(source, cfg, stage=args.stage, dry_run=args.dry_run)
+    prep = pipeline.prepare(source, cfg, stage=args.stage, dry_run=args.dry_run, **baseline_kwargs(args))
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg)
     if args.dry_run:
         write_report('\n'.join(pipeline.dry_run_lines(prep, reviewers)), args.output)
@@ -105,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
               + (f' ({len(prep.plan.skipped)} files skipped)' if prep.plan.skipped else ''),
               file=sys.stderr)
     report = pipeline.run(prep, reviewers)
+    if ignored is not None:
+        report.notes.insert(0, ignored)
     report.timings['total'] = time.perf_counter() - t0
     color = args.output is None and sys.stdout.isatty() and 'NO_COLOR' not in os.environ
     write_report(reporters.render(report, args.format, color=color), args.output)

@@ -25,6 +25,11 @@ class GitHubTarget:
     # PyGithub's own pacing between requests / writes (GitHub's secondary rate limits); 0 in tests
     seconds_between_requests: float = 0.25
     seconds_between_writes: float = 1.0
+    # who the bot posts as when the token cannot say (an installation token such as Actions'
+    # GITHUB_TOKEN cannot read /user): 'github-actions[bot]', or an App's '<slug>[bot]'
+    bot_login: str | None = None
+    expect_head: str | None = None  # the commit the report must have reviewed (trusted, e.g. the CI event)
+    map_moved_head: bool = False  # head moved since the review: move findings to their code, not refuse
 
 
 @dataclasses.dataclass
@@ -34,6 +39,8 @@ class GitLabTarget:
     url: str = 'https://gitlab.com'  # server URL; a trailing /api/v4 (CI_API_V4_URL) is accepted
     token: str | None = None  # project/personal access token with `api` scope
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
+    expect_head: str | None = None  # the commit the report must have reviewed (trusted, e.g. the CI event)
+    map_moved_head: bool = False  # head moved since the review: move findings to their code, not refuse
 
 
 @dataclasses.dataclass
@@ -44,6 +51,7 @@ class PublishResult:
     inline_kept: list[str] = dataclasses.field(default_factory=list)  # posted by an earlier run
     in_summary: list[tuple[Finding, str]] = dataclasses.field(default_factory=list)  # (finding, why)
     resolved: list[str] = dataclasses.field(default_factory=list)  # comments marked resolved this run
+    dismissed: list[str] = dataclasses.field(default_factory=list)  # findings a person dismissed (not posted)
     not_posted: list[tuple[Finding, str]] = dataclasses.field(default_factory=list)  # (finding, why)
     warnings: list[str] = dataclasses.field(default_factory=list)  # problems that lost no finding
     summary_id: int | None = None
@@ -56,7 +64,7 @@ class PublishResult:
     def describe(self) -> str:
         lines = [(f'{self.platform}: {len(self.inline_posted)} inline comment(s) posted, '
                   f'{len(self.inline_kept)} already present, {len(self.in_summary)} finding(s) in the summary, '
-                  f'{len(self.resolved)} marked resolved')]
+                  f'{len(self.resolved)} marked resolved, {len(self.dismissed)} dismissed')]
         lines += [f'warning: {_printable(w)}' for w in self.warnings]
         if self.summary_error is not None:
             lines.append(f'NOT POSTED: the summary comment: {_printable(self.summary_error)}')

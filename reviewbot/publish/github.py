@@ -3,11 +3,12 @@ issue comment edited in place. Never APPROVE or REQUEST_CHANGES: the event is a 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from reviewbot.core import Diff, Report
 from reviewbot.errors import PublishError
-from reviewbot.publish import GitHubTarget, PublishResult, retry
+from reviewbot.publish import GitHubTarget, PublishResult, dismiss, retry
 from reviewbot.publish.engine import Posted, Rejected, run
 from reviewbot.publish.markers import parse_marker
 from reviewbot.publish.plan import Inline
@@ -16,15 +17,43 @@ REVIEW_EVENT = 'COMMENT'
 REVIEW_BODY = 'reviewbot: inline comments for this commit; the summary is in the conversation.'
 
 
+def _with_retries(requester: Any, policy: retry.RetryPolicy) -> None:
+    """Every request of this client goes through retry.RetryAdapter (attempts counted per request).
+    PyGithub takes only a urllib3 Retry; the connection class of this one client is swapped instead."""
+    attr = '_Requester__connectionClass'
+    base = getattr(requester, attr, None)
+    if base is None:  # a PyGithub without it would post without our retries: refuse, loudly
+        raise PublishError('this PyGithub has no per-client connection class; reviewbot needs PyGithub 2.x')
+
+    class Connection(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            retry.mount(self.session, policy)
+    setattr(requester, attr, Connection)
+
+
 def make_client(target: GitHubTarget) -> Any:
     from github import Github
-    return Github(
+    gh = Github(
         auth=target.auth, base_url=target.base_url.rstrip('/'),
         timeout=max(1, math.ceil(target.retry.timeout)),  # PyGithub insists on whole seconds
         retry=None,  # our own bounded retry (reviewbot.publish.retry) also handles 429 and timeouts
         seconds_between_requests=target.seconds_between_requests,
         seconds_between_writes=target.seconds_between_writes,
     )
+    _with_retries(gh.requester, target.retry)
+    return gh
+
+
+def _message(e: Any) -> str:
+    data = getattr(e, 'data', None)
+    if isinstance(data, dict):
+        msg = str(data.get('message', '') or '')
+        errors = data.get('errors')
+        if errors:
+            msg += ': ' + '; '.join(str(x.get('message', x) if isinstance(x, dict) else x) for x in errors)
+        return msg
+    return data if isinstance(data, str) and not data.lstrip().startswith(('<', '{', '[')) else ''
 
 
 def classify(e: BaseException, policy: retry.RetryPolicy) -> retry.Transient | None:
@@ -34,38 +63,35 @@ def classify(e: BaseException, policy: retry.RetryPolicy) -> retry.Transient | N
         return retry.Transient(f'{type(e).__name__}')
     if not isinstance(e, GithubException):
         return None
-    status = e.status
-    headers = e.headers or {}
-    message = str((e.data or {}).get('message', '') if isinstance(e.data, dict) else e.data)
-    if status >= 500:
-        return retry.Transient(f'HTTP {status}')
-    limited = (retry.header(headers, 'retry-after') is not None
-               or retry.header(headers, 'x-ratelimit-remaining') == '0'
-               or 'rate limit' in message.lower())
-    if status == 429 or (status == 403 and limited):
-        wait = retry.rate_limit_wait(headers, policy.clock)
-        return retry.Transient(f'HTTP {status} rate limited',
-                               wait if wait is not None else policy.secondary_limit_delay)
-    return None
+    return retry.classify_status(e.status, e.headers or {}, _message(e), policy)
 
 
-def _error_text(e: BaseException) -> str:
-    data = getattr(e, 'data', None)
-    if isinstance(data, dict):
-        msg = str(data.get('message', ''))
-        errors = data.get('errors')
-        if errors:
-            msg += ': ' + '; '.join(str(x.get('message', x) if isinstance(x, dict) else x) for x in errors)
-        return f'HTTP {getattr(e, "status", "?")} {msg}'.strip()
-    return str(e)
+def _words(msg: str) -> str:
+    """GitHub's message as words in a sentence: 'Bad credentials' -> 'bad credentials'."""
+    msg = ' '.join(msg.split())[:300]
+    return msg.lower() if re.fullmatch(r"[A-Za-z][A-Za-z ,.'-]*", msg) else msg
+
+
+def error_text(e: BaseException) -> str:
+    """An API error in words on one line, e.g. 'bad credentials (HTTP 401)'; never the raw JSON."""
+    import requests
+    from github import GithubException
+    if isinstance(e, retry.GaveUp):
+        return str(e)
+    if isinstance(e, GithubException):
+        return f'{_words(_message(e)) or "no message"} (HTTP {e.status})'
+    if isinstance(e, requests.exceptions.RequestException):
+        return f'no answer ({type(e).__name__})'
+    return f'{type(e).__name__}: {e}'
+
 
 
 class GitHubForge:
     platform = 'github'
 
     def __init__(self, target: GitHubTarget) -> None:
-        from github import Auth
         self.target = target
+        self.where = f'GitHub {target.repo}#{target.pr_number}'
         self.batch_size = target.batch_size
         self.gh = make_client(target)
         self.repo: Any = None
@@ -74,37 +100,49 @@ class GitHubForge:
         # who we are: comments by anyone else never count as ours, whatever their marker says
         self.login: str | None = None
         self._partial: dict[str, Any] = {}
-        self._login_unknown = False
-        self.app = isinstance(target.auth, (Auth.AppInstallationAuth, Auth.AppAuth))
 
     def classify(self, e: BaseException) -> retry.Transient | None:
         return classify(e, self.target.retry)
 
+    def describe(self, e: BaseException) -> str:
+        return error_text(e)
+
+    def identity(self) -> str:
+        """The login this token posts as. A transient failure is retried like any request; when the
+        identity cannot be established the run stops before posting (never "nothing is mine")."""
+        from github import Auth, GithubException, GithubIntegration
+        if self.target.bot_login:
+            return self.target.bot_login
+        auth = self.target.auth
+        app_auth = auth if isinstance(auth, Auth.AppAuth) else getattr(auth, '_app_auth', None)
+        if isinstance(app_auth, Auth.AppAuth):  # a GitHub App: GET /app (with its JWT) names its slug
+            integration = GithubIntegration(auth=app_auth, base_url=self.target.base_url.rstrip('/'), retry=None,
+                                            seconds_between_requests=self.target.seconds_between_requests)
+            _with_retries(integration.requester, self.target.retry)
+            return f'{integration.get_app().slug}[bot]'
+        try:
+            return str(self.gh.get_user().login)
+        except GithubException as e:
+            if e.status in (403, 404):  # an installation token (Actions' GITHUB_TOKEN) may not read /user
+                raise PublishError(f'{self.where}: cannot tell which account this token posts as '
+                                   f'(GET /user: {error_text(e)}); pass --bot-login, e.g. '
+                                   "--bot-login 'github-actions[bot]' for Actions' GITHUB_TOKEN") from e
+            raise
+
     def open(self) -> tuple[str, str]:
-        from github import GithubException
+        if self.login is None:
+            self.login = self.identity()
         if self.repo is None:
             self.repo = self.gh.get_repo(self.target.repo)
         if self.pr is None:
             self.pr = self.repo.get_pull(self.target.pr_number)
         if self.commit is None:
             self.commit = self.repo.get_commit(self.pr.head.sha)
-        if self.login is None and not self.app and not self._login_unknown:
-            try:
-                self.login = self.gh.get_user().login
-            except GithubException as e:
-                if e.status not in (401, 403, 404):
-                    raise
-                # Actions' GITHUB_TOKEN is an installation token: /user is forbidden; it posts as a Bot
-                self._login_unknown = True
         return self.pr.head.sha, self.pr.html_url or ''
 
     def _ours(self, c: Any) -> bool:
         user = c.user
-        if user is None:
-            return False
-        if self.login is not None:
-            return user.login == self.login
-        return user.type == 'Bot'  # installation tokens cannot ask /user; Apps post as Bots
+        return user is not None and self.login is not None and user.login.lower() == self.login.lower()
 
     def _resumable(self, name: str, make: Any) -> list[Any]:
         """All items of a paginated listing. A PaginatedList keeps the pages it already has and
@@ -118,11 +156,20 @@ class GitHubForge:
 
     def list_inline(self) -> list[Posted]:
         out = []
-        for c in self._resumable('review', self.pr.get_review_comments):
+        listed = self._resumable('review', self.pr.get_review_comments)
+        for c in listed:
             m = parse_marker(c.body)
             if m is not None and not m.is_summary and self._ours(c):
                 out.append(Posted(m, c.body, c.path or '', c))
+        dismiss.github_replies(out, listed, self._ours)
         return out
+
+    def read_resolved(self, posted: list[Posted]) -> None:
+        dismiss.github_resolved(self.gh.requester, self.target.repo, self.target.pr_number,
+                                     posted, self.login)
+
+    def thumbs_down(self, posted: Posted) -> str | None:
+        return dismiss.github_thumbs_down(posted.handle, self._ours)
 
     def list_summaries(self) -> list[Posted]:
         out = []
@@ -145,7 +192,7 @@ class GitHubForge:
             self.pr.create_review(commit=self.commit, body=REVIEW_BODY, event=REVIEW_EVENT, comments=comments)
         except GithubException as e:
             if e.status == 422:
-                raise Rejected(_error_text(e)) from e
+                raise Rejected(error_text(e)) from e
             raise
 
     def discard_strays(self) -> None:
@@ -165,30 +212,32 @@ def publish_github(report: Report, diff: Diff, target: GitHubTarget) -> PublishR
     import requests
     from github import GithubException
     result = PublishResult('github')
+    where = f'GitHub {target.repo}#{target.pr_number}'
     try:
         forge = GitHubForge(target)
-        return run(report, diff, forge, target.retry, result)
-    except retry.GaveUp as e:
-        raise PublishError(f'GitHub {target.repo}#{target.pr_number}: {e}') from e
-    except GithubException as e:
-        raise PublishError(f'GitHub {target.repo}#{target.pr_number}: {_error_text(e)}') from e
+        return run(report, diff, forge, target.retry, result, target.expect_head, target.map_moved_head)
+    except (retry.GaveUp, GithubException) as e:
+        raise PublishError(f'{where}: {error_text(e)}') from e
     except requests.exceptions.RequestException as e:
-        raise PublishError(f'GitHub {target.base_url}: {type(e).__name__}: {e}') from e
+        raise PublishError(f'{where}: {target.base_url} did not answer ({type(e).__name__})') from e
 
 
 def fetch_diff_bytes(target: GitHubTarget) -> bytes:
     """The PR's diff rebuilt from `pr.get_files()` patches, as git-style unified diff bytes."""
     forge = GitHubForge(target)
-    policy = target.retry
 
     def files() -> list[Any]:
         pr = forge.gh.get_repo(target.repo).get_pull(target.pr_number)
         return list(pr.get_files())
+    import requests
     from github import GithubException
     try:
-        listed = retry.call(files, policy, forge.classify, 'list the pull request files')
+        listed = files()
     except (retry.GaveUp, GithubException) as e:
-        raise PublishError(f'GitHub {target.repo}#{target.pr_number}: cannot read the diff: {e}') from e
+        raise PublishError(f'{forge.where}: cannot read the diff: {error_text(e)}') from e
+    except requests.exceptions.RequestException as e:
+        raise PublishError(f'{forge.where}: cannot read the diff: {target.base_url} did not answer '
+                           f'({type(e).__name__})') from e
     chunks = []
     for f in listed:
         new = f.filename

@@ -2,12 +2,13 @@
 diff_refs and checked to be a DiffNote; one summary note edited in place."""
 from __future__ import annotations
 
+import re
 import urllib.parse
 from typing import Any
 
 from reviewbot.core import Diff, LineKind, Report
 from reviewbot.errors import PublishError
-from reviewbot.publish import GitLabTarget, PublishResult, retry
+from reviewbot.publish import GitLabTarget, PublishResult, dismiss, retry
 from reviewbot.publish.engine import Posted, Rejected, run
 from reviewbot.publish.markers import parse_marker
 from reviewbot.publish.plan import Inline
@@ -20,8 +21,9 @@ def server_url(url: str) -> str:
 
 
 def make_client(target: GitLabTarget, seen_headers: dict[str, str]) -> Any:
-    """A python-gitlab client whose own retries are off (ours are bounded and injectable); the headers
-    of the last response are kept in `seen_headers` (GitlabError does not carry Retry-After)."""
+    """A python-gitlab client whose own retries are off: every request goes through retry.RetryAdapter
+    (the policy GitHub uses too); the headers of the last response are kept in `seen_headers`
+    (GitlabError does not carry Retry-After)."""
     import gitlab
     import requests
 
@@ -31,6 +33,7 @@ def make_client(target: GitLabTarget, seen_headers: dict[str, str]) -> Any:
             return super().http_request(*args, **kwargs)
 
     session = requests.Session()
+    retry.mount(session, target.retry)
 
     def keep_headers(response: Any, *args: Any, **kwargs: Any) -> None:
         seen_headers.clear()
@@ -47,14 +50,32 @@ def classify(e: BaseException, policy: retry.RetryPolicy, headers: dict[str, str
         return retry.Transient(type(e).__name__)
     if not isinstance(e, gitlab.exceptions.GitlabError) or e.response_code is None:
         return None
-    code = e.response_code
-    if code >= 500:
-        return retry.Transient(f'HTTP {code}')
-    if code == 429 or (code == 403 and retry.rate_limit_wait(headers, policy.clock) is not None):
-        wait = retry.rate_limit_wait(headers, policy.clock)
-        return retry.Transient(f'HTTP {code} rate limited',
-                               wait if wait is not None else policy.secondary_limit_delay)
-    return None
+    return retry.classify_status(e.response_code, headers, _message(e), policy)
+
+
+def _message(e: Any) -> str:
+    msg = getattr(e, 'error_message', '') or ''
+    if isinstance(msg, dict):  # {'note': ['is too long']}
+        msg = '; '.join(f'{k} {" ".join(map(str, v)) if isinstance(v, list) else v}' for k, v in msg.items())
+    msg = ' '.join(str(msg).split())[:300]
+    code = getattr(e, 'response_code', None)
+    # GitLab repeats the status in its messages: '401 Unauthorized', '404 Project Not Found'
+    return re.sub(rf'^{code}\b:? *', '', msg) if code else msg
+
+
+def error_text(e: BaseException) -> str:
+    """An API error in words on one line, e.g. 'unauthorized (HTTP 401)'; never the raw JSON."""
+    import gitlab
+    import requests
+    if isinstance(e, retry.GaveUp):
+        return str(e)
+    if isinstance(e, gitlab.exceptions.GitlabError):
+        msg = _message(e)
+        msg = msg.lower() if re.fullmatch(r"[A-Za-z][A-Za-z ,.'-]*", msg) else msg
+        return f'{msg or "no message"} (HTTP {e.response_code})' if e.response_code else (msg or type(e).__name__)
+    if isinstance(e, requests.exceptions.RequestException):
+        return f'no answer ({type(e).__name__})'
+    return f'{type(e).__name__}: {e}'
 
 
 class GitLabForge:
@@ -63,6 +84,7 @@ class GitLabForge:
 
     def __init__(self, target: GitLabTarget) -> None:
         self.target = target
+        self.where = f'GitLab project {target.project} MR !{target.mr_iid}'
         self.headers: dict[str, str] = {}
         self.gl = make_client(target, self.headers)
         self.project = self.gl.projects.get(target.project, lazy=True)
@@ -74,12 +96,17 @@ class GitLabForge:
     def classify(self, e: BaseException) -> retry.Transient | None:
         return classify(e, self.target.retry, self.headers)
 
+    def describe(self, e: BaseException) -> str:
+        return error_text(e)
+
     def open(self) -> tuple[str, str]:
         if self.mr is None:
             self.mr = self.project.mergerequests.get(self.target.mr_iid)
-        if self.username is None:
+        if self.username is None:  # who we are: a transient failure is retried; a refusal stops the run
             self.gl.auth()
-            self.username = self.gl.user.username
+            self.username = self.gl.user.username if self.gl.user is not None else None
+            if not self.username:
+                raise PublishError(f'{self.where}: cannot tell which account this token posts as (GET /user)')
         refs = self.mr.diff_refs or {}
         if not refs.get('head_sha'):
             raise PublishError(f'GitLab MR !{self.target.mr_iid} has no diff_refs yet; retry when its diff is ready')
@@ -115,9 +142,13 @@ class GitLabForge:
                 strays.setdefault(m.fingerprint, []).append(first['id'])
                 continue
             path = (first.get('position') or {}).get('new_path') or ''
-            out.append(Posted(m, first['body'], path, (d.id, first['id'])))
+            out.append(Posted(m, first['body'], path, (d.id, first['id']),
+                              dismiss.gitlab_thread(notes, self._ours, m.resolved)))
         self.strays = strays
         return out
+
+    def thumbs_down(self, posted: Posted) -> str | None:
+        return dismiss.gitlab_thumbs_down(self.mr, posted.handle[1], self._ours)
 
     def list_summaries(self) -> list[Posted]:
         out = []
@@ -145,12 +176,16 @@ class GitLabForge:
         import gitlab
         for i, body in batch:
             for stray in self.strays.pop(i.fingerprint, []):
-                self.mr.notes.delete(stray)  # a retry: the earlier attempt left a plain note
+                try:
+                    self.mr.notes.delete(stray)  # a retry: the earlier attempt left a plain note
+                except gitlab.exceptions.GitlabDeleteError as e:
+                    if e.response_code != 404:  # 404: already gone
+                        raise
             try:
                 d = self.mr.discussions.create({'body': body, 'position': self._position(i)})
             except gitlab.exceptions.GitlabCreateError as e:
                 if e.response_code in (400, 422):
-                    raise Rejected(f'HTTP {e.response_code} {e.error_message}') from e
+                    raise Rejected(error_text(e)) from e
                 raise
             note = (d.attributes.get('notes') or [{}])[0]
             if note.get('type') != 'DiffNote':
@@ -158,8 +193,8 @@ class GitLabForge:
                 try:
                     self.mr.notes.delete(note['id'])
                 except Exception as e:
-                    raise Rejected(f'GitLab did not attach the comment to the diff, and the plain '
-                                   f'comment it made instead (note {note.get("id")}) could not be removed: {e}') from e
+                    raise Rejected(f'GitLab did not attach the comment to the diff, and the plain comment it '
+                                   f'made instead (note {note.get("id")}) could not be removed: {error_text(e)}') from e
                 raise Rejected('GitLab did not attach the comment to the diff (not a DiffNote)')
 
     def discard_strays(self) -> None:
@@ -170,10 +205,8 @@ class GitLabForge:
                 try:
                     self.mr.notes.delete(note_id)
                 except gitlab.exceptions.GitlabDeleteError as e:
-                    if e.response_code is not None and (e.response_code >= 500 or e.response_code == 429):
-                        raise  # transient: retried
                     if e.response_code != 404:  # 404: already gone
-                        raise Rejected(f'note {note_id}: {e}') from e
+                        raise Rejected(f'note {note_id}: {error_text(e)}') from e
                 self.strays[fp].remove(note_id)
             del self.strays[fp]
 
@@ -201,16 +234,17 @@ def publish_gitlab(report: Report, diff: Diff, target: GitLabTarget) -> PublishR
     result = PublishResult('gitlab')
     where = f'GitLab project {target.project} MR !{target.mr_iid}'
     try:
-        return run(report, diff, GitLabForge(target), target.retry, result)
+        return run(report, diff, GitLabForge(target), target.retry, result, target.expect_head,
+                   target.map_moved_head)
     except retry.GaveUp as e:
         raise PublishError(f'{where}: {e}') from e
     except gitlab.exceptions.GitlabAuthenticationError as e:
-        raise PublishError(f'{where}: the token was refused ({e}); use a project access token with api '
-                           'scope (CI_JOB_TOKEN cannot comment on merge requests)') from e
+        raise PublishError(f'{where}: the token was refused ({error_text(e)}); use a project access token '
+                           'with api scope (CI_JOB_TOKEN cannot comment on merge requests)') from e
     except gitlab.exceptions.GitlabError as e:
-        raise PublishError(f'{where}: {e}') from e
+        raise PublishError(f'{where}: {error_text(e)}') from e
     except requests.exceptions.RequestException as e:
-        raise PublishError(f'{where}: {type(e).__name__}: {e}') from e
+        raise PublishError(f'{where}: {target.url} did not answer ({type(e).__name__})') from e
 
 
 def fetch_diff_bytes(target: GitLabTarget) -> bytes:
@@ -219,11 +253,14 @@ def fetch_diff_bytes(target: GitLabTarget) -> bytes:
     forge = GitLabForge(target)
     pid = urllib.parse.quote(str(target.project), safe='')
     path = f'/projects/{pid}/merge_requests/{target.mr_iid}/diffs'
+    import requests
     try:
-        files = retry.call(lambda: forge._resumable('diffs', lambda: forge.gl.http_list(path, iterator=True)),
-                           target.retry, forge.classify, 'list the merge request diffs')
+        files = forge._resumable('diffs', lambda: forge.gl.http_list(path, iterator=True))
     except (retry.GaveUp, gitlab.exceptions.GitlabError) as e:
-        raise PublishError(f'GitLab project {target.project} MR !{target.mr_iid}: cannot read the diff: {e}') from e
+        raise PublishError(f'{forge.where}: cannot read the diff: {error_text(e)}') from e
+    except requests.exceptions.RequestException as e:
+        raise PublishError(f'{forge.where}: cannot read the diff: {target.url} did not answer '
+                           f'({type(e).__name__})') from e
     chunks = []
     for f in files:
         old, new = f['old_path'], f['new_path']

@@ -65,6 +65,7 @@ class SummaryInput:
     gone: list[tuple[str, str]]  # (fingerprint, path) of findings of the last run that disappeared
     skipped: list[Skipped] = dataclasses.field(default_factory=list)  # what the review did not cover
     notes: list[str] = dataclasses.field(default_factory=list)  # the report's notes (e.g. cloud not used)
+    dismissed: list[tuple[Finding, str]] = dataclasses.field(default_factory=list)  # (finding, how), by a person
 
 
 def _location(f: Finding) -> str:
@@ -85,6 +86,23 @@ def _summary_item(f: Finding, reason: str, platform: str) -> str:
     return '\n'.join(lines)
 
 
+def _dismissed_lines(dismissed: list[tuple[Finding, str]]) -> list[str]:
+    """The findings a person dismissed (still reported, not posted again); names go in code spans."""
+    if not dismissed:
+        return []
+    n = len(dismissed)
+    head = (f'**Dismissed:** {n} finding{"s" if n != 1 else ""} dismissed on this request '
+            '(resolved, answered "false positive" / "won\'t fix" / "not a bug", or thumbs-down); '
+            'not posted again.')
+    lines = ['', head]
+    for f, how in dismissed[:50]:
+        lines.append(f'- {sanitize.code_span(f.category, 120)} at {_location(f)}: '
+                     f'{sanitize.code_span(how, 200)}')
+    if n > 50:
+        lines.append(f'- … and {n - 50} more dismissed')
+    return lines
+
+
 def summary_body(s: SummaryInput, platform: str) -> tuple[str, list[tuple[Finding, str]]]:
     """The summary, and the summary findings that did not fit (they must be reported as not posted)."""
     total = len(s.all_fps)
@@ -97,6 +115,7 @@ def summary_body(s: SummaryInput, platform: str) -> tuple[str, list[tuple[Findin
         head.append(f'{total} finding{"s" if total != 1 else ""} on {sha}: '
                     f'{s.inline_new + s.inline_kept} inline ({s.inline_new} new, {s.inline_kept} already posted), '
                     f'{len(s.in_summary)} listed below.')
+    head += _dismissed_lines(s.dismissed)
     if s.first_run:
         head += ['', '**Since the last run:** this is the first run on this request.']
     else:

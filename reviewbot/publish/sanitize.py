@@ -2,8 +2,10 @@
 
 A report may come from another CI job or from a model that read hostile code, so everything in it is
 treated as data. After `prose()` a text cannot:
-  - @mention a user or team (a zero-width joiner follows every `@`; GitHub's and GitLab's mention
-    parsers need a name character right after it);
+  - @mention a user or team, or reference an issue, pull/merge request, milestone, label, epic or
+    snippet anywhere in a line (`@name`, `#1`, `!1`, `%name`, `~label`, `&1`, `$1`, `GH-1`): a zero-width
+    joiner follows every such sigil, and the forges' reference parsers need a name character right
+    after it (a reference would post "mentioned in ..." on the issue it names);
   - inject HTML, hide content (`<!-- -->`, `<details>`), or open a code span/fence (every Markdown
     punctuation character is backslash-escaped, so it renders as itself);
   - link anywhere (Markdown link/image brackets are escaped, URLs are defanged inside a code span);
@@ -46,6 +48,24 @@ def truncate(text: str, limit: int) -> str:
     return text[:max(0, limit - len(TRUNCATED))] + TRUNCATED
 
 
+_SIGILS = set('@#!%~&$')  # mention and reference prefixes of GitHub and GitLab
+_GH_REF = re.compile(r'(?i)\b(gh)(-\d)')
+_URL_TRAILING = '.,:;!?\'"*_~'
+
+
+def _url_end(url: str) -> int:
+    """Where a matched URL really ends: trailing punctuation and an unbalanced `)` stay outside
+    (as GitHub's autolinker decides), so `(see https://x.example/a)` keeps its `)`."""
+    end = len(url)
+    while end:
+        ch = url[end - 1]
+        if ch in _URL_TRAILING or (ch == ')' and url[:end].count('(') < url[:end].count(')')):
+            end -= 1
+        else:
+            break
+    return end
+
+
 def _defang_url(url: str) -> str:
     """A URL as inert text: no scheme, dots bracketed, inside a code span (no backticks can occur)."""
     url = url.replace(':', '[:]').replace('.', '[.]').replace('@', '@' + ZWJ)
@@ -53,14 +73,12 @@ def _defang_url(url: str) -> str:
 
 
 def _escape_plain(text: str) -> str:
+    text = _GH_REF.sub(lambda m: m.group(1) + ZWJ + m.group(2), text)  # GH-1 is an issue reference
     out = []
     for ch in text:
-        if ch == '@':
-            out.append('@' + ZWJ)
-        elif ch in _ESCAPE:
-            out.append('\\' + ch)
-        else:
-            out.append(ch)
+        out.append('\\' + ch if ch in _ESCAPE else ch)
+        if ch in _SIGILS:
+            out.append(ZWJ)
     return ''.join(out)
 
 
@@ -69,9 +87,14 @@ def _escape_line(line: str) -> str:
     pieces = []
     pos = 0
     for m in _URL.finditer(line):
+        if m.start() < pos:
+            continue
+        end = m.start() + _url_end(m.group(0))
+        if end == m.start():
+            continue
         pieces.append(_escape_plain(line[pos:m.start()]))
-        pieces.append(_defang_url(m.group(0)))
-        pos = m.end()
+        pieces.append(_defang_url(line[m.start():end]))
+        pos = end
     pieces.append(_escape_plain(line[pos:]))
     escaped = ''.join(pieces)
     if escaped and escaped[0] in _LINE_START_ESCAPE:

@@ -5,7 +5,7 @@ import collections
 import re
 from collections.abc import Iterable
 
-from reviewbot.core import Coverage, Finding, Severity, Side
+from reviewbot.core import Basis, Coverage, Finding, Severity, Side
 
 # C0/C1 controls (ESC starts terminal escape sequences) and the bidi overrides of "Trojan Source":
 # model text must never recolour a terminal, move the cursor or reorder what a reviewer reads.
@@ -77,8 +77,19 @@ def severity_counts(findings: Iterable[Finding]) -> str:
 
 
 def reviewed_text(cov: Coverage) -> str:
-    return (f'reviewed {plural(cov.files_reviewed, "file")}, {plural(cov.hunks_reviewed, "hunk")}, '
-            f'{plural(cov.lines_reviewed, "line")}')
+    return (f'reviewed {plural(cov.files_reviewed, "file")}{basis_text(cov)}, '
+            f'{plural(cov.hunks_reviewed, "hunk")}, {plural(cov.lines_reviewed, "line")}')
+
+
+_BASIS_WORDS = {Basis.FULL: 'in full', Basis.BLOB: 'from blobs', Basis.FRAGMENTS: 'from fragments'}
+
+
+def basis_text(cov: Coverage) -> str:
+    """' (2 in full, 1 from fragments)', or '' when every file was read in full."""
+    counts = collections.Counter(b.basis for b in cov.files)
+    if not counts or set(counts) == {Basis.FULL}:
+        return ''
+    return ' (' + ', '.join(f'{counts[b]} {w}' for b, w in _BASIS_WORDS.items() if counts[b]) + ')'
 
 
 def skipped_groups(cov: Coverage) -> list[tuple[str, int, str, int]]:

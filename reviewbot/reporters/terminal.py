@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from typing import TextIO
 
-from reviewbot.core import Finding, Report, Severity
+from reviewbot.core import Basis, Finding, Report, Severity
 from reviewbot.reporters._common import (
     line_span,
     message_with_side,
@@ -96,6 +96,11 @@ def render(report: Report, *, color: bool = False) -> str:
         out.append('')
     for note in report.notes:
         out.append(f'note: {visible(note)}')
+    for b in report.coverage.files:
+        if b.basis is not Basis.FULL:  # said per file: a fragment review sees less than the file
+            how = 'from blobs' if b.basis is Basis.BLOB else 'from the diff\'s fragments only'
+            out.append(f'note: {visible(b.path, keep_newlines=False)}: reviewed {how} '
+                       f'({visible(b.detail, keep_newlines=False)})')
     if report.egress:
         out.append(f'note: {plural(len(report.egress), "request")} left this machine '
                    '(listed under "egress" in --format json)')

@@ -6,7 +6,9 @@ written for each request before it leaves (reviewbot.privacy.receipts), and the 
 one finding each -- is parsed strictly: a finding must point at an added line that was sent.
 Protocols: OpenAI-compatible POST {base_url}/chat/completions (also in-house gateways), or
 Anthropic POST {base_url}/messages. The API key is read only from the variable named by
-cloud.api_key_env. Any failure is a note in the report; the local review goes on.
+cloud.api_key_env, which may never be a CI platform's credential (GITHUB_TOKEN, CI_JOB_TOKEN, ...).
+In CI every cloud.* key comes from the base commit's config (reviewbot.ci.trusted_config), never
+from the pull request. Any failure is a note in the report; the local review goes on.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from reviewbot.config import Config
+from reviewbot.config import Config, credential_env_problem
 from reviewbot.core import FileChange, Finding, Severity
 from reviewbot.errors import ReviewbotError
 from reviewbot.platform import PlatformContext, detect, from_git_remotes
@@ -127,6 +129,8 @@ class CloudReviewer:
                 raise CloudError('cloud.model is not set')
             url = endpoint(cloud)
             key_env = cloud['api_key_env'] or DEFAULT_KEY_ENV[cloud['provider']]
+            if problem := credential_env_problem(key_env):  # also checked when the config loads
+                raise CloudError(f'cloud.api_key_env {problem}')
             api_key = self.env.get(key_env, '')
             if not api_key:
                 raise CloudError(f'the API key variable {key_env} is not set')
@@ -226,6 +230,7 @@ class CloudReviewer:
         else:
             headers['Authorization'] = f'Bearer {api_key}'
         path = receipts.receipts_path(cloud, ctx.repo_root)
+        key_env = cloud['api_key_env'] or DEFAULT_KEY_ENV[cloud['provider']]
         attempts = int(cloud['max_retries']) + 1
         read_timeout = float(cloud['timeout_read'])
         with httpx.Client(transport=self.transport, follow_redirects=False,
@@ -242,7 +247,9 @@ class CloudReviewer:
                     files=payload.files, hunks=payload.hunks, redactions=payload.redactions,
                     attempt=attempt, repo=repo, stage=ctx.stage)
                 receipts.append(path, receipt)  # raises: no receipt, no request
-                result.egress.append({**receipt, 'receipts_file': str(path)})
+                result.egress.append({**receipt, 'destination': 'cloud', 'method': 'POST',
+                                      'credential_env': key_env,
+                                      'receipts_file': str(path)})
                 result.stats['requests'] = attempt
                 wait: float | None
                 try:

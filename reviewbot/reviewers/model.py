@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reviewbot.config import Config
+from reviewbot.config import Config, resolve_inside
 from reviewbot.core import FileChange, Finding, Hunk, LineKind, Severity, Skipped
 from reviewbot.errors import ModelError
 from reviewbot.reviewers import ReviewContext, ReviewerResult
@@ -93,6 +93,7 @@ class Unit:
     view: str = ''  # the numbered code shown to the model
     score: float | None = None  # triage risk, 0..1
     scan: Any = None  # the Scan of the unit, once triaged
+    cached_answer: bool = False  # the model's answer came from the result cache
 
     @property
     def first_line(self) -> int:
@@ -612,6 +613,9 @@ class ModelReviewer:
 
     def model_identity(self) -> str:
         """Model name and precision for cache keys, found without loading the model."""
+        server = str(_cfg(self.config, 'server', '') or '')
+        if server:  # the same before and after the server is first asked, and never a local model's
+            return f'server|{server.rstrip("/")}'
         if self._model is not None:
             return f'{getattr(self._model, "name", "?")}|{getattr(self._model, "precision", "")}'
         try:
@@ -656,10 +660,9 @@ class ModelReviewer:
         path = str(_cfg(self.config, 'guidelines', '') or '')
         if not path:
             return ''
-        p = Path(path)
-        if not p.is_absolute():
-            base = ctx.repo_root or (self.config.source.parent if self.config.source else Path.cwd())
-            p = Path(base) / p
+        # inside the repository, symbolic links followed: the file goes into every prompt
+        base = ctx.repo_root or (self.config.source.parent if self.config.source else Path.cwd())
+        p = resolve_inside(Path(base), path, 'guidelines')
         try:
             text = p.read_text(encoding='utf-8', errors='replace').strip()
         except OSError:
@@ -670,6 +673,15 @@ class ModelReviewer:
     # Review ---------------------------------------------------------------------------------
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
         result = ReviewerResult()
+        try:
+            return self._review(files, ctx, result)
+        finally:
+            # every request to an in-house server is in the report's egress log
+            take = getattr(self._model, 'take_egress', None)
+            if callable(take):
+                result.egress.extend(take())
+
+    def _review(self, files: list[FileChange], ctx: ReviewContext, result: ReviewerResult) -> ReviewerResult:
         stats: dict[str, Any] = {'units': 0, 'triaged': 0, 'generated': 0, 'cache_hits': 0,
                                  'model_calls': 0, 'findings': 0, 'dropped': {}}
         result.stats = stats
@@ -707,8 +719,16 @@ class ModelReviewer:
             checked = validate(parse_output(text), u, confidence=u.score)
             for reason, n in checked.dropped.items():
                 stats['dropped'][reason] = stats['dropped'].get(reason, 0) + n
+            if u.cached_answer:  # the finding says it was computed in an earlier run
+                checked.findings[:] = [dataclasses.replace(f, extra={**f.extra, 'cached': True})
+                                       for f in checked.findings]
             result.findings.extend(checked.findings)
         stats['findings'] = len(result.findings)
+        cached = sum(1 for f in result.findings if f.extra.get('cached'))
+        if cached:
+            result.notes.append(f'model: {cached} of {len(result.findings)} findings answered from the '
+                                'result cache (computed in an earlier run; nothing was asked of the '
+                                'model for them in this one)')
         if stats['dropped']:
             parts = ', '.join(f'{n} {r}' for r, n in sorted(stats['dropped'].items()))
             result.notes.append(f'model: dropped {sum(stats["dropped"].values())} unusable '
@@ -760,6 +780,7 @@ class ModelReviewer:
         hit = self.cache.get(key)
         if hit is not None and isinstance(hit.get('text'), str):
             stats['cache_hits'] += 1
+            u.cached_answer = True
             return hit['text'], True
         if not self._time_for(ctx, self._prompt_cost(u, self.max_new_tokens // 3)):
             return None

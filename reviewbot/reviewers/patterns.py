@@ -11,7 +11,9 @@ function, weak random for secrets, XXE, open redirects, prototype pollution, ...
 kept quiet on real, well-kept code (eval/results/rules-fp-c.md). semgrep runs fully offline (`--metrics=off`, only our local rule
 files, never the registry), once per review over all files: the new revisions are written into a
 temporary directory under their relative paths, so the startup cost is paid once. As with ruff, only
-hits that land on lines the diff adds are reported.
+hits that land on lines the diff adds are reported. A file whose new revision cannot be read (a bare
+patch) is scanned as its hunks made into one parseable program (reviewbot.fragments), and each hit
+is mapped back to its new-file line.
 
 semgrep is an optional extra (`pip install 'reviewbot[patterns]'`): without it the reviewer says so
 in a note and skips, it never fails the review.
@@ -28,6 +30,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from reviewbot import fragments
 from reviewbot.config import Config
 from reviewbot.core import ChangeKind, FileChange, Finding, Severity, Skipped
 from reviewbot.reviewers import (
@@ -152,18 +155,20 @@ class PatternsReviewer:
             # An empty ignore file: semgrep's built-in one would skip tests/, vendor/, ...
             (root / '.semgrepignore').write_text('')
             scanned: dict[str, FileChange] = {}
+            pieces: dict[str, fragments.Fragment] = {}  # files scanned from the diff's fragments
             for f in targets:
                 rel = _safe_relpath(f.path)
                 text = ctx.read_new_file(f.path) if rel is not None else None
-                if text is None and rel is not None and not f.path.endswith('.py'):
-                    # A diff without its repository: semgrep's parsers recover from the gaps, so
-                    # the diff's new-side lines at their true line numbers are scanned (not for
-                    # Python, whose indentation makes such a file unparseable).
-                    text = _new_side_at_true_lines(f)
+                frag = fragments.build(f) if text is None and rel is not None else None
+                if frag is not None:
+                    # A diff without its repository: its hunks, made into one parseable program
+                    # (reviewbot.fragments); findings are mapped back to new-file lines.
+                    text = frag.text
+                    pieces[str(rel)] = frag
                 if text is None:
-                    # Added lines alone do not parse as a program; semgrep needs the whole file.
-                    result.skipped.append(Skipped(f.path, 'new revision of the file not readable, '
-                                                  'semgrep needs the whole file', reviewer=self.name,
+                    reason = ('unsafe path in the diff' if rel is None
+                              else 'new revision of the file not readable, semgrep needs the whole file')
+                    result.skipped.append(Skipped(f.path, reason, reviewer=self.name,
                                                   lines=f.added_count))
                     continue
                 dest = root / rel
@@ -186,7 +191,7 @@ class PatternsReviewer:
                     result.skipped.append(Skipped(f.path, reason, reviewer=self.name,
                                                   lines=f.added_count))
                 return result
-        result.findings.extend(self._findings(scanned, out.get('results') or []))
+        result.findings.extend(self._findings(scanned, _mapped(out.get('results') or [], scanned, pieces)))
         for err in out.get('errors') or []:
             # A file semgrep could not parse (partly) is said, not hidden.
             path = str(err.get('path') or '').removeprefix('./')
@@ -245,3 +250,21 @@ def _new_side_at_true_lines(f: FileChange) -> str:
                              if ln.new_lineno is not None}
     last = max(lines, default=0)
     return '\n'.join(lines.get(n, '') for n in range(1, last + 1)) + '\n'
+
+
+def _mapped(results: list[dict[str, Any]], scanned: dict[str, FileChange],
+            pieces: dict[str, fragments.Fragment]) -> list[dict[str, Any]]:
+    """semgrep results with the lines of fragment files mapped to new-file lines; a result that
+    starts on scaffolding, or touches no added line, is dropped."""
+    out = []
+    for r in results:
+        path = str(r.get('path', '')).removeprefix('./')
+        frag = pieces.get(path)
+        if frag is None:
+            out.append(r)
+            continue
+        added, _ = new_side_lines(scanned[path])
+        line = frag.anchor(int(r['start']['line']), int(r.get('end', r['start'])['line']), added)
+        if line is not None:
+            out.append({**r, 'start': {**r['start'], 'line': line}, 'end': {**r['start'], 'line': line}})
+    return out

@@ -1,6 +1,7 @@
 """ruff on the changed lines of Python files: deterministic, local, milliseconds.
 
-ruff reads the whole new revision of each changed Python file (so names and imports resolve), and
+ruff reads the whole new revision of each changed Python file (so names and imports resolve), or
+for a bare patch the file's hunks made into one parseable program (reviewbot.fragments), and
 only diagnostics that land on lines the diff adds are kept: a review comments on the change, not on
 what was already there. The rule set is chosen for precision, not coverage: pyflakes checks that are
 real errors (undefined names, `is` with a literal, broken format strings, ...), bugbear rules that are
@@ -23,6 +24,7 @@ import subprocess
 from pathlib import PurePosixPath
 from typing import Any
 
+from reviewbot import fragments
 from reviewbot.config import Config
 from reviewbot.core import ChangeKind, FileChange, Finding, Severity, Skipped
 from reviewbot.reviewers import (
@@ -108,21 +110,10 @@ def run_ruff(binary: str, path: str, text: str, select: list[str], ignore: list[
 _MAX_SNIPPET_LINES = 200
 
 
-def _padded(lines: list) -> str:
-    """The given new-side lines at their line numbers (blank lines elsewhere), dedented together."""
-    import textwrap
-    body = textwrap.dedent('\n'.join(ln.text for ln in lines)).rstrip()
-    if body.endswith(':'):  # the hunk ends on a block opener whose body is outside it
-        body += ' pass'
-    return _with_imports('\n' * (lines[0].new_lineno - 1) + body + '\n') if lines else ''
-
-
 # A snippet has lost its imports, and ruff's bandit rules resolve calls through them
 # (`yaml.load` is S506 only if `yaml` is the module). Line 1 of a snippet that starts later is
 # blank padding: the usual modules are imported there, so line numbers stay true.
-_SNIPPET_IMPORTS = ('import os, sys, subprocess, pickle, marshal, shelve, yaml, hashlib, random, '
-                    'tempfile, sqlite3, requests, httpx, urllib.request, ssl, telnetlib, ftplib, '
-                    'xml.etree.ElementTree, jinja2')
+_SNIPPET_IMPORTS = fragments.SNIPPET_IMPORTS
 
 
 def _with_imports(text: str) -> str:
@@ -145,6 +136,25 @@ def _single_statement(text: str) -> str | None:
         if line.startswith(keyword):
             line = '_ = ' + line[len(keyword):]
     return line
+
+
+# In a fragment (reviewbot.fragments) these pyflakes rules still hold: they read one expression or
+# statement (format strings, duplicate keys, `is` with a literal, assert on a tuple, ...).
+FRAGMENT_F_RULES = frozenset({
+    'F501', 'F502', 'F503', 'F504', 'F505', 'F506', 'F507', 'F508', 'F509', 'F521', 'F522', 'F523',
+    'F524', 'F525', 'F601', 'F602', 'F621', 'F622', 'F631', 'F632', 'F633', 'F634', 'F707', 'F901'})
+# ... and these would be fooled by the scaffold: `nonlocal`, `global`, bare `raise` and `await`
+# whose real enclosing function or handler is outside the hunk.
+FRAGMENT_IGNORE = ('PLE0117', 'PLE0118', 'PLE0704', 'PLE1142')
+
+
+def _unawaited_finding(path: str, line: int, name: str, code: str) -> Finding:
+    return Finding(
+        path=path, line=line, end_line=line, severity=Severity.ERROR,
+        category='bug/unawaited-coroutine',
+        message=(f'`{name}(...)` is a coroutine and is never awaited here: it does not run, and '
+                 'the value used is a coroutine object. Add `await`.'),
+        reviewer='ruff', anchored_code=code)
 
 
 class RuffReviewer:
@@ -176,8 +186,9 @@ class RuffReviewer:
             text = ctx.read_new_file(f.path)
             try:
                 if text is None:
-                    # A diff without its repository: lint what the diff shows (see _snippets).
-                    diagnostics = self._lint_snippets(binary, f)
+                    # A diff without its repository: lint the diff's fragments (reviewbot.fragments)
+                    diagnostics, unawaited = self._lint_fragments(binary, f)
+                    result.findings.extend(unawaited)
                     result.stats['snippet_files'] = result.stats.get('snippet_files', 0) + 1
                 else:
                     diagnostics = run_ruff(binary, f.path, text, self.select, self.ignore)
@@ -191,42 +202,47 @@ class RuffReviewer:
                 result.findings.extend(self._unawaited(f, text))
         return result
 
-    def _lint_snippets(self, binary: str, f: FileChange) -> list[dict[str, Any]]:
-        """Diagnostics for a file whose full new revision is not available (a diff file or stdin
-        outside its repository). Each hunk's new side is linted on its own, dedented, at its real
-        line numbers; a hunk that does not parse alone (it starts mid-statement) is linted one
-        added line at a time. Rules that need the whole module (pyflakes' F: undefined or unused
-        names) are left out: in a snippet they would be wrong by construction."""
-        select = [r for r in self.select if not r.startswith('F')]
-        if not select:
-            return []
+    def _lint_fragments(self, binary: str, f: FileChange) -> tuple[list[dict[str, Any]], list[Finding]]:
+        """Diagnostics (at new-file lines) for a file whose full new revision is not available (a
+        diff file or stdin outside its repository), and unawaited coroutines in it. The hunks are
+        linted together as one repaired program (reviewbot.fragments); diagnostics that start on
+        scaffolding are dropped. Rules that need the whole module or are fooled by the scaffold
+        (undefined and unused names, `await`/`nonlocal`/bare `raise` out of their place) are left
+        out. Added lines the repair had to cut out are linted one at a time."""
+        select = [r for r in self.select if not r.startswith('F') or r in FRAGMENT_F_RULES]
+        ignore = self.ignore + list(FRAGMENT_IGNORE)
+        frag = fragments.build(f)
         out: list[dict[str, Any]] = []
-        for hunk in f.hunks:
-            new_side = [ln for ln in hunk.lines if ln.new_lineno is not None]
-            diags = run_ruff(binary, f.path, _padded(new_side), select, self.ignore)
-            if not any(_is_syntax_error(d) for d in diags):
-                out.extend(diags)
+        unawaited: list[Finding] = []
+        added, text_at = new_side_lines(f)
+        if frag is not None:
+            diags = drop_known_safe(run_ruff(binary, f.path, frag.text, select, ignore), frag.text)
+            for d in diags:
+                start = int(d['location']['row'])
+                end = int((d.get('end_location') or d['location'])['row'])
+                line = frag.anchor(start, end, added)
+                if line is not None and not _is_syntax_error(d):
+                    out.append({**d, 'location': {'row': line}, 'end_location': {'row': line}})
+            if 'unawaited-coroutine' not in self.ignore:
+                for row, name in unawaited_coroutines(frag.text):
+                    line = frag.anchor(row, row, added)
+                    if line is not None:
+                        unawaited.append(_unawaited_finding(f.path, line, name, text_at[line]))
+        for line in sorted(set(frag.dropped if frag is not None else added) & added)[:_MAX_SNIPPET_LINES]:
+            one = _single_statement(text_at[line])
+            if one is None:
                 continue
-            for ln in hunk.added[:_MAX_SNIPPET_LINES]:
-                one = _single_statement(ln.text)
-                if one is None:
-                    continue
-                text = _with_imports('\n' * (ln.new_lineno - 1) + one + '\n')
-                out.extend(d for d in run_ruff(binary, f.path, text, select, self.ignore)
-                           if not _is_syntax_error(d))
-        return out
+            text = _with_imports('\n' * (line - 1) + one + '\n')
+            out.extend(d for d in run_ruff(binary, f.path, text, select, ignore)
+                       if not _is_syntax_error(d))
+        return out, unawaited
 
     def _unawaited(self, f: FileChange, text: str) -> list[Finding]:
         if 'unawaited-coroutine' in self.ignore:
             return []
         added = {ln.new_lineno: ln.text for h in f.hunks for ln in h.added}
-        return [Finding(
-            path=f.path, line=line, end_line=line, severity=Severity.ERROR,
-            category='bug/unawaited-coroutine',
-            message=(f'`{name}(...)` is a coroutine and is never awaited here: it does not run, and '
-                     'the value used is a coroutine object. Add `await`.'),
-            reviewer=self.name, anchored_code=added[line],
-        ) for line, name in unawaited_coroutines(text) if line in added]
+        return [_unawaited_finding(f.path, line, name, added[line])
+                for line, name in unawaited_coroutines(text) if line in added]
 
     def _findings(self, f: FileChange, diagnostics: list[dict[str, Any]],
                   whole_file: bool = True) -> list[Finding]:

@@ -12,14 +12,18 @@ chat_prompt, generate, next_token_logprobs, token_surprisals). httpx is imported
 """
 from __future__ import annotations
 
+import datetime
+import hashlib
+import json
 import math
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from reviewbot.config import Config
+from reviewbot.config import Config, credential_env_problem
 from reviewbot.errors import ConfigError, ModelError
 
 _thread_model = threading.local()
@@ -44,8 +48,10 @@ def model_for(config: Config) -> Any:
             raise ConfigError(f'server = {url!r} is not declared in-house, so no code is sent to it: set '
                               'server_is_local = true if your organisation runs it, or remove server')
         env = config.server_token_env
+        if env and (problem := credential_env_problem(env)):  # also checked when the config loads
+            raise ConfigError(f'server_token_env {problem}')
         token = os.environ.get(env, '').strip() if env else ''
-        return RemoteModel(url, token=token or None)
+        return RemoteModel(url, token=token or None, token_env=env if token else None)
     from reviewbot.engine import load_model
     return load_model(config.model, model_dir=config.model_dir or None, threads=config.threads)
 
@@ -53,11 +59,16 @@ def model_for(config: Config) -> Any:
 class RemoteModel:
     """The engine model's generate()/chat_prompt() surface, served by `reviewbot serve`."""
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 300.0) -> None:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 300.0,
+                 token_env: str | None = None) -> None:
         import httpx
         self.url = url.rstrip('/')
         headers = {'Authorization': f'Bearer {token}'} if token else {}
         self._timeout = timeout
+        self._token_env = token_env if token else None
+        # One record per request, made before it is sent: the reviewer moves them into the report's
+        # `egress` (an in-house server is still "off this machine").
+        self.egress: list[dict[str, Any]] = []
         self._client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
                                     trust_env=False)  # never route in-house code through a proxy
         self._tokenizer: Any = None
@@ -68,6 +79,14 @@ class RemoteModel:
             self.context_length = int(entry['context_length'])
         except (KeyError, IndexError, TypeError, ValueError):
             raise ModelError(f'{self.url} does not look like a reviewbot server (bad /v1/models)') from None
+
+    def _record(self, method: str, path: str, content: bytes, attempt: int) -> None:
+        self.egress.append(egress_record(self.url + path, method, content, attempt, self._token_env))
+
+    def take_egress(self) -> list[dict[str, Any]]:
+        """The records made since the last call (each request is reported once)."""
+        taken, self.egress = self.egress, []
+        return taken
 
     def close(self) -> None:
         self._client.close()
@@ -141,8 +160,12 @@ class RemoteModel:
                 timeout = min(timeout, left + 5.0)  # the server stops at the deadline; allow the reply
                 if body is not None:
                     body = dict(body, timeout=max(0.001, left))
+            content = json.dumps(body).encode('utf-8') if body is not None else b''
+            self._record(method, path, content, attempt + 1)
             try:
-                response = self._client.request(method, path, json=body, timeout=timeout)
+                response = self._client.request(
+                    method, path, content=content or None, timeout=timeout,
+                    headers={'Content-Type': 'application/json'} if body is not None else None)
             except httpx.TimeoutException:
                 raise ModelError(f'{self.url}: the server did not answer in time') from None
             except httpx.HTTPError as e:
@@ -165,6 +188,22 @@ class RemoteModel:
             except ValueError:
                 raise ModelError(f'{self.url}{path} did not answer with JSON') from None
         raise AssertionError('unreachable')  # the last attempt returns or raises
+
+
+def egress_record(url: str, method: str, content: bytes, attempt: int,
+                  token_env: str | None) -> dict[str, Any]:
+    """The report's `egress` entry for one request to an in-house server (docs/report-json.md)."""
+    return {
+        'time': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'destination': 'server',
+        'endpoint_host': urllib.parse.urlsplit(url).hostname or '',
+        'url': url,
+        'method': method,
+        'bytes': len(content),
+        'sha256': hashlib.sha256(content).hexdigest(),
+        'attempt': attempt,
+        'credential_env': token_env,  # whose token went with it (the value never appears)
+    }
 
 
 def _retry_after(response: Any) -> float:

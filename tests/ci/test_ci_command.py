@@ -300,3 +300,26 @@ def test_publish_posts_the_review_through_reviewbot_publish(pr: PullRequest, tmp
     assert '1 inline comment(s) posted' in proc.stderr.decode()
     (comment,) = pull.review_comments
     assert comment['path'] == 'leak.py' and comment['line'] == 2
+
+
+def test_publish_refuses_when_a_push_landed_during_the_review(pr: PullRequest, tmp_path: Path):
+    """The PR's head moved on while the review ran: nothing is posted on the new head's lines."""
+    if importlib.util.find_spec('reviewbot.publish') is None:
+        pytest.skip('reviewbot.publish is not in this checkout yet')
+    fakes = pytest.importorskip('tests.fakes.github_api')
+    with fakes.FakeGitHub() as fake:
+        fake.add_user('ghp_test', 'reviewbot-bot')
+        fake.add_repo('acme', 'widgets', private=True)
+        patches = _patches(pr)
+        fake.add_pull('acme/widgets', 7, pr.head, patches, base_sha=pr.base,
+                      status={'leak.py': 'added', 'app.py': 'modified'})
+        moved = dict(patches, **{'leak.py': '@@ -0,0 +1,3 @@\n+import sys\n' + patches['leak.py'].split('\n', 1)[1]})
+        fake.push('acme/widgets', 7, 'e' * 40, moved)
+        env = github_pr_env(pr, tmp_path)
+        env.update(GITHUB_TOKEN='ghp_test', GITHUB_API_URL=fake.base_url)
+        proc = run_ci(pr.repo.path, '--publish', **env)
+        pull = fake.repos['acme/widgets'].pulls[7]
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err  # the secret still fails the check
+    assert 'the head moved from' in err and 'not publishing' in err
+    assert not pull.review_comments and not pull.issue_comments

@@ -157,3 +157,11 @@ def test_gitlab_template_is_an_mr_pipeline_with_full_history():
     assert job['artifacts']['when'] == 'always'
     text = (WORKFLOWS / 'gitlab-review.yml').read_text()
     assert 'CI_JOB_TOKEN cannot comment' in text and 'api' in text
+
+
+@pytest.mark.parametrize('name', ['github-review.yml', 'gitlab-review.yml'])
+def test_review_templates_say_which_config_ci_trusts(name: str):
+    text = (WORKFLOWS / name).read_text(encoding='utf-8')
+    assert 'Which config this job trusts' in text and 'base commit' in text
+    for key in ('cloud.*', 'server*', 'guidelines'):
+        assert key in text

@@ -40,6 +40,8 @@ class Pull:
     issue_comments: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     reviews: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     commits: list[str] = dataclasses.field(default_factory=list)
+    reactions: dict[int, list[tuple[str, str]]] = dataclasses.field(default_factory=dict)  # id -> (login, content)
+    resolved: dict[int, str] = dataclasses.field(default_factory=dict)  # thread's first comment id -> resolver
 
 
 @dataclasses.dataclass
@@ -74,6 +76,9 @@ class FakeGitHub(FakeServer):
         self.route('GET', r + r'/pulls/(\d+)/comments', self.list_review_comments)
         self.route('GET', r + r'/pulls/(\d+)/reviews', self.list_reviews)
         self.route('POST', r + r'/pulls/(\d+)/reviews', self.create_review)
+        self.route('GET', r + r'/pulls/comments/(\d+)/reactions', self.list_reactions)
+        self.route('POST', r'/api/graphql', self.graphql)  # GHE: /api/graphql beside /api/v3
+        self.graphql_page_size = 100
         self.route('PATCH', r + r'/pulls/comments/(\d+)', self.edit_review_comment)
         self.route('DELETE', r + r'/pulls/comments/(\d+)', self.delete_review_comment)
         self.route('GET', r + r'/issues/(\d+)/comments', self.list_issue_comments)
@@ -81,6 +86,7 @@ class FakeGitHub(FakeServer):
         self.route('PATCH', r + r'/issues/comments/(\d+)', self.edit_issue_comment)
         self.route('DELETE', r + r'/issues/comments/(\d+)', self.delete_issue_comment)
         self.route('POST', r'/app/installations/(\d+)/access_tokens', self.create_installation_token)
+        self.route('GET', r'/app', self.get_app)
 
     # -- test set-up ------------------------------------------------------------------------------
     def add_user(self, token: str, login: str, type: str = 'User') -> User:
@@ -129,6 +135,16 @@ class FakeGitHub(FakeServer):
         pull.review_comments.append(c)
         return c
 
+    def human_react(self, full_name: str, number: int, comment_id: int, login: str, content: str) -> None:
+        """A reaction ('+1', '-1', 'laugh', ...) on a review comment."""
+        with self.lock:
+            self.repos[full_name].pulls[number].reactions.setdefault(comment_id, []).append((login, content))
+
+    def human_resolve(self, full_name: str, number: int, comment_id: int, login: str) -> None:
+        """Resolve the review thread that comment `comment_id` starts (the web UI's "Resolve conversation")."""
+        with self.lock:
+            self.repos[full_name].pulls[number].resolved[comment_id] = login
+
     def human_issue_comment(self, full_name: str, number: int, login: str, body: str) -> dict[str, Any]:
         pull = self.repos[full_name].pulls[number]
         c = self._issue_comment(full_name, User(login), body)
@@ -139,7 +155,7 @@ class FakeGitHub(FakeServer):
     def authenticate(self, req: Request) -> None:
         auth = req.headers.get('authorization', '')
         scheme, _, cred = auth.partition(' ')
-        if req.path.startswith('/app/'):
+        if req.path == '/app' or req.path.startswith('/app/'):
             return  # checked by the route (JWT)
         if scheme.lower() not in ('token', 'bearer') or cred not in self.tokens:
             raise HttpError(401, {'message': 'Bad credentials'})
@@ -212,7 +228,48 @@ class FakeGitHub(FakeServer):
         return {'sha': sha, 'url': self.url(f'/repos/{repo.full_name}/commits/{sha}')}
 
     def list_review_comments(self, req: Request, owner: str, name: str, number: str) -> Response:
-        return self.paginate(req, self._pull(owner, name, number).review_comments)
+        pull = self._pull(owner, name, number)
+        # like GitHub: every comment carries its reaction counts; only replies carry in_reply_to_id
+        return self.paginate(req, [dict(c, reactions=self._rollup(pull, c)) for c in pull.review_comments])
+
+    def _rollup(self, pull: Pull, c: dict[str, Any]) -> dict[str, Any]:
+        contents = [content for _, content in pull.reactions.get(c['id'], [])]
+        out: dict[str, Any] = {'url': c['url'] + '/reactions', 'total_count': len(contents)}
+        out.update({k: contents.count(k) for k in ('+1', '-1', 'laugh', 'hooray', 'confused', 'heart',
+                                                  'rocket', 'eyes')})
+        return out
+
+    def list_reactions(self, req: Request, owner: str, name: str, cid: str) -> Response:
+        pull, c = self._find('review_comments', owner, name, cid)
+        items = [{'id': i + 1, 'content': content, 'user': self._user_json(self._known_user(login)),
+                  'created_at': '2026-01-01T00:00:00Z'}
+                 for i, (login, content) in enumerate(pull.reactions.get(c['id'], []))]
+        return self.paginate(req, items)
+
+    def _known_user(self, login: str) -> User:
+        return next((u for u in self.tokens.values() if u.login == login), User(login))
+
+    def graphql(self, req: Request) -> Any:
+        """The one GraphQL query reviewbot sends: a pull request's reviewThreads, paginated by cursor."""
+        data = req.data or {}
+        query, variables = str(data.get('query', '')), data.get('variables') or {}
+        if 'reviewThreads' not in query:
+            return {'errors': [{'message': 'this fake answers only reviewThreads queries'}]}
+        try:
+            pull = self._pull(variables['owner'], variables['name'], str(int(variables['number'])))
+        except HttpError:
+            return {'data': {'repository': None},
+                    'errors': [{'type': 'NOT_FOUND', 'message': 'Could not resolve to a Repository'}]}
+        roots = [c for c in pull.review_comments if not c.get('in_reply_to_id')]
+        start = int(variables.get('after') or 0)
+        page = roots[start:start + self.graphql_page_size]
+        end = start + len(page)
+        nodes = [{'isResolved': c['id'] in pull.resolved,
+                  'resolvedBy': {'login': pull.resolved[c['id']]} if c['id'] in pull.resolved else None,
+                  'comments': {'nodes': [{'databaseId': c['id']}]}} for c in page]
+        return {'data': {'repository': {'pullRequest': {'reviewThreads': {
+            'pageInfo': {'hasNextPage': end < len(roots), 'endCursor': str(end) if page else None},
+            'nodes': nodes}}}}}
 
     def list_reviews(self, req: Request, owner: str, name: str, number: str) -> Response:
         return self.paginate(req, self._pull(owner, name, number).reviews)
@@ -324,6 +381,26 @@ class FakeGitHub(FakeServer):
 
     def delete_issue_comment(self, req: Request, owner: str, name: str, cid: str) -> Response:
         return self._delete(req, 'issue_comments', owner, name, cid)
+
+    def _app_from_jwt(self, req: Request) -> int:
+        scheme, _, token = req.headers.get('authorization', '').partition(' ')
+        for app_id, (key, _) in self.apps.items():
+            try:
+                claims = jwt.decode(token, key, algorithms=['RS256'], options={'verify_iat': False})
+            except jwt.PyJWTError:
+                continue
+            if scheme.lower() == 'bearer' and str(claims.get('iss')) == str(app_id):
+                return app_id
+        raise HttpError(401, {'message': 'A JSON web token could not be decoded'})
+
+    def get_app(self, req: Request) -> Any:
+        """GET /app with the App's JWT: the App itself (its slug names its bot: '<slug>[bot]')."""
+        app_id = self._app_from_jwt(req)
+        slug = self.apps[app_id][1].login.removesuffix('[bot]')
+        return {'id': app_id, 'slug': slug, 'name': slug, 'node_id': f'A_{app_id}',
+                'owner': {'login': 'acme', 'id': 1, 'type': 'Organization'},
+                'html_url': f'{self.origin}/apps/{slug}', 'created_at': '2026-01-01T00:00:00Z',
+                'updated_at': '2026-01-01T00:00:00Z', 'permissions': {}, 'events': []}
 
     def create_installation_token(self, req: Request, installation: str) -> Response:
         app_id = self.installations.get(int(installation))

@@ -34,6 +34,7 @@ class MergeRequest:
     new_files: set[str] = dataclasses.field(default_factory=set)
     discussions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     notes: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # every note, in order
+    awards: dict[int, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)  # note id -> emoji
 
 
 @dataclasses.dataclass
@@ -65,6 +66,7 @@ class FakeGitLab(FakeServer):
         self.route('POST', mr + r'/discussions', self.create_discussion)
         self.route('PUT', mr + r'/discussions/([0-9a-f]+)', self.update_discussion)
         self.route('PUT', mr + r'/discussions/([0-9a-f]+)/notes/(\d+)', self.update_discussion_note)
+        self.route('GET', mr + r'/notes/(\d+)/award_emoji', self.list_note_awards)
         self.route('GET', mr + r'/notes', self.list_notes)
         self.route('POST', mr + r'/notes', self.create_note)
         self.route('PUT', mr + r'/notes/(\d+)', self.update_note)
@@ -98,6 +100,19 @@ class FakeGitLab(FakeServer):
         d['notes'].append(note)
         mr.notes.append(note)
         return note
+
+    def human_resolve(self, pid: int, iid: int, discussion_id: str, username: str) -> None:
+        with self.lock:
+            d = next(d for d in self.projects[pid].mrs[iid].discussions if d['id'] == discussion_id)
+            self._resolve(d, True, username)
+
+    def human_award(self, pid: int, iid: int, note_id: int, username: str, name: str) -> None:
+        """An award emoji ('thumbsup', 'thumbsdown', ...) on a note."""
+        with self.lock:
+            awards = self.projects[pid].mrs[iid].awards.setdefault(note_id, [])
+            awards.append({'id': next(self.ids), 'name': name, 'awardable_id': note_id,
+                           'awardable_type': 'Note', 'created_at': '2026-01-01T00:00:00Z',
+                           'user': {'username': username, 'id': abs(hash(username)) % 1000}})
 
     def plain_note(self, pid: int, iid: int, username: str, body: str) -> dict[str, Any]:
         mr = self.projects[pid].mrs[iid]
@@ -136,7 +151,7 @@ class FakeGitLab(FakeServer):
     def _note(self, username: str, body: str, type: str | None, position: dict[str, Any] | None) -> dict[str, Any]:
         return {'id': next(self.ids), 'body': body, 'type': type, 'system': False,
                 'author': {'username': username, 'id': abs(hash(username)) % 1000},
-                'position': position, 'resolvable': type == 'DiffNote', 'resolved': False,
+                'position': position, 'resolvable': type == 'DiffNote', 'resolved': False, 'resolved_by': None,
                 'created_at': '2026-01-01T00:00:00Z'}
 
     def _find_note(self, mr: MergeRequest, note_id: str) -> dict[str, Any]:
@@ -224,9 +239,19 @@ class FakeGitLab(FakeServer):
         if resolved is not None:
             if not d['notes'][0]['resolvable']:
                 raise HttpError(400, {'message': '400 Bad request - not resolvable'})
-            for n in d['notes']:
-                n['resolved'] = resolved in (True, 'true')
+            self._resolve(d, resolved in (True, 'true'), req.user)
         return d
+
+    @staticmethod
+    def _resolve(d: dict[str, Any], resolved: bool, username: str | None) -> None:
+        for n in d['notes']:  # GitLab repeats the state, and who set it, on every note
+            n['resolved'] = resolved
+            n['resolved_by'] = {'username': username} if resolved else None
+
+    def list_note_awards(self, req: Request, pid: str, iid: str, nid: str) -> Response:
+        mr = self._mr(pid, iid)
+        self._find_note(mr, nid)
+        return self.paginate(req, mr.awards.get(int(nid), []), default_per_page=20)
 
     def update_discussion_note(self, req: Request, pid: str, iid: str, did: str, nid: str) -> Any:
         mr = self._mr(pid, iid)

@@ -101,6 +101,7 @@ class FakeServer:
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every answered request
         self.script: list[Response] = []
         self.canned: dict[tuple[str, str], Response] = {}
+        self.queued: dict[tuple[str, str], list[Response]] = {}  # see fail_next
         self.max_per_page = 100
         self._release = threading.Event()  # lets hanging responses go when the server stops
         self._server: ThreadingHTTPServer | None = None
@@ -186,8 +187,20 @@ class FakeServer:
     def authenticate(self, req: Request) -> None:
         """Raise HttpError(401) for a bad token; subclasses decide."""
 
+    def fail_next(self, method: str, path: str, *responses: Response) -> None:
+        """Answer the next requests for (method, path) with `responses`, one each, before anything else."""
+        with self.lock:
+            self.queued.setdefault((method, path), []).extend(responses)
+
+    def requests_to(self, method: str, path: str) -> int:
+        return sum(r.method == method and r.path == path for r in self.requests)
+
     def dispatch(self, req: Request) -> tuple[Response, float]:
         """(response, seconds to delay it)."""
+        with self.lock:
+            queued = self.queued.get((req.method, req.path))
+            if queued:
+                return queued.pop(0), 0.0
         kind = self.faults.pick(req.method) if self.faults is not None else None
         if kind is not None:
             self.faults.injected.append((kind, req.method, req.path))  # type: ignore[union-attr]

@@ -65,6 +65,59 @@ APP_PATCH_MOVED = (
     ' # end\n'
 )
 
+# a later head: 5 lines added at the top of app.py (the first one is `import sqlite3`); every line
+# the report of the first head names now holds other code
+APP_PATCH_PLUS5 = (
+    '@@ -1,6 +1,13 @@\n'
+    ' import os\n'
+    '+import sqlite3\n'
+    '+import sys\n'
+    '+import json\n'
+    '+import re\n'
+    '+import time\n'
+    '+import subprocess\n'
+    ' \n'
+    ' def run(cmd):\n'
+    '-    return os.system(cmd)\n'
+    '+    out = subprocess.run(cmd, shell=True)\n'
+    '+    return out.returncode\n'
+    ' \n'
+    ' def helper():\n'
+    '@@ -20,4 +27,6 @@ def helper():\n'
+    ' def tail():\n'
+    '     a = 1\n'
+    '+    b = a / 0\n'
+    '+    return b\n'
+    '     return a\n'
+    ' # end\n'
+)
+UTIL_PATCH_PLUS5 = (
+    '@@ -0,0 +1,8 @@\n'
+    '+import sqlite3\n'
+    '+import os\n'
+    '+\n'
+    '+\n'
+    '+\n'
+    '+API_KEY = "AKIAABCDEFGHIJKLMNOP"\n'
+    '+def f(x):\n'
+    '+    return x[len(x)]\n'
+)
+FILES_PLUS5 = {'src/app.py': APP_PATCH_PLUS5, 'src/util.py': UTIL_PATCH_PLUS5}
+
+
+def stale_findings() -> list[Finding]:
+    """Findings of the first head (FILES), as a report would carry them: the AWS key and the index bug
+    in util.py, the subprocess import, the shell=True range and the division in app.py."""
+    masked = 'API_KEY = "AKIA********"'  # how the secrets reviewer anchors a key
+    return [
+        finding('src/util.py', 1, 'secret/aws-access-key', 'AWS key', masked, severity=Severity.ERROR),
+        finding('src/util.py', 3, 'bug/index', 'x[len(x)] is out of range', 'return x[len(x)]'),
+        finding('src/app.py', 2, 'security/subprocess', 'subprocess imported', 'import subprocess'),
+        finding('src/app.py', 5, 'security/shell-true', 'shell=True runs a shell',
+                'out = subprocess.run(cmd, shell=True)\nreturn out.returncode', end_line=6),
+        finding('src/app.py', 24, 'bug/zero-division', 'division by zero', 'b = a / 0'),
+    ]
+
 
 def diff_from_patches(files: dict[str, str], added: tuple[str, ...] = ()) -> Diff:
     """A core.Diff from per-file hunk text (a thin test adapter, independent of reviewbot.diffparse)."""
@@ -90,18 +143,33 @@ def diff_from_patches(files: dict[str, str], added: tuple[str, ...] = ()) -> Dif
     return Diff(out)
 
 
+def code_at(files: dict[str, str], path: str, line: int | None, side: Side = Side.RIGHT) -> str | None:
+    """The text of `line` on `side` of the patch of `path`, or None when the patch does not show it."""
+    if line is None or path not in files:
+        return None
+    for hunk in diff_from_patches({path: files[path]}).files[0].hunks:
+        for ln in hunk.lines:
+            if side is Side.RIGHT and ln.new_lineno == line:
+                return ln.text
+            if side is Side.LEFT and ln.old_lineno == line and ln.kind is not LineKind.ADDED:
+                return ln.text
+    return None
+
+
 def finding(path: str, line: int | None, category: str, message: str, code: str = '',
             end_line: int | None = None, suggestion: str | None = None, side: Side = Side.RIGHT,
             severity: Severity = Severity.WARNING, verified: bool = True) -> Finding:
-    """A finding; a `suggestion` comes with the verified Fix the fix stage would attach (only a
-    verified fix is ever posted as a suggestion block)."""
+    """A finding as reviewbot reports it: without `code`, anchored to the text its line has in FILES.
+    A `suggestion` comes with the verified Fix the fix stage would attach (only a verified fix is
+    ever posted as a suggestion block)."""
+    code = code or code_at(FILES, path, line, side) or f'{path}:{category}:{message}'
     fix = None
     if suggestion is not None and line is not None:
         fix = Fix(line=line, end_line=end_line or line, replacement=suggestion, source='model',
                   verified=verified, checks=('parses',) if verified else ())
     return Finding(path=path, line=line, end_line=end_line, severity=severity, category=category,
                    message=message, reviewer='model', side=side, suggestion=suggestion,
-                   anchored_code=code or f'{path}:{category}:{message}', fix=fix)
+                   anchored_code=code, fix=fix)
 
 
 def sample_findings() -> list[Finding]:
@@ -135,12 +203,20 @@ INJECTION = (
     '> quote\n'
     '$\\color{white}hidden$\n'
     'zero\u200bwidth and \u202eright-to-left\n'
+    'closes #1, see !7 and acme/app#9, milestone %v1.0 %"big one", label ~bug ~"needs review", epic &3, '
+    'snippet $4, GH-12, gh-13 (see https://evil.example/a).\n'
 )
 
 
 def mentions(text: str) -> list[str]:
     """What GitHub/GitLab would treat as a mention: @ right before a name character."""
     return re.findall(r'(?<![\w`])@[A-Za-z0-9_]', text)
+
+
+def references(text: str) -> list[str]:
+    """What GitHub/GitLab would link as a reference: a sigil right before a name character or a quote
+    (issues #1, merge requests !1, milestones %name, labels ~name, epics &1, snippets $1), or GH-1."""
+    return re.findall(r'[#!%~&$][\w"]|(?i:\bgh-\d)', text)
 
 
 def assert_inert(text: str) -> None:
@@ -151,6 +227,17 @@ def assert_inert(text: str) -> None:
     # our code spans (defanged URLs) are inert; a backtick after an escaped backslash (\\\\`) is live
     outside_spans = re.sub(r'((?:^|[^\\])(?:\\\\)*)`[^`]*`', r'\1', text)
     assert not re.search(r'(?<!\\)[\[\]]\(', outside_spans)  # no Markdown link or image
+    assert not references(outside_spans), references(outside_spans)  # code spans are never parsed for them
     assert '```' not in text.replace('\\`', '')
     assert not re.search(r'(?m)^\s*/(approve|merge)', text)  # no GitLab quick action
     assert '\u200b' not in text and '\u202e' not in text
+
+
+def holds(line_text: str | None, anchored_code: str) -> bool:
+    """Does a line hold the first line of a finding's anchored code (white space folded, a masked
+    secret standing for anything)? Written apart from reviewbot.publish.plan on purpose."""
+    if line_text is None:
+        return False
+    first = ' '.join(anchored_code.strip().split('\n')[0].split())
+    pattern = '.+'.join(re.escape(p) for p in first.split('********'))
+    return re.fullmatch(pattern, ' '.join(line_text.split())) is not None

@@ -7,20 +7,24 @@ from collections.abc import Iterator
 import pytest
 from github import Auth
 
-from reviewbot.core import Coverage, Report
-from reviewbot.errors import PublishError
+from reviewbot.core import Coverage, Report, Reviewed, Side
+from reviewbot.errors import PublishError, StaleReport
 from reviewbot.publish import GitHubTarget, PublishResult, RetryPolicy, publish_report
 from reviewbot.publish.markers import parse_marker
 from tests.fakes.github_api import FakeGitHub
-from tests.fakes.http import Faults
+from tests.fakes.http import Faults, Response
 from tests.publish.helpers import (
     APP_PATCH_MOVED,
     FILES,
+    FILES_PLUS5,
     INJECTION,
     assert_inert,
+    code_at,
     diff_from_patches,
     finding,
+    holds,
     sample_findings,
+    stale_findings,
 )
 
 REPO = 'acme/app'
@@ -161,7 +165,7 @@ def test_a_comment_rejected_as_off_the_diff_moves_to_the_summary(fake: FakeGitHu
 
 
 def test_findings_are_posted_in_batches_of_at_most_50(fake: FakeGitHub) -> None:
-    many = [finding('src/app.py', 2, f'rule/{n}', f'finding {n}', f'code {n}') for n in range(120)]
+    many = [finding('src/app.py', 2, f'rule/{n}', f'finding {n}') for n in range(120)]
     result = publish_report(report(many), diff_from_patches(FILES), target(fake))
     assert result.ok and len(result.inline_posted) == 120
     reviews = fake.repos[REPO].pulls[PR].reviews
@@ -226,7 +230,7 @@ def test_twenty_percent_failures_lose_nothing_and_duplicate_nothing(fake: FakeGi
     findings = sample_findings()
     stale = dict(FILES, **{'src/app.py': FILES['src/app.py'] + '@@ -40,2 +42,3 @@\n x = 1\n+y = 2\n z = 3\n'})
     off = finding('src/app.py', 43, 'bug/ghost', 'line only in a stale diff', 'y = 2')
-    extra = [finding('src/app.py', 6, f'rule/{n}', f'note {n}', f'c{n}') for n in range(10)]
+    extra = [finding('src/app.py', 6, f'rule/{n}', f'note {n}') for n in range(10)]
     everything = findings + [off] + extra
     faults = fake.faults = Faults(rate=0.2, seed=seed)
     results: list[PublishResult | str] = []
@@ -308,16 +312,93 @@ def test_a_summary_too_long_names_what_it_left_out(fake: FakeGitHub) -> None:
     assert all('too long' in why for _, why in result.not_posted)
 
 
-def test_actions_token_that_cannot_read_user_posts_as_a_bot(fake: FakeGitHub) -> None:
+def test_actions_token_posts_as_the_bot_login_it_is_given(fake: FakeGitHub) -> None:
     fake.add_user('ghs_actions', 'github-actions[bot]', type='Bot')
     findings = sample_findings()[:2]
-    t = target(fake)
+    t = target(fake, bot_login='github-actions[bot]')
     t.auth = Auth.Token('ghs_actions')
     first = publish_report(report(findings), diff_from_patches(FILES), t)
     second = publish_report(report(findings), diff_from_patches(FILES), t)
     assert first.ok and second.ok and len(first.inline_posted) == 2 and not second.inline_posted
-    assert ('GET', '/user', 403) in fake.log
     assert len(fake.repos[REPO].pulls[PR].issue_comments) == 1
+
+
+def test_an_identity_that_cannot_be_established_stops_before_posting(fake: FakeGitHub) -> None:
+    """An installation token cannot read /user: without --bot-login the run stops; it never
+    falls back to "nothing is mine" (which re-posted everything)."""
+    fake.add_user('ghs_actions', 'github-actions[bot]', type='Bot')
+    t = target(fake)
+    t.auth = Auth.Token('ghs_actions')
+    with pytest.raises(PublishError, match=r"^GitHub acme/app#7: cannot tell which account .*--bot-login"):
+        publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+    assert not [m for m, _, _ in fake.log if m == 'POST']
+    assert fake.requests_to('GET', '/user') == 1  # a refusal, not a transient fault: asked once
+
+
+@pytest.mark.parametrize('answer', [
+    Response(403, {'message': 'API rate limit exceeded for user'},
+             {'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '0'}),
+    Response(403, {'message': 'You have exceeded a secondary rate limit.'}, {'Retry-After': '1'}),
+    Response(429, {'message': 'Too Many Requests'}, {'Retry-After': '1'}),
+    Response(502, {'message': 'Server Error'}),
+])
+def test_one_transient_failure_on_user_duplicates_nothing(fake: FakeGitHub, answer: Response) -> None:
+    findings = sample_findings()
+    first = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    fake.fail_next('GET', '/user', answer)
+    second = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    assert first.ok and second.ok, second.describe()
+    assert not second.inline_posted and len(second.inline_kept) == 4
+    inline, summaries = ours(fake)
+    assert len(inline) == 4 and len(summaries) == 1
+    assert fake.requests_to('GET', '/user') == 3  # run 1, then the fault and its retry
+
+
+def test_a_refused_user_lookup_stops_the_run_and_the_next_run_duplicates_nothing(fake: FakeGitHub) -> None:
+    findings = sample_findings()
+    publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    fake.fail_next('GET', '/user', Response(403, {'message': 'Forbidden'}))
+    with pytest.raises(PublishError, match='cannot tell which account'):
+        publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    third = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    assert third.ok and not third.inline_posted
+    inline, summaries = ours(fake)
+    assert len(inline) == 4 and len(summaries) == 1
+
+
+def test_attempts_are_counted_per_request(fake: FakeGitHub) -> None:
+    """Two faults on each of two URLs: each request gets its own attempts, the run recovers."""
+    for path in ('/user', '/repos/acme/app'):
+        fake.fail_next('GET', path, Response(503, {'message': 'busy'}), Response(503, {'message': 'busy'}))
+    t = target(fake)
+    t.retry.attempts = 3
+    result = publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+    assert result.ok and len(result.inline_posted) == 4
+
+
+def test_always_503_makes_exactly_attempts_requests_and_says_why(fake: FakeGitHub) -> None:
+    sleeps: list[float] = []
+    fake.faults = Faults(rate=1.0, kinds=('503',))
+    t = target(fake, sleeps)
+    t.retry.attempts = 5
+    t.retry.max_delay = 0.02
+    with pytest.raises(PublishError) as e:
+        publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+    assert fake.requests_to('GET', '/user') == 5 and len(fake.requests) == 5
+    assert str(e.value).startswith('GitHub acme/app#7: GET /api/v3/user: HTTP 503 on all 5 attempts')
+    assert 'asks to wait' not in str(e.value) and 'backoff' in str(e.value)
+    assert sleeps == [0.01, 0.02, 0.02, 0.02]  # backoff, capped at --max-wait
+
+
+def test_always_503_on_writes_makes_exactly_attempts_posts_each(fake: FakeGitHub) -> None:
+    fake.faults = Faults(rate=1.0, kinds=('503',), only_methods=('POST',))
+    t = target(fake)
+    t.retry.attempts = 5
+    result = publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+    assert not result.ok
+    posts = [r.path for r in fake.requests if r.method == 'POST']
+    assert posts == ['/repos/acme/app/pulls/7/reviews'] * 5 + ['/repos/acme/app/issues/7/comments'] * 5
+    assert 'post the summary comment: HTTP 503 on all 5 attempts' in result.describe()
 
 
 def test_a_resolved_finding_that_returns_off_the_diff_reopens_its_comment(fake: FakeGitHub) -> None:
@@ -372,6 +453,69 @@ def test_missing_write_permission_names_every_finding(fake: FakeGitHub) -> None:
     """A token that may read but not write (403 without rate-limit headers): not retried, all named."""
     fake.faults = Faults(rate=1.0, kinds=('403-forbidden',), only_methods=('POST',))
     result = publish_report(report(sample_findings()), diff_from_patches(FILES), target(fake))
-    assert not result.ok and result.summary_error and 'Resource not accessible' in result.summary_error
+    assert not result.ok and result.summary_error == 'resource not accessible by integration (HTTP 403)'
     assert len(result.not_posted) == len(sample_findings())
     assert 'NOT POSTED: the summary comment' in result.describe()
+
+
+def _stale_setup(fake: FakeGitHub) -> Report:
+    """A report of head a…a, and the PR pushed to head c…c with 5 lines added at the top of each file."""
+    fake.push(REPO, PR, 'c' * 40, FILES_PLUS5)
+    r = report(stale_findings())
+    r.reviewed = Reviewed('a' * 40, 'b' * 40, '0' * 64)
+    return r
+
+
+def _every_comment_on_its_code(fake: FakeGitHub, findings: list) -> int:  # type: ignore[type-arg]
+    by_fp = {f.fingerprint: f for f in findings}
+    inline, _ = ours(fake)
+    for c in inline:
+        f = by_fp[parse_marker(c['body']).fingerprint]
+        first = c['start_line'] or c['line']  # a range's comment: its first line holds the code's first line
+        text = code_at(FILES_PLUS5, c['path'], first, Side(c['side']))
+        assert holds(text, f.anchored_code), (c['path'], first, text, f.anchored_code)
+        assert c['commit_id'] == 'c' * 40
+    return len(inline)
+
+
+def test_a_report_of_an_older_head_is_refused_and_nothing_is_posted(fake: FakeGitHub) -> None:
+    r = _stale_setup(fake)
+    with pytest.raises(StaleReport, match=r'^GitHub acme/app#7: the head moved from aaaaaaaaaaaa .* to cccccccccccc') as e:
+        publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)), target(fake))
+    assert e.value.exit_code == 4
+    assert not [m for m, _, _ in fake.log if m in ('POST', 'PATCH')]
+
+
+def test_a_report_of_an_older_head_mapped_puts_every_comment_on_its_code(fake: FakeGitHub) -> None:
+    r = _stale_setup(fake)
+    result = publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)),
+                            target(fake, map_moved_head=True))
+    assert result.ok, result.describe()
+    assert _every_comment_on_its_code(fake, r.findings) == 5
+    lines = sorted((c['path'], c['line']) for c in ours(fake)[0])
+    assert lines == [('src/app.py', 7), ('src/app.py', 11), ('src/app.py', 29), ('src/util.py', 6), ('src/util.py', 8)]
+    assert any('moved from aaaaaaaaaaaa' in w for w in result.warnings)
+
+
+def test_a_report_that_names_no_commit_never_lands_on_other_code(fake: FakeGitHub) -> None:
+    """The issue's case: the AWS-key comment went on `import sqlite3`. Without a recorded head, each
+    line is checked against the finding's code; what does not match goes to the summary, not a line."""
+    r = _stale_setup(fake)
+    r.reviewed = None
+    result = publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)), target(fake))
+    assert result.ok, result.describe()
+    _every_comment_on_its_code(fake, r.findings)
+    fps, listed = posted_fps(fake)
+    assert sorted(fps + listed) == sorted(f.fingerprint for f in r.findings)
+    assert result.in_summary and all('does not hold the code' in why or 'outside the changed hunks' in why
+                                     for _, why in result.in_summary)
+
+
+def test_a_report_for_another_commit_than_expected_is_refused(fake: FakeGitHub) -> None:
+    r = report(sample_findings())
+    r.reviewed = Reviewed('d' * 40, None, '0' * 64)
+    with pytest.raises(PublishError, match='reviewed commit dddddddddddd, not aaaaaaaaaaaa as expected') as e:
+        publish_report(r, diff_from_patches(FILES), target(fake, expect_head='a' * 40))
+    assert e.value.exit_code == 2  # not a moved head: a report that is not what the CI event says
+    r.reviewed = Reviewed('a' * 40, None, '0' * 64)
+    assert publish_report(r, diff_from_patches(FILES), target(fake, expect_head='a' * 40)).ok

@@ -6,20 +6,24 @@ from collections.abc import Iterator
 
 import pytest
 
-from reviewbot.core import Coverage, Report
-from reviewbot.errors import PublishError
+from reviewbot.core import Coverage, Report, Reviewed, Side
+from reviewbot.errors import PublishError, StaleReport
 from reviewbot.publish import GitLabTarget, PublishResult, RetryPolicy, publish_report
 from reviewbot.publish.markers import parse_marker
 from tests.fakes.gitlab_api import FakeGitLab
-from tests.fakes.http import Faults
+from tests.fakes.http import Faults, Response
 from tests.publish.helpers import (
     APP_PATCH_MOVED,
     FILES,
+    FILES_PLUS5,
     INJECTION,
     assert_inert,
+    code_at,
     diff_from_patches,
     finding,
+    holds,
     sample_findings,
+    stale_findings,
 )
 
 PID = 42
@@ -40,10 +44,11 @@ def fake() -> Iterator[FakeGitLab]:
         yield server
 
 
-def target(fake: FakeGitLab, sleeps: list[float] | None = None, project: str | int = PID) -> GitLabTarget:
+def target(fake: FakeGitLab, sleeps: list[float] | None = None, project: str | int = PID,
+           **kw: object) -> GitLabTarget:
     policy = RetryPolicy(attempts=8, base_delay=0.01, max_delay=5.0, timeout=1.0,
                          sleep=(sleeps if sleeps is not None else []).append)
-    return GitLabTarget(project, IID, fake.base_url, TOKEN, retry=policy)  # CI_API_V4_URL form
+    return GitLabTarget(project, IID, fake.base_url, TOKEN, retry=policy, **kw)  # type: ignore[arg-type]
 
 
 def report(findings: list) -> Report:  # type: ignore[type-arg]
@@ -180,7 +185,7 @@ def test_twenty_percent_failures_lose_nothing_and_duplicate_nothing(fake: FakeGi
     findings = sample_findings()
     stale = dict(FILES, **{'src/app.py': FILES['src/app.py'] + '@@ -40,2 +42,3 @@\n x = 1\n+y = 2\n z = 3\n'})
     off = finding('src/app.py', 43, 'bug/ghost', 'line only in a stale diff', 'y = 2')
-    extra = [finding('src/app.py', 6, f'rule/{n}', f'note {n}', f'c{n}') for n in range(6)]
+    extra = [finding('src/app.py', 6, f'rule/{n}', f'note {n}') for n in range(6)]
     everything = findings + [off] + extra
     faults = fake.faults = Faults(rate=0.2, seed=seed)
     results: list[PublishResult | str] = []
@@ -236,3 +241,102 @@ def test_a_refused_token_is_one_actionable_error(fake: FakeGitLab) -> None:
     t.token = 'ci-job-token'
     with pytest.raises(PublishError, match='project access token with api scope'):
         publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+
+
+def test_a_503s_own_retry_after_is_honoured(fake: FakeGitLab) -> None:
+    sleeps: list[float] = []
+    fake.fail_next('GET', f'/projects/{PID}/merge_requests/{IID}',
+                   Response(503, {'message': 'maintenance'}, {'Retry-After': '2'}))
+    result = publish_report(report(sample_findings()), diff_from_patches(FILES), target(fake, sleeps))
+    assert result.ok and sleeps == [2.0]
+
+
+def test_attempts_are_counted_per_request(fake: FakeGitLab) -> None:
+    for path in ('/user', f'/projects/{PID}/merge_requests/{IID}'):
+        fake.fail_next('GET', path, Response(502, {'message': 'x'}), Response(502, {'message': 'x'}))
+    t = target(fake)
+    t.retry.attempts = 3
+    result = publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+    assert result.ok and len(result.inline_posted) == 4
+
+
+def test_always_503_makes_exactly_attempts_requests_and_says_why(fake: FakeGitLab) -> None:
+    sleeps: list[float] = []
+    fake.faults = Faults(rate=1.0, kinds=('503',))
+    t = target(fake, sleeps)
+    t.retry.attempts = 5
+    with pytest.raises(PublishError) as e:
+        publish_report(report(sample_findings()), diff_from_patches(FILES), t)
+    assert len(fake.requests) == 5 and len({r.path for r in fake.requests}) == 1
+    assert 'HTTP 503 on all 5 attempts' in str(e.value) and 'asks to wait' not in str(e.value)
+    assert len(str(e.value).splitlines()) == 1 and '{' not in str(e.value)
+
+
+def _stale_setup(fake: FakeGitLab) -> Report:
+    fake.push(PID, IID, 'c' * 40, FILES_PLUS5)
+    r = report(stale_findings())
+    r.reviewed = Reviewed('a' * 40, 'b' * 40, '0' * 64)
+    return r
+
+
+def _every_note_on_its_code(fake: FakeGitLab, findings: list) -> int:  # type: ignore[type-arg]
+    by_fp = {f.fingerprint: f for f in findings}
+    inline, _ = ours(fake)
+    for n in inline:
+        f = by_fp[parse_marker(n['body']).fingerprint]
+        pos = n['position']
+        assert (pos['base_sha'], pos['head_sha']) == ('b' * 40, 'c' * 40)
+        line = pos.get('new_line') or pos['old_line']
+        last = code_at(FILES_PLUS5, pos['new_path'], line, Side.RIGHT if pos.get('new_line') else Side.LEFT)
+        # a note sits on the last line of a range: the code's last line is there
+        assert holds(last, f.anchored_code.split('\n')[-1]), (pos, last, f.anchored_code)
+    return len(inline)
+
+
+def test_a_report_of_an_older_head_is_refused_and_nothing_is_posted(fake: FakeGitLab) -> None:
+    r = _stale_setup(fake)
+    with pytest.raises(StaleReport, match=r'^GitLab project 42 MR !3: the head moved from aaaaaaaaaaaa'):
+        publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)), target(fake))
+    assert not [m for m, _, _ in fake.log if m in ('POST', 'PUT', 'DELETE')]
+
+
+def test_a_report_of_an_older_head_mapped_puts_every_note_on_its_code(fake: FakeGitLab) -> None:
+    r = _stale_setup(fake)
+    result = publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)),
+                            target(fake, map_moved_head=True))
+    assert result.ok, result.describe()
+    assert _every_note_on_its_code(fake, r.findings) == 5
+    summary = ours(fake)[1][0]['body']
+    assert '`cccccccccccc`' in summary
+
+
+def test_a_report_that_names_no_commit_never_lands_on_other_code(fake: FakeGitLab) -> None:
+    r = _stale_setup(fake)
+    r.reviewed = None
+    result = publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)), target(fake))
+    assert result.ok, result.describe()
+    _every_note_on_its_code(fake, r.findings)
+    fps, listed = posted_fps(fake)
+    assert sorted(fps + listed) == sorted(f.fingerprint for f in r.findings)
+
+
+@pytest.mark.parametrize('answer', [
+    Response(429, {'message': 'Retry later'}, {'RateLimit-Remaining': '0', 'RateLimit-Reset': '0'}),
+    Response(503, {'message': 'unavailable'}),
+])
+def test_one_transient_failure_on_user_duplicates_nothing(fake: FakeGitLab, answer: Response) -> None:
+    findings = sample_findings()
+    first = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    fake.fail_next('GET', '/user', answer)
+    second = publish_report(report(findings), diff_from_patches(FILES), target(fake))
+    assert first.ok and second.ok and not second.inline_posted
+    inline, summaries = ours(fake)
+    assert len(inline) == 4 and len(summaries) == 1
+    assert fake.requests_to('GET', '/user') == 3
+
+
+def test_a_refused_user_lookup_stops_before_posting(fake: FakeGitLab) -> None:
+    fake.fail_next('GET', '/user', Response(403, {'message': '403 Forbidden'}))
+    with pytest.raises(PublishError, match=r'^GitLab project 42 MR !3: forbidden \(HTTP 403\)$'):
+        publish_report(report(sample_findings()), diff_from_patches(FILES), target(fake))
+    assert not [m for m, _, _ in fake.log if m != 'GET']

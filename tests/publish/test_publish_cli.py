@@ -103,5 +103,124 @@ def test_an_api_error_is_one_line(report_file: Path) -> None:
                         '--github-api-url', fake.base_url], {'GITHUB_TOKEN': 'ghp_x'})
         bad_token = run_cli(['--report', str(report_file), '--github-pr', '99', '--repo', 'acme/app',
                              '--github-api-url', fake.base_url], {'GITHUB_TOKEN': 'wrong'})
-    assert proc.returncode == 2 and 'Not Found' in proc.stderr and 'Traceback' not in proc.stderr
-    assert bad_token.returncode == 2 and 'Bad credentials' in bad_token.stderr
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert proc.stderr == 'reviewbot: GitHub acme/app#99: cannot read the diff: not found (HTTP 404)\n'
+    assert bad_token.returncode == 2
+    assert bad_token.stderr == 'reviewbot: GitHub acme/app#99: cannot read the diff: bad credentials (HTTP 401)\n'
+
+
+def test_api_errors_are_words_never_raw_json(report_file: Path, tmp_path: Path) -> None:
+    diff = tmp_path / 'pr.diff'
+    diff.write_text('diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n')
+    with FakeGitHub() as fake:
+        fake.add_user('ghp_x', 'bot')
+        fake.add_repo('acme', 'app')
+        fake.add_pull('acme/app', 1, 'a' * 40, FILES)
+        args = ['--report', str(report_file), '--github-pr', '1', '--repo', 'acme/app', '--github-api-url', fake.base_url]
+        bad = run_cli(args + ['--diff', str(diff)], {'GITHUB_TOKEN': 'wrong'})
+    with FakeGitLab() as gl:
+        gl.add_user('glpat-x', 'bot')
+        gl.add_project(42, 'acme/app')
+        glbad = run_cli(['--report', str(report_file), '--gitlab-mr', '3', '--project', '42', '--gitlab-url', gl.base_url],
+                        {'GITLAB_TOKEN': 'glpat-x'})
+    assert bad.returncode == 2 and bad.stderr == 'reviewbot: GitHub acme/app#1: bad credentials (HTTP 401)\n'
+    assert glbad.returncode == 2 and len(glbad.stderr.splitlines()) == 1, glbad.stderr
+    assert '{' not in glbad.stderr and 'not found (HTTP 404)' in glbad.stderr
+
+
+def test_always_503_makes_exactly_attempts_requests_with_an_honest_message(report_file: Path) -> None:
+    with FakeGitHub() as fake:
+        fake.add_user('ghp_x', 'bot')
+        fake.faults = Faults(rate=1.0, kinds=('503',))
+        proc = run_cli(['--report', str(report_file), '--github-pr', '7', '--repo', 'acme/app',
+                        '--github-api-url', fake.base_url, '--attempts', '5', '--max-wait', '5',
+                        '--backoff', '0.01'], {'GITHUB_TOKEN': 'ghp_x'})
+        paths = [r.path for r in fake.requests]
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert paths == [paths[0]] * 5
+    assert 'HTTP 503 on all 5 attempts; waited 0.01s, 0.02s, 0.04s, 0.08s between them (backoff)' in proc.stderr
+    assert 'asks to wait' not in proc.stderr
+
+
+def _stale_report(tmp_path: Path) -> tuple[Path, Path]:
+    from reviewbot.core import Reviewed
+    from tests.publish.helpers import stale_findings
+    diff = tmp_path / 'head1.diff'
+    diff.write_bytes(b'diff --git a/src/app.py b/src/app.py\n--- a/src/app.py\n+++ b/src/app.py\n'
+                     + FILES['src/app.py'].encode())
+    import hashlib
+    r = Report(stale_findings(), Coverage(), reviewed=Reviewed('a' * 40, 'b' * 40, hashlib.sha256(diff.read_bytes()).hexdigest()))
+    path = tmp_path / 'stale.json'
+    path.write_text(json.dumps(r.to_dict()), encoding='utf-8')
+    return path, diff
+
+
+@pytest.mark.parametrize('forge', ['github', 'gitlab'])
+def test_a_report_of_an_older_head_is_refused_with_exit_4_or_mapped(tmp_path: Path, forge: str) -> None:
+    from tests.publish.helpers import FILES_PLUS5, code_at, holds, stale_findings
+    report, diff = _stale_report(tmp_path)
+    server = FakeGitHub() if forge == 'github' else FakeGitLab()
+    with server as fake:
+        if forge == 'github':
+            fake.add_user('ghp_x', 'bot')
+            fake.add_repo('acme', 'app')
+            fake.add_pull('acme/app', 7, 'a' * 40, FILES, status={'src/util.py': 'added'})
+            fake.push('acme/app', 7, 'c' * 40, FILES_PLUS5)
+            args = ['--report', str(report), '--github-pr', '7', '--repo', 'acme/app', '--github-api-url', fake.base_url]
+            env = {'GITHUB_TOKEN': 'ghp_x'}
+        else:
+            fake.add_user('glpat-x', 'bot')
+            fake.add_project(42, 'acme/app')
+            fake.add_mr(42, 3, 'a' * 40, FILES, new_files={'src/util.py'})
+            fake.push(42, 3, 'c' * 40, FILES_PLUS5)
+            args = ['--report', str(report), '--gitlab-mr', '3', '--project', '42', '--gitlab-url', fake.base_url]
+            env = {'GITLAB_TOKEN': 'glpat-x'}
+        refused = run_cli(args, env)
+        refused_with_diff = run_cli(args + ['--diff', str(diff)], env)
+        writes_before = [m for m, _, _ in fake.log if m != 'GET']
+        mapped = run_cli(args + ['--map-moved-head'], env)
+        if forge == 'github':
+            pull = fake.repos['acme/app'].pulls[7]
+            placed = [(c['path'], c['start_line'] or c['line'], c['body']) for c in pull.review_comments]
+        else:
+            mr = fake.projects[42].mrs[3]
+            placed = [(n['position']['new_path'], n['position']['new_line'], n['body'])
+                      for n in mr.notes if n['type'] == 'DiffNote']
+    for proc in (refused, refused_with_diff):
+        assert proc.returncode == 4, proc.stderr
+        assert len(proc.stderr.splitlines()) == 1 and 'head moved from aaaaaaaaaaaa' in proc.stderr
+    assert writes_before == []
+    assert mapped.returncode == 0, mapped.stderr
+    by_fp = {f.fingerprint: f for f in stale_findings()}
+    assert len(placed) == 5
+    for path, line, body in placed:
+        f = by_fp[parse_marker(body).fingerprint]
+        code = f.anchored_code if forge == 'github' else f.anchored_code.split('\n')[-1]
+        assert holds(code_at(FILES_PLUS5, path, line), code), (path, line)
+
+
+def test_a_diff_that_is_not_the_reviewed_one_is_refused(tmp_path: Path) -> None:
+    report, diff = _stale_report(tmp_path)
+    diff.write_bytes(diff.read_bytes() + b' # end\n')
+    proc = run_cli(['--report', str(report), '--github-pr', '7', '--repo', 'acme/app', '--diff', str(diff)],
+                   {'GITHUB_TOKEN': 'x'})
+    assert proc.returncode == 2 and 'is not the one the report was computed on' in proc.stderr
+    both = run_cli(['--report', str(report), '--github-pr', '7', '--repo', 'acme/app', '--diff', str(diff),
+                    '--map-moved-head'], {'GITHUB_TOKEN': 'x'})
+    assert both.returncode == 2 and 'leave out --diff' in both.stderr
+
+
+@pytest.mark.parametrize('kind', ['403-forbidden', '503'])
+def test_raw_json_never_reaches_stderr(report_file: Path, kind: str) -> None:
+    with FakeGitHub() as fake:
+        fake.add_user('ghp_x', 'bot')
+        fake.add_repo('acme', 'app')
+        fake.add_pull('acme/app', 7, 'a' * 40, FILES)
+        fake.faults = Faults(rate=1.0, kinds=(kind,), only_methods=('POST',))
+        proc = run_cli(['--report', str(report_file), '--github-pr', '7', '--repo', 'acme/app',
+                        '--github-api-url', fake.base_url, '--attempts', '2', '--backoff', '0'],
+                       {'GITHUB_TOKEN': 'ghp_x'})
+    assert proc.returncode == 3, proc.stderr
+    assert '{' not in proc.stderr and '"message"' not in proc.stderr
+    assert ('resource not accessible by integration (HTTP 403)' if kind == '403-forbidden'
+            else 'HTTP 503 on all 2 attempts') in proc.stderr

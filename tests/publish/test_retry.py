@@ -54,9 +54,20 @@ def test_backoff_then_success() -> None:
 def test_gives_up_after_the_last_attempt_and_says_why() -> None:
     sleeps: list[float] = []
     fn = Flaky([Transient('HTTP 503')] * 10)
-    with pytest.raises(GaveUp, match='post it: still failing after 3 attempts .HTTP 503.'):
+    with pytest.raises(GaveUp, match=r'^post it: HTTP 503 on all 3 attempts; waited 1s, 2s between them .backoff.$'):
         call(fn, RetryPolicy(attempts=3, base_delay=1, sleep=sleeps.append), classify, 'post it')
     assert fn.calls == 3 and sleeps == [1, 2]
+
+
+def test_backoff_is_capped_at_max_wait_and_a_longer_server_wait_is_refused_by_name() -> None:
+    sleeps: list[float] = []
+    fn = Flaky([Transient('HTTP 503')] * 10)
+    with pytest.raises(GaveUp, match=r'waited 1s, 2s, 3s, 3s between them .backoff; backoff, capped at --max-wait 3s.'):
+        call(fn, RetryPolicy(attempts=5, base_delay=1, max_delay=3, sleep=sleeps.append), classify, 'x')
+    assert sleeps == [1, 2, 3, 3]
+    fn = Flaky([Transient('HTTP 429 rate limited', 60.0, 'Retry-After: 60')])
+    with pytest.raises(GaveUp, match=r'asks to wait 60s .Retry-After: 60., more than the 3s allowed'):
+        call(fn, RetryPolicy(max_delay=3, sleep=sleeps.append), classify, 'x')
 
 
 def test_non_transient_errors_are_not_retried() -> None:

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from reviewbot.publish import sanitize
 from reviewbot.publish.markers import finding_marker, parse_marker, summary_marker
-from tests.publish.helpers import INJECTION, assert_inert
+from tests.publish.helpers import INJECTION, assert_inert, mentions, references
 
 
 def test_prompt_injection_is_inert() -> None:
@@ -19,11 +19,23 @@ def test_prompt_injection_is_inert() -> None:
 
 @given(st.text(alphabet=st.characters(codec='utf-8'), max_size=300)
        | st.lists(st.sampled_from(['@', '<', '>', '`', '[', ']', '(', ')', 'https://', 'evil.example',
-                                   '\n', ' ', 'a', '/', '!', '\\', '~', 'www.', '-->', '<!--']),
+                                   '\n', ' ', 'a', '/', '!', '\\', '~', 'www.', '-->', '<!--', '#', '1',
+                                   '%', '&', '$', 'GH-', '"']),
                   max_size=60).map(''.join))
 @example('\\WWW.(')  # a URL right after a backslash: the escaped backslash leaves the span live
 def test_any_text_is_inert(text: str) -> None:
     assert_inert(sanitize.prose(text))
+
+
+def test_references_are_defused_anywhere_in_a_line() -> None:
+    out = sanitize.prose('fixes #1 and !7 in %milestone, ~bug &3 $4 GH-12 for @alice')
+    assert not references(out) and not mentions(out)
+    assert out.replace(sanitize.ZWJ, '').replace('\\', '') == 'fixes #1 and !7 in %milestone, ~bug &3 $4 GH-12 for @alice'
+
+
+def test_a_defanged_url_leaves_a_closing_parenthesis_outside_its_code_span() -> None:
+    out = sanitize.prose('(see https://evil.example/a). and https://x.example/wiki/A_(b)')
+    assert out == '\\(see `https[:]//evil[.]example/a`\\). and `https[:]//x[.]example/wiki/A_(b)`'
 
 
 def test_length_limit() -> None:

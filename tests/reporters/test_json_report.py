@@ -70,7 +70,7 @@ def test_every_schema_field_is_documented():
     text = (pathlib.Path(__file__).resolve().parents[2] / 'docs' / 'report-json.md').read_text('utf-8')
     schema = report_schema()
     fields = set(schema['properties'])
-    for name in ('finding', 'coverage', 'skipped', 'fix', 'fixes'):
+    for name in ('finding', 'coverage', 'skipped', 'egress', 'fix', 'fixes'):
         fields |= set(schema['$defs'][name]['properties'])
     missing = [f for f in sorted(fields) if f'| `{f}` |' not in text]
     assert not missing

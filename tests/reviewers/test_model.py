@@ -116,9 +116,11 @@ def test_big_new_file_is_split_into_windows_that_cover_every_added_line():
 
 
 def test_guidelines_reach_the_prompt(tmp_path):
-    (tmp_path / 'REVIEW.md').write_text('Never log request bodies.\n')
-    config = defaults().override(guidelines=str(tmp_path / 'REVIEW.md'))
+    (tmp_path / 'docs').mkdir()
+    (tmp_path / 'docs' / 'REVIEW.md').write_text('Never log request bodies.\n')
+    config = defaults().override(guidelines='docs/REVIEW.md')
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    ctx.repo_root = tmp_path
     reviewer = mr.ModelReviewer(config)
     text = reviewer.guidelines(ctx)
     units, _ = reviewer.units(files, ctx)
@@ -289,7 +291,12 @@ def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
     second = again.review(files, ctx)
     assert second.stats['model_calls'] == 0 and second.stats['cache_hits'] == 4
     assert again._model is None
-    assert [f.to_dict() for f in second.findings] == [f.to_dict() for f in first.findings]
+    assert [{**f.to_dict(), 'cached': None} for f in second.findings] == \
+        [{**f.to_dict(), 'cached': None} for f in first.findings]
+    # a finding answered from the result cache says so (nothing was asked of a model for it)
+    assert not any(f.to_dict()['cached'] for f in first.findings)
+    assert all(f.to_dict()['cached'] is True for f in second.findings)
+    assert any('answered from the result cache' in n for n in second.notes) == bool(second.findings)
     # a changed hunk is a miss, the unchanged one still a hit
     files3, ctx3 = files_and_ctx('pkg/calc.py', old, new.replace('y * 2', 'y * 20'), config)
     reviewer = mr.ModelReviewer(config, model=tiny)
@@ -331,3 +338,25 @@ def test_default_model_flags_sql_built_from_user_input(cache_dir):
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     result = mr.ModelReviewer(config, model=model).review(files, ctx)
     assert any(f.line in (12, 13) for f in result.findings), (result.findings, result.skipped)
+
+
+def test_a_finding_answered_from_the_result_cache_says_so(tiny, cache_dir):
+    """The cache holds what an earlier run's model answered: a finding rebuilt from it is marked
+    `cached` and a note counts them, so a report never passes off an old answer as this run's."""
+    import json as json_
+    config = defaults().override(model=TINY, triage_threshold=0.0)
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 8
+    first = reviewer.review(files, ctx)
+    answers = [p for p in cache_dir.rglob('*.json') if 'text' in json_.loads(p.read_text())]
+    assert answers and first.stats['cache_hits'] == 0
+    for path in answers:  # what an earlier model said about the chosen line: a real defect
+        line = json_.loads(path.read_text())['text'].split(':', 1)[0]
+        path.write_text(json_.dumps({'text': f'{line}: security: the query is built by concatenating '
+                                             'the user name into the SQL text'}))
+    second = mr.ModelReviewer(config, model=tiny).review(files, ctx)
+    assert second.findings and second.stats['model_calls'] == 0
+    assert all(f.extra.get('cached') is True and f.to_dict()['cached'] is True for f in second.findings)
+    (note,) = [n for n in second.notes if 'result cache' in n]
+    assert note.startswith(f'model: {len(second.findings)} of {len(second.findings)} findings answered')

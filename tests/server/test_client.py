@@ -140,3 +140,54 @@ def test_model_reviewer_refuses_a_server_not_declared_in_house(tmp_path: Path) -
     cfg = server_config(tmp_path, 'http://127.0.0.1:9', is_local=False)
     with pytest.raises(ConfigError):
         ModelReviewer(cfg).model
+
+
+def test_every_request_to_the_in_house_server_is_in_the_reports_egress(served: tuple[Any, str],
+                                                                       tmp_path: Path) -> None:
+    """An in-house server is still off this machine: each request is in `egress` with host, bytes and
+    the token variable, even though server_is_local = true (issue 14: the report said `egress: []`)."""
+    import json as json_
+    import os
+    import subprocess
+    import sys
+
+    from reviewbot.core import Report
+    from tests.conftest import REPO_ROOT
+    _, base = served
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / '.reviewbot.toml').write_text(f'reviewers = ["model"]\nserver = "{base}"\nserver_is_local = true\n'
+                                          'server_token_env = "RB_TEST_TOKEN"\ntriage_threshold = 0.0\n')
+    diff = (b'diff --git a/q.py b/q.py\nnew file mode 100644\n--- /dev/null\n+++ b/q.py\n'
+            b'@@ -0,0 +1,2 @@\n+def f(name, db):\n+    return db.execute("SELECT " + name)\n')
+    (work / 'change.diff').write_bytes(diff)
+    env = {**os.environ, 'RB_TEST_TOKEN': TOKEN, 'REVIEWBOT_CACHE_DIR': str(tmp_path / 'cache'),
+           'PYTHONPATH': str(REPO_ROOT) + os.pathsep + os.environ.get('PYTHONPATH', '')}
+
+    def review() -> Report:
+        proc = subprocess.run([sys.executable, '-m', 'reviewbot', 'review', '--diff', 'change.diff',
+                               '--format', 'json', '--fail-level', 'none', '--budget', '0'],
+                              cwd=work, env=env, capture_output=True, timeout=600, check=False)
+        assert proc.returncode == 0, proc.stderr.decode()
+        return Report.from_dict(json_.loads(proc.stdout))
+
+    first = review()
+    assert first.egress, first.notes
+    for entry in first.egress:
+        assert entry['destination'] == 'server' and entry['endpoint_host'] == '127.0.0.1'
+        assert entry['url'].startswith(base + '/v1/') and entry['credential_env'] == 'RB_TEST_TOKEN'
+        assert isinstance(entry['bytes'], int) and len(entry['sha256']) == 64
+    assert TOKEN not in json_.dumps(first.egress)  # the variable's name, never its value
+    calls = [(e['method'], e['url'][len(base):]) for e in first.egress]
+    assert ('GET', '/v1/models') in calls and ('POST', '/v1/completions') in calls
+    posted = [e for e in first.egress if e['method'] == 'POST']
+    assert all(e['bytes'] > 0 for e in posted)
+    assert sum(e['bytes'] for e in posted) > len(diff)  # the code itself went there, in prompts
+    assert not any(f.extra.get('cached') for f in first.findings)
+
+    again = review()  # every answer is in the result cache now: nothing is sent, and it says so
+    assert again.egress == [], [(e["method"], e["url"]) for e in again.egress]
+    assert [f.fingerprint for f in again.findings] == [f.fingerprint for f in first.findings]
+    assert all(f.extra.get('cached') for f in again.findings)
+    if again.findings:
+        assert any('answered from the result cache' in n for n in again.notes)
