@@ -243,15 +243,6 @@ def _fix_of(r: dict[str, Any]) -> dict[str, Any]:
                             'text': fix, 'safety': 'unsafe' if safety == 'unsafe' else 'safe'}}
 
 
-def _new_side_at_true_lines(f: FileChange) -> str:
-    """The new-side lines the diff shows (context and added), each at its new-file line number,
-    blank lines in between."""
-    lines: dict[int, str] = {ln.new_lineno: ln.text for h in f.hunks for ln in h.lines
-                             if ln.new_lineno is not None}
-    last = max(lines, default=0)
-    return '\n'.join(lines.get(n, '') for n in range(1, last + 1)) + '\n'
-
-
 def _mapped(results: list[dict[str, Any]], scanned: dict[str, FileChange],
             pieces: dict[str, fragments.Fragment]) -> list[dict[str, Any]]:
     """semgrep results with the lines of fragment files mapped to new-file lines; a result that
@@ -266,5 +257,8 @@ def _mapped(results: list[dict[str, Any]], scanned: dict[str, FileChange],
         added, _ = new_side_lines(scanned[path])
         line = frag.anchor(int(r['start']['line']), int(r.get('end', r['start'])['line']), added)
         if line is not None:
-            out.append({**r, 'start': {**r['start'], 'line': line}, 'end': {**r['start'], 'line': line}})
+            # a fix semgrep rendered is about the repaired program, not the file: it is dropped
+            extra = {k: v for k, v in (r.get('extra') or {}).items() if k != 'fix'}
+            out.append({**r, 'start': {**r['start'], 'line': line}, 'end': {**r['start'], 'line': line},
+                        'extra': extra})
     return out

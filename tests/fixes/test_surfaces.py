@@ -101,15 +101,15 @@ def test_apply_fixes_refuses_a_work_tree_that_moved_on(staged: GitRepo) -> None:
     assert (staged.path / 'app.py').read_text() == '# rewritten since it was staged\n'
 
 
-def _range_report(repo: GitRepo, tmp_path) -> tuple[str, dict[str, str]]:
+def _range_report(repo: GitRepo, tmp_path) -> tuple[str, dict[str, str], str, str]:
     repo.write('app.py', BASE)
     base = repo.commit('base')
     repo.write('app.py', CHANGED)
-    repo.commit('change')
+    head = repo.commit('change')
     report = tmp_path / 'report.json'
     review(repo, '--range', f'{base}..HEAD', '--format', 'json', '-o', str(report))
     patch = repo.git('diff', f'{base}..HEAD', '--', 'app.py')
-    return str(report), {'app.py': patch[patch.index('@@'):]}
+    return str(report), {'app.py': patch[patch.index('@@'):]}, head, base
 
 
 def _publish(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess:
@@ -119,11 +119,11 @@ def _publish(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedP
 
 
 def test_github_receives_suggestion_blocks(repo: GitRepo, tmp_path) -> None:
-    report, files = _range_report(repo, tmp_path)
+    report, files, head, base = _range_report(repo, tmp_path)
     with FakeGitHub() as fake:
         fake.add_user('ghp_x', 'bot')
         fake.add_repo('acme', 'app')
-        fake.add_pull('acme/app', 7, 'a' * 40, files)
+        fake.add_pull('acme/app', 7, head, files, base_sha=base)
         _publish(['--report', report, '--github-pr', '7', '--repo', 'acme/app'],
                  {'GITHUB_TOKEN': 'ghp_x', 'GITHUB_API_URL': fake.base_url}, repo.path)
         comments = fake.repos['acme/app'].pulls[7].review_comments
@@ -134,11 +134,11 @@ def test_github_receives_suggestion_blocks(repo: GitRepo, tmp_path) -> None:
 
 
 def test_gitlab_receives_suggestion_blocks(repo: GitRepo, tmp_path) -> None:
-    report, files = _range_report(repo, tmp_path)
+    report, files, head, base = _range_report(repo, tmp_path)
     with FakeGitLab() as fake:
         fake.add_user('glpat-x', 'bot')
         fake.add_project(42, 'acme/app')
-        fake.add_mr(42, 3, 'a' * 40, files)
+        fake.add_mr(42, 3, head, files, base_sha=base)
         _publish(['--report', report, '--gitlab-mr', '3', '--project', '42'],
                  {'GITLAB_TOKEN': 'glpat-x', 'CI_API_V4_URL': fake.base_url}, repo.path)
         notes = [n for n in fake.projects[42].mrs[3].notes if n['type'] == 'DiffNote']
