@@ -164,6 +164,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'ignore': Key(list, [], 'pattern rule ids never reported (e.g. "c-system-non-literal")',
                       check=_str_list),
     },
+    # The fix stage (reviewbot.fixes): verified fix proposals for findings.
+    'fix': {
+        'enabled': Key(bool, True, 'propose fixes (ruff, semgrep rules, secrets), each verified on the '
+                       'patched text before it is shown; never written unless asked'),
+        # off by default: of 7 model fixes that passed the verifier on the eval set, 2 were judged
+        # correct (benchmarks/results/fixes-hand-review.md)
+        'model': Key(str, 'off', 'the local model proposes fixes for what the other fixers cannot '
+                     '(verified the same way): "auto" when the model reviewer runs or in CI, "on", "off"',
+                     choices=('auto', 'on', 'off')),
+    },
     # The cloud reviewer (reviewbot.reviewers.cloud). Off unless enabled, and even then it runs only
     # when the privacy gate (reviewbot.privacy.gate) verifies the repository public in this run.
     'cloud': {
@@ -357,6 +367,8 @@ TRUST: dict[str, str | dict[str, str]] = {
     'patterns': {'semgrep': TRUSTED,  # a program that is run
                  'ignore': ORDINARY},
     'cloud': TRUSTED,  # every cloud.* key: endpoint, key variable, what may be sent, receipts path
+    'fix': {'enabled': ORDINARY,
+            'model': TRUSTED},  # whether code goes to the model, which may be a `server`
 }
 
 

@@ -152,6 +152,43 @@ def fingerprint(path: str, category: str, anchored_code: str, message: str = '')
     return h.hexdigest()[:16]
 
 
+FIX_SOURCES = ('ruff', 'semgrep', 'rewrite', 'secrets', 'model', 'cloud')
+
+
+@dataclasses.dataclass(frozen=True)
+class Fix:
+    """A proposed edit for a finding: new text for whole lines line..end_line of the new file.
+
+    Fixers propose, the verifier (reviewbot.fixes.verify) decides: a fix is shown to a person only
+    when `verified` (every check in `checks` passed); otherwise `rejected` says why. `safety` follows
+    ruff's split: 'safe' keeps what correct code does, 'unsafe' may change behaviour (a secret read
+    from the environment, a list instead of a shell string) and is applied only when asked.
+    """
+    line: int
+    end_line: int
+    replacement: str  # whole lines, no trailing newline; '' removes the lines
+    source: str  # one of FIX_SOURCES
+    safety: str = 'safe'  # 'safe' | 'unsafe'
+    original: str = ''  # the lines before the fix (redacted), to show a diff
+    description: str = ''
+    verified: bool = False
+    checks: tuple[str, ...] = ()  # names of the checks that passed
+    rejected: str | None = None  # why the verifier dropped it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {'source': self.source, 'safety': self.safety, 'checks': list(self.checks),
+                'line': self.line, 'end_line': self.end_line, 'description': self.description,
+                'original': self.original}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], replacement: str) -> Fix:
+        """A verified fix read back from a report (it was verified when the report was made)."""
+        return cls(line=int(d['line']), end_line=int(d['end_line']), replacement=replacement,
+                   source=str(d['source']), safety=str(d.get('safety', 'safe')),
+                   original=str(d.get('original', '')), description=str(d.get('description', '')),
+                   verified=True, checks=tuple(str(c) for c in d.get('checks', [])))
+
+
 @dataclasses.dataclass
 class Finding:
     path: str
@@ -162,10 +199,21 @@ class Finding:
     message: str
     reviewer: str
     side: Side = Side.RIGHT
-    suggestion: str | None = None  # replacement text for lines line..end_line
+    # Replacement text for lines line..end_line. A reviewer may propose one (the cloud does); after
+    # the pipeline's fix stage it is set only from a verified `fix` (same text), else None.
+    suggestion: str | None = None
     anchored_code: str = ''  # text of the anchored lines, filled in by anchoring
     confidence: float | None = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    fix: Fix | None = None  # the verified fix behind `suggestion`
+
+    @property
+    def verified_fix(self) -> Fix | None:
+        """The fix a person may be shown: verified, and the same text as `suggestion`."""
+        fx = self.fix
+        if fx is None or not fx.verified or self.suggestion is None or self.suggestion != fx.replacement:
+            return None
+        return fx
 
     @property
     def file_level(self) -> bool:
@@ -184,7 +232,8 @@ class Finding:
             'severity': self.severity.value,
             'category': self.category,
             'message': self.message,
-            'suggestion': self.suggestion,
+            'suggestion': self.suggestion if self.verified_fix else None,
+            'fix': self.verified_fix.to_dict() if self.verified_fix else None,
             'reviewer': self.reviewer,
             'confidence': self.confidence,
             'fingerprint': self.fingerprint,
@@ -194,7 +243,12 @@ class Finding:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
-        """Inverse of to_dict (fingerprint is derived, not read). Raises KeyError/ValueError on bad data."""
+        """Inverse of to_dict (fingerprint is derived, not read). Raises KeyError/ValueError on bad data.
+
+        A suggestion without its `fix` object is not read back: only a verified fix is ever shown."""
+        suggestion, fix = d.get('suggestion'), d.get('fix')
+        if not isinstance(suggestion, str) or not isinstance(fix, dict):
+            suggestion, fix = None, None
         return cls(
             path=str(d['path']),
             line=None if d.get('line') is None else int(d['line']),
@@ -204,9 +258,10 @@ class Finding:
             message=str(d['message']),
             reviewer=str(d.get('reviewer', '')),
             side=Side(d.get('side', 'RIGHT')),
-            suggestion=d.get('suggestion'),
+            suggestion=suggestion,
             anchored_code=str(d.get('anchored_code', '')),
             confidence=d.get('confidence'),
+            fix=Fix.from_dict(fix, suggestion) if fix is not None and suggestion is not None else None,
             extra={'cached': True} if d.get('cached') is True else {},
         )
 
@@ -296,6 +351,8 @@ class Report:
     reviewers: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)  # e.g. why the cloud was not used
     egress: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # what left the machine
+    # the fix stage's counts: proposed, verified, rejected by reason, verified by source, ...
+    fixes: dict[str, Any] = dataclasses.field(default_factory=dict)
     reviewed: Reviewed | None = None  # the commits and diff this report was computed on
 
     def to_dict(self) -> dict[str, Any]:
@@ -308,6 +365,7 @@ class Report:
             'reviewers': list(self.reviewers),
             'notes': list(self.notes),
             'egress': list(self.egress),
+            'fixes': dict(self.fixes),
             'reviewed': self.reviewed.to_dict() if self.reviewed is not None else None,
         }
 
@@ -332,5 +390,6 @@ class Report:
             reviewers=list(d.get('reviewers', [])),
             notes=list(d.get('notes', [])),
             egress=list(d.get('egress', [])),
+            fixes=dict(d.get('fixes', {})),
             reviewed=Reviewed.from_dict(d['reviewed']) if d.get('reviewed') is not None else None,
         )

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from reviewbot import fixes
 from reviewbot import baseline as baseline_mod
 from reviewbot.anchor import anchor
 from reviewbot.config import Config
@@ -177,7 +178,35 @@ def run(prep: Prepared, reviewers: list[Reviewer]) -> Report:
         except ValueError:
             pass
         baseline_mod.apply(report, prep.baseline, str(shown))
+    # fix proposals, each verified on the patched text in memory before a person may see it
+    t0 = time.perf_counter()
+    if prep.context.budget:
+        prep.context.deadline = time.monotonic() + prep.context.budget
+    outcome = fixes.run(report.findings, prep.diff, prep.context, reviewers,
+                        enabled=bool(config.get('enabled', 'fix')),
+                        model=_fix_model(config, reviewers, prep.context.stage))
+    report.findings = outcome.findings
+    report.fixes = outcome.summary
+    report.notes.extend(outcome.notes)
+    if report.findings:
+        report.timings['fixes'] = time.perf_counter() - t0
     return report
+
+
+def _fix_model(config: Config, reviewers: list[Reviewer], stage: str) -> object:
+    """The model reviewer whose engine and cache the model fixer uses, or None. `[fix] model`:
+    "auto" when the review runs the model reviewer or runs in CI; "on"; "off" (the default)."""
+    mode = config.get('model', 'fix')
+    if mode == 'off':
+        return None
+    for r in reviewers:
+        inner = getattr(r, 'inner', r)  # the hook wraps reviewers
+        if getattr(inner, 'name', '') == 'model' and hasattr(inner, 'model_identity'):
+            return inner
+    if mode == 'on' or stage == 'ci':
+        from reviewbot.reviewers.model import ModelReviewer
+        return ModelReviewer(config)
+    return None
 
 
 def fails(report: Report, fail_level: str) -> bool:

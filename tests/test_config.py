@@ -57,7 +57,7 @@ def test_every_config_key_is_classified_trusted_or_ordinary():
     trusted = {config._qualified(s, k) for s, k in config.trusted_keys()}
     for name in ('server', 'server_is_local', 'server_token_env', 'guidelines', 'model', 'model_dir',
                  'reviewers', 'patterns.semgrep', 'cloud.base_url', 'cloud.api_key_env', 'cloud.enabled',
-                 'cloud.receipts_file', 'cloud.deny_paths', 'cloud.stages'):
+                 'cloud.receipts_file', 'cloud.deny_paths', 'cloud.stages', 'fix.model'):
         assert name in trusted, name
     assert 'fail_level' not in trusted and 'exclude' not in trusted
 

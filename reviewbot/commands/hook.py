@@ -282,6 +282,12 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(f'reviewbot: {prep.source.description}\n')
         sys.stdout.write(reporters.render(report, 'terminal', color=color))
         blocked = pipeline.fails(report, fail_level) or blocked
+        fixable = [f.verified_fix for f in report.findings if f.verified_fix is not None]
+        if fixable and stage == 'pre-commit':
+            # the hook never writes to the work tree: it says the one command that does
+            unsafe = ' --unsafe-fixes' if any(fx.safety == 'unsafe' for fx in fixable) else ''
+            sys.stdout.write(f'reviewbot: {len(fixable)} verified fixes; to apply them to the work '
+                             f'tree: reviewbot review --staged --apply-fixes{unsafe}\n')
     if blocked:
         action = 'commit' if stage == 'pre-commit' else 'push'
         sys.stdout.write(f'reviewbot: blocking the {action}: findings at or above {fail_level!r} '

@@ -68,6 +68,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        '(also a corrupt baseline).')
     add_source_args(p)
     add_common_args(p)
+    fx = p.add_argument_group('fixes', 'verified fixes are shown in the report; nothing is written '
+                              'unless asked here')
+    fx.add_argument('--fix-patch', metavar='FILE',
+                    help="write the verified fixes as one patch for `git apply` ('-': standard output)")
+    fx.add_argument('--apply-fixes', action='store_true',
+                    help='apply the verified fixes to the work tree (with git apply; never in a hook)')
+    fx.add_argument('--unsafe-fixes', action='store_true',
+                    help='include fixes marked unsafe (they may change behaviour) in --fix-patch / --apply-fixes')
     p.add_argument('--stage', default='cli', help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -136,4 +144,43 @@ def run(args: argparse.Namespace) -> int:
     report.timings['total'] = time.perf_counter() - t0
     color = args.output is None and sys.stdout.isatty() and 'NO_COLOR' not in os.environ
     write_report(reporters.render(report, args.format, color=color), args.output)
+    if args.fix_patch or args.apply_fixes:
+        write_fixes(args, prep, report)
     return 1 if pipeline.fails(report, cfg.fail_level) else 0
+
+
+def write_fixes(args: argparse.Namespace, prep, report) -> None:
+    """--fix-patch / --apply-fixes: the verified fixes, only when asked (ruff's model)."""
+    import subprocess
+
+    from reviewbot.errors import ReviewbotError
+    from reviewbot.fixes import patch as patch_mod
+    if args.stage in ('pre-commit', 'pre-push'):
+        raise ReviewbotError('fixes are never written from a hook')
+    fp = patch_mod.build(report.findings, prep.context.read_new_file, unsafe=args.unsafe_fixes)
+    left = (f'; {fp.unsafe_left_out} unsafe fixes left out (--unsafe-fixes to include them)'
+            if fp.unsafe_left_out else '')
+    if args.fix_patch:
+        if args.fix_patch == '-':
+            sys.stdout.write(fp.text)
+            sys.stdout.flush()
+        else:
+            try:
+                Path(args.fix_patch).write_text(fp.text, encoding='utf-8', errors='surrogateescape')
+            except OSError as e:
+                raise ReviewbotError(f'cannot write {args.fix_patch}: {e.strerror or e}') from None
+        print(f'reviewbot: {fp.applied} verified fixes written to {args.fix_patch}{left}', file=sys.stderr)
+    if args.apply_fixes:
+        if not fp.text:
+            print(f'reviewbot: no verified fixes to apply{left}', file=sys.stderr)
+            return
+        root = prep.source.repo_root or Path.cwd()
+        for check in (['--check'], []):
+            proc = subprocess.run(['git', 'apply', *check, '-'], cwd=root, input=fp.text.encode(
+                'utf-8', 'surrogateescape'), capture_output=True, check=False)
+            if proc.returncode != 0:
+                err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
+                raise ReviewbotError('the fixes do not apply to the work tree (it differs from the '
+                                     f'reviewed revision): {err[0] if err else "git apply failed"}')
+        print(f'reviewbot: applied {fp.applied} verified fixes to the work tree (not staged){left}',
+              file=sys.stderr)

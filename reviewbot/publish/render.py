@@ -38,7 +38,8 @@ def _suggestion(f: Finding, platform: str, inline: Inline) -> str:
 
 def finding_body(f: Finding, platform: str, inline: Inline | None = None) -> str:
     parts = [finding_marker(f.fingerprint), _headline(f), '', sanitize.prose(f.message, MAX_MESSAGE)]
-    if inline is not None and inline.suggestion and f.suggestion is not None:
+    # a suggestion block is offered only for a fix the verifier passed (reviewbot.fixes.verify)
+    if inline is not None and inline.suggestion and f.verified_fix is not None:
         parts += ['', _suggestion(f, platform, inline)]
     elif inline is not None and inline.start_line is None and f.end_line and f.line and f.end_line > f.line:
         parts += ['', f'_Applies to lines {f.line}–{f.end_line}._']
@@ -77,7 +78,8 @@ def _location(f: Finding) -> str:
 def _summary_item(f: Finding, reason: str, platform: str) -> str:
     lines = [f'- {_headline(f)} at {_location(f)} — {sanitize.one_line(reason, 300)}']
     lines += ['  ' + ln if ln else '' for ln in sanitize.prose(f.message, MAX_MESSAGE).split('\n')]
-    if f.suggestion and not sanitize.has_bidi(f.suggestion) and len(f.suggestion) <= MAX_SUGGESTION:
+    if (f.verified_fix is not None and f.suggestion and not sanitize.has_bidi(f.suggestion)
+            and len(f.suggestion) <= MAX_SUGGESTION):
         lines += ['', '  Suggested replacement:', '']
         lines += ['  ' + ln for ln in sanitize.code_block(f.suggestion, '', MAX_SUGGESTION).split('\n')]
     lines.append('  ' + f'<!-- reviewbot:item={f.fingerprint} -->')

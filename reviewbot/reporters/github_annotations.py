@@ -44,7 +44,7 @@ def command(name: str, message: str, **properties: object) -> str:
 def annotation(f: Finding) -> str:
     span = line_span(f)
     message = visible(message_with_side(f))
-    if f.suggestion is not None:
+    if f.verified_fix is not None and f.suggestion is not None:
         message += '\n\nsuggestion:\n' + visible(f.suggestion).rstrip('\n')
     return command(
         COMMAND[f.severity], message,

@@ -102,11 +102,12 @@ def render(report: Report, max_bytes: int = MAX_BYTES) -> str:
         kept, budget = _within(budget, [_row(f) for f in findings])
         dropped = len(findings) - len(kept)
         body += rows + kept + ['']
-        suggestions = [f for f in findings if f.suggestion is not None and line_span(f)]
+        suggestions = [f for f in findings if f.verified_fix is not None and f.suggestion is not None
+                       and line_span(f)]
         if suggestions:
             parts, budget = _within(budget, [_suggestion(f) for f in suggestions])
             if parts:
-                body += [f'<details><summary>Suggested changes ({len(parts)})</summary>', '', *parts,
+                body += [f'<details><summary>Verified fixes ({len(parts)})</summary>', '', *parts,
                          '</details>', '']
         if dropped:
             body += [(f'*{dropped} more findings do not fit in a job summary (1 MiB); '

@@ -96,10 +96,12 @@ def _physical_location(f: Finding) -> dict[str, Any]:
 def _fix(f: Finding) -> dict[str, Any] | None:
     """A whole-line replacement; a region without columns spans its lines without the final EOL."""
     span = line_span(f)
-    if f.suggestion is None or not span:
+    fx = f.verified_fix
+    if fx is None or f.suggestion is None or not span:
         return None
     return {
-        'description': {'text': 'Apply the suggested replacement'},
+        'description': {'text': f'{fx.description or "Apply the verified replacement"} '
+                                f'({fx.source} fix, {fx.safety}; checks passed: {", ".join(fx.checks)})'},
         'artifactChanges': [{
             'artifactLocation': {'uri': artifact_uri(f.path), 'uriBaseId': SRCROOT},
             'replacements': [{

@@ -1,8 +1,9 @@
 """Human-readable report for a terminal: findings grouped by file, then one line of coverage.
 
     src/app.py:12: error: AWS access key in source [secret/aws-access-key] (secrets)
-        suggestion:
-        | key = os.environ['AWS_ACCESS_KEY_ID']
+        fix (secrets, unsafe: applied only with --unsafe-fixes):
+        - key = "AKIA********"
+        + key = os.environ["KEY"]
 
     2 findings (1 error, 1 warning); reviewed 3 files, 4 hunks, 51 lines; skipped: 1 file (lock file)
 
@@ -32,6 +33,8 @@ from reviewbot.reporters._common import (
 _RESET = '\x1b[0m'
 _BOLD = '\x1b[1m'
 _DIM = '\x1b[2m'
+_RED = '\x1b[31m'
+_GREEN = '\x1b[32m'
 _SEVERITY_COLOR = {Severity.ERROR: '\x1b[1;31m', Severity.WARNING: '\x1b[33m', Severity.INFO: '\x1b[36m'}
 INDENT = '    '
 
@@ -64,10 +67,14 @@ def _finding_lines(f: Finding, color: bool) -> list[str]:
                   f'({visible(f.reviewer, keep_newlines=False)})', _DIM, color)
     out = [f'{_paint(_location(f), _BOLD, color)}: {severity}: {message_lines[0]} {tail}']
     out += [INDENT + ln for ln in message_lines[1:]]
-    if f.suggestion is not None:
-        out.append(INDENT + 'suggestion:')
-        body = visible(f.suggestion).rstrip('\n').split('\n')
-        out += [f'{INDENT}| {ln}'.rstrip() for ln in body]
+    fx = f.verified_fix
+    if fx is not None:
+        safety = '' if fx.safety == 'safe' else ', unsafe: applied only with --unsafe-fixes'
+        out.append(INDENT + _paint(f'fix ({fx.source}{safety}):', _DIM, color))
+        out += [f'{INDENT}{_paint(f"- {ln}".rstrip(), _RED, color)}'
+                for ln in visible(fx.original).split('\n')] if fx.original else []
+        out += [f'{INDENT}{_paint(f"+ {ln}".rstrip(), _GREEN, color)}'
+                for ln in visible(fx.replacement.rstrip('\n')).split('\n')] if fx.replacement else []
     return out
 
 

@@ -76,7 +76,8 @@ def _safe_relpath(path: str) -> PurePosixPath | None:
     return p
 
 
-def run_semgrep(binary: str, root: Path, timeout: float, experimental: bool = True) -> dict[str, Any]:
+def run_semgrep(binary: str, root: Path, timeout: float, experimental: bool = True,
+                configs: list[Path] | None = None) -> dict[str, Any]:
     """semgrep's JSON output for every file under `root`, with only the bundled rules.
 
     `--experimental` is semgrep's native (OCaml) CLI: same engine and output, ~0.5 s to start
@@ -87,7 +88,7 @@ def run_semgrep(binary: str, root: Path, timeout: float, experimental: bool = Tr
         cmd.append('--experimental')
     cmd += ['--metrics=off', '--disable-version-check', '--json', '--quiet', '--no-git-ignore',
             '--timeout', str(max(1, int(timeout))), '--max-target-bytes', '2000000']
-    for rules in rule_files():
+    for rules in rule_files() if configs is None else configs:
         cmd += ['--config', str(rules)]
     cmd.append('.')
     state = root.parent / 'semgrep-state'
@@ -225,9 +226,21 @@ class PatternsReviewer:
                 category=f'patterns/{rule}',
                 message=f'{message} ({cwe})' if cwe else message,
                 reviewer=self.name, anchored_code=text_at.get(line, ''),
-                extra={'cwe': cwe} if cwe else {},
+                extra={**({'cwe': cwe} if cwe else {}), **_fix_of(r)},
             ))
         return out
+
+
+def _fix_of(r: dict[str, Any]) -> dict[str, Any]:
+    """A rule's `fix:`/`fix-regex:` as semgrep rendered it for this match (byte offsets of the
+    matched text, its replacement, and the rule's `fix-safety`), for the fix stage."""
+    extra = r.get('extra') or {}
+    fix = extra.get('fix')
+    if not isinstance(fix, str):
+        return {}
+    safety = (extra.get('metadata') or {}).get('fix-safety', 'safe')
+    return {'semgrep_fix': {'start': int(r['start']['offset']), 'end': int(r['end']['offset']),
+                            'text': fix, 'safety': 'unsafe' if safety == 'unsafe' else 'safe'}}
 
 
 def _mapped(results: list[dict[str, Any]], scanned: dict[str, FileChange],
@@ -244,5 +257,8 @@ def _mapped(results: list[dict[str, Any]], scanned: dict[str, FileChange],
         added, _ = new_side_lines(scanned[path])
         line = frag.anchor(int(r['start']['line']), int(r.get('end', r['start'])['line']), added)
         if line is not None:
-            out.append({**r, 'start': {**r['start'], 'line': line}, 'end': {**r['start'], 'line': line}})
+            # a fix semgrep rendered is about the repaired program, not the file: it is dropped
+            extra = {k: v for k, v in (r.get('extra') or {}).items() if k != 'fix'}
+            out.append({**r, 'start': {**r['start'], 'line': line}, 'end': {**r['start'], 'line': line},
+                        'extra': extra})
     return out

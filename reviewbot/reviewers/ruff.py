@@ -197,7 +197,7 @@ class RuffReviewer:
                 result.skipped.append(Skipped(f.path, f'ruff failed: {e}', reviewer=self.name,
                                               lines=f.added_count))
                 continue
-            result.findings.extend(self._findings(f, diagnostics))
+            result.findings.extend(self._findings(f, diagnostics, whole_file=text is not None))
             if text is not None:
                 result.findings.extend(self._unawaited(f, text))
         return result
@@ -244,7 +244,11 @@ class RuffReviewer:
         return [_unawaited_finding(f.path, line, name, added[line])
                 for line, name in unawaited_coroutines(text) if line in added]
 
-    def _findings(self, f: FileChange, diagnostics: list[dict[str, Any]]) -> list[Finding]:
+    def _findings(self, f: FileChange, diagnostics: list[dict[str, Any]],
+                  whole_file: bool = True) -> list[Finding]:
+        """Findings on added lines. ruff's own fix for a diagnostic (its edits, and whether ruff
+        calls it safe or unsafe) rides along in `extra['ruff_fix']` for the fix stage, when the
+        diagnostics are about the whole file (a snippet's edits are not about the real file)."""
         added, text_at = new_side_lines(f)
         out = []
         for d in diagnostics:
@@ -261,7 +265,8 @@ class RuffReviewer:
                 path=f.path, line=line, end_line=line, severity=severity_of(code),
                 category=f'ruff/{code}', message=f'{d.get("message", "").strip()} (ruff {code})',
                 reviewer=self.name, anchored_code=text_at.get(line, ''),
-                extra={'url': d.get('url')} if d.get('url') else {},
+                extra={**({'url': d.get('url')} if d.get('url') else {}),
+                       **({'ruff_fix': d['fix']} if whole_file and d.get('fix') else {})},
             ))
         return out
 

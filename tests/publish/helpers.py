@@ -9,6 +9,7 @@ from reviewbot.core import (
     DiffLine,
     FileChange,
     Finding,
+    Fix,
     Hunk,
     LineKind,
     Severity,
@@ -157,12 +158,18 @@ def code_at(files: dict[str, str], path: str, line: int | None, side: Side = Sid
 
 def finding(path: str, line: int | None, category: str, message: str, code: str = '',
             end_line: int | None = None, suggestion: str | None = None, side: Side = Side.RIGHT,
-            severity: Severity = Severity.WARNING) -> Finding:
-    """A finding as reviewbot reports it: without `code`, anchored to the text its line has in FILES."""
+            severity: Severity = Severity.WARNING, verified: bool = True) -> Finding:
+    """A finding as reviewbot reports it: without `code`, anchored to the text its line has in FILES.
+    A `suggestion` comes with the verified Fix the fix stage would attach (only a verified fix is
+    ever posted as a suggestion block)."""
     code = code or code_at(FILES, path, line, side) or f'{path}:{category}:{message}'
+    fix = None
+    if suggestion is not None and line is not None:
+        fix = Fix(line=line, end_line=end_line or line, replacement=suggestion, source='model',
+                  verified=verified, checks=('parses',) if verified else ())
     return Finding(path=path, line=line, end_line=end_line, severity=severity, category=category,
                    message=message, reviewer='model', side=side, suggestion=suggestion,
-                   anchored_code=code)
+                   anchored_code=code, fix=fix)
 
 
 def sample_findings() -> list[Finding]:

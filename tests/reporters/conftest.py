@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from reviewbot.core import Coverage, Finding, Report, Severity, Side, Skipped
+from reviewbot.core import Coverage, Finding, Fix, Report, Severity, Side, Skipped
 
 # Model text that tries everything: workflow commands, escapes, CRLF, Markdown/HTML, terminal codes.
 NASTY = ('100% sure: a,b::c\r\n::set-output name=pwned::1\n::add-mask::x %0A %25\n'
@@ -16,12 +16,19 @@ COLON_PATH = 'c:odd/x%20y.py'
 def finding(path: str = 'src/app.py', line: int | None = 3, end_line: int | None = None, *,
             severity: Severity = Severity.WARNING, category: str = 'bug/off-by-one',
             message: str = 'index can run past the end', reviewer: str = 'local-model',
-            suggestion: str | None = None, code: str | None = None, side: Side = Side.RIGHT) -> Finding:
+            suggestion: str | None = None, code: str | None = None, side: Side = Side.RIGHT,
+            verified: bool = True) -> Finding:
+    """A finding; a `suggestion` comes with the verified Fix the pipeline would attach to it
+    (`verified=False`: a bare suggestion, which no reporter may show)."""
     if code is None:
         code = '' if line is None else '\n'.join(f'line {n}' for n in range(line, (end_line or line) + 1))
     return Finding(path=path, line=line, end_line=end_line if end_line is not None else line,
                    severity=severity, category=category, message=message, reviewer=reviewer,
-                   side=side, suggestion=suggestion, anchored_code=code)
+                   side=side, suggestion=suggestion, anchored_code=code,
+                   fix=None if suggestion is None or line is None else Fix(
+                       line=line, end_line=end_line if end_line is not None else line,
+                       replacement=suggestion, source='cloud', safety='unsafe', original=code,
+                       verified=verified, checks=('parses',) if verified else ()))
 
 
 def nasty_report() -> Report:

@@ -52,7 +52,7 @@ def test_suggestions_sit_in_pre_blocks_that_model_text_cannot_close():
     report = Report([finding(line=2, suggestion='</pre><img src=x onerror=alert(1)>\nx = 1 & 2')],
                      Coverage(1, 1, 1))
     md = job_summary.render(report)
-    assert '<details><summary>Suggested changes (1)</summary>' in md
+    assert '<details><summary>Verified fixes (1)</summary>' in md
     block = md.split('<pre>\n', 1)[1].split('\n</pre>', 1)[0]
     assert block == '&lt;/pre&gt;&lt;img src=x onerror=alert(1)&gt;\nx = 1 &amp; 2'
     assert md.count('</pre>') == 1

@@ -53,6 +53,10 @@ def test_round_trips_through_report_from_dict(nasty):
     lambda d: d['findings'][2].update(end_line=4),  # a file-level note has no end line
     lambda d: d['coverage']['skipped'][0].update(lines=-1),
     lambda d: d.pop('coverage'),
+    lambda d: d['findings'][0].update(fix=None),  # a suggestion without its verified fix
+    lambda d: d['findings'][1].update(suggestion='x = 2'),  # ... or the other way round
+    lambda d: d['findings'][0]['fix'].update(checks=[]),
+    lambda d: d['findings'][0]['fix'].update(source='guess'),
 ])
 def test_schema_rejects_malformed_reports(nasty, breakage):
     doc = json.loads(json_.render(nasty))
@@ -66,7 +70,15 @@ def test_every_schema_field_is_documented():
     text = (pathlib.Path(__file__).resolve().parents[2] / 'docs' / 'report-json.md').read_text('utf-8')
     schema = report_schema()
     fields = set(schema['properties'])
-    for name in ('finding', 'coverage', 'skipped', 'egress'):
+    for name in ('finding', 'coverage', 'skipped', 'egress', 'fix', 'fixes'):
         fields |= set(schema['$defs'][name]['properties'])
     missing = [f for f in sorted(fields) if f'| `{f}` |' not in text]
     assert not missing
+
+
+def test_a_suggestion_is_read_back_only_with_its_fix(nasty):
+    doc = json.loads(json_.render(nasty))
+    assert doc['findings'][0]['suggestion'] and doc['findings'][0]['fix']['checks']
+    doc['findings'][0]['fix'] = None  # a hand-made report cannot smuggle in an unverified suggestion
+    back = Report.from_dict(doc)
+    assert back.findings[0].suggestion is None and back.findings[0].verified_fix is None

@@ -30,9 +30,12 @@ def test_multiline_message_and_suggestion_are_indented(nasty):
     block = out.split(f'{SPACE_PATH}:7: ', 1)[1].split('\n\n', 1)[0].splitlines()
     assert block[1] == '    ::set-output name=pwned::1'
     assert block[2] == '    ::add-mask::x %0A %25'
-    assert '    suggestion:' in block
-    i = block.index('    suggestion:')
-    assert block[i + 1:i + 3] == ['    | key = os.environ["K"]', '    | other = 2']
+    head = '    fix (cloud, unsafe: applied only with --unsafe-fixes):'
+    assert head in block
+    i = block.index(head)
+    # the verified fix as a diff: the old lines, then the new ones
+    assert block[i + 1:i + 5] == ['    - key = "AKIA****"', '    - other = 1',
+                                  '    + key = os.environ["K"]', '    + other = 2']
     # Every line of the finding but the first is indented: nothing the model wrote starts a line.
     assert all(ln.startswith('    ') for ln in block[1:])
 
@@ -47,7 +50,7 @@ def test_control_characters_from_model_text_are_shown_not_obeyed(nasty):
     bidi = Report([finding(message='safe\u202e txt.exe', suggestion='a\u2066b')], Coverage(1, 1, 1))
     out = terminal.render(bidi)
     assert '\u202e' not in out and '\u2066' not in out
-    assert 'safe\\u202e txt.exe' in out and '| a\\u2066b' in out
+    assert 'safe\\u202e txt.exe' in out and '+ a\\u2066b' in out
 
 
 def test_summary_line_counts_findings_and_groups_skipped_reasons(nasty):
@@ -112,3 +115,9 @@ def test_severity_order_within_a_line():
     lines = terminal.render(report).splitlines()
     assert lines[0].startswith('src/app.py:5: error: major')
     assert lines[1].startswith('src/app.py:5: info: minor')
+
+
+def test_a_suggestion_without_a_verified_fix_is_never_shown():
+    bare = Report([finding(suggestion='x = 2', verified=False)], Coverage(1, 1, 1))
+    out = terminal.render(bare)
+    assert 'x = 2' not in out and 'fix' not in out.split('\n')[1]

@@ -1,0 +1,117 @@
+"""Fixes from semgrep rules' `fix:` / `fix-regex:`.
+
+Two kinds: a bundled pattern rule (reviewbot/data/patterns/*.yaml) that carries a fix, rendered by
+semgrep with the finding (`extra['semgrep_fix']`); and fix-only rules (reviewbot/data/fixes/*.yaml)
+for ruff's rules that ruff has no fix for (`yaml.load`, `verify=False`, `tempfile.mktemp`, ...):
+each names the ruff codes it fixes in `metadata.fixes`, and runs once per review over the files
+that have such findings, offline, like the patterns reviewer.
+"""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from reviewbot.core import Finding, Fix
+from reviewbot.fixes.text import fix_from_texts
+
+FIX_RULES_DIR = Path(__file__).resolve().parent.parent / 'data' / 'fixes'
+
+
+def fix_rule_files() -> list[Path]:
+    return sorted(FIX_RULES_DIR.glob('*.yaml'))
+
+
+def apply_byte_fix(text: str, spec: dict[str, Any]) -> str:
+    raw = text.encode('utf-8', 'surrogateescape')
+    start, end = int(spec['start']), int(spec['end'])
+    if not 0 <= start <= end <= len(raw):
+        raise ValueError('fix offsets outside the file')
+    return (raw[:start] + str(spec['text']).encode('utf-8', 'surrogateescape') + raw[end:]).decode(
+        'utf-8', 'surrogateescape')
+
+
+def from_spec(f: Finding, text: str, spec: dict[str, Any]) -> Fix | None:
+    try:
+        new = apply_byte_fix(text, spec)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return fix_from_texts(text, new, source='semgrep', safety=str(spec.get('safety', 'safe')),
+                          description=str(spec.get('description') or ''),
+                          cover=(f.line, f.end_line or f.line) if f.line else None)
+
+
+def candidates(f: Finding, text: str) -> list[Fix]:
+    spec = f.extra.get('semgrep_fix')
+    fx = from_spec(f, text, spec) if isinstance(spec, dict) else None
+    return [fx] if fx else []
+
+
+def _key(f: Finding) -> str:
+    """How a fix-only rule names the findings it fixes: a ruff code (S506), else the category."""
+    return f.category.removeprefix('ruff/') if f.reviewer == 'ruff' else f.category
+
+
+def fixed_codes() -> dict[str, list[str]]:
+    """ruff code or category -> ids of the fix-only rules for it (the rule files' metadata)."""
+    import yaml
+    out: dict[str, list[str]] = {}
+    for path in fix_rule_files():
+        for rule in (yaml.safe_load(path.read_text()) or {}).get('rules', []):
+            for code in (rule.get('metadata') or {}).get('fixes', []):
+                out.setdefault(str(code), []).append(str(rule['id']))
+    return out
+
+
+def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float | None
+               ) -> tuple[dict[int, list[Fix]], list[str]]:
+    """Fix-only rules run over the files of the findings they can fix: finding index -> fixes,
+    and notes (semgrep missing or failing is said, never fatal)."""
+    from reviewbot.reviewers.patterns import _safe_relpath, default_semgrep, run_semgrep
+    codes = fixed_codes()
+    if not fix_rule_files():  # never run semgrep without a rule file: it would fetch a registry config
+        return {}, []
+    wanted = {i: f for i, f in enumerate(findings)
+              if _key(f) in codes and f.path in texts and f.line is not None}
+    if not wanted:
+        return {}, []
+    binary = default_semgrep()
+    if binary is None:
+        return {}, ['fixes: semgrep not installed, its fix rules for ruff findings did not run']
+    out: dict[int, list[Fix]] = {}
+    with tempfile.TemporaryDirectory(prefix='reviewbot-fixes-') as tmp:
+        root = Path(tmp) / 'src'
+        root.mkdir()
+        (root / '.semgrepignore').write_text('')
+        for f in wanted.values():
+            rel = _safe_relpath(f.path)
+            if rel is None:
+                continue
+            dest = root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(texts[f.path], encoding='utf-8', errors='surrogateescape')
+        timeout = 120.0 if time_left is None else max(1.0, time_left)
+        try:
+            try:
+                result = run_semgrep(binary, root, timeout, configs=fix_rule_files())
+            except ValueError:
+                result = run_semgrep(binary, root, timeout, experimental=False, configs=fix_rule_files())
+        except (OSError, ValueError, subprocess.TimeoutExpired) as e:
+            return {}, [f'fixes: semgrep fix rules failed: {e}']
+    for r in result.get('results') or []:
+        extra = r.get('extra') or {}
+        meta = extra.get('metadata') or {}
+        if not isinstance(extra.get('fix'), str):
+            continue
+        path = str(r.get('path', '')).removeprefix('./')
+        first, last = int(r['start']['line']), int(r['end']['line'])
+        spec = {'start': r['start']['offset'], 'end': r['end']['offset'], 'text': extra['fix'],
+                'safety': 'unsafe' if meta.get('fix-safety') == 'unsafe' else 'safe',
+                'description': ' '.join(str(extra.get('message', '')).split())}
+        for i, f in wanted.items():
+            if f.path == path and _key(f) in meta.get('fixes', []) and first <= (f.line or 0) <= last:
+                fx = from_spec(f, texts[path], spec)
+                if fx is not None:
+                    out.setdefault(i, []).append(fx)
+    return out, []
