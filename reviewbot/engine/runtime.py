@@ -224,9 +224,10 @@ class OnnxModel:
 
     def _score(self, ids: Sequence[int], targets: Sequence[int],
                past: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Feed `ids` after `past`; return log P(targets[i]) at each position i (float32) and the
-        new past. In the graph when it has the scoring output; else from its logits, here."""
-        feed = self._feed(ids, past, keep=len(ids))
+        """Feed `ids` after `past`; return log P(targets[i]) at each of the last len(targets)
+        positions (float32) and the new past. In the graph when it has the scoring output; else
+        from its logits, here."""
+        feed = self._feed(ids, past, keep=len(targets))
         if self.scores_in_graph:
             feed[TARGET_IDS] = np.asarray([targets], dtype=np.int64)
             outputs = self._session.run([TARGET_LOGPROBS] + self._present_names, feed)
@@ -336,11 +337,12 @@ class OnnxModel:
             out[candidate] = float(logprobs[ids[0]]) if ids else -math.inf
         return out
 
-    def token_surprisals(self, prefix: str, text: str) -> list[float]:
+    def token_surprisals(self, prefix: str, text: str, last: int | None = None) -> list[float]:
         """Surprisal (nats, -log P) of each token of `text` after `prefix`, from one prefill.
 
         prefix and text are tokenized separately, so token boundaries never cross between them.
-        With an empty prefix the first token has no context and is not scored."""
+        With an empty prefix the first token has no context and is not scored. `last`: score only
+        the last `last` tokens of text (the rest is prefilled without the vocabulary projection)."""
         prefix_ids = self.encode(prefix) if prefix else []
         text_ids = self.encode(text)
         if not text_ids:
@@ -348,23 +350,29 @@ class OnnxModel:
         ids = prefix_ids + text_ids
         self._check_length(len(ids))
         scored = len(text_ids) if prefix_ids else len(text_ids) - 1
-        if scored <= 0:
+        wanted = scored if last is None else min(scored, max(0, last))
+        if wanted <= 0:
             return []
-        # logits at position p predict token p+1: positions first-1 .. n-2 are scored. Every
-        # graph call starts at an even position and all of them but the last have even lengths:
-        # the int4 kernels compute rows in pairs (a lone last row takes another path), so the
-        # rows pair up exactly as in one prefill of all n tokens and the numbers are the same.
+        if self.splits_exactly:
+            scored = wanted
+        # logits at position p predict token p+1: positions first-1 .. n-2 are scored.
         n = len(ids)
         first = n - scored
-        start = (first - 1) & ~1 if self.splits_exactly else 0
+        targets = list(ids[1:]) + [0]  # the last position predicts nothing given
+        if not self.splits_exactly:  # one call, the same rows as ever (see __init__)
+            # (and the vocabulary projection of the same rows: its activations share one scale too)
+            logprobs, past = self._score(ids, targets[first - 1:], self._empty_past())
+            return [-float(x) for x in logprobs[:-1]][scored - wanted:]
+        # Every graph call starts at an even position and all of them but the last have even
+        # lengths: the int4 kernels compute rows in pairs (a lone last row takes another path),
+        # so the rows pair up exactly as in one prefill of all n tokens and the numbers are the same.
+        start = (first - 1) & ~1
         reused, past = self._resume(ids, start)
         if reused < start:  # the unscored head: one plain prefill
             _, past = self._run(ids[reused:start], past, keep=1)
-        targets = list(ids[1:]) + [0]  # the last position predicts nothing given
         out: list[float] = []
-        chunk = SCORE_CHUNK if self.splits_exactly else n
-        for a in range(start, n, chunk):
-            b = min(a + chunk, n)
+        for a in range(start, n, SCORE_CHUNK):
+            b = min(a + SCORE_CHUNK, n)
             logprobs, past = self._score(ids[a:b], targets[a:b], past)
             out.extend(-float(logprobs[p - a]) for p in range(max(a, first - 1), min(b, n - 1)))
         self.prefix_cache.put(ids, past)

@@ -200,6 +200,9 @@ def test_scoring_in_the_graph_equals_the_full_vocabulary_log_softmax(tiny_models
     assert len(got) == len(expected)
     tolerance = 1e-4
     assert np.abs(np.array(got) - np.array(expected)).max() < tolerance
+    model.prefix_cache.clear()
+    tail = model.token_surprisals(prefix, SCORED_CODE, last=5)  # the rest prefilled, not projected
+    assert np.abs(np.array(tail) - np.array(expected[-5:])).max() < tolerance
     model.scores_in_graph = False  # an export without the scoring output: logits reduced in numpy
     model.prefix_cache.clear()
     fallback = model.token_surprisals(prefix, SCORED_CODE)

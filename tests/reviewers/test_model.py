@@ -331,3 +331,99 @@ def test_default_model_flags_sql_built_from_user_input(cache_dir):
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     result = mr.ModelReviewer(config, model=model).review(files, ctx)
     assert any(f.line in (12, 13) for f in result.findings), (result.findings, result.skipped)
+
+
+class _FullVocabularyScoring:
+    """The tiny model with the scoring it had before the graph scored (the oracle): one
+    prefill, every position's logits, float64 log-softmax in numpy; no prefix cache."""
+
+    def __init__(self, model):
+        self.model = model
+        self.tokenizer = model.tokenizer
+
+    def chat_prompt(self, messages):
+        return self.model.chat_prompt(messages)
+
+    def token_surprisals(self, prefix: str, text: str) -> list[float]:
+        import numpy as np
+        prefix_ids = self.model.encode(prefix) if prefix else []
+        text_ids = self.model.encode(text)
+        scored = len(text_ids) if prefix_ids else len(text_ids) - 1
+        logits, _ = self.model._run(prefix_ids + text_ids, self.model._empty_past(), keep=scored + 1)
+        x = logits[:-1].astype(np.float64)
+        x = x - x.max(axis=-1, keepdims=True)
+        logprobs = x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+        return [float(-logprobs[i, t]) for i, t in enumerate(text_ids[-scored:])]
+
+
+@pytest.fixture(scope='module')
+def tiny_int4():
+    """The tiny model at int4 (its registry default is int8, which never splits a prompt)."""
+    from reviewbot.engine import load_model
+    try:
+        return load_model(TINY, precision='int4')
+    except ModelError as e:
+        pytest.skip(f'{TINY} int4 not exported here: {e}')
+
+
+@pytest.mark.parametrize('which', ['tiny', 'tiny_int4'])
+def test_triage_scores_equal_the_full_vocabulary_scoring(which, request, cache_dir):
+    tiny = request.getfixturevalue(which)
+    old, new = many_hunks_source(3)
+    files, ctx = files_and_ctx('pkg/calc.py', old, new)
+    files2, _ = files_and_ctx('app/db.py', OLD_APP, NEW_APP)
+    reviewer = mr.ModelReviewer(defaults().override(model=TINY), model=tiny)
+    units, _ = reviewer.units(files, ctx)
+    units2, _ = reviewer.units(files2, ReviewContext(config=defaults(), read_new_file=lambda p: NEW_APP))
+    oracle = _FullVocabularyScoring(tiny)
+    for u in units + units2:
+        got, want = mr.scan_unit(tiny, u), mr.scan_unit(oracle, u)
+        assert got.risk == pytest.approx(want.risk, abs=1e-4)
+        assert got.line_surprisal.keys() == want.line_surprisal.keys()
+        for n, value in want.line_surprisal.items():
+            assert got.line_surprisal[n] == pytest.approx(value, abs=1e-4)
+        assert mr.pick_line(got) == mr.pick_line(want)
+        answer_only = mr.scan_unit(tiny, u, lines=False)  # what triage computes
+        assert answer_only.risk == pytest.approx(want.risk, abs=1e-4)
+        assert not answer_only.lines_scored and answer_only.line_surprisal == {}
+
+
+def test_generation_after_triage_feeds_only_the_answer_start(tiny_int4, cache_dir):
+    tiny = tiny_int4
+    config = defaults().override(model=TINY, triage_threshold=0.0, cache=False)  # generate for every unit
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 8
+    tiny.prefix_cache.clear()
+    (u,), _ = reviewer.units(files, ctx)
+    stats = {'model_calls': 0, 'cache_hits': 0, 'triaged': 0}
+    reviewer.triage(u, '', ctx, stats)
+    assert not u.scan.lines_scored  # triage asked for the answer's probability only
+    prompt_tokens = len(tiny.encode(tiny.chat_prompt(mr.review_messages(u))))
+    before = tiny.tokens_fed
+    reviewer._score_lines(u, '', ctx, stats)
+    assert u.scan.lines_scored and u.scan.line_surprisal
+    # scoring the lines feeds the unit's view again, not the system prompt and examples before it
+    assert tiny.tokens_fed - before < prompt_tokens * 0.75
+    before = tiny.tokens_fed
+    text, complete = reviewer.answer(u, '', ctx, stats)
+    assert complete and text.startswith(f'L{mr.pick_line(u.scan)}:')
+    # generation feeds `L<n>:` and its own tokens, never the prompt again
+    assert tiny.tokens_fed - before <= 6 + reviewer.max_new_tokens, (tiny.tokens_fed - before, prompt_tokens)
+    assert stats['model_calls'] == 3
+
+
+def test_answer_after_an_answer_only_triage_completes_the_scan_and_caches_it(tiny, cache_dir):
+    config = defaults().override(model=TINY, triage_threshold=0.0)
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 8
+    result = reviewer.review(files, ctx)
+    assert result.stats['generated'] == 1 and result.stats['model_calls'] == 3  # triage, lines, answer
+    (u,), _ = reviewer.units(files, ctx)
+    again = mr.ModelReviewer(config, model=tiny)
+    again.max_new_tokens = 8
+    rerun = again.review(files, ctx)
+    assert rerun.stats['model_calls'] == 0 and rerun.findings == result.findings
+    cached = reviewer.cache.get(reviewer.triage_key(u, ''))
+    assert cached['lines_scored'] and cached['lines']
