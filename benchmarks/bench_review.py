@@ -6,7 +6,9 @@ whole process, model in-process, defaults otherwise):
 * review: `reviewbot review --no-cache --diff examples/sql-injection.diff` (6 added lines);
 * hook cold: `reviewbot hook` in a temporary git repository where a 20-line function is staged
   into a ~460-line Python module (this project's reviewbot/server/app.py as of the base tree
-  given), with an empty result cache; hook rerun: the same again with the cache it left.
+  given), with an empty result cache; hook rerun: the same again with the cache it left; hook
+  next: that change committed and a 6-line function staged at the end of the module (the next
+  commit: new to the result cache, with what the first run kept there).
 
 Each named code tree (e.g. the commit before a change and after it) is run in turn, round after
 round (interleaved, so load from other users of the machine falls on both alike); the load
@@ -87,6 +89,24 @@ def make_hook_repo(base: Path, module: str) -> Path:
     return repo
 
 
+NEXT_FUNCTION = '''
+
+def _retry_after(seconds: float) -> dict[str, str]:
+    """The Retry-After header for a refused request, in whole seconds (at least one)."""
+    value = max(1, int(seconds + 0.999))
+    return {'retry-after': str(value)}
+'''
+
+
+def stage_next_change(repo: Path, module: str) -> None:
+    """Commit what is staged, then stage another function at the end of the module: the next
+    commit of the same user (its hunk is new to the result cache; the model's prompt head is not)."""
+    git(repo, 'commit', '-qm', 'change')
+    target = repo / module
+    target.write_text(target.read_text(encoding='utf-8').rstrip('\n') + '\n' + NEXT_FUNCTION, encoding='utf-8')
+    git(repo, 'add', '-A')
+
+
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict:
     load = os.getloadavg()[0]
     proc = subprocess.run(['/usr/bin/time', '-v', *cmd], cwd=cwd, env=env, capture_output=True, text=True)
@@ -116,6 +136,8 @@ def run_tree(name: str, code: Path, model_dir: str | None, repo_base: Path, cach
         hook_env = {**env, 'REVIEWBOT_CACHE_DIR': str(cache / 'hook')}
         out['hook_cold'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
         out['hook_rerun'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
+        stage_next_change(repo, 'service/app.py')
+        out['hook_next'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
     finally:
         shutil.rmtree(repo, ignore_errors=True)
     return out
@@ -173,7 +195,8 @@ def main() -> None:
                          f"{', '.join(f'{x:.1f}' for x in s['load1'])} |")
     lines += ['', 'Scenarios: review = `reviewbot review --no-cache --diff examples/sql-injection.diff`; '
               'hook_cold = `reviewbot hook` on a 20-line function staged into a ~460-line module, empty '
-              'result cache; hook_rerun = the same again (cache kept). Each run is its own process, '
+              'result cache; hook_rerun = the same again (cache kept); hook_next = the next commit, a 6-line '
+              'function staged after that change is committed (cache kept). Each run is its own process, '
               'wall time and peak RSS from /usr/bin/time -v.', '']
     for name, c, m in trees:
         lines.append(f'- {name}: code {c}, models {m or "(default dir)"}')

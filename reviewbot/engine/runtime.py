@@ -103,6 +103,23 @@ class GenerationResult:
     decode_seconds: float
 
 
+ENV_SPIN = 'REVIEWBOT_ORT_SPIN'
+
+
+def _spin() -> bool:
+    """Whether onnxruntime's threads busy-wait between operators. They do on an idle machine
+    (a decode step is ~300 small operators); not when the 1-minute load average is over the core
+    count: then spinning threads steal time from the ones doing the work (measured at load 6 on
+    2 cores: decode 8 -> 14 tok/s, prefill +10-25 %). $REVIEWBOT_ORT_SPIN=1/0 decides instead."""
+    forced = os.environ.get(ENV_SPIN, '').strip()
+    if forced in ('0', '1'):
+        return forced == '1'
+    try:
+        return os.getloadavg()[0] < (os.cpu_count() or 1)
+    except OSError:  # pragma: no cover - no load average on this platform
+        return True
+
+
 def _raise_exception(message: str) -> None:
     raise ModelError(f'chat template: {message}')
 
@@ -146,6 +163,7 @@ class OnnxModel:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        options.add_session_config_entry('session.intra_op.allow_spinning', '1' if _spin() else '0')
         try:
             self._session = ort.InferenceSession(str(folder / info.get('onnx', 'model.onnx')), options,
                                                  providers=['CPUExecutionProvider'])
@@ -164,6 +182,8 @@ class OnnxModel:
         self.splits_exactly = self.precision != 'int8'
         self.prefix_cache = PrefixCache(PREFIX_CACHE_BYTES if self.splits_exactly else 0)
         self.tokens_fed = 0  # tokens run through the graph so far (prefix-cache hits are not fed)
+        onnx_entry = info.get('files', {}).get(info.get('onnx', 'model.onnx'), {})
+        self.weights_sha256: str = onnx_entry.get('sha256', '') if isinstance(onnx_entry, dict) else ''
 
     @staticmethod
     def _special_tokens(folder: Path) -> dict[str, str]:
@@ -336,6 +356,43 @@ class OnnxModel:
             ids = self.encode(candidate)
             out[candidate] = float(logprobs[ids[0]]) if ids else -math.inf
         return out
+
+    def keep_prefix(self, text: str, folder: Path) -> int:
+        """Make the key/values of `text`, a head many prompts start with (a system prompt and its
+        examples), available without prefilling it: from `folder` when an earlier process saved
+        them for these weights and tokens, else prefilled once and saved there. Returns how many
+        tokens were loaded from disk (0 when prefilled, or nothing to do)."""
+        ids = self.encode(text) if text else []
+        n = len(ids) & ~1  # even, like every reuse (see token_surprisals)
+        if n < 2 or not self.splits_exactly or not self.weights_sha256:
+            return 0
+        ids = ids[:n]
+        if self.prefix_cache.lookup(ids, n)[0] == n:
+            return 0
+        import hashlib
+        key = hashlib.sha256(f'{self.weights_sha256}|{self._kv_dtype.__name__}|'.encode()
+                             + np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
+        file = Path(folder) / f'{key}.npz'
+        expected = (1, self._kv_shape[1], n, self._kv_shape[3])
+        try:
+            with np.load(file, allow_pickle=False) as saved:
+                past = [saved[f'kv{i}'] for i in range(2 * self._num_layers)]
+            if all(p.shape == expected and p.dtype == self._kv_dtype for p in past):
+                self.prefix_cache.put(ids, past)
+                return n
+        except (OSError, ValueError, KeyError):
+            pass  # missing or unreadable: prefill it again
+        _, past = self._run(ids, self._empty_past(), keep=1)
+        self.prefix_cache.put(ids, past)
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            tmp = file.with_name(f'.{file.name}.{os.getpid()}.tmp')
+            with open(tmp, 'wb') as out:
+                np.savez(out, **{f'kv{i}': p for i, p in enumerate(past)})
+            os.replace(tmp, file)
+        except OSError:
+            pass  # a read-only cache only costs the prefill next time
+        return 0
 
     def token_surprisals(self, prefix: str, text: str, last: int | None = None) -> list[float]:
         """Surprisal (nats, -log P) of each token of `text` after `prefix`, from one prefill.

@@ -597,6 +597,7 @@ class ModelReviewer:
         self.max_new_tokens = MAX_NEW_TOKENS
         self._prefill_rate: float | None = None  # tokens per second, measured as we go
         self._decode_rate: float | None = None
+        self._head_kept = False
 
     # The model -------------------------------------------------------------------------------
     @property
@@ -755,6 +756,7 @@ class ModelReviewer:
         if not self._time_for(ctx, self._prompt_cost(u, 0)):
             return None
         t0 = time.perf_counter()
+        self._keep_head(u, guidelines)
         # The line surprisals are needed only to pick where generation starts (or when they are
         # the triage signal): most units are cleared by triage and never need them.
         u.scan = scan_unit(self.model, u, guidelines, lines=TRIAGE_SIGNAL != 'answer')
@@ -764,6 +766,21 @@ class ModelReviewer:
         stats['triaged'] += 1
         self._remember_scan(key, u.scan)
         return u.score
+
+    def _keep_head(self, u: Unit, guidelines: str) -> None:
+        """Once per review: the prompt head every unit shares (system prompt, guidelines and the
+        two examples, ~300 tokens) comes from the key/values an earlier run kept in the cache dir,
+        so a cold hook does not prefill it again. Off with the result cache off."""
+        if self._head_kept or self.cache.root is None:
+            return
+        self._head_kept = True
+        keep = getattr(self.model, 'keep_prefix', None)
+        if keep is None:
+            return
+        prompt = self.model.chat_prompt(review_messages(u, guidelines))
+        at = prompt.rfind(unit_header(u))
+        if at > 0:
+            keep(prompt[:at], self.cache.root / 'kv')
 
     def _remember_scan(self, key: str, scan: Scan) -> None:
         self.cache.put(key, {'risk': scan.risk, 'lines': scan.line_surprisal, 'lines_scored': scan.lines_scored})

@@ -246,3 +246,23 @@ def test_prefix_cache_keeps_recent_prompts_within_its_byte_limit():
     assert cache.lookup([8] * 10, 9)[0] == 8
     cache.put([9] * 10, past(9))  # past and ids disagree: not kept
     assert cache.lookup([9] * 10, 10)[0] == 0
+
+
+def test_a_kept_prompt_head_is_loaded_by_the_next_process_instead_of_prefilled(tiny_models, tmp_path):
+    head = '<|im_start|>system\nYou review code. ' + 'Report real defects only. ' * 8
+    rest = '<|im_end|>\n<|im_start|>user\n' + SCORED_CODE[:300]
+    first = load_model(str(tiny_models['int4']))
+    assert first.keep_prefix(head, tmp_path) == 0  # prefilled and saved
+    (saved,) = tmp_path.glob('*.npz')
+    expected = first.token_surprisals(head, rest)
+    second = load_model(str(tiny_models['int4']))  # another process, as far as the cache knows
+    n = second.keep_prefix(head, tmp_path)
+    assert n >= len(second.encode(head)) - 1
+    before = second.tokens_fed
+    got = second.token_surprisals(head, rest)
+    assert second.tokens_fed - before <= len(second.encode(rest)) + 2  # the head was not fed
+    assert np.abs(np.array(got) - np.array(expected)).max() < 1e-4
+    saved.write_bytes(b'not an npz')  # damaged: prefilled again, never an error
+    third = load_model(str(tiny_models['int4']))
+    assert third.keep_prefix(head, tmp_path) == 0
+    assert np.abs(np.array(third.token_surprisals(head, rest)) - np.array(expected)).max() < 1e-4

@@ -284,7 +284,8 @@ def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
     reviewer = mr.ModelReviewer(config, model=tiny)
     reviewer.max_new_tokens = 24
     first = reviewer.review(files, ctx)
-    assert first.stats['model_calls'] == 4 and first.stats['cache_hits'] == 0  # 2 triage + 2 reviews
+    # 2 triage (the answer only) + 2 line scans (for where generation starts) + 2 reviews
+    assert first.stats['model_calls'] == 6 and first.stats['cache_hits'] == 0
     again = mr.ModelReviewer(config)  # a new process would start like this: no model loaded
     second = again.review(files, ctx)
     assert second.stats['model_calls'] == 0 and second.stats['cache_hits'] == 4
@@ -295,7 +296,7 @@ def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
     reviewer = mr.ModelReviewer(config, model=tiny)
     reviewer.max_new_tokens = 24
     third = reviewer.review(files3, ctx3)
-    assert third.stats['model_calls'] == 2 and third.stats['cache_hits'] == 2
+    assert third.stats['model_calls'] == 3 and third.stats['cache_hits'] == 2
 
 
 def test_no_cache_config_always_calls_the_model(tiny, cache_dir):
@@ -427,3 +428,16 @@ def test_answer_after_an_answer_only_triage_completes_the_scan_and_caches_it(tin
     assert rerun.stats['model_calls'] == 0 and rerun.findings == result.findings
     cached = reviewer.cache.get(reviewer.triage_key(u, ''))
     assert cached['lines_scored'] and cached['lines']
+
+
+def test_the_shared_prompt_head_is_kept_in_the_cache_dir_only_with_the_cache_on(tiny_int4, cache_dir):
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP)
+    tiny_int4.prefix_cache.clear()
+    off = mr.ModelReviewer(defaults().override(model=TINY, cache=False), model=tiny_int4)
+    cleared = off.review(files, ctx)
+    assert not (cache_dir / 'kv').exists()
+    tiny_int4.prefix_cache.clear()
+    on = mr.ModelReviewer(defaults().override(model=TINY), model=tiny_int4)
+    result = on.review(files, ctx)
+    assert len(list((cache_dir / 'kv').glob('*.npz'))) == 1
+    assert [s.reason for s in result.skipped] == [s.reason for s in cleared.skipped]
