@@ -109,7 +109,8 @@ def stage_next_change(repo: Path, module: str) -> None:
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict:
     load = os.getloadavg()[0]
-    proc = subprocess.run(['/usr/bin/time', '-v', *cmd], cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(['/usr/bin/time', '-v', *cmd], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False)
     wall = re.search(r'Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)', proc.stderr)
     rss = re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr)
     if not wall or not rss:
@@ -193,11 +194,11 @@ def main() -> None:
             lines.append(f"| {name} | {scenario} | {s['median_seconds']:.2f} | {s['min_seconds']:.2f}–"
                          f"{s['max_seconds']:.2f} | {s['median_peak_rss_mb']:.0f} | "
                          f"{', '.join(f'{x:.1f}' for x in s['load1'])} |")
-    lines += ['', 'Scenarios: review = `reviewbot review --no-cache --diff examples/sql-injection.diff`; '
-              'hook_cold = `reviewbot hook` on a 20-line function staged into a ~460-line module, empty '
-              'result cache; hook_rerun = the same again (cache kept); hook_next = the next commit, a 6-line '
-              'function staged after that change is committed (cache kept). Each run is its own process, '
-              'wall time and peak RSS from /usr/bin/time -v.', '']
+    lines += ['', ('Scenarios: review = `reviewbot review --no-cache --diff examples/sql-injection.diff`; '
+                   'hook_cold = `reviewbot hook` on a 20-line function staged into a ~460-line module, empty '
+                   'result cache; hook_rerun = the same again (cache kept); hook_next = the next commit, a 6-line '
+                   'function staged after that change is committed (cache kept). Each run is its own process, '
+                   'wall time and peak RSS from /usr/bin/time -v.'), '']
     for name, c, m in trees:
         lines.append(f'- {name}: code {c}, models {m or "(default dir)"}')
     (RESULTS / f'{args.name}.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')

@@ -23,13 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'eval'))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from reviewbot.config import defaults  # noqa: E402
-from reviewbot.diffparse import parse_diff  # noqa: E402
-from reviewbot.plan import make_plan  # noqa: E402
-from reviewbot.reviewers import ReviewContext  # noqa: E402
-from reviewbot.reviewers import model as mr  # noqa: E402
+from reviewbot.config import defaults
+from reviewbot.diffparse import parse_diff
+from reviewbot.plan import make_plan
+from reviewbot.reviewers import ReviewContext
+from reviewbot.reviewers import model as mr
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 
@@ -77,12 +77,11 @@ def main() -> int:
         units, _ = reviewer.units(plan.files, ctx)
         for u in units:
             scans = {}
-            for name, run in (('full_vocabulary', lambda: mr.scan_unit(oracle, u)),
-                              ('graph_lines', lambda: mr.scan_unit(model, u)),
-                              ('graph_triage', lambda: mr.scan_unit(model, u, lines=False))):
+            for name, scorer, lines in (('full_vocabulary', oracle, True), ('graph_lines', model, True),
+                                        ('graph_triage', model, False)):
                 model.prefix_cache.clear()  # each scan as in a fresh process
                 t0 = time.perf_counter()
-                scans[name] = run()
+                scans[name] = mr.scan_unit(scorer, u, lines=lines)
                 seconds[name] += time.perf_counter() - t0
             old, new, triage = scans['full_vocabulary'], scans['graph_lines'], scans['graph_triage']
             line_diff = max((abs(new.line_surprisal.get(n, np.inf) - v) for n, v in old.line_surprisal.items()),
@@ -113,10 +112,10 @@ def main() -> int:
     (RESULTS / 'scoring_equivalence.json').write_text(json.dumps({'summary': summary, 'units': rows}, indent=1) + '\n',
                                                        encoding='utf-8')
     md = ['# Scoring in the graph vs the full-vocabulary numpy scoring', '',
-          f"{summary['units']} units of the eval subset --limit {args.limit} ({args.limit} defect/vuln cases with "
-          f"their fixes and {args.limit} clean cases), {args.model} ({model.precision}, "
-          f"scoring output in the graph: {model.scores_in_graph}); load average at the end "
-          f"{summary['load1_at_end']}.", '',
+          (f"{summary['units']} units of the eval subset --limit {args.limit} ({args.limit} defect/vuln cases with "
+           f"their fixes and {args.limit} clean cases), {args.model} ({model.precision}, "
+           f"scoring output in the graph: {model.scores_in_graph}); load average at the end "
+           f"{summary['load1_at_end']}."), '',
           '| measure | value |', '|---|---:|',
           f"| largest risk difference (line scan and triage scan vs old) | {summary['max_risk_diff']:.2e} |",
           f"| largest line-surprisal difference (nats/token) | {summary['max_line_surprisal_diff']:.2e} |",
