@@ -70,6 +70,8 @@ def collect(args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             calls = stats['model_calls']
             reviewer.triage(u, '', ctx, stats)
+            if u.scan is not None and not u.scan.lines_scored:  # triage scores the answer only
+                reviewer._score_lines(u, '', ctx, stats)
             row['seconds_scan'] = time.perf_counter() - t0 if stats['model_calls'] > calls else None
             row['score_answer'] = u.score
             row['line_surprisal'] = u.scan.line_surprisal if u.scan else {}

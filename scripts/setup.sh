@@ -26,8 +26,17 @@ fi
 MODEL=${REVIEWBOT_SETUP_MODEL:-qwen2.5-coder-0.5b}
 echo "==> fetching and exporting the default model ($MODEL); cached after the first run"
 "$VENV/bin/reviewbot" model fetch "$MODEL"
-# a second run re-exports nothing: an export whose files still match their sha256 is kept
-if "$VENV/bin/reviewbot" model verify "$MODEL" 2>/dev/null | grep -q 'onnx-int4'; then
+# a second run re-exports nothing: an export whose files still match their sha256 and whose layout
+# is the current one (export_version; older ones load but score slower) is kept
+current_export() {
+    "$VENV/bin/python" - "$MODEL" <<'PY'
+import json, sys
+from reviewbot.engine import export, paths
+data = json.loads((paths.onnx_path(sys.argv[1], 'int4') / paths.MANIFEST).read_text(encoding='utf-8'))
+sys.exit(0 if data.get('export_version') == export.EXPORT_VERSION else 1)
+PY
+}
+if "$VENV/bin/reviewbot" model verify "$MODEL" 2>/dev/null | grep -q 'onnx-int4' && current_export; then
     echo "==> $MODEL is already exported (int4, sha256 verified)"
 else
     "$VENV/bin/reviewbot" model export "$MODEL"

@@ -8,6 +8,8 @@ Steps, each written under a temporary name and renamed into place:
      qwen2/llama, else optimum (fp32), the general path for any Hugging Face causal LM.
   3. (optimum graph) surgery: logits only for the last `logits_to_keep` positions (not the whole prompt),
      a tied lm_head's Transpose folded into a constant (so the quantizers see a plain MatMul).
+     (both graphs) a scoring output: the log-probability of a given token at each kept position,
+     so scoring reads N floats instead of N x vocabulary logits.
   4. Quantization: int8 dynamic (MatMul weights) or int4 MatMulNBits (block 128, accuracy_level 4).
   5. onnxruntime graph optimization saved offline (fused norms etc.), so the session loads fast.
   6. Tokenizer, chat template and a manifest (sha256 of every file) beside the ONNX file.
@@ -26,7 +28,12 @@ from reviewbot.engine.progress import Progress
 from reviewbot.errors import ModelError
 
 LOGITS_TO_KEEP = 'logits_to_keep'
-EXPORT_VERSION = 3  # bump when the exported layout changes: older exports are redone by tests
+TARGET_IDS = 'target_ids'
+TARGET_LOGPROBS = 'target_logprobs'
+# Bump when the exported layout changes: older exports are redone by tests. 4: the scoring output
+# (target_ids -> target_logprobs); version-3 exports still load and score in numpy.
+EXPORT_VERSION = 4
+HF_VERSION = 3  # the Hugging Face folder (step 1) only changes when this is bumped
 INT4_BLOCK_SIZE = 128
 INT4_ACCURACY_LEVEL = 4  # int8 compute for MatMulNBits: uses VNNI on CPUs that have it
 
@@ -94,7 +101,7 @@ def gguf_to_hf(name: str, model_dir: str | os.PathLike[str] | None = None) -> Pa
     spec = registry.get(name)
     final = paths.hf_path(name, model_dir)
     marker = final / 'reviewbot-hf.json'
-    if marker.is_file() and json.loads(marker.read_text(encoding='utf-8')).get('export_version') == EXPORT_VERSION:
+    if marker.is_file() and json.loads(marker.read_text(encoding='utf-8')).get('export_version') == HF_VERSION:
         return final
     gguf = paths.gguf_path(name, model_dir)
     if not gguf.is_file():
@@ -115,7 +122,7 @@ def gguf_to_hf(name: str, model_dir: str | os.PathLike[str] | None = None) -> Pa
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        (staging / marker.name).write_text(json.dumps({'export_version': EXPORT_VERSION, 'gguf_sha256':
+        (staging / marker.name).write_text(json.dumps({'export_version': HF_VERSION, 'gguf_sha256':
                                                        spec.gguf_sha256}) + '\n', encoding='utf-8')
         _publish(staging, final)
     finally:
@@ -175,6 +182,41 @@ def keep_last_logits(model) -> None:
     graph.node.insert(index, sliced)
     graph.node.insert(index, neg)
     onnx.checker.check_model(model, full_check=False) if model.ByteSize() < 2_000_000_000 else None
+
+
+def add_scoring(model) -> None:
+    """Step 3b: a scoring output next to the logits.
+
+    Input `target_ids` [batch, kept] (int64), output `target_logprobs` [batch, kept]: the
+    log-probability of target_ids[b, i] at the i-th kept position, i.e. logits[target] minus the
+    log-sum-exp over the vocabulary, computed in the graph. Surprisal scoring then reads N floats
+    instead of N x vocabulary logits (151,936 per position for Qwen) and log-softmaxing them in
+    numpy. Generation feeds a dummy target and reads only `logits`."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    if any(o.name == TARGET_LOGPROBS for o in graph.output):
+        return
+    if not any(o.name == 'logits' for o in graph.output):
+        raise ModelError('unexpected ONNX graph: no logits output')
+    opset = next((o.version for o in model.opset_import if o.domain in ('', 'ai.onnx')), 0)
+    if opset < 13:
+        raise ModelError(f'unexpected ONNX graph: opset {opset} (the scoring output needs 13 or later)')
+    graph.input.append(helper.make_tensor_value_info(TARGET_IDS, TensorProto.INT64, ['batch_size', 'kept']))
+    graph.output.append(helper.make_tensor_value_info(TARGET_LOGPROBS, TensorProto.FLOAT,
+                                                      ['batch_size', 'kept']))
+    graph.initializer.append(numpy_helper.from_array(np.array([2], dtype=np.int64), 'score_axis'))
+    # LogSoftmax then a gather: onnxruntime's LogSoftmax is vectorised and max-shifted (4e-5 from
+    # float64 over 152k logits); its ReduceLogSumExp was 16x less accurate and slower.
+    nodes = [
+        helper.make_node('LogSoftmax', ['logits'], ['score_logsoftmax'], name='score_logsoftmax', axis=-1),
+        helper.make_node('Unsqueeze', [TARGET_IDS, 'score_axis'], ['score_targets'], name='score_unsqueeze'),
+        helper.make_node('GatherElements', ['score_logsoftmax', 'score_targets'], ['score_logprob'],
+                         name='score_gather', axis=2),
+        helper.make_node('Squeeze', ['score_logprob', 'score_axis'], [TARGET_LOGPROBS], name='score_squeeze'),
+    ]
+    graph.node.extend(nodes)
 
 
 def _save(model, path: Path) -> None:
@@ -297,6 +339,7 @@ def export(name: str, precision: str | None = None, model_dir: str | os.PathLike
                     model = onnx.load(str(raw))
                     keep_last_logits(model)
                     shutil.rmtree(work / 'raw')
+                add_scoring(model)
                 _save(model, sliced)
                 del model
                 timings['onnx_graph'] = time.monotonic() - t

@@ -3,12 +3,23 @@
 The graph (see reviewbot.engine.export) is a decoder with past key/values and a `logits_to_keep`
 input, so a prefill computes logits only for the positions asked for. Decoding is a plain loop:
 one token in, its key/values appended by the graph, greedy argmax or seeded sampling out.
+
+Scoring (token_surprisals) reads one number per token: exports since version 4 compute the
+log-probability of each given next token in the graph (`target_ids` -> `target_logprobs`); older
+exports return logits, reduced here in float32. Either way the scored positions go through the
+graph SCORE_CHUNK at a time (with the key/values carried over), so the vocabulary-sized logits
+held at once stay small.
+
+The past key/values of recent prompts are kept (PrefixCache): a prompt that starts like an
+earlier one, e.g. generation after the triage prefill of the same review unit, or the shared
+system prompt and examples of every unit, feeds only the tokens after the common prefix.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import os
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +31,66 @@ from reviewbot.engine import manifest, paths, registry
 from reviewbot.errors import ModelError
 
 STOP_REASONS = ('eos', 'stop', 'length', 'deadline')
+SCORE_CHUNK = 64  # scored positions per graph call (even): bounds the logits held at once (64 x vocab)
+PREFIX_CACHE_BYTES = 96 << 20  # past key/values kept for reuse (~6 Qwen-0.5B prompts of 600 tokens)
+TARGET_IDS = 'target_ids'  # = reviewbot.engine.export.TARGET_IDS (export is not imported here)
+TARGET_LOGPROBS = 'target_logprobs'
+
+
+class PrefixCache:
+    """Past key/values of the token sequences fed most recently, looked up by longest common prefix.
+
+    Bounded by bytes; least recently used entries go first; an entry that is a prefix of a newer
+    one is dropped (the newer one serves it)."""
+
+    def __init__(self, limit_bytes: int = PREFIX_CACHE_BYTES):
+        self.limit_bytes = limit_bytes
+        self._entries: list[tuple[np.ndarray, list[np.ndarray]]] = []  # least recent first
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _common(a: np.ndarray, b: np.ndarray) -> int:
+        n = min(len(a), len(b))
+        differ = np.flatnonzero(a[:n] != b[:n])
+        return int(differ[0]) if len(differ) else n
+
+    def lookup(self, ids: Sequence[int], limit: int) -> tuple[int, list[np.ndarray] | None]:
+        """(n, past of ids[:n]) for the longest cached prefix, n <= limit and even (see
+        OnnxModel.token_surprisals); (0, None) if none."""
+        want = np.asarray(ids, dtype=np.int64)
+        with self._lock:
+            best, found = 0, -1
+            for i, (cached, _past) in enumerate(self._entries):
+                n = min(self._common(cached, want), limit) & ~1
+                if n > best:
+                    best, found = n, i
+            if found < 0:
+                return 0, None
+            entry = self._entries.pop(found)
+            self._entries.append(entry)
+        return best, [p[:, :, :best, :] for p in entry[1]]
+
+    def put(self, ids: Sequence[int], past: list[np.ndarray]) -> None:
+        if not len(ids) or not past or past[0].shape[2] != len(ids):
+            return
+        new = np.asarray(ids, dtype=np.int64)
+        size = sum(p.nbytes for p in past)
+        if size > self.limit_bytes:
+            return
+        with self._lock:
+            kept = []
+            for cached, cached_past in self._entries:
+                if len(cached) <= len(new) and self._common(cached, new) == len(cached):
+                    continue  # a prefix of the new entry
+                kept.append((cached, cached_past))
+            kept.append((new, past))
+            while sum(p.nbytes for _ids, ps in kept for p in ps) > self.limit_bytes:
+                kept.pop(0)
+            self._entries = kept
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries = []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +101,23 @@ class GenerationResult:
     prompt_tokens: int
     prefill_seconds: float
     decode_seconds: float
+
+
+ENV_SPIN = 'REVIEWBOT_ORT_SPIN'
+
+
+def _spin() -> bool:
+    """Whether onnxruntime's threads busy-wait between operators. They do on an idle machine
+    (a decode step is ~300 small operators); not when the 1-minute load average is over the core
+    count: then spinning threads steal time from the ones doing the work (measured at load 6 on
+    2 cores: decode 8 -> 14 tok/s, prefill +10-25 %). $REVIEWBOT_ORT_SPIN=1/0 decides instead."""
+    forced = os.environ.get(ENV_SPIN, '').strip()
+    if forced in ('0', '1'):
+        return forced == '1'
+    try:
+        return os.getloadavg()[0] < (os.cpu_count() or 1)
+    except OSError:  # pragma: no cover - no load average on this platform
+        return True
 
 
 def _raise_exception(message: str) -> None:
@@ -75,6 +163,7 @@ class OnnxModel:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        options.add_session_config_entry('session.intra_op.allow_spinning', '1' if _spin() else '0')
         try:
             self._session = ort.InferenceSession(str(folder / info.get('onnx', 'model.onnx')), options,
                                                  providers=['CPUExecutionProvider'])
@@ -84,7 +173,17 @@ class OnnxModel:
                              f're-export it with `reviewbot model export {self.name}`') from None
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._kv_dtype = np.float16 if 'float16' in self._session.get_inputs()[-1].type else np.float32
-        self._output_names = [o.name for o in self._session.get_outputs()]
+        self._output_names = [o.name for o in self._session.get_outputs() if o.name != TARGET_LOGPROBS]
+        self._present_names = [n for n in self._output_names if n != 'logits']
+        self.scores_in_graph = TARGET_LOGPROBS in {o.name for o in self._session.get_outputs()}
+        # int8 exports quantize activations with one scale per graph call (the max over all its
+        # tokens): splitting a prompt across calls would change every number, so they score in
+        # one call and reuse nothing. fp32 and int4 (per-row) give the same numbers either way.
+        self.splits_exactly = self.precision != 'int8'
+        self.prefix_cache = PrefixCache(PREFIX_CACHE_BYTES if self.splits_exactly else 0)
+        self.tokens_fed = 0  # tokens run through the graph so far (prefix-cache hits are not fed)
+        onnx_entry = info.get('files', {}).get(info.get('onnx', 'model.onnx'), {})
+        self.weights_sha256: str = onnx_entry.get('sha256', '') if isinstance(onnx_entry, dict) else ''
 
     @staticmethod
     def _special_tokens(folder: Path) -> dict[str, str]:
@@ -120,10 +219,10 @@ class OnnxModel:
         empty = np.zeros(self._kv_shape, dtype=self._kv_dtype)
         return [empty] * (2 * self._num_layers)
 
-    def _run(self, ids: Sequence[int], past: list[np.ndarray], keep: int) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Feed `ids` after `past`; return logits of the last `keep` positions and the new past."""
+    def _feed(self, ids: Sequence[int], past: list[np.ndarray], keep: int) -> dict[str, np.ndarray]:
         past_len = past[0].shape[2]
         n = len(ids)
+        self.tokens_fed += n
         feed: dict[str, np.ndarray] = {
             'input_ids': np.asarray([ids], dtype=np.int64),
             'attention_mask': np.ones((1, past_len + n), dtype=np.int64),
@@ -131,11 +230,40 @@ class OnnxModel:
         }
         if 'position_ids' in self._input_names:
             feed['position_ids'] = np.arange(past_len, past_len + n, dtype=np.int64)[None, :]
+        if TARGET_IDS in self._input_names:
+            feed[TARGET_IDS] = np.zeros((1, keep), dtype=np.int64)
         for layer in range(self._num_layers):
             feed[f'past_key_values.{layer}.key'] = past[2 * layer]
             feed[f'past_key_values.{layer}.value'] = past[2 * layer + 1]
-        outputs = self._session.run(self._output_names, feed)
+        return feed
+
+    def _run(self, ids: Sequence[int], past: list[np.ndarray], keep: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed `ids` after `past`; return logits of the last `keep` positions and the new past."""
+        outputs = self._session.run(self._output_names, self._feed(ids, past, keep))
         return outputs[0][0], outputs[1:]
+
+    def _score(self, ids: Sequence[int], targets: Sequence[int],
+               past: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed `ids` after `past`; return log P(targets[i]) at each of the last len(targets)
+        positions (float32) and the new past. In the graph when it has the scoring output; else
+        from its logits, here."""
+        feed = self._feed(ids, past, keep=len(targets))
+        if self.scores_in_graph:
+            feed[TARGET_IDS] = np.asarray([targets], dtype=np.int64)
+            outputs = self._session.run([TARGET_LOGPROBS] + self._present_names, feed)
+            return outputs[0][0], outputs[1:]
+        outputs = self._session.run(self._output_names, feed)
+        logits = outputs[0][0]
+        top = logits.max(axis=-1)
+        lse = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
+        picked = logits[np.arange(len(targets)), np.asarray(targets, dtype=np.int64)]
+        return picked - lse, outputs[1:]
+
+    def _resume(self, ids: Sequence[int], limit: int) -> tuple[int, list[np.ndarray]]:
+        """The past of the longest cached prefix of ids (at most `limit` tokens, an even number:
+        see token_surprisals): (length, past)."""
+        start, past = self.prefix_cache.lookup(ids, max(0, limit))
+        return (start, past) if past is not None else (0, self._empty_past())
 
     def _check_length(self, n_tokens: int) -> None:
         if n_tokens > self.context_length:
@@ -168,7 +296,9 @@ class OnnxModel:
             return GenerationResult('', [], 'deadline', len(prompt_ids), 0.0, 0.0)
         if max_new_tokens == 0:
             return GenerationResult('', [], 'length', len(prompt_ids), 0.0, 0.0)
-        logits, past = self._run(prompt_ids, self._empty_past(), keep=1)
+        reused, past = self._resume(prompt_ids, len(prompt_ids) - 1)
+        logits, past = self._run(prompt_ids[reused:], past, keep=1)
+        fed = list(prompt_ids)
         prefill_seconds = time.monotonic() - start
         decode_start = time.monotonic()
         while True:
@@ -190,6 +320,8 @@ class OnnxModel:
                 reason = 'deadline'
                 break
             logits, past = self._run([token], past, keep=1)
+            fed.append(token)
+        self.prefix_cache.put(fed, past)
         return GenerationResult(text, generated, reason, len(prompt_ids), prefill_seconds,
                                 time.monotonic() - decode_start)
 
@@ -215,7 +347,9 @@ class OnnxModel:
         if not prompt_ids:
             raise ModelError('empty prompt')
         self._check_length(len(prompt_ids))
-        logits, _ = self._run(prompt_ids, self._empty_past(), keep=1)
+        reused, past = self._resume(prompt_ids, len(prompt_ids) - 1)
+        logits, past = self._run(prompt_ids[reused:], past, keep=1)
+        self.prefix_cache.put(prompt_ids, past)
         logprobs = self._log_softmax(logits[-1])
         out = {}
         for candidate in candidates:
@@ -223,11 +357,49 @@ class OnnxModel:
             out[candidate] = float(logprobs[ids[0]]) if ids else -math.inf
         return out
 
-    def token_surprisals(self, prefix: str, text: str) -> list[float]:
+    def keep_prefix(self, text: str, folder: Path) -> int:
+        """Make the key/values of `text`, a head many prompts start with (a system prompt and its
+        examples), available without prefilling it: from `folder` when an earlier process saved
+        them for these weights and tokens, else prefilled once and saved there. Returns how many
+        tokens were loaded from disk (0 when prefilled, or nothing to do)."""
+        ids = self.encode(text) if text else []
+        n = len(ids) & ~1  # even, like every reuse (see token_surprisals)
+        if n < 2 or not self.splits_exactly or not self.weights_sha256:
+            return 0
+        ids = ids[:n]
+        if self.prefix_cache.lookup(ids, n)[0] == n:
+            return 0
+        import hashlib
+        key = hashlib.sha256(f'{self.weights_sha256}|{self._kv_dtype.__name__}|'.encode()
+                             + np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
+        file = Path(folder) / f'{key}.npz'
+        expected = (1, self._kv_shape[1], n, self._kv_shape[3])
+        try:
+            with np.load(file, allow_pickle=False) as saved:
+                past = [saved[f'kv{i}'] for i in range(2 * self._num_layers)]
+            if all(p.shape == expected and p.dtype == self._kv_dtype for p in past):
+                self.prefix_cache.put(ids, past)
+                return n
+        except (OSError, ValueError, KeyError):
+            pass  # missing or unreadable: prefill it again
+        _, past = self._run(ids, self._empty_past(), keep=1)
+        self.prefix_cache.put(ids, past)
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            tmp = file.with_name(f'.{file.name}.{os.getpid()}.tmp')
+            with open(tmp, 'wb') as out:
+                np.savez(out, **{f'kv{i}': p for i, p in enumerate(past)})
+            os.replace(tmp, file)
+        except OSError:
+            pass  # a read-only cache only costs the prefill next time
+        return 0
+
+    def token_surprisals(self, prefix: str, text: str, last: int | None = None) -> list[float]:
         """Surprisal (nats, -log P) of each token of `text` after `prefix`, from one prefill.
 
         prefix and text are tokenized separately, so token boundaries never cross between them.
-        With an empty prefix the first token has no context and is not scored."""
+        With an empty prefix the first token has no context and is not scored. `last`: score only
+        the last `last` tokens of text (the rest is prefilled without the vocabulary projection)."""
         prefix_ids = self.encode(prefix) if prefix else []
         text_ids = self.encode(text)
         if not text_ids:
@@ -235,13 +407,33 @@ class OnnxModel:
         ids = prefix_ids + text_ids
         self._check_length(len(ids))
         scored = len(text_ids) if prefix_ids else len(text_ids) - 1
-        if scored <= 0:
+        wanted = scored if last is None else min(scored, max(0, last))
+        if wanted <= 0:
             return []
-        # logits at position i predict token i+1: keep the positions before each scored token
-        logits, _ = self._run(ids, self._empty_past(), keep=scored + 1)
-        logprobs = self._log_softmax(logits[:-1])
-        targets = text_ids[-scored:]
-        return [float(-logprobs[i, t]) for i, t in enumerate(targets)]
+        if self.splits_exactly:
+            scored = wanted
+        # logits at position p predict token p+1: positions first-1 .. n-2 are scored.
+        n = len(ids)
+        first = n - scored
+        targets = list(ids[1:]) + [0]  # the last position predicts nothing given
+        if not self.splits_exactly:  # one call, the same rows as ever (see __init__)
+            # (and the vocabulary projection of the same rows: its activations share one scale too)
+            logprobs, past = self._score(ids, targets[first - 1:], self._empty_past())
+            return [-float(x) for x in logprobs[:-1]][scored - wanted:]
+        # Every graph call starts at an even position and all of them but the last have even
+        # lengths: the int4 kernels compute rows in pairs (a lone last row takes another path),
+        # so the rows pair up exactly as in one prefill of all n tokens and the numbers are the same.
+        start = (first - 1) & ~1
+        reused, past = self._resume(ids, start)
+        if reused < start:  # the unscored head: one plain prefill
+            _, past = self._run(ids[reused:start], past, keep=1)
+        out: list[float] = []
+        for a in range(start, n, SCORE_CHUNK):
+            b = min(a + SCORE_CHUNK, n)
+            logprobs, past = self._score(ids[a:b], targets[a:b], past)
+            out.extend(-float(logprobs[p - a]) for p in range(max(a, first - 1), min(b, n - 1)))
+        self.prefix_cache.put(ids, past)
+        return out
 
 
 def _fix_hint(name: str, folder: Path) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reviewbot.engine import load_model
+from reviewbot.engine import load_model, runtime
 from reviewbot.errors import ModelError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,3 +168,101 @@ def test_runtime_imports_no_torch(tiny_models):
     proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == 'clean'
+
+
+# --- scoring in the graph, and the prefix cache --------------------------------------------------
+
+def full_vocabulary_surprisals(model, prefix: str, text: str) -> list[float]:
+    """The scoring as it was before the graph had a scoring output (the oracle): one prefill,
+    logits of every scored position, float64 log-softmax over the whole vocabulary in numpy."""
+    prefix_ids = model.encode(prefix) if prefix else []
+    text_ids = model.encode(text)
+    ids = prefix_ids + text_ids
+    scored = len(text_ids) if prefix_ids else len(text_ids) - 1
+    logits, _ = model._run(ids, model._empty_past(), keep=scored + 1)
+    x = logits[:-1].astype(np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    logprobs = x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+    return [float(-logprobs[i, t]) for i, t in enumerate(text_ids[-scored:])]
+
+
+SCORED_CODE = (REPO / 'reviewbot' / 'engine' / 'manifest.py').read_text(encoding='utf-8')[:1200]
+
+
+@pytest.mark.parametrize('precision', ['fp32', 'int4', 'int8'])
+@pytest.mark.parametrize('prefix', ['', '# odd\n', '# a prefix of some other length, for the other parity\n'])
+def test_scoring_in_the_graph_equals_the_full_vocabulary_log_softmax(tiny_models, precision, prefix):
+    model = load_model(str(tiny_models[precision]))
+    assert model.scores_in_graph  # exports have the scoring output
+    expected = full_vocabulary_surprisals(model, prefix, SCORED_CODE)
+    assert len(expected) > 2 * runtime.SCORE_CHUNK  # several graph calls
+    got = model.token_surprisals(prefix, SCORED_CODE)
+    assert len(got) == len(expected)
+    tolerance = 1e-4
+    assert np.abs(np.array(got) - np.array(expected)).max() < tolerance
+    model.prefix_cache.clear()
+    tail = model.token_surprisals(prefix, SCORED_CODE, last=5)  # the rest prefilled, not projected
+    assert np.abs(np.array(tail) - np.array(expected[-5:])).max() < tolerance
+    model.scores_in_graph = False  # an export without the scoring output: logits reduced in numpy
+    model.prefix_cache.clear()
+    fallback = model.token_surprisals(prefix, SCORED_CODE)
+    assert np.abs(np.array(fallback) - np.array(expected)).max() < tolerance
+
+
+def test_generation_after_scoring_reuses_the_prompt_and_answers_the_same(tiny_models):
+    model = load_model(str(tiny_models['int4']))
+    prompt = model.chat_prompt([{'role': 'user', 'content': 'Review this code:\n' + SCORED_CODE}])
+    cold = model.generate(prompt + 'L1:', max_new_tokens=12)
+    model.prefix_cache.clear()
+    at = prompt.index('Review this code')
+    model.token_surprisals(prompt[:at], prompt[at:] + 'NONE')
+    before = model.tokens_fed
+    warm = model.generate(prompt + 'L1:', max_new_tokens=12)
+    prompt_tokens = len(model.encode(prompt + 'L1:'))
+    # only the tokens after the scored prompt (and the generated ones) go through the graph
+    assert model.tokens_fed - before <= (prompt_tokens - len(model.encode(prompt)) + 2) + len(warm.token_ids)
+    assert warm.token_ids == cold.token_ids
+    # a second prompt sharing only the head still reuses the head
+    before = model.tokens_fed
+    other = model.chat_prompt([{'role': 'user', 'content': 'Review this code:\nx = 1\n'}])
+    model.next_token_logprobs(other, ['NONE'])
+    assert model.tokens_fed - before < len(model.encode(other)) - 4
+
+
+def test_prefix_cache_keeps_recent_prompts_within_its_byte_limit():
+    def past(n: int) -> list[np.ndarray]:
+        return [np.full((1, 2, n, 4), float(n), dtype=np.float32)] * 2
+    one_entry = sum(p.nbytes for p in past(10))
+    cache = runtime.PrefixCache(limit_bytes=int(2.5 * one_entry))
+    assert cache.lookup([1, 2, 3], 3) == (0, None)
+    cache.put(list(range(10)), past(10))
+    n, kv = cache.lookup(list(range(7)) + [99], 100)
+    assert n == 6 and kv[0].shape[2] == 6  # even lengths only (see token_surprisals)
+    cache.put(list(range(10)) + [5, 5], past(12))  # the shorter entry is its prefix: replaced
+    assert len(cache._entries) == 1
+    cache.put([7] * 10, past(10))
+    cache.put([8] * 10, past(10))  # over the limit: the least recently used entry goes
+    assert cache.lookup(list(range(12)), 100)[0] == 0
+    assert cache.lookup([8] * 10, 9)[0] == 8
+    cache.put([9] * 10, past(9))  # past and ids disagree: not kept
+    assert cache.lookup([9] * 10, 10)[0] == 0
+
+
+def test_a_kept_prompt_head_is_loaded_by_the_next_process_instead_of_prefilled(tiny_models, tmp_path):
+    head = '<|im_start|>system\nYou review code. ' + 'Report real defects only. ' * 8
+    rest = '<|im_end|>\n<|im_start|>user\n' + SCORED_CODE[:300]
+    first = load_model(str(tiny_models['int4']))
+    assert first.keep_prefix(head, tmp_path) == 0  # prefilled and saved
+    (saved,) = tmp_path.glob('*.npz')
+    expected = first.token_surprisals(head, rest)
+    second = load_model(str(tiny_models['int4']))  # another process, as far as the cache knows
+    n = second.keep_prefix(head, tmp_path)
+    assert n >= len(second.encode(head)) - 1
+    before = second.tokens_fed
+    got = second.token_surprisals(head, rest)
+    assert second.tokens_fed - before <= len(second.encode(rest)) + 2  # the head was not fed
+    assert np.abs(np.array(got) - np.array(expected)).max() < 1e-4
+    saved.write_bytes(b'not an npz')  # damaged: prefilled again, never an error
+    third = load_model(str(tiny_models['int4']))
+    assert third.keep_prefix(head, tmp_path) == 0
+    assert np.abs(np.array(third.token_surprisals(head, rest)) - np.array(expected)).max() < 1e-4

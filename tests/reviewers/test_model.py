@@ -286,7 +286,8 @@ def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
     reviewer = mr.ModelReviewer(config, model=tiny)
     reviewer.max_new_tokens = 24
     first = reviewer.review(files, ctx)
-    assert first.stats['model_calls'] == 4 and first.stats['cache_hits'] == 0  # 2 triage + 2 reviews
+    # 2 triage (the answer only) + 2 line scans (for where generation starts) + 2 reviews
+    assert first.stats['model_calls'] == 6 and first.stats['cache_hits'] == 0
     again = mr.ModelReviewer(config)  # a new process would start like this: no model loaded
     second = again.review(files, ctx)
     assert second.stats['model_calls'] == 0 and second.stats['cache_hits'] == 4
@@ -302,7 +303,7 @@ def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
     reviewer = mr.ModelReviewer(config, model=tiny)
     reviewer.max_new_tokens = 24
     third = reviewer.review(files3, ctx3)
-    assert third.stats['model_calls'] == 2 and third.stats['cache_hits'] == 2
+    assert third.stats['model_calls'] == 3 and third.stats['cache_hits'] == 2
 
 
 def test_no_cache_config_always_calls_the_model(tiny, cache_dir):
@@ -360,3 +361,112 @@ def test_a_finding_answered_from_the_result_cache_says_so(tiny, cache_dir):
     assert all(f.extra.get('cached') is True and f.to_dict()['cached'] is True for f in second.findings)
     (note,) = [n for n in second.notes if 'result cache' in n]
     assert note.startswith(f'model: {len(second.findings)} of {len(second.findings)} findings answered')
+
+
+class _FullVocabularyScoring:
+    """The tiny model with the scoring it had before the graph scored (the oracle): one
+    prefill, every position's logits, float64 log-softmax in numpy; no prefix cache."""
+
+    def __init__(self, model):
+        self.model = model
+        self.tokenizer = model.tokenizer
+
+    def chat_prompt(self, messages):
+        return self.model.chat_prompt(messages)
+
+    def token_surprisals(self, prefix: str, text: str) -> list[float]:
+        import numpy as np
+        prefix_ids = self.model.encode(prefix) if prefix else []
+        text_ids = self.model.encode(text)
+        scored = len(text_ids) if prefix_ids else len(text_ids) - 1
+        logits, _ = self.model._run(prefix_ids + text_ids, self.model._empty_past(), keep=scored + 1)
+        x = logits[:-1].astype(np.float64)
+        x = x - x.max(axis=-1, keepdims=True)
+        logprobs = x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+        return [float(-logprobs[i, t]) for i, t in enumerate(text_ids[-scored:])]
+
+
+@pytest.fixture(scope='module')
+def tiny_int4():
+    """The tiny model at int4 (its registry default is int8, which never splits a prompt)."""
+    from reviewbot.engine import load_model
+    try:
+        return load_model(TINY, precision='int4')
+    except ModelError as e:
+        pytest.skip(f'{TINY} int4 not exported here: {e}')
+
+
+@pytest.mark.parametrize('which', ['tiny', 'tiny_int4'])
+def test_triage_scores_equal_the_full_vocabulary_scoring(which, request, cache_dir):
+    tiny = request.getfixturevalue(which)
+    old, new = many_hunks_source(3)
+    files, ctx = files_and_ctx('pkg/calc.py', old, new)
+    files2, _ = files_and_ctx('app/db.py', OLD_APP, NEW_APP)
+    reviewer = mr.ModelReviewer(defaults().override(model=TINY), model=tiny)
+    units, _ = reviewer.units(files, ctx)
+    units2, _ = reviewer.units(files2, ReviewContext(config=defaults(), read_new_file=lambda p: NEW_APP))
+    oracle = _FullVocabularyScoring(tiny)
+    for u in units + units2:
+        got, want = mr.scan_unit(tiny, u), mr.scan_unit(oracle, u)
+        assert got.risk == pytest.approx(want.risk, abs=1e-4)
+        assert got.line_surprisal.keys() == want.line_surprisal.keys()
+        for n, value in want.line_surprisal.items():
+            assert got.line_surprisal[n] == pytest.approx(value, abs=1e-4)
+        assert mr.pick_line(got) == mr.pick_line(want)
+        answer_only = mr.scan_unit(tiny, u, lines=False)  # what triage computes
+        assert answer_only.risk == pytest.approx(want.risk, abs=1e-4)
+        assert not answer_only.lines_scored and answer_only.line_surprisal == {}
+
+
+def test_generation_after_triage_feeds_only_the_answer_start(tiny_int4, cache_dir):
+    tiny = tiny_int4
+    config = defaults().override(model=TINY, triage_threshold=0.0, cache=False)  # generate for every unit
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 8
+    tiny.prefix_cache.clear()
+    (u,), _ = reviewer.units(files, ctx)
+    stats = {'model_calls': 0, 'cache_hits': 0, 'triaged': 0}
+    reviewer.triage(u, '', ctx, stats)
+    assert not u.scan.lines_scored  # triage asked for the answer's probability only
+    prompt_tokens = len(tiny.encode(tiny.chat_prompt(mr.review_messages(u))))
+    before = tiny.tokens_fed
+    reviewer._score_lines(u, '', ctx, stats)
+    assert u.scan.lines_scored and u.scan.line_surprisal
+    # scoring the lines feeds the unit's view again, not the system prompt and examples before it
+    assert tiny.tokens_fed - before < prompt_tokens * 0.75
+    before = tiny.tokens_fed
+    text, complete = reviewer.answer(u, '', ctx, stats)
+    assert complete and text.startswith(f'L{mr.pick_line(u.scan)}:')
+    # generation feeds `L<n>:` and its own tokens, never the prompt again
+    assert tiny.tokens_fed - before <= 6 + reviewer.max_new_tokens, (tiny.tokens_fed - before, prompt_tokens)
+    assert stats['model_calls'] == 3
+
+
+def test_answer_after_an_answer_only_triage_completes_the_scan_and_caches_it(tiny, cache_dir):
+    config = defaults().override(model=TINY, triage_threshold=0.0)
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    reviewer.max_new_tokens = 8
+    result = reviewer.review(files, ctx)
+    assert result.stats['generated'] == 1 and result.stats['model_calls'] == 3  # triage, lines, answer
+    (u,), _ = reviewer.units(files, ctx)
+    again = mr.ModelReviewer(config, model=tiny)
+    again.max_new_tokens = 8
+    rerun = again.review(files, ctx)
+    assert rerun.stats['model_calls'] == 0 and rerun.findings == result.findings
+    cached = reviewer.cache.get(reviewer.triage_key(u, ''))
+    assert cached['lines_scored'] and cached['lines']
+
+
+def test_the_shared_prompt_head_is_kept_in_the_cache_dir_only_with_the_cache_on(tiny_int4, cache_dir):
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP)
+    tiny_int4.prefix_cache.clear()
+    off = mr.ModelReviewer(defaults().override(model=TINY, cache=False), model=tiny_int4)
+    cleared = off.review(files, ctx)
+    assert not (cache_dir / 'kv').exists()
+    tiny_int4.prefix_cache.clear()
+    on = mr.ModelReviewer(defaults().override(model=TINY), model=tiny_int4)
+    result = on.review(files, ctx)
+    assert len(list((cache_dir / 'kv').glob('*.npz'))) == 1
+    assert [s.reason for s in result.skipped] == [s.reason for s in cleared.skipped]

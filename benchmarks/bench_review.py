@@ -1,0 +1,209 @@
+"""What a user waits for: `reviewbot review` of a small diff and `reviewbot hook` on a staged change.
+
+Two scenarios, each run as its own process under /usr/bin/time -v (wall time and peak RSS of the
+whole process, model in-process, defaults otherwise):
+
+* review: `reviewbot review --no-cache --diff examples/sql-injection.diff` (6 added lines);
+* hook cold: `reviewbot hook` in a temporary git repository where a 20-line function is staged
+  into a ~460-line Python module (this project's reviewbot/server/app.py as of the base tree
+  given), with an empty result cache; hook rerun: the same again with the cache it left; hook
+  next: that change committed and a 6-line function staged at the end of the module (the next
+  commit: new to the result cache, with what the first run kept there).
+
+Each named code tree (e.g. the commit before a change and after it) is run in turn, round after
+round (interleaved, so load from other users of the machine falls on both alike); the load
+average is recorded before every run and the medians are reported with it.
+
+    python benchmarks/bench_review.py --tree before=/tmp/base:/models-v3 --tree after=.:/models-v4 \
+        [--rounds 3] [--name review]
+
+A tree is NAME=CODE_DIR[:MODEL_DIR] (the model dir defaults to the usual one). Writes
+benchmarks/results/<name>.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / 'results'
+GIT_ENV = {'GIT_AUTHOR_NAME': 'bench', 'GIT_AUTHOR_EMAIL': 'bench@example.invalid',
+           'GIT_COMMITTER_NAME': 'bench', 'GIT_COMMITTER_EMAIL': 'bench@example.invalid'}
+
+ADDED_FUNCTION = '''
+
+def _client_address(request: Request) -> str:
+    """The address a request came from, for the access log."""
+    forwarded = request.headers.get('x-forwarded-for', '')
+    if forwarded:
+        first = forwarded.split(',')[0].strip()
+        if first:
+            return first
+    client = request.client
+    if client is None:
+        return 'unknown'
+    host, port = client.host, client.port
+    if ':' in host:
+        host = f'[{host}]'
+    return f'{host}:{port}'
+
+
+def _elapsed_ms(arrived: float) -> int:
+    return int((time.monotonic() - arrived) * 1000)
+'''
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(['git', *args], cwd=repo, check=True, capture_output=True,
+                   env={**os.environ, **GIT_ENV})
+
+
+def make_hook_repo(base: Path, module: str) -> Path:
+    """A git repository with `module` committed and a 20-line function staged into its middle."""
+    repo = Path(tempfile.mkdtemp(prefix='bench-hook-'))
+    git(repo, 'init', '-q')
+    text = (base / 'reviewbot' / 'server' / 'app.py').read_text(encoding='utf-8')
+    target = repo / module
+    target.parent.mkdir(parents=True)
+    target.write_text(text, encoding='utf-8')
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-qm', 'base')
+    lines = text.split('\n')
+    # insert before the first top-level def after the middle of the file
+    at = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].startswith('def '))
+    while at > 0 and lines[at - 1].strip() == '':
+        at -= 1
+    added = ADDED_FUNCTION.strip('\n').split('\n')
+    new = lines[:at] + [''] + added + lines[at:]
+    target.write_text('\n'.join(new), encoding='utf-8')
+    git(repo, 'add', '-A')
+    return repo
+
+
+NEXT_FUNCTION = '''
+
+def _retry_after(seconds: float) -> dict[str, str]:
+    """The Retry-After header for a refused request, in whole seconds (at least one)."""
+    value = max(1, int(seconds + 0.999))
+    return {'retry-after': str(value)}
+'''
+
+
+def stage_next_change(repo: Path, module: str) -> None:
+    """Commit what is staged, then stage another function at the end of the module: the next
+    commit of the same user (its hunk is new to the result cache; the model's prompt head is not)."""
+    git(repo, 'commit', '-qm', 'change')
+    target = repo / module
+    target.write_text(target.read_text(encoding='utf-8').rstrip('\n') + '\n' + NEXT_FUNCTION, encoding='utf-8')
+    git(repo, 'add', '-A')
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict:
+    load = os.getloadavg()[0]
+    proc = subprocess.run(['/usr/bin/time', '-v', *cmd], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False)
+    wall = re.search(r'Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)', proc.stderr)
+    rss = re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr)
+    if not wall or not rss:
+        raise SystemExit(f'no timing from /usr/bin/time for {cmd}: {proc.stderr[-800:]}')
+    seconds = int(wall[1] or 0) * 3600 + int(wall[2]) * 60 + float(wall[3])
+    tail = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()][-1:] or ['']
+    return {'seconds': round(seconds, 2), 'peak_rss_mb': round(int(rss[1]) / 1024), 'load1': round(load, 2),
+            'exit': proc.returncode, 'summary': tail[0][:300]}
+
+
+def run_tree(name: str, code: Path, model_dir: str | None, repo_base: Path, cache_root: Path) -> dict:
+    env = {**os.environ, 'PYTHONPATH': str(code)}
+    env.pop('REVIEWBOT_MODEL_DIR', None)
+    if model_dir:
+        env['REVIEWBOT_MODEL_DIR'] = model_dir
+    reviewbot = [sys.executable, '-m', 'reviewbot']
+    out = {}
+    cache = Path(tempfile.mkdtemp(prefix=f'{name}-', dir=cache_root))
+    out['review'] = timed([*reviewbot, 'review', '--no-cache', '--fail-level', 'none', '--diff',
+                           str(ROOT / 'examples' / 'sql-injection.diff')], ROOT,
+                          {**env, 'REVIEWBOT_CACHE_DIR': str(cache / 'review')})
+    repo = make_hook_repo(repo_base, 'service/app.py')
+    try:
+        hook_env = {**env, 'REVIEWBOT_CACHE_DIR': str(cache / 'hook')}
+        out['hook_cold'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
+        out['hook_rerun'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
+        stage_next_change(repo, 'service/app.py')
+        out['hook_next'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--tree', action='append', required=True, metavar='NAME=CODE[:MODEL_DIR]')
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--name', default='review')
+    args = ap.parse_args()
+    trees = []
+    for spec in args.tree:
+        name, _, rest = spec.partition('=')
+        code, _, model_dir = rest.partition(':')
+        trees.append((name, Path(code).resolve(), model_dir or None))
+    repo_base = trees[0][1]
+    cache_root = Path(tempfile.mkdtemp(prefix='bench-review-cache-'))
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in trees}
+    try:
+        for r in range(args.rounds):
+            for name, code, model_dir in trees:
+                result = run_tree(name, code, model_dir, repo_base, cache_root)
+                runs[name].append(result)
+                print(f'round {r + 1} {name}: ' + ', '.join(
+                    f"{k} {v['seconds']} s {v['peak_rss_mb']} MB (load {v['load1']})" for k, v in result.items()),
+                    flush=True)
+    finally:
+        shutil.rmtree(cache_root, ignore_errors=True)
+    summary = {}
+    for name, results in runs.items():
+        summary[name] = {}
+        for scenario in results[0]:
+            values = [r[scenario] for r in results]
+            summary[name][scenario] = {
+                'median_seconds': statistics.median(v['seconds'] for v in values),
+                'min_seconds': min(v['seconds'] for v in values),
+                'max_seconds': max(v['seconds'] for v in values),
+                'median_peak_rss_mb': statistics.median(v['peak_rss_mb'] for v in values),
+                'load1': [v['load1'] for v in values],
+                'summary': values[-1]['summary'],
+            }
+    data = {'machine': {'cpus': os.cpu_count(), 'platform': platform.platform(), 'python': platform.python_version()},
+            'rounds': args.rounds, 'trees': {n: {'code': str(c), 'model_dir': m} for n, c, m in trees},
+            'runs': runs, 'summary': summary}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f'{args.name}.json').write_text(json.dumps(data, indent=2) + '\n', encoding='utf-8')
+    lines = [f'# {args.name}: what a user waits for (medians of {args.rounds} interleaved rounds)', '',
+             '| tree | scenario | median s | min–max s | peak RSS MB | load average (1 min) per run |',
+             '|---|---|---:|---:|---:|---|']
+    for name, scenarios in summary.items():
+        for scenario, s in scenarios.items():
+            lines.append(f"| {name} | {scenario} | {s['median_seconds']:.2f} | {s['min_seconds']:.2f}–"
+                         f"{s['max_seconds']:.2f} | {s['median_peak_rss_mb']:.0f} | "
+                         f"{', '.join(f'{x:.1f}' for x in s['load1'])} |")
+    lines += ['', ('Scenarios: review = `reviewbot review --no-cache --diff examples/sql-injection.diff`; '
+                   'hook_cold = `reviewbot hook` on a 20-line function staged into a ~460-line module, empty '
+                   'result cache; hook_rerun = the same again (cache kept); hook_next = the next commit, a 6-line '
+                   'function staged after that change is committed (cache kept). Each run is its own process, '
+                   'wall time and peak RSS from /usr/bin/time -v.'), '']
+    for name, c, m in trees:
+        lines.append(f'- {name}: code {c}, models {m or "(default dir)"}')
+    (RESULTS / f'{args.name}.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()
