@@ -10,8 +10,7 @@ from reviewbot import textscan
 from reviewbot.config import defaults
 from reviewbot.diffparse import parse_diff
 from reviewbot.privacy import payload
-from reviewbot.reviewers import ReviewContext
-from reviewbot.reviewers import secrets
+from reviewbot.reviewers import ReviewContext, secrets
 from reviewbot.reviewers.secrets import MASK, SecretsReviewer, redact, scan_line
 
 # the two regexes the linear scan replaced (both quadratic on a long line)
@@ -97,7 +96,7 @@ def test_view_maps_back_to_the_original():
 
 def test_secret_after_a_long_run_of_spaces_is_still_masked_in_place():
     line = 'password' + ' ' * 40 + '=   "correct-horse-battery-staple"' + ' ' * 12 + '#'
-    red, n = redact(line)
+    red, _ = redact(line)
     assert 'correct-horse-battery-staple' not in red and MASK in red
     assert red.startswith('password' + ' ' * 40)
 
