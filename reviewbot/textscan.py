@@ -164,3 +164,46 @@ def url_password_spans(line: str, *, empty_user: bool = False,
             i = line.find('://', e + 1)
         else:
             i = line.find('://', i + 1)
+
+
+# -- redaction precision: digests and names of secrets are not secrets ---------------------------
+
+_DIGEST_PREFIX = re.compile(r'(?i)(?:sha(?:1|224|256|384|512)|md5)[:\-]$')
+_DIGEST_LEAD = re.compile(r'(?i)(?:sha(?:1|224|256|384|512)|md5)[:\-]')
+_DIGEST_WORD = re.compile(r'(?i)sha|md5|checksum|digest|etag|hash|commit|integrity|fingerprint|'
+                          r'revision|\brev\b|crc|blake')
+_CREDENTIAL_WORD = re.compile(r'(?i)passw|secret|token|api[_\-]?key|private|credential|auth(?!or)')
+_HEX = re.compile(r'[0-9a-fA-F]+')
+_B64 = re.compile(r'[A-Za-z0-9+/_\-]+={0,2}')
+_HEX_DIGEST_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})  # md5, sha1, sha224, sha256, sha384, sha512
+_B64_DIGEST_LENGTHS = frozenset({22, 24, 27, 28, 38, 40, 43, 44, 64, 86, 88})
+# a name that refers to a secret without holding one: secret_name, token_type, password_field ...
+_REFERENCE_NAME = re.compile(
+    r'(?i)(?:secret|token|password|passwd|key|credential)s?[_\-.]?'
+    r'(?:name|names|id|ids|arn|path|file|type|field|label|ref|env|var|header|prefix|version|kind)'
+    r'["\'\]]{0,2}[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[bru]?["\'`]?$')
+
+
+CONTEXT = 120  # characters either side of a value that say what it is
+
+
+def is_digest(value: str, line: str, start: int) -> bool:
+    """A hex/base64 value of a digest's length (at `start` in `line`), marked as one: 'sha256:' (or
+    'sha512-') right before it, or a word like sha, checksum, digest, etag, hash, commit near it
+    and no credential word (a digest-shaped API key named as one stays a secret)."""
+    v = value.strip('"\'')
+    prefix = _DIGEST_LEAD.match(v)
+    if prefix:  # 'sha512-<base64>' (subresource integrity) found as one word
+        v = v[prefix.end():]
+    if not ((_HEX.fullmatch(v) and len(v) in _HEX_DIGEST_LENGTHS)
+            or (_B64.fullmatch(v) and len(v) in _B64_DIGEST_LENGTHS)):
+        return False
+    if prefix or _DIGEST_PREFIX.search(line[max(0, start - 8):start]):
+        return True
+    near = line[max(0, start - CONTEXT):start + len(value) + CONTEXT]
+    return bool(_DIGEST_WORD.search(near)) and not _CREDENTIAL_WORD.search(near)
+
+
+def is_reference(line: str, start: int) -> bool:
+    """The value at `start` is assigned to a name like secret_name or token_type: it names a secret."""
+    return start > 0 and bool(_REFERENCE_NAME.search(line[max(0, start - CONTEXT):start]))

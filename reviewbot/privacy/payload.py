@@ -135,12 +135,14 @@ def own_redact_line(line: str) -> tuple[str, int]:
         spans.extend(m.span() for m in pat.finditer(line))
     # scheme://user:PASSWORD@host -- the password part (a linear scan anchored on '://' and '@')
     found = [*textscan.url_password_spans(line, empty_user=True, at_in_password=False),
-             *(m.span('secret') for m in _ASSIGNMENT.finditer(line))]
+             *(m.span('secret') for m in _ASSIGNMENT.finditer(line)
+               if not textscan.is_reference(line, m.start('secret')))]
     for s, e in found:
         secret = line[s:e]
         if MASK not in secret and not secret.startswith(('{', '$', '<', '%(')):
             spans.append((s, e))
-    spans.extend(m.span() for m in _WORD.finditer(line) if _looks_random(m.group()))
+    spans.extend(m.span() for m in _WORD.finditer(line)
+                 if _looks_random(m.group()) and not textscan.is_digest(m.group(), line, m.start()))
     merged: list[list[int]] = []
     for s, e in sorted(spans):
         if line[s:e] == MASK:
@@ -190,8 +192,21 @@ def detect_secrets_lines(text: str) -> set[int]:
         # show them a safe view of each line (same line count, so the flagged indexes stay true)
         path.write_text('\n'.join(textscan.View(ln, break_words=True).text for ln in text.split('\n')),
                         encoding='utf-8')
+        lines = text.split('\n')
         with default_settings():
-            return {s.line_number - 1 for s in scan_file(os.fspath(path))}
+            found = list(scan_file(os.fspath(path)))
+    return {s.line_number - 1 for s in found if not _benign(s, lines[s.line_number - 1])}
+
+
+def _benign(secret: Any, line: str) -> bool:
+    """A digest (sha256:..., a commit id next to 'commit') or the name of a secret (secret_name = ...)."""
+    value = getattr(secret, 'secret_value', None) or ''
+    at = line.find(value) if value else -1
+    if at < 0:
+        return False
+    if secret.type in ('Base64 High Entropy String', 'Hex High Entropy String'):
+        return textscan.is_digest(value, line, at)
+    return secret.type == 'Secret Keyword' and textscan.is_reference(line, at)
 
 
 def default_redactor() -> Redactor:

@@ -143,6 +143,10 @@ def scan_line(line: str, *, eager: bool = False) -> list[SecretHit]:
                 if secret.type == 'Private Key':
                     hits.append(SecretHit(secret.type, 0, len(line)))
                     continue
+                if secret.type in _ENTROPY_TYPES and textscan.is_digest(value, sq.text, at):
+                    continue  # a checksum, commit id or etag, not a credential
+                if secret.type == 'Secret Keyword' and textscan.is_reference(sq.text, at):
+                    continue  # secret_name = "prod/db": the name of a secret, not the secret
                 start = offset + sq.to_original(at)
                 end = offset + sq.to_original(at + len(value) - 1) + 1
                 if secret.type in ('Basic Auth Credentials',):
