@@ -118,3 +118,17 @@ def test_long_line_review_notes_the_windows_and_a_spent_budget_skips():
     result = SecretsReviewer().review(diff.files, ctx)
     assert not result.findings
     assert [s.reason for s in result.skipped] == ['secrets: over the time budget, not scanned']
+
+
+def test_a_spent_budget_stops_ruff_too():
+    from reviewbot.reviewers.ruff import RuffReviewer, ruff_binary
+    if ruff_binary() is None:
+        import pytest
+        pytest.skip('ruff is not installed')
+    diff = parse_diff(b'diff --git a/f.py b/f.py\nnew file mode 100644\n--- /dev/null\n+++ b/f.py\n'
+                      b'@@ -0,0 +1 @@\n+import os\n')
+    ctx = ReviewContext(config=defaults(), read_new_file=lambda p: 'import os\n',
+                        deadline=time.monotonic() - 1)
+    result = RuffReviewer(defaults()).review(diff.files, ctx)
+    assert not result.findings
+    assert [s.reason for s in result.skipped] == ['ruff: over the time budget, not checked']
