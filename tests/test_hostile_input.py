@@ -111,3 +111,10 @@ def test_job_summary_escapes_controls_and_mentions(tmp_path):
     out = job_summary.render(report)
     assert not _RAW_CONTROL.search(out)
     assert '@octocat' not in out
+
+
+def test_dry_run_escapes_paths(tmp_path):
+    proc = _review(tmp_path, _diff(HOSTILE_PATH_QUOTED, ['a = 1']), '--dry-run')
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode('utf-8')
+    assert 'forged' in out and not _RAW_CONTROL.search(out)

@@ -84,13 +84,16 @@ def write_report(text: str, output: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import pipeline, reporters
+    from reviewbot.textscan import visible
     t0 = time.perf_counter()
     cfg = load_config(args)
     source = open_source(args)
     prep = pipeline.prepare(source, cfg, stage=args.stage, dry_run=args.dry_run)
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg)
     if args.dry_run:
-        write_report('\n'.join(pipeline.dry_run_lines(prep, reviewers)), args.output)
+        # paths come from the diff: shown with their control characters escaped
+        write_report('\n'.join(visible(ln, keep_newlines=False)
+                               for ln in pipeline.dry_run_lines(prep, reviewers)), args.output)
         return 0
     if prep.diff.is_empty or not prep.plan.files:
         print(f'reviewbot: nothing to review in {source.description}'
