@@ -113,7 +113,7 @@ def test_long_line_review_notes_the_windows_and_a_spent_budget_skips():
                        f'@@ -0,0 +1,2 @@\n{body}').encode())
     ctx = ReviewContext(config=defaults(), read_new_file=lambda p: None)
     result = SecretsReviewer().review(diff.files, ctx)
-    assert any('1 lines over' in n and 'windows' in n for n in result.notes)
+    assert any('1 line over' in n and 'windows' in n for n in result.notes)
     ctx.deadline = time.monotonic() - 1  # the stage's budget is spent: nothing is scanned, and says so
     result = SecretsReviewer().review(diff.files, ctx)
     assert not result.findings

@@ -263,6 +263,7 @@ class SecretsReviewer:
                             anchored_code=mask_line(ln.text, hits),
                         ))
         if windowed:
-            result.notes.append(f'secrets: {windowed} lines over {textscan.WINDOW} characters scanned '
+            lines = 'line' if windowed == 1 else 'lines'
+            result.notes.append(f'secrets: {windowed} {lines} over {textscan.WINDOW} characters scanned '
                                 f'in windows overlapping by {textscan.OVERLAP}')
         return result
