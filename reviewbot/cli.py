@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from reviewbot import __version__
 from reviewbot.errors import EXIT_USAGE, ReviewbotError
+from reviewbot.textscan import visible
 
 # One line per subcommand module; order is the order in --help.
 COMMAND_MODULES = (
@@ -53,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ReviewbotError as e:
-        print(f'reviewbot: {e}', file=sys.stderr)
+        # one line, whatever the message quotes (a path or diff line with CR, ESC, U+202E)
+        print(f'reviewbot: {visible(str(e), keep_newlines=False)}', file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print('reviewbot: interrupted', file=sys.stderr)

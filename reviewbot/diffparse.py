@@ -13,6 +13,7 @@ from unidiff.errors import UnidiffParseError
 
 from reviewbot.core import ChangeKind, Diff, DiffLine, FileChange, Hunk, LineKind
 from reviewbot.errors import DiffError
+from reviewbot.textscan import visible
 
 _DEV_NULL = '/dev/null'
 _SUBMODULE_MODE = '160000'
@@ -130,6 +131,16 @@ def _convert_hunk(h: unidiff.Hunk) -> Hunk:
                 (h.section_header or '').strip(), out)
 
 
+def _check_path(path: str | None) -> None:
+    """A path no file system or git could hold (NUL), or not UTF-8, is bad input (exit 2)."""
+    if path is None:
+        return
+    if '\0' in path:
+        raise DiffError(f'malformed diff: a path with a NUL byte: {visible(path, keep_newlines=False)}')
+    if any('\udc80' <= c <= '\udcff' for c in path):
+        raise DiffError(f'diff path is not valid UTF-8: {visible(path, keep_newlines=False)}')
+
+
 def _convert_file(pf: unidiff.PatchedFile) -> FileChange:
     info = list(pf.patch_info or [])
     header = next((ln for ln in info if ln.startswith('diff --git ')), None)
@@ -165,6 +176,8 @@ def _convert_file(pf: unidiff.PatchedFile) -> FileChange:
 
     if old is None and new is None:
         raise DiffError('malformed diff: a file with neither an old nor a new path')
+    for path in (old, new):
+        _check_path(path)
     if old is None:
         kind = ChangeKind.ADDED
     elif new is None:

@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    'or pyproject.toml [tool.reviewbot])')
     p.add_argument('--reviewers', metavar='A,B', help='comma-separated reviewers to run')
     p.add_argument('--budget', type=float, metavar='SECONDS',
-                   help='time the model reviewer may use (default: [hook] budget)')
+                   help='time each reviewer may use (default: [hook] budget)')
     p.add_argument('--model', metavar='NAME', help='local model name or exported model folder')
     p.add_argument('--model-dir', metavar='DIR', help='model cache directory')
     p.add_argument('--no-cache', action='store_true', help='do not use the result cache')

@@ -54,7 +54,7 @@ def add_reviewer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument('--config', metavar='FILE', help='config file (default: nearest .reviewbot.toml '
                    'or pyproject.toml [tool.reviewbot])')
     p.add_argument('--reviewers', metavar='A,B', help='comma-separated reviewers to run')
-    p.add_argument('--budget', type=float, metavar='SECONDS', help='time the model reviewer may use')
+    p.add_argument('--budget', type=float, metavar='SECONDS', help='time each reviewer may use')
     p.add_argument('--model', metavar='NAME', help='local model name or exported model folder')
     p.add_argument('--model-dir', metavar='DIR', help='model cache directory')
     p.add_argument('--no-cache', action='store_true', help='do not use the result cache')
@@ -117,6 +117,7 @@ def write_report(text: str, output: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import pipeline, reporters
+    from reviewbot.textscan import visible
     t0 = time.perf_counter()
     cfg = load_config(args)
     ignored = None
@@ -132,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
     prep = pipeline.prepare(source, cfg, stage=args.stage, dry_run=args.dry_run, **baseline_kwargs(args))
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg)
     if args.dry_run:
-        write_report('\n'.join(pipeline.dry_run_lines(prep, reviewers)), args.output)
+        # paths come from the diff: shown with their control characters escaped
+        write_report('\n'.join(visible(ln, keep_newlines=False)
+                               for ln in pipeline.dry_run_lines(prep, reviewers)), args.output)
         return 0
     if prep.diff.is_empty or not prep.plan.files:
         print(f'reviewbot: nothing to review in {source.description}'

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reviewbot import textscan
 from reviewbot.core import FileChange, Hunk, LineKind, Skipped
 from reviewbot.errors import ReviewbotError
 
@@ -97,13 +98,14 @@ _TOKEN_PATTERNS = [
         r'\bhf_[A-Za-z0-9]{30,}',
     )
 ]
-# scheme://user:PASSWORD@host -- the password part
-_URL_PASSWORD = re.compile(r'[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@"\'`]*:(?P<secret>[^\s@"\'`/]+)@')
-# name = "value" where the name says it is a credential
+# name = "value" where the name says it is a credential. Every repetition before the value is
+# bounded, so a long run of name characters or spaces costs each start position a bounded number of
+# steps (the regex stays linear on a megabyte line); the value stops at the first quote or space.
 _ASSIGNMENT = re.compile(
     r'(?i)(?:password|passwd|passphrase|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|'
     r'private[_\-]?key|client[_\-]?secret|auth|credential|signing[_\-]?key|encryption[_\-]?key)'
-    r'[A-Za-z0-9_.\-]*["\']?\s*(?::=|=>|[:=])\s*(?:[bru])?(?P<q>["\'`])(?P<secret>[^"\'`\s]{6,})(?P=q)'
+    r'[A-Za-z0-9_.\-]{0,64}["\']?[ \t]{0,16}(?::=|=>|[:=])[ \t]{0,16}(?:[bru])?(?P<q>["\'`])'
+    r'(?P<secret>[^"\'`\s]{6,})(?P=q)'
 )
 _WORD = re.compile(r'[A-Za-z0-9+/=_\-]{20,}')
 _PEM_BEGIN = re.compile(r'-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|PuTTY-User-Key-File')
@@ -131,11 +133,16 @@ def own_redact_line(line: str) -> tuple[str, int]:
     spans: list[tuple[int, int]] = []
     for pat in _TOKEN_PATTERNS:
         spans.extend(m.span() for m in pat.finditer(line))
-    for pat in (_URL_PASSWORD, _ASSIGNMENT):
-        for m in pat.finditer(line):
-            if MASK not in m.group('secret') and not m.group('secret').startswith(('{', '$', '<', '%(')):
-                spans.append(m.span('secret'))
-    spans.extend(m.span() for m in _WORD.finditer(line) if _looks_random(m.group()))
+    # scheme://user:PASSWORD@host -- the password part (a linear scan anchored on '://' and '@')
+    found = [*textscan.url_password_spans(line, empty_user=True, at_in_password=False),
+             *(m.span('secret') for m in _ASSIGNMENT.finditer(line)
+               if not textscan.is_reference(line, m.start('secret')))]
+    for s, e in found:
+        secret = line[s:e]
+        if MASK not in secret and not secret.startswith(('{', '$', '<', '%(')):
+            spans.append((s, e))
+    spans.extend(m.span() for m in _WORD.finditer(line)
+                 if _looks_random(m.group()) and not textscan.is_digest(m.group(), line, m.start()))
     merged: list[list[int]] = []
     for s, e in sorted(spans):
         if line[s:e] == MASK:
@@ -144,10 +151,14 @@ def own_redact_line(line: str) -> tuple[str, int]:
             merged[-1][1] = max(merged[-1][1], e)
         else:
             merged.append([s, e])
-    for s, e in reversed(merged):
-        line = line[:s] + MASK + line[e:]
+    parts: list[str] = []
+    pos = 0
+    for s, e in merged:
+        parts += [line[pos:s], MASK]
+        pos = e
         count += 1
-    return line, count
+    parts.append(line[pos:])
+    return ''.join(parts), count
 
 
 def own_redact_lines(lines: list[str]) -> tuple[list[str], int]:
@@ -177,9 +188,25 @@ def detect_secrets_lines(text: str) -> set[int]:
 
     with tempfile.TemporaryDirectory(prefix='reviewbot-payload-') as tmp:
         path = Path(tmp) / 'payload.txt'
-        path.write_text(text, encoding='utf-8')
+        # some detect-secrets plugins are cubic in runs of spaces or quadratic in long words:
+        # show them a safe view of each line (same line count, so the flagged indexes stay true)
+        path.write_text('\n'.join(textscan.View(ln, break_words=True).text for ln in text.split('\n')),
+                        encoding='utf-8')
+        lines = text.split('\n')
         with default_settings():
-            return {s.line_number - 1 for s in scan_file(os.fspath(path))}
+            found = list(scan_file(os.fspath(path)))
+    return {s.line_number - 1 for s in found if not _benign(s, lines[s.line_number - 1])}
+
+
+def _benign(secret: Any, line: str) -> bool:
+    """A digest (sha256:..., a commit id next to 'commit') or the name of a secret (secret_name = ...)."""
+    value = getattr(secret, 'secret_value', None) or ''
+    at = line.find(value) if value else -1
+    if at < 0:
+        return False
+    if secret.type in ('Base64 High Entropy String', 'Hex High Entropy String'):
+        return textscan.is_digest(value, line, at)
+    return secret.type == 'Secret Keyword' and textscan.is_reference(line, at)
 
 
 def default_redactor() -> Redactor:

@@ -2,28 +2,12 @@
 from __future__ import annotations
 
 import collections
-import re
 from collections.abc import Iterable
 
 from reviewbot.core import Basis, Coverage, Finding, Severity, Side
+from reviewbot.textscan import defuse_mentions, visible
 
-# C0/C1 controls (ESC starts terminal escape sequences) and the bidi overrides of "Trojan Source":
-# model text must never recolour a terminal, move the cursor or reorder what a reviewer reads.
-# Lone surrogates (bytes of a non-UTF-8 path, kept by surrogateescape) cannot be printed at all.
-_UNSAFE_CHARS = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]')
-
-
-def visible(text: str, *, keep_newlines: bool = True) -> str:
-    """`text` with control and bidi characters shown as escapes (\\x1b, \\u202e) instead of obeyed."""
-    def esc(m: re.Match[str]) -> str:
-        c = ord(m.group())
-        if 0xdc80 <= c <= 0xdcff:  # an undecodable byte, shown as the byte
-            c -= 0xdc00
-        return f'\\x{c:02x}' if c < 0x100 else f'\\u{c:04x}'
-    out = _UNSAFE_CHARS.sub(esc, text.replace('\r\n', '\n') if keep_newlines else text)
-    if not keep_newlines:
-        out = out.replace('\r', '\\r').replace('\n', '\\n')
-    return out
+__all__ = ['defuse_mentions', 'visible']  # shared with every reporter (defined in reviewbot.textscan)
 
 
 def line_span(f: Finding) -> tuple[int, int] | None:

@@ -48,8 +48,8 @@ def annotation(f: Finding) -> str:
         message += '\n\nsuggestion:\n' + visible(f.suggestion).rstrip('\n')
     return command(
         COMMAND[f.severity], message,
-        # A path in no UTF-8 cannot be named exactly in a UTF-8 log; never fail on it.
-        file=f.path.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace'),
+        # control characters (ESC, CR, U+202E) and undecodable bytes escaped, never written raw
+        file=visible(f.path, keep_newlines=False),
         line=span[0] if span else None,
         endLine=span[1] if span else None,
         title=visible(f'{rule_id(f.category)} ({f.reviewer})', keep_newlines=False),

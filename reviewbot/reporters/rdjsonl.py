@@ -1,7 +1,8 @@
 """`--format rdjsonl`: reviewdog's JSON Lines diagnostics, for `reviewdog -f=rdjsonl`.
 
 One Diagnostic per line (proto/rdf/reviewdog.proto): lines and columns are 1-based, columns
-count UTF-8 bytes and a range's end is exclusive. A suggestion replaces whole lines, which
+count UTF-8 bytes and a range's end is exclusive. reviewdog posts messages as Markdown comments, so a
+message has its control characters escaped and its @mentions defused. A suggestion replaces whole lines, which
 reviewdog expresses as a range whose positions carry no column.
 """
 from __future__ import annotations
@@ -10,7 +11,14 @@ import json
 from typing import Any
 
 from reviewbot.core import Finding, Report, Severity
-from reviewbot.reporters._common import line_span, message_with_side, rule_id, sorted_findings
+from reviewbot.reporters._common import (
+    defuse_mentions,
+    line_span,
+    message_with_side,
+    rule_id,
+    sorted_findings,
+    visible,
+)
 
 SEVERITY = {Severity.ERROR: 'ERROR', Severity.WARNING: 'WARNING', Severity.INFO: 'INFO'}
 SOURCE = {'name': 'reviewbot'}
@@ -32,7 +40,8 @@ def diagnostic(f: Finding) -> dict[str, Any]:
     if span:
         location['range'] = _location_range(f, *span)
     d: dict[str, Any] = {
-        'message': message_with_side(f),
+        # reviewdog posts the message as Markdown: no control characters, no @mentions
+        'message': defuse_mentions(visible(message_with_side(f))),
         'location': location,
         'severity': SEVERITY[f.severity],
         'source': SOURCE,

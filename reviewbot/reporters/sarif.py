@@ -19,6 +19,7 @@ from reviewbot.reporters._common import (
     rule_id,
     skipped_groups,
     sorted_findings,
+    visible,
 )
 
 SARIF_VERSION = '2.1.0'
@@ -88,7 +89,7 @@ def _physical_location(f: Finding) -> dict[str, Any]:
     if span:
         region: dict[str, Any] = {'startLine': span[0], 'endLine': span[1]}
         if f.anchored_code:
-            region['snippet'] = {'text': f.anchored_code}
+            region['snippet'] = {'text': visible(f.anchored_code)}
         loc['region'] = region
     return loc
 
@@ -118,7 +119,7 @@ def _result(f: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
         'ruleId': rid,
         'ruleIndex': rule_index[rid],
         'level': LEVEL[f.severity],
-        'message': {'text': message_with_side(f) or rid},
+        'message': {'text': visible(message_with_side(f)) or rid},
         'locations': [{'physicalLocation': _physical_location(f)}],
         'partialFingerprints': {FINGERPRINT_KEY: f.fingerprint},
         'properties': {'reviewer': f.reviewer},
@@ -137,9 +138,9 @@ def _notifications(report: Report) -> list[dict[str, Any]]:
         text = f'skipped {n} {kind}{"s" if n != 1 else ""} ({reason})'
         if lines:
             text += f', {lines} changed lines not reviewed'
-        out.append({'level': 'note', 'message': {'text': text},
+        out.append({'level': 'note', 'message': {'text': visible(text)},
                     'descriptor': {'id': 'reviewbot/skipped'}})
-    out += [{'level': 'note', 'message': {'text': note}} for note in report.notes]
+    out += [{'level': 'note', 'message': {'text': visible(note)}} for note in report.notes]
     return out
 
 

@@ -93,14 +93,15 @@ def is_python(path: str) -> bool:
     return PurePosixPath(path).suffix.lower() in PYTHON_SUFFIXES
 
 
-def run_ruff(binary: str, path: str, text: str, select: list[str], ignore: list[str]) -> list[dict[str, Any]]:
+def run_ruff(binary: str, path: str, text: str, select: list[str], ignore: list[str],
+             timeout: float = RUFF_TIMEOUT) -> list[dict[str, Any]]:
     """ruff's JSON diagnostics for `text` as if it were the file `path`. Raises OSError/ValueError."""
     cmd = [binary, 'check', '--isolated', '--no-cache', '--no-fix', '--exit-zero',
            '--output-format', 'json', '--select', ','.join(select), '--stdin-filename', path]
     if ignore:
         cmd += ['--ignore', ','.join(ignore)]
     proc = subprocess.run([*cmd, '-'], input=text.encode('utf-8', 'surrogateescape'),
-                          capture_output=True, timeout=RUFF_TIMEOUT)
+                          capture_output=True, timeout=timeout)
     if proc.returncode != 0:
         err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
         raise ValueError(err[-1] if err else f'exit {proc.returncode}')
@@ -183,6 +184,11 @@ class RuffReviewer:
                                               reviewer=self.name, lines=f.added_count))
             return result
         for f in py:
+            left = ctx.time_left()
+            if left is not None and left <= 0:  # the stage's budget bounds this reviewer too
+                result.skipped.append(Skipped(f.path, 'ruff: over the time budget, not checked',
+                                              reviewer=self.name, lines=f.added_count))
+                continue
             text = ctx.read_new_file(f.path)
             try:
                 if text is None:
@@ -191,7 +197,8 @@ class RuffReviewer:
                     result.findings.extend(unawaited)
                     result.stats['snippet_files'] = result.stats.get('snippet_files', 0) + 1
                 else:
-                    diagnostics = run_ruff(binary, f.path, text, self.select, self.ignore)
+                    diagnostics = run_ruff(binary, f.path, text, self.select, self.ignore,
+                                           RUFF_TIMEOUT if left is None else min(RUFF_TIMEOUT, max(left, 1.0)))
                     diagnostics = drop_known_safe(diagnostics, text)
             except (OSError, ValueError, subprocess.TimeoutExpired) as e:
                 result.skipped.append(Skipped(f.path, f'ruff failed: {e}', reviewer=self.name,

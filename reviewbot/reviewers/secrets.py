@@ -7,17 +7,19 @@ mask grows to the whole token-like run around it, and a PEM block is masked from
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import re
 from collections.abc import Iterator
 from typing import Any
 
-from reviewbot.core import FileChange, Finding, Severity
+from reviewbot import textscan
+from reviewbot.core import FileChange, Finding, Severity, Skipped
 from reviewbot.reviewers import ReviewContext, ReviewerResult
 
 MASK = '********'
-_TOKEN_CHARS = re.compile(r'[A-Za-z0-9_\-+/=.~]')
+_TOKEN_RUN = re.compile(r'[A-Za-z0-9_\-+/=.~]+')
 _PEM_BEGIN = re.compile(r'-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----')
 _PEM_END = re.compile(r'-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----')
 # Entropy hits shorter than this are almost always words or ids, not credentials.
@@ -25,11 +27,13 @@ _MIN_ENTROPY_SECRET = 16
 # a placeholder, not a password: ${DB_PASS}, $DB_PASS, {password}, <password>, %(password)s
 _TEMPLATE_PASSWORD = re.compile(r'\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{[^}]*\}|<[^>]*>|%\([^)]*\)s')
 # detect-secrets' basic-auth plugin skips passwords with RFC 3986 sub-delimiters ('!', '$', ...),
-# which real connection strings do contain: the password part of scheme://user:pass@ is masked too.
-_URL_PASSWORD = re.compile(r'[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@"\'`]+:(?P<pw>[^\s"\'`]+)@[^\s@"\'`]')
+# which real connection strings do contain: the password part of scheme://user:pass@ is masked too
+# (textscan.url_password_spans, a linear scan: the regex it replaced was quadratic on long lines).
 _PREFIXED_TYPES = frozenset({'AWS Access Key', 'GitHub Token', 'GitLab Token', 'Slack Token',
                              'Stripe Access Key', 'JSON Web Token', 'OpenAI Token', 'PyPI Token',
                              'NPM tokens', 'SendGrid API Key'})
+# detect-secrets plugins whose regexes are quadratic in a long word that repeats their keyword
+_WORD_QUADRATIC = frozenset({'KeywordDetector', 'OpenAIDetector'})
 _ENTROPY_TYPES = frozenset({'Base64 High Entropy String', 'Hex High Entropy String'})
 
 
@@ -81,46 +85,80 @@ def _looks_like_code(value: str) -> bool:
     return len(value) < 32
 
 
-def _widen(line: str, start: int, end: int) -> tuple[int, int]:
-    while start > 0 and _TOKEN_CHARS.match(line[start - 1]):
-        start -= 1
-    while end < len(line) and _TOKEN_CHARS.match(line[end]):
-        end += 1
+def _token_runs(line: str) -> tuple[list[int], list[int]]:
+    """Starts and ends of the runs of token characters in `line` (one linear pass)."""
+    runs = [m.span() for m in _TOKEN_RUN.finditer(line)]
+    return [a for a, _ in runs], [b for _, b in runs]
+
+
+def _widen(runs: tuple[list[int], list[int]], start: int, end: int) -> tuple[int, int]:
+    """Grow [start, end) to the whole token-like run(s) it touches."""
+    starts, ends = runs
+    k = bisect.bisect_right(starts, start) - 1  # the run that holds or touches `start`
+    if k >= 0 and ends[k] >= start:
+        start = min(start, starts[k])
+    k = bisect.bisect_left(ends, end)  # the run that holds or touches `end`
+    if k < len(starts) and starts[k] <= end:
+        end = max(end, ends[k])
     return start, end
+
+
+def _analyze(plugin: Any, text: str, eager: bool) -> Any:
+    try:
+        return plugin.analyze_line(filename='reviewbot', line=text, line_number=0,
+                                   context=None, enable_eager_search=eager)
+    except TypeError:  # older plugin signature
+        return plugin.analyze_line(filename='reviewbot', line=text, line_number=0)
 
 
 def scan_line(line: str, *, eager: bool = False) -> list[SecretHit]:
     """Secrets in one line. `eager` also checks unquoted words (used when redacting, where a
-    false positive costs a masked word and a miss costs a leak)."""
+    false positive costs a masked word and a miss costs a leak).
+
+    Linear in the line's length: detect-secrets sees the line in windows of textscan.WINDOW
+    characters (overlapping by textscan.OVERLAP, so no secret up to that length is cut), with long
+    runs of spaces squeezed (some of its plugins are cubic in them)."""
     hits: list[SecretHit] = []
-    for plugin in _plugins():
-        try:
-            found = plugin.analyze_line(filename='reviewbot', line=line, line_number=0,
-                                        context=None, enable_eager_search=eager)
-        except TypeError:  # older plugin signature
-            found = plugin.analyze_line(filename='reviewbot', line=line, line_number=0)
-        for secret in found or ():
-            value = secret.secret_value or ''
-            if not value or value not in line:
-                continue
-            if secret.type in _ENTROPY_TYPES and len(value) < _MIN_ENTROPY_SECRET:
-                continue
-            if secret.type in _ENTROPY_TYPES and not eager and _filtered(value, line, plugin):
-                continue
-            if secret.type in _ENTROPY_TYPES and eager and _looks_like_code(value):
-                continue
-            start = line.find(value)
-            if secret.type == 'Private Key':
-                hits.append(SecretHit(secret.type, 0, len(line)))
-                continue
-            s, e = _widen(line, start, start + len(value))
-            if secret.type in ('Basic Auth Credentials',):
-                s, e = start, start + len(value)  # only the password part of user:pass@host
-            hits.append(SecretHit(secret.type, s, e))
-    for m in _URL_PASSWORD.finditer(line):
-        pw = m.group('pw')
-        if pw and not _TEMPLATE_PASSWORD.fullmatch(pw) and pw.strip('*'):
-            hits.append(SecretHit('Basic Auth Credentials', m.start('pw'), m.end('pw')))
+    runs: tuple[list[int], list[int]] | None = None
+    for offset, window in textscan.windows(line):
+        plain = textscan.View(window)
+        broken = textscan.View(window, break_words=True) if len(window) > textscan.MAX_WORD else plain
+        quoted = any(q in window for q in '\'"`')
+        for plugin in _plugins():
+            name = type(plugin).__name__
+            if name == 'KeywordDetector' and not quoted:
+                continue  # every keyword pattern it uses for source files needs a quote
+            sq = broken if name in _WORD_QUADRATIC else plain
+            for secret in _analyze(plugin, sq.text, eager) or ():
+                value = secret.secret_value or ''
+                at = sq.text.find(value) if value else -1
+                if at < 0:
+                    continue
+                if secret.type in _ENTROPY_TYPES and len(value) < _MIN_ENTROPY_SECRET:
+                    continue
+                if secret.type in _ENTROPY_TYPES and not eager and _filtered(value, sq.text, plugin):
+                    continue
+                if secret.type in _ENTROPY_TYPES and eager and _looks_like_code(value):
+                    continue
+                if secret.type == 'Private Key':
+                    hits.append(SecretHit(secret.type, 0, len(line)))
+                    continue
+                if secret.type in _ENTROPY_TYPES and textscan.is_digest(value, sq.text, at):
+                    continue  # a checksum, commit id or etag, not a credential
+                if secret.type == 'Secret Keyword' and textscan.is_reference(sq.text, at):
+                    continue  # secret_name = "prod/db": the name of a secret, not the secret
+                start = offset + sq.to_original(at)
+                end = offset + sq.to_original(at + len(value) - 1) + 1
+                if secret.type in ('Basic Auth Credentials',):
+                    hits.append(SecretHit(secret.type, start, end))  # only the password of user:pass@host
+                    continue
+                runs = runs or _token_runs(line)
+                s, e = _widen(runs, start, end)
+                hits.append(SecretHit(secret.type, s, e))
+    for s, e in textscan.url_password_spans(line):
+        pw = line[s:e]
+        if not _TEMPLATE_PASSWORD.fullmatch(pw) and pw.strip('*'):
+            hits.append(SecretHit('Basic Auth Credentials', s, e))
     return _merge(hits)
 
 
@@ -138,12 +176,18 @@ def _merge(hits: list[SecretHit]) -> list[SecretHit]:
 
 
 def mask_line(line: str, hits: list[SecretHit]) -> str:
-    for h in sorted(hits, key=lambda h: h.start, reverse=True):
+    parts: list[str] = []
+    pos = 0
+    for h in sorted(hits, key=lambda h: h.start):
+        if h.start < pos:  # overlapping spans (callers merge them; be safe anyway)
+            continue
         value = line[h.start:h.end]
         # a well-known prefix (AKIA, ghp_, xoxb, sk_l, eyJh) says what leaked, not the secret itself
         keep = value[:4] if len(value) >= 20 and h.type in _PREFIXED_TYPES else ''
-        line = line[:h.start] + keep + MASK + line[h.end:]
-    return line
+        parts += [line[pos:h.start], keep, MASK]
+        pos = h.end
+    parts.append(line[pos:])
+    return ''.join(parts)
 
 
 def _pem_spans(lines: list[str]) -> Iterator[tuple[int, int]]:
@@ -191,11 +235,19 @@ class SecretsReviewer:
 
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
         result = ReviewerResult()
+        windowed = 0
         for f in files:
-            for hunk in f.hunks:
+            for hunk_index, hunk in enumerate(f.hunks):
+                left = ctx.time_left()
+                if left is not None and left <= 0:  # the stage's budget bounds this reviewer too
+                    result.skipped.append(Skipped(
+                        f.path, 'secrets: over the time budget, not scanned', self.name,
+                        hunk=hunk_index, lines=len(hunk.added)))
+                    continue
                 added = hunk.added
                 in_pem = {k for a, b in _pem_spans([ln.text for ln in added]) for k in range(a, b + 1)}
                 for k, ln in enumerate(added):
+                    windowed += len(ln.text) > textscan.WINDOW
                     hits = scan_line(ln.text)
                     if k in in_pem and not any(h.type == 'Private Key' for h in hits):
                         continue  # the key's body: reported once, at its BEGIN line
@@ -210,5 +262,8 @@ class SecretsReviewer:
                             reviewer=self.name,
                             anchored_code=mask_line(ln.text, hits),
                         ))
+        if windowed:
+            lines = 'line' if windowed == 1 else 'lines'
+            result.notes.append(f'secrets: {windowed} {lines} over {textscan.WINDOW} characters scanned '
+                                f'in windows overlapping by {textscan.OVERLAP}')
         return result
-

@@ -111,12 +111,41 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+MAX_JSON_DEPTH = 32  # nested arrays/objects: no request needs more (messages[].content[] is 4)
+MAX_INT_DIGITS = 20  # an integer in a request is a count, a seed or a limit (int64 has 19 digits)
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip('-')) > MAX_INT_DIGITS:
+        raise ApiError(400, f'malformed JSON: an integer longer than {MAX_INT_DIGITS} digits',
+                       'bad_request')
+    return int(text)
+
+
+def _json_depth(value: Any) -> int:
+    """How deeply arrays/objects nest in a parsed value (iterative: no recursion of our own)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_int=_bounded_int)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ApiError(400, f'malformed JSON: {e.__class__.__name__} at position '
                        f'{getattr(e, "pos", getattr(e, "start", "?"))}', 'bad_request') from None
+    except RecursionError:  # the parser recurses per level: 100k nested '[' end here
+        raise ApiError(400, f'malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels',
+                       'bad_request') from None
+    except ValueError as e:  # anything else the parser refuses is still bad input
+        raise ApiError(400, f'malformed JSON: {e.__class__.__name__}', 'bad_request') from None
+    if _json_depth(value) > MAX_JSON_DEPTH:
+        raise ApiError(400, f'malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels', 'bad_request')
     if not isinstance(value, dict):
         raise ApiError(400, 'the JSON body must be an object', 'bad_request')
     return value
@@ -233,6 +262,9 @@ def _endpoint(name: str, handler: Handler, *, model_request: bool = True,
         except ApiError as e:
             state.metrics.count_rejection(e.reason)
             response = error_response(e.status, e.message, e.headers)
+        except Exception as e:  # noqa: BLE001 - a bug must still answer JSON, and log no traceback
+            log.error('%s failed: %s', name, e.__class__.__name__)
+            response = error_response(500, f'internal error ({e.__class__.__name__})')
         state.metrics.count_response(name, response.status_code)
         return response
     return endpoint
@@ -404,7 +436,10 @@ async def review(state: ServerState, request: Request, arrived: float) -> Respon
         stage = body.get('stage', 'cli')
         if stage not in STAGES:
             raise ApiError(400, f'stage must be one of {", ".join(STAGES)}', 'bad_request')
-        data = diff.encode('utf-8', 'surrogateescape')
+        try:
+            data = diff.encode('utf-8', 'surrogateescape')
+        except UnicodeEncodeError:  # a lone surrogate escape (\\ud800) in the JSON string
+            raise ApiError(400, 'diff must be valid Unicode text', 'bad_request') from None
         deadline = _deadline(state, body, arrived)
     elif content_type in DIFF_TYPES:
         data = raw

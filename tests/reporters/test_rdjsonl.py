@@ -4,6 +4,7 @@ import json
 
 from reviewbot.core import Coverage, Report
 from reviewbot.reporters import rdjsonl
+from reviewbot.textscan import defuse_mentions, visible
 
 from .conftest import SPACE_PATH, UNICODE_PATH, finding
 
@@ -36,7 +37,9 @@ def test_line_span_columns_and_severity(nasty):
     secret = by_path[SPACE_PATH][0]
     assert secret['severity'] == 'ERROR'
     assert secret['code'] == {'value': 'secret/aws-access-key'}
-    assert secret['message'] == nasty.findings[0].message
+    # reviewdog posts it as Markdown: control characters escaped, @mentions defused
+    assert secret['message'] == defuse_mentions(visible(nasty.findings[0].message))
+    assert '\x1b' not in secret['message'] and '@octocat' not in secret['message']
     # Lines 7..8; the exclusive end column is past the last character of line 8 ('other = 1').
     assert secret['location']['range'] == {'start': {'line': 7, 'column': 1}, 'end': {'line': 8, 'column': 10}}
     # Columns count UTF-8 bytes: 'é = 1' is 6 bytes long.

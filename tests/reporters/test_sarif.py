@@ -79,7 +79,7 @@ def test_results_point_at_their_rules_with_levels(nasty):
     for result in run['results']:
         assert rules[result['ruleIndex']]['id'] == result['ruleId']
     levels = {r['message']['text'].split('\n')[0]: r['level'] for r in run['results']}
-    assert levels['100% sure: a,b::c\r'] == 'error'
+    assert levels['100% sure: a,b::c'] == 'error'
     assert levels['naming: ünïcödé 名前'] == 'note'
     assert levels['no test covers this file'] == 'warning'
 
@@ -106,7 +106,7 @@ def test_uris_are_repo_relative_and_percent_encoded(nasty):
 
 def test_regions_and_file_level_findings(nasty):
     by_text = {r['message']['text'].split('\n')[0]: r for r in run_of(nasty)['results']}
-    region = by_text['100% sure: a,b::c\r']['locations'][0]['physicalLocation']['region']
+    region = by_text['100% sure: a,b::c']['locations'][0]['physicalLocation']['region']
     assert (region['startLine'], region['endLine']) == (7, 8)
     assert region['snippet']['text'] == 'key = "AKIA****"\nother = 1'
     assert 'region' not in by_text['no test covers this file']['locations'][0]['physicalLocation']

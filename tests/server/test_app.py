@@ -177,6 +177,38 @@ def test_malformed_chat_requests_get_400(served: tuple[Any, str], body: bytes, c
     assert needle in r.json()['error']['message']
 
 
+_CHAT = b'{"messages": [{"role": "user", "content": "x"}], '
+
+
+@pytest.mark.parametrize('path,body,needle', [
+    ('/v1/chat/completions', _CHAT + b'"seed": ' + b'9' * 5000 + b'}', 'integer longer than'),
+    ('/v1/chat/completions', _CHAT + b'"max_tokens": -' + b'1' * 5000 + b'}', 'integer longer than'),
+    ('/v1/chat/completions', b'{"x": ' + b'[' * 100_000 + b']' * 100_000 + b'}', 'nested deeper'),
+    ('/v1/chat/completions', _CHAT + b'"stop": ' + b'[' * 40 + b']' * 40 + b'}', 'nested deeper'),
+    ('/v1/review', b'{"diff": "' + b'[' * 10 + b'", "x": ' + b'{"a":' * 100_000 + b'1' + b'}' * 100_000
+     + b'}', 'nested deeper'),
+    ('/v1/review', b'{"diff": "diff \\ud800 x"}', 'valid Unicode'),
+    ('/v1/review', b'{"diff": "d", "timeout": 1' + b'0' * 5000 + b'}', 'integer longer than'),
+])
+def test_hostile_json_bodies_get_the_documented_400(served: tuple[Any, str], path: str, body: bytes,
+                                                    needle: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A 5,000-digit integer or 100k-deep JSON was a plain-text 500 and a traceback in the log."""
+    server, base = served
+    settings = server.state.settings
+    settings.max_request_bytes, limit = 1 << 20, settings.max_request_bytes
+    try:
+        with caplog.at_level('DEBUG'), client(base, **AUTH) as c:
+            r = c.post(path, content=body, headers={'Content-Type': 'application/json'})
+    finally:
+        settings.max_request_bytes = limit
+    assert r.status_code == 400, r.text[:200]
+    assert r.json()['error']['type'] == 'invalid_request_error'
+    assert needle in r.json()['error']['message']
+    server_log = '\n'.join(f'{r.getMessage()} {r.exc_text or ""}' for r in caplog.records
+                           if r.name.startswith(('reviewbot', 'uvicorn', 'starlette')))
+    assert 'Traceback' not in server_log and '.py' not in server_log
+
+
 @pytest.mark.parametrize('kwargs,status', [
     ({'json': {'patch': SECRET_DIFF}}, 400),
     ({'json': {'diff': '   '}}, 400),
