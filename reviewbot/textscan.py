@@ -49,6 +49,11 @@ def visible(text: str, *, keep_newlines: bool = True) -> str:
     return out
 
 
+def has_unsafe_chars(text: str) -> bool:
+    """True when `text` holds a control or bidi character that `visible` would escape (tab and LF are fine)."""
+    return _UNSAFE_CHARS.search(text.replace('\r\n', '\n')) is not None
+
+
 def defuse_mentions(text: str) -> str:
     """'@name' with a zero-width joiner after the '@': shown the same, but GitHub's and GitLab's
     Markdown no longer notify (or link) the user or team."""

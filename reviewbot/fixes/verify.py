@@ -5,6 +5,8 @@ Checks, in the order they run (the first that fails names the rejection reason):
   not-suppression  the fix adds no `noqa`, `nosec`, `nosemgrep`, `pragma: allowlist secret`, ...;
   not-deletion     the fix does not just delete the flagged code (or replace it with `pass`);
   no-secret        the replacement carries nothing the secrets reviewer reports, nor the mask;
+  no-controls      the replacement holds no control or bidi character ("Trojan Source"): code that
+                   reads differently than it runs is never proposed, and no output has to escape it;
   parses           Python: the patched file compiles (`compile()`, in memory); other languages:
                    semgrep parses it with no error the original did not have (when semgrep runs);
   finding-gone     the reviewer that raised the finding (ruff, patterns, secrets) run again on the
@@ -34,6 +36,7 @@ from reviewbot.core import (
 )
 from reviewbot.fixes.text import apply_fix, split_lines
 from reviewbot.reviewers import ReviewContext
+from reviewbot.textscan import has_unsafe_chars
 
 HUNK_SLACK = 3  # lines a fix may reach past its hunk
 # reviewers whose findings are re-checked on the patched text; the others (model, cloud) are not
@@ -76,6 +79,8 @@ def static_reason(c: Candidate, fc: FileChange, text: str) -> str | None:
         return 'deletes-code'
     if carries_secret(fx):  # a suggestion is shown and posted: it may carry no secret
         return 'contains-secret'
+    if has_unsafe_chars(fx.replacement):
+        return 'control-characters'
     return None
 
 

@@ -55,6 +55,8 @@ def test_a_real_fix_passes_every_check():
     ('    return yaml.load(open(p))   ', 'still-raised'),
     ('    return yaml.load(open(p))', 'no-change'),
     ('    return yaml.safe_load(open(p)) or "AKIAZ3MHQW7RNBX5TQ2P"', 'contains-secret'),
+    ('    return yaml.safe_load(open(p))  # \u202e reads backwards', 'control-characters'),
+    ('    return yaml.safe_load(open(p))  # \x1b[31m', 'control-characters'),
 ])
 def test_the_verifier_rejects(replacement, reason):
     out = check(replacement)
