@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
         model_dir = model_dir or config.model_dir or None
         threads = threads if threads is not None else config.threads
         idle = idle if idle is not None else config.section('daemon')['idle_minutes']
+    if not warm.supported():
+        raise ConfigError('the daemon needs Unix sockets with SO_PEERCRED (Linux); the hook loads '
+                          'the model itself here')
     if threads < 1 or idle <= 0:
         raise ConfigError('--threads must be >= 1 and --idle-minutes > 0')
     folder = warm.model_folder(model, model_dir)

@@ -43,6 +43,7 @@ ENV_MODE = 'REVIEWBOT_DAEMON'
 ENV_DIR = 'REVIEWBOT_DAEMON_DIR'
 START_TIMEOUT = 60.0  # seconds `start` waits for a new daemon's model to load
 MAX_LINE = 64 << 20
+CALL_TIMEOUT = 300.0  # seconds one model call may take before the model is loaded here instead
 
 
 class DaemonGone(Exception):
@@ -90,6 +91,11 @@ def secure_dir(folder: Path, create: bool) -> bool:
         except OSError:
             return False
     return True
+
+
+def supported() -> bool:
+    """The daemon needs Unix sockets and SO_PEERCRED (Linux); elsewhere the model loads in-process."""
+    return hasattr(socket, 'AF_UNIX') and hasattr(socket, 'SO_PEERCRED')
 
 
 def peer_uid(sock: socket.socket) -> int:
@@ -300,7 +306,7 @@ def hello(path: Path, want: dict[str, Any] | None, timeout: float | None = 10.0
     except BaseException:
         conn.close()
         raise
-    conn.sock.settimeout(None)  # a model call takes as long as it takes (the daemon honours deadlines)
+    conn.sock.settimeout(CALL_TIMEOUT)  # a stopped (SIGSTOP) daemon must not hang the hook forever
     return conn, info
 
 
@@ -356,7 +362,7 @@ def connect(name_or_path: str | None, model_dir: str | None, threads: int, *, mo
             fallback: Callable[[], Any], idle_minutes: float = 15.0) -> tuple[WarmModel | None, list[str]]:
     """(the daemon's model, notes) when a daemon for this model runs (or, mode 'start', was
     started); (None, notes) to load the model in this process."""
-    if mode == 'off':
+    if mode == 'off' or not supported():
         return None, []
     try:
         folder = model_folder(name_or_path, model_dir)

@@ -67,7 +67,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def verify_request(self, request: Any, client_address: Any) -> bool:
         try:
             uid = warm.peer_uid(request)
-        except OSError:
+        except (OSError, AttributeError):  # no peer credentials: nobody is let in
             uid = -1
         if warm.peer_allowed(uid):
             return True
@@ -120,6 +120,9 @@ class Daemon:
 
     def run(self) -> int:
         where = self.path.parent
+        if not warm.supported():
+            log('needs Unix sockets with SO_PEERCRED (Linux): not starting')
+            return 2
         if not warm.secure_dir(where, create=True):
             log(f'{where} is not a private directory of this user: not starting')
             return 2
