@@ -54,7 +54,6 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
             self._send(self.server.daemon.answer(op, request))
 
-
     def _send(self, reply: dict[str, Any]) -> None:
         self.wfile.write(json.dumps(reply).encode('utf-8') + b'\n')
         self.wfile.flush()
@@ -133,7 +132,8 @@ class Daemon:
             log(f'a daemon for {self.folder} is already running')
             return 0
         from reviewbot.engine import load_model
-        self.worker = ModelWorker(lambda: load_model(str(self.folder), threads=self.threads), 4, Metrics())
+        # one job at most per connection; the queue only bounds how many hooks wait at once
+        self.worker = ModelWorker(lambda: load_model(str(self.folder), threads=self.threads), 64, Metrics())
         try:
             self.worker.start()
         except ModelError as e:

@@ -333,8 +333,10 @@ def test_hook_says_the_same_with_and_without_the_daemon(ddir: Path, tmp_path: Pa
 def test_mode_start_starts_it_on_demand(ddir: Path, tmp_path: Path):
     repo = staged_repo(tmp_path)
     cold = run_hook(repo.path, REVIEWBOT_DAEMON='off', REVIEWBOT_DAEMON_DIR=str(ddir))
+    before = snapshot(repo.path)
     started = run_hook(repo.path, REVIEWBOT_DAEMON='start', REVIEWBOT_DAEMON_DIR=str(ddir))
     assert _findings(started) == _findings(cold)
+    assert snapshot(repo.path) == before  # the daemon started from the hook wrote nothing there
     folder = warm.model_folder(TINY, None)
     conn, info = warm.hello(warm.socket_path(folder, 2), None)
     conn.close()
