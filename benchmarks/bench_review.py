@@ -4,11 +4,14 @@ Two scenarios, each run as its own process under /usr/bin/time -v (wall time and
 whole process, model in-process, defaults otherwise):
 
 * review: `reviewbot review --no-cache --diff examples/sql-injection.diff` (6 added lines);
-* hook cold: `reviewbot hook` in a temporary git repository where a 20-line function is staged
+* hook cold ($REVIEWBOT_DAEMON=off): `reviewbot hook` in a temporary git repository where a 20-line function is staged
   into a ~460-line Python module (this project's reviewbot/server/app.py as of the base tree
   given), with an empty result cache; hook rerun: the same again with the cache it left; hook
   next: that change committed and a 6-line function staged at the end of the module (the next
-  commit: new to the result cache, with what the first run kept there).
+  commit: new to the result cache, with what the first run kept there);
+* hook warm, warm rerun, warm next: the same three with a fresh result cache while a warm model
+  daemon (`reviewbot daemon start`, started before and not timed) serves the model, for trees
+  that have it.
 
 Each named code tree (e.g. the commit before a change and after it) is run in turn, round after
 round (interleaved, so load from other users of the machine falls on both alike); the load
@@ -121,8 +124,47 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict:
             'exit': proc.returncode, 'summary': tail[0][:300]}
 
 
+def daemon_peak_rss_mb(reviewbot: list[str], env: dict[str, str]) -> int | None:
+    status = subprocess.run([*reviewbot, 'daemon', 'status'], env=env, capture_output=True, text=True,
+                            check=False, cwd='/')
+    pid = re.search(r'pid (\d+)', status.stdout)
+    try:
+        text = Path(f'/proc/{pid[1]}/status').read_text() if pid else ''
+    except OSError:
+        return None
+    hwm = re.search(r'VmHWM:\s+(\d+) kB', text)
+    return round(int(hwm[1]) / 1024) if hwm else None
+
+
+def run_warm(code: Path, env: dict[str, str], reviewbot: list[str], repo_base: Path, cache: Path) -> dict:
+    """The hook scenarios again with a warm daemon (`reviewbot daemon start`, not timed) serving
+    the model: hook_warm = the same staged change with an empty result cache (all model work done
+    again, in the daemon), hook_warm_rerun, hook_warm_next as above."""
+    out: dict = {}
+    if not (code / 'reviewbot' / 'engine' / 'warm.py').is_file():
+        return out  # a tree without the daemon
+    ddir = Path(tempfile.mkdtemp(prefix='rbd', dir='/tmp'))  # short: a socket path has ~100 bytes
+    denv = {**env, 'REVIEWBOT_DAEMON_DIR': str(ddir / 'd'), 'REVIEWBOT_DAEMON': 'use'}
+    subprocess.run([*reviewbot, 'daemon', 'start'], env=denv, check=True, capture_output=True, cwd='/')
+    repo = make_hook_repo(repo_base, 'service/app.py')
+    try:
+        hook_env = {**denv, 'REVIEWBOT_CACHE_DIR': str(cache / 'hook-warm')}
+        out['hook_warm'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
+        out['hook_warm_rerun'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
+        stage_next_change(repo, 'service/app.py')
+        out['hook_warm_next'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
+        rss = daemon_peak_rss_mb(reviewbot, denv)
+        for v in out.values():
+            v['daemon_peak_rss_mb'] = rss
+    finally:
+        subprocess.run([*reviewbot, 'daemon', 'stop'], env=denv, check=False, capture_output=True, cwd='/')
+        shutil.rmtree(repo, ignore_errors=True)
+        shutil.rmtree(ddir, ignore_errors=True)
+    return out
+
+
 def run_tree(name: str, code: Path, model_dir: str | None, repo_base: Path, cache_root: Path) -> dict:
-    env = {**os.environ, 'PYTHONPATH': str(code)}
+    env = {**os.environ, 'PYTHONPATH': str(code), 'REVIEWBOT_DAEMON': 'off'}  # cold: model in-process
     env.pop('REVIEWBOT_MODEL_DIR', None)
     if model_dir:
         env['REVIEWBOT_MODEL_DIR'] = model_dir
@@ -141,6 +183,7 @@ def run_tree(name: str, code: Path, model_dir: str | None, repo_base: Path, cach
         out['hook_next'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
     finally:
         shutil.rmtree(repo, ignore_errors=True)
+    out.update(run_warm(code, env, reviewbot, repo_base, cache))
     return out
 
 
@@ -179,6 +222,7 @@ def main() -> None:
                 'max_seconds': max(v['seconds'] for v in values),
                 'median_peak_rss_mb': statistics.median(v['peak_rss_mb'] for v in values),
                 'load1': [v['load1'] for v in values],
+                'daemon_peak_rss_mb': values[-1].get('daemon_peak_rss_mb'),
                 'summary': values[-1]['summary'],
             }
     data = {'machine': {'cpus': os.cpu_count(), 'platform': platform.platform(), 'python': platform.python_version()},
@@ -197,8 +241,15 @@ def main() -> None:
     lines += ['', ('Scenarios: review = `reviewbot review --no-cache --diff examples/sql-injection.diff`; '
                    'hook_cold = `reviewbot hook` on a 20-line function staged into a ~460-line module, empty '
                    'result cache; hook_rerun = the same again (cache kept); hook_next = the next commit, a 6-line '
-                   'function staged after that change is committed (cache kept). Each run is its own process, '
-                   'wall time and peak RSS from /usr/bin/time -v.'), '']
+                   'function staged after that change is committed (cache kept); hook_warm* = the three hook '
+                   'scenarios again (fresh result cache) with `reviewbot daemon start` run before them '
+                   '(not timed), so the model is served by the warm daemon; the other rows run with '
+                   '$REVIEWBOT_DAEMON=off. Each run is its own process, wall time and peak RSS (of the '
+                   'hook process, not the daemon) from /usr/bin/time -v.'), '']
+    for name, scenarios in summary.items():
+        rss = next((s['daemon_peak_rss_mb'] for s in scenarios.values() if s.get('daemon_peak_rss_mb')), None)
+        if rss:
+            lines.append(f'- {name}: the daemon\'s own peak RSS after the warm runs: {rss} MB')
     for name, c, m in trees:
         lines.append(f'- {name}: code {c}, models {m or "(default dir)"}')
     (RESULTS / f'{args.name}.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     'reviewbot.commands.publish',
     'reviewbot.commands.model',
     'reviewbot.commands.serve',
+    'reviewbot.commands.daemon',
 )
 
 

@@ -152,6 +152,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'fail_level': Key(str, '', 'block at this severity in the hook ("" = the top-level fail_level)',
                           choices=('', *SEVERITY_LEVELS)),
     },
+    # [tool.reviewbot.daemon]: the warm model (reviewbot.engine.warm, `reviewbot daemon`)
+    'daemon': {
+        'mode': Key(str, 'use', 'the warm model daemon: "use" it when it runs, also "start" it when '
+                    'it does not, or "off" (never); $REVIEWBOT_DAEMON overrides',
+                    choices=('off', 'use', 'start')),
+        'idle_minutes': Key((int, float), 15, 'a started daemon exits after this many minutes without '
+                            'a request', check=lambda v: None if v > 0 else 'must be above 0'),
+    },
     'ruff': {
         'extend_select': Key(list, [], 'extra ruff rule codes to report (beyond the precise default set)',
                              check=_str_list),
@@ -363,6 +371,8 @@ TRUST: dict[str, str | dict[str, str]] = {
         'server_token_env': TRUSTED,  # which credential goes with it
     },
     'hook': {'on_missing_model': ORDINARY, 'budget': ORDINARY, 'fail_level': ORDINARY},
+    'daemon': {'mode': TRUSTED,  # whether a background process is started
+               'idle_minutes': ORDINARY},
     'ruff': {'extend_select': ORDINARY, 'ignore': ORDINARY},
     'patterns': {'semgrep': TRUSTED,  # a program that is run
                  'ignore': ORDINARY},

@@ -599,6 +599,7 @@ class ModelReviewer:
         self._prefill_rate: float | None = None  # tokens per second, measured as we go
         self._decode_rate: float | None = None
         self._head_kept = False
+        self._notes: list[str] = []  # e.g. the warm daemon went away (reviewbot.engine.warm)
 
     # The model -------------------------------------------------------------------------------
     @property
@@ -609,21 +610,39 @@ class ModelReviewer:
             from reviewbot.server.client import model_for
             self._model = model_for(self.config)
         if self._model is None:
-            try:
-                from reviewbot.engine import load_model
-                self._model = load_model(self.model_name or None, model_dir=self.model_dir,
-                                         threads=self.threads)
-            except ModelError:
-                raise
-            except ImportError as e:
-                raise ModelError(f'the local model engine is not available ({e}): reinstall '
-                                 'reviewbot, or remove "model" from the reviewers') from None
-            except Exception as e:  # onnxruntime refusing a file, out of memory, ...
-                name = self.model_name or 'qwen2.5-coder-0.5b'
-                first = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise ModelError(f'cannot load model {name!r} ({first[:200]}): run '
-                                 f'`reviewbot model fetch {name} --force`') from None
+            self._model = self._warm_model()
+        if self._model is None:
+            self._model = self._load_local()
         return self._model
+
+    def _warm_model(self) -> Any:
+        """The model of a running `reviewbot daemon` (reviewbot.engine.warm); None when there is
+        none (or it serves another export or version) and the model loads in this process."""
+        from reviewbot.engine import warm
+        section = _section(self.config, 'daemon')
+        mode = warm.mode_from(str(section.get('mode', 'use')))
+        model, notes = warm.connect(self.model_name or None, self.model_dir, self.threads, mode=mode,
+                                    fallback=self._load_local,
+                                    idle_minutes=float(section.get('idle_minutes', 15)))
+        self._notes.extend(notes)
+        return model
+
+    def _load_local(self) -> Any:
+        """The model loaded in this process."""
+        try:
+            from reviewbot.engine import load_model
+            return load_model(self.model_name or None, model_dir=self.model_dir,
+                              threads=self.threads)
+        except ModelError:
+            raise
+        except ImportError as e:
+            raise ModelError(f'the local model engine is not available ({e}): reinstall '
+                             'reviewbot, or remove "model" from the reviewers') from None
+        except Exception as e:  # onnxruntime refusing a file, out of memory, ...
+            name = self.model_name or 'qwen2.5-coder-0.5b'
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ModelError(f'cannot load model {name!r} ({first[:200]}): run '
+                             f'`reviewbot model fetch {name} --force`') from None
 
     def model_identity(self) -> str:
         """Model name and precision for cache keys, found without loading the model."""
@@ -694,6 +713,9 @@ class ModelReviewer:
             take = getattr(self._model, 'take_egress', None)
             if callable(take):
                 result.egress.extend(take())
+            notes = getattr(self._model, 'take_notes', None)
+            result.notes.extend(self._notes + (notes() if callable(notes) else []))
+            self._notes = []
 
     def _review(self, files: list[FileChange], ctx: ReviewContext, result: ReviewerResult) -> ReviewerResult:
         stats: dict[str, Any] = {'units': 0, 'triaged': 0, 'generated': 0, 'cache_hits': 0,
@@ -882,6 +904,13 @@ class ModelReviewer:
     def _time_for(ctx: ReviewContext, cost: float) -> bool:
         left = ctx.time_left()
         return left is None or left > cost
+
+
+def _section(config: Config, name: str) -> dict[str, Any]:
+    try:
+        return config.section(name)
+    except (KeyError, AttributeError):
+        return {}
 
 
 def _cfg(config: Config, key: str, default: Any) -> Any:

@@ -1,0 +1,397 @@
+"""The warm model: a model another local process (`reviewbot daemon`) keeps loaded, used through a
+Unix socket, so a hook does not pay the session load and the prefill of the shared prompt head.
+
+The daemon (reviewbot.server.daemon) listens on <daemon dir>/<key>.sock, one per exported model
+folder and thread count:
+- <daemon dir> is ($XDG_CACHE_HOME or ~/.cache)/reviewbot/daemon ($REVIEWBOT_DAEMON_DIR instead),
+  mode 0700 and owned by this user, else it is not used; the socket is mode 0600;
+- the daemon refuses a connection whose peer (SO_PEERCRED) is another user; this side refuses a
+  socket owned by another user;
+- the first exchange is `hello`: the daemon's identity (protocol, reviewbot version, engine source
+  hash, model folder, manifest hash, threads) must equal this side's, else the daemon is told to
+  stop (it serves a model that was re-exported or a reviewbot that was upgraded) and the model is
+  loaded here.
+
+Framing: one JSON object per line each way. WarmModel has the surface of the engine's model that
+the model reviewer uses (name, precision, context_length, tokenizer.encode, encode, decode,
+chat_prompt, generate, next_token_logprobs, token_surprisals, keep_prefix). When the daemon goes
+away mid-review, the call is repeated on a model loaded in this process and a note says so.
+
+Nothing here imports numpy, onnxruntime or tokenizers: the hook process stays small.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from reviewbot.errors import ModelError
+
+PROTOCOL = 1
+MODES = ('off', 'use', 'start')  # never use it; use one that runs (default); also start one
+ENV_MODE = 'REVIEWBOT_DAEMON'
+ENV_DIR = 'REVIEWBOT_DAEMON_DIR'
+START_TIMEOUT = 60.0  # seconds `start` waits for a new daemon's model to load
+MAX_LINE = 64 << 20
+CALL_TIMEOUT = 300.0  # seconds one model call may take before the model is loaded here instead
+
+
+class DaemonGone(Exception):
+    """The daemon closed the connection, refused it or is not there."""
+
+
+def mode_from(config_mode: str, environ: dict[str, str] | None = None) -> str:
+    """$REVIEWBOT_DAEMON (off|use|start) overrides [daemon] mode."""
+    env = (os.environ if environ is None else environ).get(ENV_MODE, '').strip().lower()
+    if env:
+        if env not in MODES:
+            from reviewbot.errors import ConfigError
+            raise ConfigError(f'${ENV_MODE} must be one of {", ".join(MODES)} (got {env[:20]!r})')
+        return env
+    return config_mode or 'use'
+
+
+def daemon_dir(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get(ENV_DIR):
+        return Path(env[ENV_DIR]).expanduser()
+    base = Path(env.get('XDG_CACHE_HOME') or Path.home() / '.cache')
+    return base / 'reviewbot' / 'daemon'
+
+
+def secure_dir(folder: Path, create: bool) -> bool:
+    """True when `folder` is a directory owned by this user with no access for anyone else
+    (created so when `create`). A folder others can enter is never used."""
+    if create:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            return False
+    try:
+        st = folder.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        return False
+    if st.st_mode & 0o077:
+        if not create:
+            return False
+        try:
+            os.chmod(folder, 0o700)
+        except OSError:
+            return False
+    return True
+
+
+def supported() -> bool:
+    """The daemon needs Unix sockets and SO_PEERCRED (Linux); elsewhere the model loads in-process."""
+    return hasattr(socket, 'AF_UNIX') and hasattr(socket, 'SO_PEERCRED')
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of a connected Unix socket (Linux SO_PEERCRED)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize('3i'))
+    _pid, uid, _gid = struct.unpack('3i', creds)
+    return uid
+
+
+def peer_allowed(uid: int, own_uid: int | None = None) -> bool:
+    """Only this user's own processes may use the daemon (not even root, unless it runs as root)."""
+    return uid == (os.getuid() if own_uid is None else own_uid)
+
+
+def model_folder(name_or_path: str | None, model_dir: str | None) -> Path:
+    """The exported folder load_model would use (resolved), without loading anything."""
+    from reviewbot.engine import paths, registry
+    if name_or_path and name_or_path not in registry.names():
+        candidate = Path(name_or_path).expanduser()
+        if (candidate / paths.MANIFEST).is_file():
+            return candidate.resolve()
+    spec = registry.resolve(name_or_path)
+    return paths.model_path(spec.name, model_dir).resolve()
+
+
+def identity(folder: Path, threads: int) -> dict[str, Any]:
+    """What must match between the hook and a daemon for their numbers to be the same."""
+    from reviewbot import __version__
+    from reviewbot.engine import paths
+    try:
+        manifest = hashlib.sha256((folder / paths.MANIFEST).read_bytes()).hexdigest()
+    except OSError:
+        manifest = ''
+    runtime = Path(__file__).with_name('runtime.py')
+    return {'protocol': PROTOCOL, 'reviewbot': __version__,
+            'engine': hashlib.sha256(runtime.read_bytes()).hexdigest()[:16],
+            'folder': str(folder), 'manifest_sha256': manifest, 'threads': int(threads)}
+
+
+def socket_path(folder: Path, threads: int, environ: dict[str, str] | None = None) -> Path:
+    key = hashlib.sha256(f'{folder}|{int(threads)}'.encode()).hexdigest()[:16]
+    return daemon_dir(environ) / f'{key}.sock'
+
+
+class Connection:
+    """One connection to a daemon: a JSON line out, a JSON line back."""
+
+    def __init__(self, path: Path, timeout: float | None = None) -> None:
+        try:
+            st = path.lstat()
+        except OSError:
+            raise DaemonGone('no daemon is running') from None
+        if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            raise DaemonGone(f'{path} is not a socket of this user with mode 0600: not used')
+        if not secure_dir(path.parent, create=False):
+            raise DaemonGone(f'{path.parent} is open to other users: not used')
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(str(path))
+        except OSError as e:
+            self.sock.close()
+            raise DaemonGone(f'cannot connect ({e.__class__.__name__})') from None
+        self._file = self.sock.makefile('rb')
+
+    def call(self, op: str, **args: Any) -> Any:
+        try:
+            self.sock.sendall(json.dumps({'op': op, **args}).encode('utf-8') + b'\n')
+            line = self._file.readline(MAX_LINE)
+        except OSError as e:
+            raise DaemonGone(f'the connection broke ({e.__class__.__name__})') from None
+        if not line.endswith(b'\n'):
+            raise DaemonGone('the daemon closed the connection')
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise DaemonGone('the daemon sent something that is not JSON') from None
+        if not isinstance(reply, dict):
+            raise DaemonGone('the daemon sent something unexpected')
+        if 'error' in reply:
+            if reply.get('kind') == 'model':
+                raise ModelError(str(reply['error']))  # what the model itself would have raised here
+            raise DaemonGone(f'the daemon failed: {str(reply["error"])[:200]}')
+        return reply.get('result')
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmGeneration:
+    """The engine's GenerationResult, as the daemon returned it."""
+    text: str
+    token_ids: list[int]
+    stop_reason: str
+    prompt_tokens: int
+    prefill_seconds: float
+    decode_seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoding:
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+
+
+class WarmTokenizer:
+    def __init__(self, model: WarmModel) -> None:
+        self._model = model
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> Any:
+        if add_special_tokens:  # pragma: no cover - the reviewer never asks for them
+            raise ValueError('add_special_tokens is not served')
+        return self._model._do('tokenize', lambda m: m.tokenizer.encode(text, add_special_tokens=False),
+                               lambda r: Encoding([int(i) for i in r['ids']],
+                                                  [(int(a), int(b)) for a, b in r['offsets']]),
+                               text=text)
+
+
+class WarmModel:
+    """The model in a daemon; falls back to `fallback()` (a model in this process) if it goes away."""
+
+    def __init__(self, conn: Connection, info: dict[str, Any], fallback: Callable[[], Any]) -> None:
+        self._conn: Connection | None = conn
+        self._fallback = fallback
+        self._local: Any = None
+        self.pid = int(info.get('pid', 0))
+        self.name = str(info['name'])
+        self.precision = str(info['precision'])
+        self.context_length = int(info['context_length'])
+        self.tokenizer = WarmTokenizer(self)
+        self.notes: list[str] = []
+
+    @property
+    def warm(self) -> bool:
+        return self._conn is not None
+
+    def take_notes(self) -> list[str]:
+        taken, self.notes = self.notes, []
+        return taken
+
+    def _do(self, op: str, local: Callable[[Any], Any], convert: Callable[[Any], Any], **args: Any) -> Any:
+        if self._conn is not None:
+            try:
+                return convert(self._conn.call(op, **args))
+            except DaemonGone as e:
+                self._conn.close()
+                self._conn = None
+                self.notes.append(f'model: the warm daemon went away mid-review ({e}); the review '
+                                  'continued with the model loaded in this process')
+        if self._local is None:
+            self._local = self._fallback()
+        return local(self._local)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- the engine model's surface -----------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._do('decode', lambda m: m.decode(ids), str, ids=list(ids))
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str:
+        return self._do('chat_prompt', lambda m: m.chat_prompt(list(messages)), str, messages=list(messages))
+
+    def generate(self, prompt: str, max_new_tokens: int = 128, stop: Sequence[str] = (),
+                 temperature: float = 0.0, seed: int = 0, deadline: float | None = None) -> Any:
+        left = None if deadline is None else deadline - time.monotonic()
+        return self._do('generate',
+                        lambda m: m.generate(prompt, max_new_tokens=max_new_tokens, stop=stop,
+                                             temperature=temperature, seed=seed, deadline=deadline),
+                        lambda r: WarmGeneration(str(r['text']), [int(i) for i in r['token_ids']],
+                                                 str(r['stop_reason']), int(r['prompt_tokens']),
+                                                 float(r['prefill_seconds']), float(r['decode_seconds'])),
+                        prompt=prompt, max_new_tokens=max_new_tokens, stop=list(stop),
+                        temperature=temperature, seed=seed, time_left=left)
+
+    def next_token_logprobs(self, prompt: str, candidates: Sequence[str]) -> dict[str, float]:
+        return self._do('next_token_logprobs', lambda m: m.next_token_logprobs(prompt, list(candidates)),
+                        lambda r: {str(k): float(v) for k, v in r.items()},
+                        prompt=prompt, candidates=list(candidates))
+
+    def token_surprisals(self, prefix: str, text: str, last: int | None = None) -> list[float]:
+        return self._do('token_surprisals', lambda m: m.token_surprisals(prefix, text, last=last),
+                        lambda r: [float(x) for x in r], prefix=prefix, text=text, last=last)
+
+    def keep_prefix(self, text: str, folder: Path) -> int:
+        return self._do('keep_prefix', lambda m: m.keep_prefix(text, Path(folder)), int,
+                        text=text, folder=str(folder))
+
+
+def hello(path: Path, want: dict[str, Any] | None, timeout: float | None = 10.0
+          ) -> tuple[Connection, dict[str, Any]]:
+    """Connect and exchange identities; raises DaemonGone."""
+    conn = Connection(path, timeout)
+    try:
+        info = conn.call('hello', identity=want)
+        if not isinstance(info, dict) or not isinstance(info.get('identity'), dict):
+            raise DaemonGone('the daemon did not say who it is')
+    except BaseException:
+        conn.close()
+        raise
+    conn.sock.settimeout(CALL_TIMEOUT)  # a stopped (SIGSTOP) daemon must not hang the hook forever
+    return conn, info
+
+
+def stop(path: Path) -> bool:
+    """Ask the daemon at `path` to exit; True if one answered."""
+    try:
+        conn = Connection(path, 10.0)
+    except DaemonGone:
+        return False
+    try:
+        conn.call('stop')
+        return True
+    except DaemonGone:
+        return False
+    finally:
+        conn.close()
+
+
+def spawn(folder: Path, threads: int, idle_minutes: float) -> None:
+    """Start a daemon for `folder` in the background (its own session, cwd the daemon dir, output
+    to a 0600 log there); returns at once."""
+    where = daemon_dir()
+    if not secure_dir(where, create=True):
+        raise DaemonGone(f'{where} cannot be made private to this user')
+    log = socket_path(folder, threads).with_suffix('.log')
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        subprocess.Popen(
+            [sys.executable, '-m', 'reviewbot', 'daemon', 'run', '--model', str(folder),
+             '--threads', str(int(threads)), '--idle-minutes', str(idle_minutes)],
+            stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, cwd=where, start_new_session=True,
+            close_fds=True)
+    finally:
+        os.close(fd)
+
+
+def wait_ready(path: Path, want: dict[str, Any], timeout: float) -> tuple[Connection, dict[str, Any]] | None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            conn, info = hello(path, want)
+        except DaemonGone:
+            time.sleep(0.05)
+            continue
+        if info['identity'] == want:
+            return conn, info
+        conn.close()
+        return None
+    return None
+
+
+def connect(name_or_path: str | None, model_dir: str | None, threads: int, *, mode: str,
+            fallback: Callable[[], Any], idle_minutes: float = 15.0) -> tuple[WarmModel | None, list[str]]:
+    """(the daemon's model, notes) when a daemon for this model runs (or, mode 'start', was
+    started); (None, notes) to load the model in this process."""
+    if mode == 'off' or not supported():
+        return None, []
+    try:
+        folder = model_folder(name_or_path, model_dir)
+    except ModelError:
+        return None, []  # load_model says what is wrong
+    if not (folder / 'reviewbot-model.json').is_file():
+        return None, []
+    want = identity(folder, threads)
+    path = socket_path(folder, threads)
+    notes: list[str] = []
+    found = None
+    try:
+        found = hello(path, want)
+    except DaemonGone:
+        pass
+    if found is not None and found[1]['identity'] != want:
+        found[0].close()
+        found = None
+        stop(path)
+        notes.append('model: the warm daemon served another model export or reviewbot version; '
+                     'it was stopped' + (' and started again' if mode == 'start' else
+                                         ' and the model was loaded in this process'))
+    if found is None and mode == 'start':
+        try:
+            spawn(folder, threads, idle_minutes)
+            found = wait_ready(path, want, START_TIMEOUT)
+        except (DaemonGone, OSError):
+            found = None
+    if found is None:
+        return None, notes
+    conn, info = found
+    return WarmModel(conn, info, fallback), notes
