@@ -19,6 +19,7 @@
   xpath  `tree.xpath(f"//item[@sku='{sku}']")` -> `tree.xpath("//item[@sku=$sku]", sku=sku)`
          (lxml's XPath variables; only values that fill a whole quoted literal).
   xxe    `XMLParser(resolve_entities=True, no_network=False)` -> `False` / `True`.
+  pickle a pickle round trip inside one module (dumps and loads both there) -> the same in JSON.
   log    `log.warning("failed for %s (password=%r)", user, password)` -> the secret's placeholder,
          its label and its argument dropped.
 All but `await` and `xxe` are 'unsafe' (what runs changes: that is the point); all go through the
@@ -587,6 +588,32 @@ def logged_secret_fix(text: str, tree: ast.AST, line: int) -> str | None:
     return _replace(text, call, f'{ast.get_source_segment(text, call.func)}({", ".join(args)})')
 
 
+def pickle_json_fix(text: str, tree: ast.AST, line: int) -> str | None:
+    """A pickle round trip kept inside one module (`pickle.dumps` of a value, `pickle.loads` of
+    what comes back, e.g. a cookie) -> the same round trip in JSON, which builds only plain data:
+    `pickle.loads(b)` -> `json.loads(b)`, `pickle.dumps(v)` -> `json.dumps(v).encode()` (still
+    bytes). Only when json is imported, the file uses pickle for nothing else, and both ends are
+    here (a loads alone reads what some other program writes: changing it breaks that)."""
+    if not _imports(tree, 'json'):
+        return None
+    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+            and n.value.id == 'pickle']
+    calls = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and c.func in uses]
+    if len(calls) != len(uses) or any(c.func.attr not in ('loads', 'dumps') or len(c.args) != 1 or c.keywords
+                                      or isinstance(c.args[0], ast.Starred) for c in calls):
+        return None
+    kinds = {c.func.attr for c in calls}
+    if kinds != {'loads', 'dumps'} or not any(c.func.attr == 'loads' and c.lineno <= line <= (c.end_lineno or c.lineno)
+                                              for c in calls):
+        return None
+    for c in sorted(calls, key=lambda c: (c.lineno, c.col_offset), reverse=True):
+        arg = ast.get_source_segment(text, c.args[0])
+        if arg is None:
+            return None
+        text = _replace(text, c, f'json.loads({arg})' if c.func.attr == 'loads' else f'json.dumps({arg}).encode()')
+    return text
+
+
 _LOOP_VAR = re.compile(r'loop variable `([A-Za-z_]\w*)`')
 
 # category -> (rewrite, safety, what the fix does)
@@ -596,6 +623,7 @@ REWRITES = {
     'bug/unawaited-coroutine': (await_fix, 'safe', 'await the coroutine'),
     'ruff/S605': (system_fix, 'unsafe', 'run the command as an argument list with subprocess, without a shell'),
     'ruff/B023': (None, 'unsafe', 'bind the loop variable as a default argument'),
+    'ruff/S301': (pickle_json_fix, 'unsafe', 'keep the data as JSON, which builds only plain values'),
     'ruff/S307': (eval_fix, 'unsafe', 'read a literal with ast.literal_eval instead of running code'),
     'ruff/S704': (markup_fix, 'unsafe', "let Markup's own formatting escape the values"),
     'patterns/py-request-regex-injection': (regex_escape_fix, 'unsafe', 'match the input literally (re.escape)'),

@@ -140,6 +140,10 @@ CASES = [
     ('log_token.py', ('import logging\n\nlog = logging.getLogger(__name__)\n\n\ndef connect(user, access_token):\n'
                      '    log.info("connecting as %s with token=%s", user, access_token)\n'),
      'patterns/py-logged-secret', 'rewrite', 'unsafe', '    log.info("connecting as %s", user)'),
+    ('prefs_cookie.py', ('import json\nimport pickle\n\n\ndef dump_prefs(prefs):\n    return pickle.dumps(prefs)\n\n\n'
+                        'def load_prefs(blob):\n    return pickle.loads(blob)\n'),
+     'ruff/S301', 'rewrite', 'unsafe',
+     '    return json.dumps(prefs).encode()\n\n\ndef load_prefs(blob):\n    return json.loads(blob)'),
 ]
 AWS = 'AKIAZ3MHQW7RNBX5TQ2P'
 GH = 'ghp_' + 'Zq8Ry2Lp4Nd6Kf1Wm3Xb7Vc9Hs5Tj0Ga2Ue'
@@ -174,6 +178,8 @@ def report(tmp_path_factory):
     repo.write('eval_names.py', 'import ast\n\n\ndef rule(expr, qty):\n    return eval(expr, {"qty": qty})\n')
     repo.write('shell_glued.py', 'import subprocess\n\n\ndef pack(n):\n'
                                  '    cmd = f"gzip -{n} data.tar"\n    return subprocess.run(cmd, shell=True)\n')
+    # a pickle another program writes: loads alone cannot switch format
+    repo.write('cache_read.py', 'import json\nimport pickle\n\n\ndef load(blob):\n    return pickle.loads(blob)\n')
     repo.git('add', '-A')
     proc = run_cli('review', '--staged', '--reviewers', 'secrets,ruff,patterns', '--format', 'json',
                    '--fail-level', 'none', cwd=repo.path)
@@ -214,8 +220,9 @@ def test_a_shell_command_the_shell_interprets_gets_no_fix(report):
     assert f['suggestion'] is None and f['fix'] is None
 
 
-def test_an_eval_with_names_or_a_glued_shell_value_gets_no_fix(report):
-    for path, category in (('eval_names.py', 'ruff/S307'), ('shell_glued.py', 'ruff/S602')):
+def test_an_eval_with_names_a_glued_shell_value_or_a_lone_unpickle_gets_no_fix(report):
+    for path, category in (('eval_names.py', 'ruff/S307'), ('shell_glued.py', 'ruff/S602'),
+                           ('cache_read.py', 'ruff/S301')):
         f = _the(report, path, category)
         assert f['suggestion'] is None and f['fix'] is None
 
