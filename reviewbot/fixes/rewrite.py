@@ -18,11 +18,11 @@
          matched literally.
   xpath  `tree.xpath(f"//item[@sku='{sku}']")` -> `tree.xpath("//item[@sku=$sku]", sku=sku)`
          (lxml's XPath variables; only values that fill a whole quoted literal).
-  xxe    `XMLParser(resolve_entities=True, no_network=False)` -> `False` / `True`.
+  xxe    `XMLParser(resolve_entities=True, no_network=False, load_dtd=True)` -> all three off.
   pickle a pickle round trip inside one module (dumps and loads both there) -> the same in JSON.
   log    `log.warning("failed for %s (password=%r)", user, password)` -> the secret's placeholder,
          its label and its argument dropped.
-All but `await` and `xxe` are 'unsafe' (what runs changes: that is the point); all go through the
+All but `await` are 'unsafe' (what runs changes: that is the point); all go through the
 verifier.
 """
 from __future__ import annotations
@@ -522,12 +522,13 @@ def xpath_fix(text: str, tree: ast.AST, line: int) -> str | None:
 
 
 def xxe_fix(text: str, tree: ast.AST, line: int) -> str | None:
-    """`XMLParser(resolve_entities=True, no_network=False)` -> entities not resolved, no network."""
+    """`XMLParser(resolve_entities=True, no_network=False, load_dtd=True)` -> no entities resolved,
+    no network, no external DTD read (a DTD's attribute defaults are lost: unsafe)."""
     call = _call_on(tree, line, lambda c: isinstance(c.func, (ast.Name, ast.Attribute))
                     and (getattr(c.func, 'attr', None) or getattr(c.func, 'id', None)) == 'XMLParser')
     if call is None:
         return None
-    flips = {'resolve_entities': (True, 'False'), 'no_network': (False, 'True')}
+    flips = {'resolve_entities': (True, 'False'), 'no_network': (False, 'True'), 'load_dtd': (True, 'False')}
     edits = [(k.value, flips[k.arg][1]) for k in call.keywords if k.arg in flips
              and isinstance(k.value, ast.Constant) and k.value.value is flips[k.arg][0]]
     for node, new in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
@@ -628,7 +629,8 @@ REWRITES = {
     'ruff/S704': (markup_fix, 'unsafe', "let Markup's own formatting escape the values"),
     'patterns/py-request-regex-injection': (regex_escape_fix, 'unsafe', 'match the input literally (re.escape)'),
     'patterns/py-request-ldap-xpath-injection': (xpath_fix, 'unsafe', 'pass values as XPath variables'),
-    'patterns/py-xml-external-entities-enabled': (xxe_fix, 'safe', 'do not resolve entities or fetch over the network'),
+    'patterns/py-xml-external-entities-enabled': (xxe_fix, 'unsafe',
+                                                  'do not resolve entities, load DTDs or fetch over the network'),
     'patterns/py-logged-secret': (logged_secret_fix, 'unsafe', 'leave the credential out of the log'),
 }
 

@@ -100,9 +100,9 @@ CASES = [
     # an app bound to every interface: 0.0.0.0 is no public address, the fix may carry it
     ('serve_all.py', 'def main(app):\n    app.run(host="0.0.0.0", port=5000, debug=True)\n',
      'patterns/py-flask-debug-run', 'semgrep', 'safe', '    app.run(host="0.0.0.0", port=5000, debug=False)'),
-    ('xxe_network.py', 'from lxml import etree\n\nPARSER = etree.XMLParser(no_network=False, resolve_entities=True)\n',
-     'patterns/py-xml-external-entities-enabled', 'rewrite', 'safe',
-     'PARSER = etree.XMLParser(no_network=True, resolve_entities=False)'),
+    ('xxe_network.py', 'from lxml import etree\n\nPARSER = etree.XMLParser(no_network=False, resolve_entities=True, load_dtd=True)\n',
+     'patterns/py-xml-external-entities-enabled', 'rewrite', 'unsafe',
+     'PARSER = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)'),
     ('os_system.py', ('import os\nimport subprocess\n\n\ndef resize(src, dst, width: int):\n'
                      '    return os.system("magick " + src + " -resize " + str(width) + " " + dst)\n'),
      'ruff/S605', 'rewrite', 'unsafe',
