@@ -571,7 +571,7 @@ def logged_secret_fix(text: str, tree: ast.AST, line: int) -> str | None:
     def logs(c: ast.Call) -> bool:
         return (isinstance(c.func, ast.Attribute) and c.func.attr in _LOG_METHODS and len(c.args) >= 2
                 and isinstance(c.args[0], ast.Constant) and isinstance(c.args[0].value, str)
-                and not c.func.attr == 'log' and not any(isinstance(a, ast.Starred) for a in c.args))
+                and c.func.attr != 'log' and not any(isinstance(a, ast.Starred) for a in c.args))
     call = _call_on(tree, line, logs)
     if call is None:
         return None

@@ -112,8 +112,8 @@ CASES = [
                         '    cmd = f"nice -n {LEVEL} gzip -k \'{folder}/{name}.tar\'"\n'
                         '    subprocess.run(cmd, shell=True, check=True)\n'),
      'ruff/S602', 'rewrite', 'unsafe',
-     '    cmd = ["nice", "-n", str(LEVEL), "gzip", "-k", f"{folder}/{name}.tar"]\n'
-     '    subprocess.run(cmd, check=True)'),
+     ('    cmd = ["nice", "-n", str(LEVEL), "gzip", "-k", f"{folder}/{name}.tar"]\n'
+      '    subprocess.run(cmd, check=True)')),
     ('late_lambda.py', ('def make(jobs):\n    tasks = []\n    for job in jobs:\n'
                        '        tasks.append(lambda: print(job))\n    return tasks\n'),
      'ruff/B023', 'rewrite', 'unsafe', '        tasks.append(lambda job=job: print(job))'),
