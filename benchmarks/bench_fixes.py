@@ -175,7 +175,7 @@ def markdown(result: dict, summary: dict, meta: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def plot(summary: dict, path: Path, with_model: dict | None = None) -> bool:
+def plot(summary: dict, path: Path, with_model: dict | None = None, cases: int | None = None) -> bool:
     """Findings per rule family, and how many got a verified fix (deterministic; with the model)."""
     try:
         import matplotlib
@@ -193,7 +193,7 @@ def plot(summary: dict, path: Path, with_model: dict | None = None) -> bool:
                 label='verified fix, with the model fixer')
     ax.barh(names, [fams[n]['verified'] for n in names], color='#3a7',
             label='verified fix, deterministic fixers')
-    ax.set_xlabel('findings on the eval set (336 cases)')
+    ax.set_xlabel(f'findings on the eval set ({cases} cases)' if cases else 'findings on the eval set')
     ax.legend(loc='lower right')
     ax.invert_yaxis()
     fig.tight_layout()
@@ -215,7 +215,7 @@ def main() -> int:
         (RESULTS / f'{args.name}.md').write_text(markdown(saved, saved['summary'], saved['meta']))
         model_file = RESULTS / f'{args.name}-model.json'
         with_model = json.loads(model_file.read_text())['summary'] if model_file.is_file() else None
-        plot(saved['summary'], RESULTS / f'{args.name}.png', with_model)
+        plot(saved['summary'], RESULTS / f'{args.name}.png', with_model, saved.get('cases'))
         return 0
     t0 = time.perf_counter()
     result = run(args.cases, args.model)
@@ -226,7 +226,7 @@ def main() -> int:
     (RESULTS / f'{args.name}.json').write_text(json.dumps({'meta': meta, 'summary': summary, **result},
                                                           indent=1) + '\n')
     (RESULTS / f'{args.name}.md').write_text(markdown(result, summary, meta))
-    plotted = plot(summary, RESULTS / f'{args.name}.png')
+    plotted = plot(summary, RESULTS / f'{args.name}.png', cases=result['cases'])
     print(markdown(result, summary, meta))
     if not plotted:
         print('(no plot: matplotlib is not installed)', file=sys.stderr)

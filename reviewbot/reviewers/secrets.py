@@ -111,6 +111,17 @@ def _analyze(plugin: Any, text: str, eager: bool) -> Any:
         return plugin.analyze_line(filename='reviewbot', line=text, line_number=0)
 
 
+def _is_global_ipv4(value: str) -> bool:
+    """detect-secrets' public-IP rule leaves out only 127/8, 10/8, 172.16/12 and 192.168/16: an
+    address that is not globally routable (0.0.0.0, 169.254/16, 100.64/10, 240/4, ...) names no
+    one's public host."""
+    import ipaddress
+    try:
+        return ipaddress.IPv4Address(value.split(':', 1)[0]).is_global
+    except ValueError:
+        return True
+
+
 def scan_line(line: str, *, eager: bool = False) -> list[SecretHit]:
     """Secrets in one line. `eager` also checks unquoted words (used when redacting, where a
     false positive costs a masked word and a miss costs a leak).
@@ -145,6 +156,8 @@ def scan_line(line: str, *, eager: bool = False) -> list[SecretHit]:
                     continue
                 if secret.type in _ENTROPY_TYPES and textscan.is_digest(value, sq.text, at):
                     continue  # a checksum, commit id or etag, not a credential
+                if secret.type == 'Public IP (ipv4)' and not _is_global_ipv4(value):
+                    continue  # 0.0.0.0 (bind to all interfaces), link-local, shared, reserved: no one's public address
                 if secret.type == 'Secret Keyword' and textscan.is_reference(sq.text, at):
                     continue  # secret_name = "prod/db": the name of a secret, not the secret
                 start = offset + sq.to_original(at)

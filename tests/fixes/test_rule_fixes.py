@@ -97,6 +97,53 @@ CASES = [
                       '    smtplib.SMTP("mail").login("bot", MAIL_PASSWORD)\n'),
      'patterns/py-hardcoded-login-password', 'secrets', 'unsafe',
      'import os\nMAIL_PASSWORD = os.environ["MAIL_PASSWORD"]'),
+    # an app bound to every interface: 0.0.0.0 is no public address, the fix may carry it
+    ('serve_all.py', 'def main(app):\n    app.run(host="0.0.0.0", port=5000, debug=True)\n',
+     'patterns/py-flask-debug-run', 'semgrep', 'safe', '    app.run(host="0.0.0.0", port=5000, debug=False)'),
+    ('xxe_network.py', 'from lxml import etree\n\nPARSER = etree.XMLParser(no_network=False, resolve_entities=True, load_dtd=True)\n',
+     'patterns/py-xml-external-entities-enabled', 'rewrite', 'unsafe',
+     'PARSER = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)'),
+    ('os_system.py', ('import os\nimport subprocess\n\n\ndef resize(src, dst, width: int):\n'
+                     '    return os.system("magick " + src + " -resize " + str(width) + " " + dst)\n'),
+     'ruff/S605', 'rewrite', 'unsafe',
+     '    return subprocess.run(["magick", src, "-resize", str(width), dst]).returncode'),
+    # the command built on the line before, single-quoted words with values in them
+    ('shell_quoted.py', ('import subprocess\n\nLEVEL = 10\n\n\ndef archive(folder, name):\n'
+                        '    cmd = f"nice -n {LEVEL} gzip -k \'{folder}/{name}.tar\'"\n'
+                        '    subprocess.run(cmd, shell=True, check=True)\n'),
+     'ruff/S602', 'rewrite', 'unsafe',
+     ('    cmd = ["nice", "-n", str(LEVEL), "gzip", "-k", f"{folder}/{name}.tar"]\n'
+      '    subprocess.run(cmd, check=True)')),
+    ('late_lambda.py', ('def make(jobs):\n    tasks = []\n    for job in jobs:\n'
+                       '        tasks.append(lambda: print(job))\n    return tasks\n'),
+     'ruff/B023', 'rewrite', 'unsafe', '        tasks.append(lambda job=job: print(job))'),
+    ('late_def.py', ('def build(items):\n    out = []\n    for i in items:\n        def show(scale):\n'
+                    '            return i * scale\n        out.append(show)\n    return out\n'),
+     'ruff/B023', 'rewrite', 'unsafe', '        def show(scale, i=i):\n            return i * scale'),
+    ('literal_eval.py', 'import ast\n\n\ndef parse(raw):\n    return eval(raw)\n',
+     'ruff/S307', 'rewrite', 'unsafe', '    return ast.literal_eval(raw)'),
+    ('markup_f.py', 'from markupsafe import Markup\n\n\ndef badge(label):\n    return Markup(f"<i class=\'b\'>{label!s}</i>")\n',
+     'ruff/S704', 'rewrite', 'unsafe', '    return Markup("<i class=\'b\'>{!s}</i>").format(label)'),
+    ('markup_pct.py', 'import markupsafe\n\n\ndef bold(name):\n    return markupsafe.Markup("<b>%s</b>" % name)\n',
+     'ruff/S704', 'rewrite', 'unsafe', '    return markupsafe.Markup("<b>%s</b>") % name'),
+    ('grep_view.py', ('import re\n\nfrom flask import Flask, request\n\napp = Flask(__name__)\n\n\n'
+                     '@app.get("/grep")\ndef grep():\n    needle = request.args.get("q", "")\n'
+                     '    return {"hit": re.search(needle, "some text") is not None}\n'),
+     'patterns/py-request-regex-injection', 'rewrite', 'unsafe',
+     '    return {"hit": re.search(re.escape(needle), "some text") is not None}'),
+    ('xpath_view.py', ('from flask import Flask, request\nfrom lxml import etree\n\napp = Flask(__name__)\n'
+                      'DOC = etree.fromstring(b"<users/>")\n\n\n@app.get("/user")\ndef user():\n'
+                      '    name = request.args.get("name", "")\n'
+                      '    nodes = DOC.xpath(f\'//user[@name="{name}"]\')\n    return {"n": len(nodes)}\n'),
+     'patterns/py-request-ldap-xpath-injection', 'rewrite', 'unsafe',
+     '    nodes = DOC.xpath("//user[@name=$name]", name=name)'),
+    ('log_token.py', ('import logging\n\nlog = logging.getLogger(__name__)\n\n\ndef connect(user, access_token):\n'
+                     '    log.info("connecting as %s with token=%s", user, access_token)\n'),
+     'patterns/py-logged-secret', 'rewrite', 'unsafe', '    log.info("connecting as %s", user)'),
+    ('prefs_cookie.py', ('import json\nimport pickle\n\n\ndef dump_prefs(prefs):\n    return pickle.dumps(prefs)\n\n\n'
+                        'def load_prefs(blob):\n    return pickle.loads(blob)\n'),
+     'ruff/S301', 'rewrite', 'unsafe',
+     '    return json.dumps(prefs).encode()\n\n\ndef load_prefs(blob):\n    return json.loads(blob)'),
 ]
 AWS = 'AKIAZ3MHQW7RNBX5TQ2P'
 GH = 'ghp_' + 'Zq8Ry2Lp4Nd6Kf1Wm3Xb7Vc9Hs5Tj0Ga2Ue'
@@ -127,6 +174,12 @@ def report(tmp_path_factory):
                                   '    return conn.execute(f"SELECT id FROM users ORDER BY {column}").fetchall()\n')
     repo.write('shell_pipe.py', 'import subprocess\n\n\ndef count():\n'
                                 '    return subprocess.run("ls | wc -l", shell=True, check=True)\n')
+    # no fix: an eval given names (literal_eval has none), a value glued into a shell word
+    repo.write('eval_names.py', 'import ast\n\n\ndef rule(expr, qty):\n    return eval(expr, {"qty": qty})\n')
+    repo.write('shell_glued.py', 'import subprocess\n\n\ndef pack(n):\n'
+                                 '    cmd = f"gzip -{n} data.tar"\n    return subprocess.run(cmd, shell=True)\n')
+    # a pickle another program writes: loads alone cannot switch format
+    repo.write('cache_read.py', 'import json\nimport pickle\n\n\ndef load(blob):\n    return pickle.loads(blob)\n')
     repo.git('add', '-A')
     proc = run_cli('review', '--staged', '--reviewers', 'secrets,ruff,patterns', '--format', 'json',
                    '--fail-level', 'none', cwd=repo.path)
@@ -165,6 +218,13 @@ def test_a_secret_becomes_a_read_from_the_environment(report, path, text, fixed)
 def test_a_shell_command_the_shell_interprets_gets_no_fix(report):
     f = _the(report, 'shell_pipe.py', 'ruff/S602')
     assert f['suggestion'] is None and f['fix'] is None
+
+
+def test_an_eval_with_names_a_glued_shell_value_or_a_lone_unpickle_gets_no_fix(report):
+    for path, category in (('eval_names.py', 'ruff/S307'), ('shell_glued.py', 'ruff/S602'),
+                           ('cache_read.py', 'ruff/S301')):
+        f = _the(report, path, category)
+        assert f['suggestion'] is None and f['fix'] is None
 
 
 def test_a_column_name_is_not_made_a_query_parameter(report):

@@ -79,3 +79,12 @@ def test_findings_for_aws_github_pem_with_values_masked():
 
 def test_clean_code_gives_no_findings():
     assert _review(['import os', 'TIMEOUT = 30', 'def f(x):', '    return x + 1']).findings == []
+
+
+def test_public_ip_only_for_globally_routable_addresses():
+    """0.0.0.0 (every interface), link-local and shared addresses are nobody's public host; an
+    address on the internet still is."""
+    lines = ['app.run(host="0.0.0.0", port=8000)', 'META = "169.254.169.254"', 'NAT = "100.64.0.1"',
+             'BIND = ("0.0.0.0:8080")', 'UPSTREAM = "8.8.4.4"']
+    cats = [(f.line, f.category) for f in _review(lines).findings]
+    assert cats == [(5, 'secret/public-ip-ipv4')]
