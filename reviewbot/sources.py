@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,17 +45,34 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-def git(args: list[str], cwd: Path, *, check: bool = True) -> bytes:
+def git(args: list[str], cwd: Path, *, check: bool = True,
+        env: dict[str, str] | None = None) -> bytes:
     try:
         proc = subprocess.run(['git', '-c', 'core.quotepath=on', '-c', 'diff.noprefix=false',
                                '-c', 'diff.mnemonicprefix=false', *args],
-                              cwd=cwd, capture_output=True, env=_git_env())
+                              cwd=cwd, capture_output=True, check=False,
+                              env={**_git_env(), **(env or {})})
     except FileNotFoundError:
         raise DiffError('git is not installed or not on PATH') from None
     if check and proc.returncode != 0:
         msg = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
         raise DiffError(f'git {args[0]} failed: {msg[-1] if msg else proc.returncode}')
     return proc.stdout
+
+
+def tree_diff(root: Path, base: str, head: str) -> bytes:
+    """`git diff base head` of two commits, blind to the checkout's `.gitattributes`.
+
+    git reads diff attributes from the work tree and the index, which in CI hold the code under
+    review: a head adding `* -diff` would turn every file into "Binary files differ" and hide it
+    from every reviewer. Run from an empty directory as work tree, with an empty index, the diff
+    depends on the two commits alone (binary files are still found by their content; the user's
+    own $GIT_DIR/info/attributes still applies).
+    """
+    git_dir = git(['rev-parse', '--absolute-git-dir'], root).strip().decode('utf-8', 'surrogateescape')
+    with tempfile.TemporaryDirectory(prefix='reviewbot-diff-') as empty:
+        return git([f'--git-dir={git_dir}', f'--work-tree={empty}', 'diff', *GIT_DIFF_FLAGS,
+                    base, head, '--'], Path(empty), env={'GIT_INDEX_FILE': os.path.join(empty, 'index')})
 
 
 def repo_root(cwd: Path) -> Path:
@@ -96,7 +114,7 @@ def _reader(root: Path, rev: str) -> Callable[[str], str | None]:
     def read(path: str) -> str | None:
         if path not in cache:
             spec = f':{path}' if rev == ':' else f'{rev}:{path}'
-            proc = subprocess.run(['git', 'cat-file', '-p', spec], cwd=root, capture_output=True,
+            proc = subprocess.run(['git', 'cat-file', '-p', spec], cwd=root, capture_output=True, check=False,
                                   env=_git_env())
             cache[path] = (proc.stdout.decode('utf-8', 'surrogateescape')
                            if proc.returncode == 0 else None)
@@ -137,7 +155,7 @@ def commit_range(cwd: Path, spec: str) -> DiffSource:
         base, b_sha = _verify_rev(root, a or 'HEAD'), _verify_rev(root, b or 'HEAD')
     else:
         raise DiffError(f'--range takes A..B or A...B, not {spec!r}')
-    data = git(['diff', *GIT_DIFF_FLAGS, base, b_sha, '--'], root)
+    data = tree_diff(root, base, b_sha)
     return DiffSource(spec, data, _reader(root, b_sha), root, b_sha, base)
 
 
@@ -149,7 +167,7 @@ def between(cwd: Path, base: str | None, head: str, description: str | None = No
         base_sha = git(['hash-object', '-t', 'tree', '/dev/null'], root).strip().decode()
     else:
         base_sha = _verify_rev(root, base)
-    data = git(['diff', *GIT_DIFF_FLAGS, base_sha, head_sha, '--'], root)
+    data = tree_diff(root, base_sha, head_sha)
     desc = description or f'{base_sha[:12] if base else "(empty tree)"}..{head_sha[:12]}'
     return DiffSource(desc, data, _reader(root, head_sha), root, head_sha, base_sha if base else None)
 

@@ -115,3 +115,22 @@ def test_dry_run_shows_plan_and_skips(repo):
     assert proc.returncode == 0
     assert 'review  a.py' in out and 'skip    package-lock.json' in out
     assert 'leaves this machine: nothing' in out
+
+
+def test_a_head_gitattributes_cannot_hide_its_code_from_a_range_review(repo):
+    """`* -diff` in the reviewed head's .gitattributes once made every file "Binary files differ"
+    (git reads diff attributes from the checkout): the secret it added went unreported, exit 0."""
+    repo.write('.reviewbot.toml', SECRETS_ONLY)
+    repo.write('app.py', 'print("hi")\n')
+    repo.commit('base')
+    repo.write('.gitattributes', '* -diff\n')
+    repo.write('app.py', f'print("hi")\nAWS = "{AWS_ID}"\n')
+    repo.write('logo.png', b'\x89PNG\x00\x01\x02')
+    repo.commit('head')
+    proc = run_cli('review', '--range', 'HEAD~1..HEAD', '--format', 'json', cwd=repo.path)
+    assert proc.returncode == 1, proc.stderr.decode()
+    report = json.loads(proc.stdout)
+    assert [(f['path'], f['line']) for f in report['findings']] == [('app.py', 2)]
+    skipped = {s['path']: s['reason'] for s in report['coverage']['skipped']}
+    assert skipped.get('logo.png') == 'binary file'  # a real binary is still found by its content
+    assert AWS_ID not in proc.stdout.decode()
