@@ -50,6 +50,11 @@ def truncate(text: str, limit: int) -> str:
 
 _SIGILS = set('@#!%~&$')  # mention and reference prefixes of GitHub and GitLab
 _GH_REF = re.compile(r'(?i)\b(gh)(-\d)')
+# GitLab's extended references ([vulnerability:1], [feature_flag:1], *iteration:1, [contact:x]) and
+# commit SHAs (7-40 hex digits, autolinked by both forges when such a commit exists): split so no
+# forge reads them as one token
+_GL_EXT_REF = re.compile(r'(?i)\b(vulnerability|feature_flag|iteration|contact)(:)')
+_SHA = re.compile(r'(?i)\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b')
 _URL_TRAILING = '.,:;!?\'"*_~'
 
 
@@ -74,6 +79,8 @@ def _defang_url(url: str) -> str:
 
 def _escape_plain(text: str) -> str:
     text = _GH_REF.sub(lambda m: m.group(1) + ZWJ + m.group(2), text)  # GH-1 is an issue reference
+    text = _GL_EXT_REF.sub(lambda m: m.group(1) + ZWJ + m.group(2), text)
+    text = _SHA.sub(lambda m: ZWJ.join(m.group()[i:i + 6] for i in range(0, len(m.group()), 6)), text)
     out = []
     for ch in text:
         out.append('\\' + ch if ch in _ESCAPE else ch)

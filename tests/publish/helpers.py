@@ -216,7 +216,8 @@ def mentions(text: str) -> list[str]:
 def references(text: str) -> list[str]:
     """What GitHub/GitLab would link as a reference: a sigil right before a name character or a quote
     (issues #1, merge requests !1, milestones %name, labels ~name, epics &1, snippets $1), or GH-1."""
-    return re.findall(r'[#!%~&$][\w"]|(?i:\bgh-\d)', text)
+    return re.findall(r'[#!%~&$][\w"]|(?i:\bgh-\d)|(?i:\b(?:vulnerability|feature_flag|iteration|contact):)'
+                      r'|(?i:\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b)', text)
 
 
 def assert_inert(text: str) -> None:

@@ -33,6 +33,14 @@ def test_references_are_defused_anywhere_in_a_line() -> None:
     assert out.replace(sanitize.ZWJ, '').replace('\\', '') == 'fixes #1 and !7 in %milestone, ~bug &3 $4 GH-12 for @alice'
 
 
+def test_extended_references_and_commit_shas_are_split() -> None:
+    raw = 'see [vulnerability:12], [feature_flag:3], *iteration:5, [contact:x] and 1a2b3c4d5e6f7a8b'
+    out = sanitize.prose(raw)
+    assert not references(out), references(out)
+    assert out.replace(sanitize.ZWJ, '').replace('\\', '') == raw
+    assert sanitize.prose('defaced 2024 fixed') == 'defaced 2024 fixed'  # words and numbers stay whole
+
+
 def test_a_defanged_url_leaves_a_closing_parenthesis_outside_its_code_span() -> None:
     out = sanitize.prose('(see https://evil.example/a). and https://x.example/wiki/A_(b)')
     assert out == '\\(see `https[:]//evil[.]example/a`\\). and `https[:]//x[.]example/wiki/A_(b)`'
