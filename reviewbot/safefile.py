@@ -38,11 +38,14 @@ def _new_file_mode() -> int:
 
 
 def atomic_write(path: str | os.PathLike[str], text: str, *, encoding: str = 'utf-8',
-                 errors: str = 'surrogateescape') -> None:
+                 errors: str = 'surrogateescape', inside: Path | None = None) -> None:
     """Write `text` to `path` through a fresh temporary file in the same directory and os.replace.
-    A link at `path` is replaced, never followed. Raises OSError."""
+    A link at `path` is replaced, never followed. With `inside` (a checkout), a `path` under it must
+    have no symbolic link among its directories below it either. Raises OSError (UnsafePathError)."""
     target = Path(path)
     parent = target.parent
+    if inside is not None:
+        _no_linked_dirs(inside, target)
     try:
         st = os.lstat(target)
         mode = stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else _new_file_mode()
@@ -60,6 +63,26 @@ def atomic_write(path: str | os.PathLike[str], text: str, *, encoding: str = 'ut
         except OSError:
             pass
         raise
+
+
+def _no_linked_dirs(inside: Path, target: Path) -> None:
+    base = inside if inside.is_absolute() else Path.cwd() / inside
+    try:
+        rel = (target if target.is_absolute() else Path.cwd() / target).relative_to(base)
+    except ValueError:
+        return  # not in the checkout: the path is the caller's own choice
+    walked = PurePath()
+    for name in rel.parts[:-1]:
+        if name == '..':
+            return  # leaves the checkout (after directories checked so far): the caller's own choice
+        walked /= name
+        try:
+            st = os.lstat(base / walked)
+        except FileNotFoundError:
+            return  # mkstemp then fails with "No such file or directory"
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePathError(f'{walked} is a symbolic link in the checkout; reviewbot does not '
+                                  'write through links there')
 
 
 def relative_parts(rel: str | os.PathLike[str]) -> tuple[str, ...]:

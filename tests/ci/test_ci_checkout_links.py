@@ -95,6 +95,23 @@ def test_report_tmp_names_linked_out_of_the_checkout_are_not_written_through(wor
     assert not [p for p in pr.repo.path.iterdir() if p.name.startswith('.reviewbot-report')]  # no temp left
 
 
+def test_a_report_directory_linked_out_of_the_checkout_is_refused(world: World):  # noqa: F811
+    outside = world.tmp / 'outside-dir'
+    outside.mkdir()
+    pr = world.pull_request({'.reviewbot.toml': 'reviewers = ["secrets"]\n'}, {})
+    pr = head_with_links(pr, {'out': outside}, merge=False)
+    proc = run_ci(pr.repo.path, '--json', 'out/report.json', **world.gitlab_env(pr))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and 'Traceback' not in err, err
+    assert 'reviewbot: refusing to write out/report.json: out is a symbolic link' in err, err
+    assert list(outside.iterdir()) == []
+    (pr.repo.path / 'real').mkdir()
+    proc = run_ci(pr.repo.path, '--json', 'real/report.json', '--sarif', str(world.tmp / 'r.sarif'),
+                  **world.gitlab_env(pr))
+    assert proc.returncode == 1 and (pr.repo.path / 'real' / 'report.json').is_file(), proc.stderr.decode()
+    assert (world.tmp / 'r.sarif').is_file()  # outside the checkout: written as given
+
+
 def test_a_baseline_linked_out_of_the_checkout_is_refused_without_quoting_it(world: World):  # noqa: F811
     outside = world.tmp / 'outside-secret.json'
     outside.write_text(json.dumps({'version': SECRET_VALUE, 'findings': []}))
