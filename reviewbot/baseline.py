@@ -12,6 +12,10 @@ the same code gives the same bytes and a diff of it in review shows exactly what
   {"version": 1, "tool": "reviewbot", "findings": [{"path": ..., "category": ..., "fingerprint": ...}]}
 It is read from the work tree (the repository root), in CI too: a pull request can edit its own
 baseline, which can only hide findings from that pull request's review, never add or change code.
+Because a pull request decides what is at that path, the file must be a regular file, not a symbolic
+link (nor a FIFO or a device), of at most MAX_BYTES; errors say what is wrong with it, never quote
+values from it. It is written through reviewbot.safefile.atomic_write (a link there is replaced,
+never written through).
 """
 from __future__ import annotations
 
@@ -23,11 +27,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from reviewbot import safefile
 from reviewbot.core import Finding, Report
 from reviewbot.errors import ReviewbotError
 
 BASELINE_FILE = '.reviewbot-baseline.json'
 BASELINE_VERSION = 1
+MAX_BYTES = 10_000_000
 _FP = re.compile(r'[0-9a-f]{8,64}')
 
 
@@ -54,16 +60,21 @@ def _bad(path: Path, why: str) -> BaselineError:
 def load(path: Path) -> Baseline:
     """Read and check a baseline file. Raises BaselineError (one line) when it is unreadable or corrupt."""
     try:
-        data: Any = json.loads(path.read_bytes())
+        data: Any = json.loads(safefile.open_regular(path, MAX_BYTES))
+    except safefile.UnsafePathError as e:
+        raise BaselineError(f'refusing to read baseline {path}: {e}') from None
     except OSError as e:
         raise BaselineError(f'cannot read baseline {path}: {e.strerror or e}') from None
-    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
-        raise _bad(path, f'not JSON ({e})') from None
+    except UnicodeDecodeError:
+        raise _bad(path, 'not UTF-8 text') from None
+    except json.JSONDecodeError as e:  # its position only: the message may quote the file
+        raise _bad(path, f'not JSON (line {e.lineno} column {e.colno})') from None
+    except (ValueError, RecursionError):
+        raise _bad(path, 'not JSON') from None
     if not isinstance(data, dict):
         raise _bad(path, 'not a JSON object')
     if data.get('version') != BASELINE_VERSION:
-        raise _bad(path, f'unsupported version {data.get("version")!r} (this reviewbot reads version '
-                         f'{BASELINE_VERSION})')
+        raise _bad(path, f'unsupported "version" (this reviewbot reads version {BASELINE_VERSION})')
     findings = data.get('findings')
     if not isinstance(findings, list):
         raise _bad(path, '"findings" is not a list')
@@ -78,9 +89,14 @@ def load(path: Path) -> Baseline:
 
 
 def find(root: Path) -> Path | None:
-    """The baseline file at the repository root, if there is one."""
+    """The baseline file at the repository root, if there is anything at that name (load() then
+    refuses what is not a regular file, a link included)."""
     path = root / BASELINE_FILE
-    return path if path.is_file() or path.is_symlink() else None
+    try:
+        os.lstat(path)
+    except OSError:
+        return None
+    return path
 
 
 def _sorted(entries: Iterable[dict[str, str]]) -> list[dict[str, str]]:
@@ -103,10 +119,8 @@ def dumps(entries: Iterable[dict[str, str]]) -> str:
 
 def write(path: Path, entries: Iterable[dict[str, str]]) -> None:
     """Write the baseline atomically (a crash never leaves half a file)."""
-    tmp = path.with_name(path.name + '.tmp')
     try:
-        tmp.write_text(dumps(entries), encoding='utf-8', errors='surrogateescape')
-        os.replace(tmp, path)
+        safefile.atomic_write(path, dumps(entries))
     except OSError as e:
         raise BaselineError(f'cannot write baseline {path}: {e.strerror or e}') from None
 

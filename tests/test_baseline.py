@@ -3,6 +3,7 @@ repositories, the real CLI processes, the secrets reviewer (no model needed)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,41 @@ def test_load_dumps_round_trip_is_sorted_and_stable(tmp_path: Path) -> None:
     report = Report(findings=fs + [finding('c.py', 1, 'x/one', 'm', 'new')], coverage=Coverage())
     assert baseline.apply(report, loaded) == 4
     assert [f.path for f in report.findings] == ['c.py']
+
+
+def test_a_bad_version_is_named_not_quoted(repo: GitRepo, secrets: str) -> None:
+    (repo.path / FILE).write_text(json.dumps({'version': 'OUTSIDE-SECRET-VALUE-42', 'findings': []}))
+    proc = run_cli('review', '--range', f'{secrets}..HEAD', cwd=repo.path)
+    assert_one_line_error(proc, 'unsupported "version"')
+    assert 'OUTSIDE-SECRET-VALUE-42' not in proc.stderr.decode()
+    (repo.path / FILE).write_text('{"version": 1, "findings": [SECRET-IN-BAD-JSON]}')
+    proc = run_cli('review', '--range', f'{secrets}..HEAD', cwd=repo.path)
+    assert_one_line_error(proc, 'not JSON (line 1 column')
+    assert 'SECRET-IN-BAD-JSON' not in proc.stderr.decode()
+
+
+def test_a_baseline_link_or_oversized_file_is_refused(repo: GitRepo, secrets: str, tmp_path: Path) -> None:
+    outside = tmp_path / 'outside.json'
+    outside.write_text(baseline.dumps([]))
+    (repo.path / FILE).symlink_to(outside)
+    assert_one_line_error(run_cli('review', '--range', f'{secrets}..HEAD', cwd=repo.path),
+                          'refusing to read baseline')
+    (repo.path / FILE).unlink()
+    with open(repo.path / FILE, 'wb') as fh:
+        fh.truncate(baseline.MAX_BYTES + 1)
+    assert_one_line_error(run_cli('review', '--range', f'{secrets}..HEAD', cwd=repo.path), 'larger than 10 MB')
+    (repo.path / FILE).unlink()
+    os.mkfifo(tmp_path / 'fifo')  # named with --baseline: refused, not waited on
+    assert_one_line_error(run_cli('review', '--range', f'{secrets}..HEAD', '--baseline', str(tmp_path / 'fifo'),
+                                  cwd=repo.path, timeout=60), 'not a regular file')
+
+
+def test_writing_the_baseline_replaces_a_planted_tmp_link(repo: GitRepo, secrets: str, tmp_path: Path) -> None:
+    victim = tmp_path / 'victim'
+    victim.write_text('keep me\n')
+    (repo.path / (FILE + '.tmp')).symlink_to(victim)
+    (repo.path / FILE).symlink_to(tmp_path / 'victim2')
+    proc = run_cli('baseline', '--range', f'{secrets}..HEAD', cwd=repo.path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert victim.read_text() == 'keep me\n' and not (tmp_path / 'victim2').exists()
+    assert not (repo.path / FILE).is_symlink() and len(baseline.load(repo.path / FILE).entries) == 3

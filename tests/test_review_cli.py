@@ -134,3 +134,24 @@ def test_a_head_gitattributes_cannot_hide_its_code_from_a_range_review(repo):
     skipped = {s['path']: s['reason'] for s in report['coverage']['skipped']}
     assert skipped.get('logo.png') == 'binary file'  # a real binary is still found by its content
     assert AWS_ID not in proc.stdout.decode()
+
+
+def test_output_file_never_writes_through_a_planted_link(repo, tmp_path):
+    """-o writes a fresh temporary file and renames it: `<out>.tmp` (or `<out>`) committed as a link to a
+    file outside is replaced or left alone, never written through."""
+    repo.write('.reviewbot.toml', SECRETS_ONLY)
+    repo.commit('base')
+    repo.write('keys.py', f'aws_key = "{AWS_ID}"\n')
+    victim = tmp_path / 'victim'
+    victim.write_text('keep me\n')
+    (repo.path / 'report.json.tmp').symlink_to(victim)
+    (repo.path / 'report.json').symlink_to(tmp_path / 'victim2')
+    repo.commit('links')
+    proc = run_cli('review', '--range', 'HEAD~1..HEAD', '--format', 'json', '-o', 'report.json', cwd=repo.path)
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert victim.read_text() == 'keep me\n' and not (tmp_path / 'victim2').exists()
+    out = repo.path / 'report.json'
+    assert not out.is_symlink() and json.loads(out.read_text())['findings']
+    proc = run_cli('review', '--range', 'HEAD~1..HEAD', '-o', str(tmp_path / 'no' / 'dir' / 'r.txt'), cwd=repo.path)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and len(err.splitlines()) == 1 and 'cannot write' in err and 'Traceback' not in err

@@ -40,9 +40,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _write(path: str, text: str) -> None:
-    tmp = Path(path + '.tmp')
-    tmp.write_text(text if text.endswith('\n') else text + '\n', encoding='utf-8', errors='surrogateescape')
-    os.replace(tmp, path)
+    from reviewbot.errors import ReviewbotError
+    from reviewbot.safefile import UnsafePathError, atomic_write
+    try:
+        atomic_write(path, text if text.endswith('\n') else text + '\n', inside=Path.cwd())
+    except UnsafePathError as e:
+        raise ReviewbotError(f'refusing to write {path}: {e}') from None
+    except OSError as e:
+        raise ReviewbotError(f'cannot write {path}: {e.strerror or e}') from None
 
 
 def _load_publish():

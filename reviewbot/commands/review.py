@@ -107,9 +107,12 @@ def open_source(args: argparse.Namespace):
 
 def write_report(text: str, output: str | None) -> None:
     if output:
-        tmp = Path(output + '.tmp')
-        tmp.write_text(text if text.endswith('\n') or not text else text + '\n', encoding='utf-8')
-        os.replace(tmp, output)
+        from reviewbot.errors import ReviewbotError
+        from reviewbot.safefile import atomic_write
+        try:
+            atomic_write(output, text if text.endswith('\n') or not text else text + '\n')
+        except OSError as e:
+            raise ReviewbotError(f'cannot write {output}: {e.strerror or e}') from None
     elif text:
         sys.stdout.write(text if text.endswith('\n') else text + '\n')
         sys.stdout.flush()
@@ -169,7 +172,8 @@ def write_fixes(args: argparse.Namespace, prep, report) -> None:
             sys.stdout.flush()
         else:
             try:
-                Path(args.fix_patch).write_text(fp.text, encoding='utf-8', errors='surrogateescape')
+                from reviewbot.safefile import atomic_write
+                atomic_write(args.fix_patch, fp.text)
             except OSError as e:
                 raise ReviewbotError(f'cannot write {args.fix_patch}: {e.strerror or e}') from None
         print(f'reviewbot: {fp.applied} verified fixes written to {args.fix_patch}{left}', file=sys.stderr)

@@ -230,6 +230,7 @@ class CloudReviewer:
         else:
             headers['Authorization'] = f'Bearer {api_key}'
         path = receipts.receipts_path(cloud, ctx.repo_root)
+        inside = receipts.confined_to(cloud, ctx.repo_root)
         key_env = cloud['api_key_env'] or DEFAULT_KEY_ENV[cloud['provider']]
         attempts = int(cloud['max_retries']) + 1
         read_timeout = float(cloud['timeout_read'])
@@ -246,7 +247,7 @@ class CloudReviewer:
                     url=url, host=host, provider=cloud['provider'], model=cloud['model'], body=body,
                     files=payload.files, hunks=payload.hunks, redactions=payload.redactions,
                     attempt=attempt, repo=repo, stage=ctx.stage)
-                receipts.append(path, receipt)  # raises: no receipt, no request
+                receipts.append(path, receipt, inside)  # raises: no receipt, no request
                 result.egress.append({**receipt, 'destination': 'cloud', 'method': 'POST',
                                       'credential_env': key_env,
                                       'receipts_file': str(path)})

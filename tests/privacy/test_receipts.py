@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,33 @@ def test_configured_relative_path_is_under_the_repo(repo: GitRepo, tmp_path: Pat
 def test_without_a_repository_the_cache_dir_is_used():
     path = receipts.receipts_path({'receipts_file': ''}, None)
     assert path.parts[-2:] == ('reviewbot', 'egress.jsonl')
+
+
+@pytest.mark.parametrize('link', ['audit/egress.jsonl', 'audit'])
+def test_a_relative_path_with_a_link_on_the_way_is_refused(repo: GitRepo, tmp_path: Path, link: str):
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    (repo.path / 'audit').mkdir(exist_ok=True) if link != 'audit' else None
+    (repo.path / link).symlink_to(outside / 'egress.jsonl' if link != 'audit' else outside)
+    cloud = {'receipts_file': 'audit/egress.jsonl'}
+    path = receipts.receipts_path(cloud, repo.path)
+    with pytest.raises(receipts.ReceiptError, match='refusing to write the egress receipt .*symbolic link'):
+        receipts.append(path, _receipt(), receipts.confined_to(cloud, repo.path))
+    assert list(outside.iterdir()) == []
+
+
+def test_a_relative_path_leaving_the_repo_or_a_fifo_is_refused(repo: GitRepo):
+    cloud = {'receipts_file': '../egress.jsonl'}
+    with pytest.raises(receipts.ReceiptError, match='not .*inside the repository'):
+        receipts.append(receipts.receipts_path(cloud, repo.path), _receipt(), receipts.confined_to(cloud, repo.path))
+    assert not (repo.path.parent / 'egress.jsonl').exists()
+    os.mkfifo(repo.path / 'fifo.jsonl')
+    cloud = {'receipts_file': 'fifo.jsonl'}
+    with pytest.raises(receipts.ReceiptError, match='egress receipt'):
+        receipts.append(receipts.receipts_path(cloud, repo.path), _receipt(), receipts.confined_to(cloud, repo.path))
+
+
+def test_a_relative_path_creates_its_directories(repo: GitRepo):
+    cloud = {'receipts_file': 'a/b/egress.jsonl'}
+    receipts.append(receipts.receipts_path(cloud, repo.path), _receipt(), receipts.confined_to(cloud, repo.path))
+    assert len(receipts.read(repo.path / 'a' / 'b' / 'egress.jsonl')) == 1
