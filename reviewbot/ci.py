@@ -7,6 +7,7 @@ base commit is an error that says how to check out the full history.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -162,10 +163,12 @@ def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | Non
     """This CI run's config (before command-line flags): ordinary keys from the checkout, trusted
     keys (reviewbot.config.TRUST) from `explicit` when that file is outside the checkout (then it
     is the whole config), else from the base commit's version of the config file, else defaults."""
+    files_from = base or ''  # files named by trusted keys: from the base commit, never the work tree
     if explicit is not None:
         path = explicit if explicit.is_absolute() else cwd / explicit
         if not _inside(path, root):
-            return cfgmod.TrustSplit(cfgmod.load(path), (), f'--config {path}')
+            whole = dataclasses.replace(cfgmod.load(path), files_from=files_from)
+            return cfgmod.TrustSplit(whole, (), f'--config {path}')
         head = cfgmod.load(path)
         if _inside_lexically(path, root):
             rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
@@ -185,33 +188,57 @@ def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | Non
         raise ConfigError(f'{head.source} leads outside the checkout (a symbolic link?); '
                           'the config under review must be a file in it')
     if base is None:
-        return cfgmod.with_trusted_from(head, cfgmod.defaults(), f'the defaults ({no_base})')
+        return cfgmod.with_trusted_from(head, cfgmod.defaults(), f'the defaults ({no_base})', '')
     if found is None:
         return cfgmod.with_trusted_from(head, cfgmod.defaults(),
-                                        f'the defaults (the base commit {base[:12]} has no reviewbot config)')
+                                        f'the defaults (the base commit {base[:12]} has no reviewbot config)',
+                                        base)
     rel, table = found
     origin = f'{base[:12]}:{rel}'
     trusted = cfgmod.Config(cfgmod.from_table(table, origin))
-    return cfgmod.with_trusted_from(head, trusted, f"the base commit's {rel} ({origin})")
+    return cfgmod.with_trusted_from(head, trusted, f"the base commit's {rel} ({origin})", base)
 
 
-def pull_request_config(ctx: Any, cwd: Path, explicit: Path | None) -> cfgmod.TrustSplit | None:
-    """trusted_config for a run that is not `reviewbot ci` but runs inside a pull/merge request's
-    job (`reviewbot review --stage ci`): the base is the one the platform names. None when this run
-    is not for a pull/merge request. A base that is not in this clone leaves the trusted keys at
-    their defaults (fail closed)."""
-    if ctx is None or not ctx.is_pull_request:
-        return None
+def in_ci(env: Mapping[str, str]) -> bool:
+    """Is this process a CI job (GitHub Actions, GitLab CI), for any event?"""
+    return env.get('GITHUB_ACTIONS') == 'true' or env.get('GITLAB_CI') == 'true'
+
+
+def event_base(ctx: Any, env: Mapping[str, str]) -> tuple[bool, str | None]:
+    """(whether the event names a base, that base): a pull/merge request's base, a merge queue's
+    base_sha. A named base that is malformed is (True, None): the caller falls back to defaults."""
+    if ctx is None:
+        return False, None
+    if ctx.is_pull_request:
+        return True, _sha(ctx.base_sha)
+    if ctx.platform == 'github' and (ctx.event_name or env.get('GITHUB_EVENT_NAME')) == 'merge_group':
+        group = _event_payload(env).get('merge_group')
+        return True, _sha(group.get('base_sha')) if isinstance(group, dict) else None
+    return False, None
+
+
+def run_config(ctx: Any, env: Mapping[str, str], cwd: Path, range_base: str | None,
+               explicit: Path | None) -> cfgmod.TrustSplit:
+    """trusted_config for `reviewbot review` inside a CI job, whatever the event and the stage: the
+    base is the one the event names (pull/merge request, merge queue), else the base of the range
+    the command reviews (--range, --base), else none: trusted keys at their defaults. A base that is
+    not in this clone also leaves them at their defaults (fail closed). The checkout is never
+    trusted: in CI it may be anybody's code."""
     try:
         root = sources.repo_root(cwd)
     except DiffError:
-        root = cwd  # not a clone: the directory is still the pull request's code
-    base = _sha(ctx.base_sha)
-    if base is None:
-        return trusted_config(root, cwd, None, explicit, 'the platform names no base commit')
-    if not _exists(root, base):
-        return trusted_config(root, cwd, None, explicit, f'the base commit {base[:12]} is not in this clone')
-    return trusted_config(root, cwd, base, explicit)
+        root = cwd  # not a clone: the directory is still the code under review
+    named, base = event_base(ctx, env)
+    if named:
+        if base is None:
+            return trusted_config(root, cwd, None, explicit, 'the platform names no base commit')
+        if not _exists(root, base):
+            return trusted_config(root, cwd, None, explicit, f'the base commit {base[:12]} is not in this clone')
+        return trusted_config(root, cwd, base, explicit)
+    if range_base is not None and _exists(root, range_base):
+        return trusted_config(root, cwd, range_base, explicit)
+    return trusted_config(root, cwd, None, explicit, 'this CI run has no base commit: the event names '
+                          'none and no --range or --base is reviewed')
 
 
 def publish_target(ctx: Any) -> Any:

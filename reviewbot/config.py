@@ -227,6 +227,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
 class Config:
     values: dict[str, dict[str, Any]]
     source: Path | None = None  # the file the values came from, if any
+    # where files named by trusted keys (guidelines) are read: None = the work tree (outside CI);
+    # a commit = that commit's blobs (CI: the trusted base); '' = nowhere (CI with no base commit)
+    files_from: str | None = None
 
     def get(self, key: str, section: str = '') -> Any:
         return self.values[section][key]
@@ -247,7 +250,7 @@ class Config:
             if value is None:
                 continue
             values[section][key] = _check(section, key, value, origin='command line')
-        return Config(values, self.source)
+        return Config(values, self.source, self.files_from)
 
 
 def defaults() -> Config:
@@ -416,15 +419,17 @@ class TrustSplit:
                 f'code and credentials go, or what is read or run, come from {self.trusted_origin}')
 
 
-def with_trusted_from(head: Config, trusted: Config, trusted_origin: str) -> TrustSplit:
-    """`head` with every trusted key replaced by `trusted`'s value (pure; no I/O)."""
+def with_trusted_from(head: Config, trusted: Config, trusted_origin: str,
+                      files_from: str | None = None) -> TrustSplit:
+    """`head` with every trusted key replaced by `trusted`'s value (pure; no I/O); files named by
+    trusted keys are then read from commit `files_from` ('' = from nowhere; None = the work tree)."""
     values = {s: dict(v) for s, v in head.values.items()}
     ignored = []
     for section, key in trusted_keys():
         if head.values[section][key] != trusted.values[section][key]:
             ignored.append(_qualified(section, key))
         values[section][key] = _copy(trusted.values[section][key])
-    return TrustSplit(Config(values, head.source), tuple(ignored), trusted_origin)
+    return TrustSplit(Config(values, head.source, files_from), tuple(ignored), trusted_origin)
 
 
 def config_in_tree(read: Callable[[str], str | None], start: PurePosixPath

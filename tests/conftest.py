@@ -59,6 +59,8 @@ def run_cli(*args: str, cwd: Path | None = None, input: bytes | None = None,
     full_env = dict(os.environ)
     full_env['PYTHONPATH'] = str(REPO_ROOT) + os.pathsep + full_env.get('PYTHONPATH', '')
     full_env.pop('NO_COLOR', None)
+    for k in ('GITHUB_ACTIONS', 'GITLAB_CI'):  # a developer's machine, even when the suite runs in CI
+        full_env.pop(k, None)
     if env:
         full_env.update(env)
     return subprocess.run([sys.executable, '-m', 'reviewbot', *args], cwd=cwd, input=input,

@@ -122,17 +122,20 @@ def run(args: argparse.Namespace) -> int:
     from reviewbot import pipeline, reporters
     from reviewbot.textscan import visible
     t0 = time.perf_counter()
-    cfg = load_config(args)
-    ignored = None
-    if args.stage == 'ci':  # inside a pull/merge request's job: trusted keys from its base commit
-        from reviewbot import ci, platform
-        trust = ci.pull_request_config(platform.detect(os.environ), Path.cwd(),
-                                       Path(args.config) if args.config else None)
-        if trust is not None:
-            cfg = apply_flags(trust.config, args)
-            if (ignored := trust.note()) is not None:
-                print(f'reviewbot: {ignored}', file=sys.stderr)
     source = open_source(args)
+    from reviewbot import ci
+    if ci.in_ci(os.environ):
+        # a CI job (any event, any stage): the checkout may be anybody's code, so settings that decide
+        # where code and credentials go come from a base commit (or a --config outside the checkout)
+        from reviewbot import platform
+        range_base = source.base_rev if (args.range or args.base) else None
+        trust = ci.run_config(platform.detect(os.environ), os.environ, Path.cwd(), range_base,
+                              Path(args.config) if args.config else None)
+        cfg = apply_flags(trust.config, args)
+        if (ignored := trust.note()) is not None:
+            print(f'reviewbot: {ignored}', file=sys.stderr)
+    else:
+        cfg, ignored = load_config(args), None
     prep = pipeline.prepare(source, cfg, stage=args.stage, dry_run=args.dry_run, **baseline_kwargs(args))
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg)
     if args.dry_run:

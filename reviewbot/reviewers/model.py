@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reviewbot.config import Config, resolve_inside
+from reviewbot.config import Config
 from reviewbot.core import FileChange, Finding, Hunk, LineKind, Severity, Skipped
 from reviewbot.errors import ModelError
 from reviewbot.reviewers import ReviewContext, ReviewerResult
@@ -693,15 +693,16 @@ class ModelReviewer:
         path = str(_cfg(self.config, 'guidelines', '') or '')
         if not path:
             return ''
-        # inside the repository, symbolic links followed: the file goes into every prompt
+        from reviewbot import guidelines as guidelines_file
+        from reviewbot.errors import ConfigError
+        # the file goes into every prompt: in CI from the trusted base commit, never the work tree;
+        # never through a symbolic link nor from the git directory (reviewbot.guidelines)
+        files_from = getattr(self.config, 'files_from', None)
+        if files_from == '':
+            raise ConfigError(f'guidelines {path!r}: this CI run has no base commit to read it from '
+                              '(the checked-out work tree is the code under review)')
         base = ctx.repo_root or (self.config.source.parent if self.config.source else Path.cwd())
-        p = resolve_inside(Path(base), path, 'guidelines')
-        try:
-            text = p.read_text(encoding='utf-8', errors='replace').strip()
-        except OSError:
-            from reviewbot.errors import ConfigError
-            raise ConfigError(f'guidelines file not found: {p} (config key guidelines)') from None
-        return text[:GUIDELINES_MAX_CHARS]
+        return guidelines_file.read(Path(base), path, files_from)[:GUIDELINES_MAX_CHARS]
 
     # Review ---------------------------------------------------------------------------------
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:

@@ -73,7 +73,8 @@ def hook_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env['PYTHONPATH'] = str(REPO_ROOT) + os.pathsep + env.get('PYTHONPATH', '')
     for k in ('SKIP', 'PRE_COMMIT_FROM_REF', 'PRE_COMMIT_TO_REF', 'PRE_COMMIT_REMOTE_NAME',
-              'PRE_COMMIT_LOCAL_BRANCH', 'GIT_INDEX_FILE', 'GIT_DIR', 'GIT_WORK_TREE', 'NO_COLOR'):
+              'PRE_COMMIT_LOCAL_BRANCH', 'GIT_INDEX_FILE', 'GIT_DIR', 'GIT_WORK_TREE', 'NO_COLOR',
+              'GITHUB_ACTIONS', 'GITLAB_CI'):  # a developer's machine, even when the suite runs in CI
         env.pop(k, None)
     env.update(extra)
     return env
