@@ -136,6 +136,16 @@ def daemon_peak_rss_mb(reviewbot: list[str], env: dict[str, str]) -> int | None:
     return round(int(hwm[1]) / 1024) if hwm else None
 
 
+def hook_runs(reviewbot: list[str], repo: Path, env: dict[str, str], names: tuple[str, str, str]) -> dict:
+    """The hook on the staged change, again unchanged, then on the next staged change: timed as `names`."""
+    first, rerun, nxt = names
+    hook = [*reviewbot, 'hook', '--fail-level', 'none']
+    out = {first: timed(hook, repo, env), rerun: timed(hook, repo, env)}
+    stage_next_change(repo, 'service/app.py')
+    out[nxt] = timed(hook, repo, env)
+    return out
+
+
 def run_warm(code: Path, env: dict[str, str], reviewbot: list[str], repo_base: Path, cache: Path) -> dict:
     """The hook scenarios again with a warm daemon (`reviewbot daemon start`, not timed) serving
     the model: hook_warm = the same staged change with an empty result cache (all model work done
@@ -149,10 +159,7 @@ def run_warm(code: Path, env: dict[str, str], reviewbot: list[str], repo_base: P
     repo = make_hook_repo(repo_base, 'service/app.py')
     try:
         hook_env = {**denv, 'REVIEWBOT_CACHE_DIR': str(cache / 'hook-warm')}
-        out['hook_warm'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
-        out['hook_warm_rerun'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
-        stage_next_change(repo, 'service/app.py')
-        out['hook_warm_next'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
+        out.update(hook_runs(reviewbot, repo, hook_env, ('hook_warm', 'hook_warm_rerun', 'hook_warm_next')))
         rss = daemon_peak_rss_mb(reviewbot, denv)
         for v in out.values():
             v['daemon_peak_rss_mb'] = rss
@@ -177,10 +184,7 @@ def run_tree(name: str, code: Path, model_dir: str | None, repo_base: Path, cach
     repo = make_hook_repo(repo_base, 'service/app.py')
     try:
         hook_env = {**env, 'REVIEWBOT_CACHE_DIR': str(cache / 'hook')}
-        out['hook_cold'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
-        out['hook_rerun'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
-        stage_next_change(repo, 'service/app.py')
-        out['hook_next'] = timed([*reviewbot, 'hook', '--fail-level', 'none'], repo, hook_env)
+        out.update(hook_runs(reviewbot, repo, hook_env, ('hook_cold', 'hook_rerun', 'hook_next')))
     finally:
         shutil.rmtree(repo, ignore_errors=True)
     out.update(run_warm(code, env, reviewbot, repo_base, cache))

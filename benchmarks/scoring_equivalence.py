@@ -30,29 +30,9 @@ from reviewbot.diffparse import parse_diff
 from reviewbot.plan import make_plan
 from reviewbot.reviewers import ReviewContext
 from reviewbot.reviewers import model as mr
+from tests.reviewers.full_vocabulary import FullVocabularyScoring
 
 RESULTS = Path(__file__).resolve().parent / 'results'
-
-
-class FullVocabulary:
-    """The model, scored as before the graph had a scoring output (see tests/reviewers/test_model.py)."""
-
-    def __init__(self, model) -> None:
-        self.model = model
-        self.tokenizer = model.tokenizer
-
-    def chat_prompt(self, messages):
-        return self.model.chat_prompt(messages)
-
-    def token_surprisals(self, prefix: str, text: str) -> list[float]:
-        prefix_ids = self.model.encode(prefix) if prefix else []
-        text_ids = self.model.encode(text)
-        scored = len(text_ids) if prefix_ids else len(text_ids) - 1
-        logits, _ = self.model._run(prefix_ids + text_ids, self.model._empty_past(), keep=scored + 1)
-        x = logits[:-1].astype(np.float64)
-        x = x - x.max(axis=-1, keepdims=True)
-        logprobs = x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
-        return [float(-logprobs[i, t]) for i, t in enumerate(text_ids[-scored:])]
 
 
 def main() -> int:
@@ -65,7 +45,7 @@ def main() -> int:
     args = ap.parse_args()
     from reviewbot.engine import load_model
     model = load_model(args.model)
-    oracle = FullVocabulary(model)
+    oracle = FullVocabularyScoring(model)
     threshold = mr.DEFAULT_TRIAGE_THRESHOLD
     config = defaults().override(model=args.model)
     reviewer = mr.ModelReviewer(config, model=model)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,10 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     model, model_dir, threads, idle = args.model, args.model_dir, args.threads, args.idle_minutes
     if args.action != 'run' or model is None or threads is None or idle is None:
-        from reviewbot.commands.review import load_config
-        config = load_config(argparse.Namespace(config=args.config, model=args.model,
-                                                model_dir=args.model_dir, reviewers=None, budget=None,
-                                                no_cache=False, fail_level=None))
+        from reviewbot import config as cfgmod
+        config = cfgmod.load(Path(args.config) if args.config else None).override(
+            model=args.model, model_dir=args.model_dir)
         model = model or config.model
         model_dir = model_dir or config.model_dir or None
         threads = threads if threads is not None else config.threads

@@ -290,11 +290,10 @@ def scan_unit(model: Any, u: Unit, guidelines: str = '', lines: bool = True) -> 
         tail = list(model.token_surprisals(prefix, text + NONE_ANSWER, last=len(full.ids) - n_head))
         if len(tail) != len(full.ids) - n_head:
             return Scan(0.0, {})
-        return Scan(min(1.0, max(0.0, 1.0 - math.exp(-max(0.0, tail[0])))), {}, lines_scored=False)
+        return Scan(_answer_risk(tail[0]), {}, lines_scored=False)
     surprisals = list(model.token_surprisals(prefix, text + NONE_ANSWER))
     if len(surprisals) != len(full.ids):
         return Scan(0.0, {})
-    risk = 1.0 - math.exp(-max(0.0, surprisals[n_head]))
     spans: list[tuple[int, int, int]] = []  # code span of each added line in the view text
     pos = 0
     for row in u.view.split('\n'):
@@ -309,7 +308,12 @@ def scan_unit(model: Any, u: Unit, guidelines: str = '', lines: bool = True) -> 
                 per_line.setdefault(n, []).append(value)
                 break
     lines = {n: sum(v) / len(v) for n, v in per_line.items() if v}
-    return Scan(min(1.0, max(0.0, risk)), lines)
+    return Scan(_answer_risk(surprisals[n_head]), lines)
+
+
+def _answer_risk(surprisal: float) -> float:
+    """1 - P(the answer starts with NONE), from the surprisal of that first answer token."""
+    return min(1.0, max(0.0, 1.0 - math.exp(-max(0.0, surprisal))))
 
 
 # Which number from the scan is the unit's triage score (chosen on the eval set, see

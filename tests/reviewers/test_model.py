@@ -15,6 +15,7 @@ from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ModelError
 from reviewbot.reviewers import ReviewContext
 from reviewbot.reviewers import model as mr
+from tests.reviewers.full_vocabulary import FullVocabularyScoring
 
 TINY = 'smollm2-135m'
 DEFAULT = 'qwen2.5-coder-0.5b'
@@ -363,29 +364,6 @@ def test_a_finding_answered_from_the_result_cache_says_so(tiny, cache_dir):
     assert note.startswith(f'model: {len(second.findings)} of {len(second.findings)} findings answered')
 
 
-class _FullVocabularyScoring:
-    """The tiny model with the scoring it had before the graph scored (the oracle): one
-    prefill, every position's logits, float64 log-softmax in numpy; no prefix cache."""
-
-    def __init__(self, model):
-        self.model = model
-        self.tokenizer = model.tokenizer
-
-    def chat_prompt(self, messages):
-        return self.model.chat_prompt(messages)
-
-    def token_surprisals(self, prefix: str, text: str) -> list[float]:
-        import numpy as np
-        prefix_ids = self.model.encode(prefix) if prefix else []
-        text_ids = self.model.encode(text)
-        scored = len(text_ids) if prefix_ids else len(text_ids) - 1
-        logits, _ = self.model._run(prefix_ids + text_ids, self.model._empty_past(), keep=scored + 1)
-        x = logits[:-1].astype(np.float64)
-        x = x - x.max(axis=-1, keepdims=True)
-        logprobs = x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
-        return [float(-logprobs[i, t]) for i, t in enumerate(text_ids[-scored:])]
-
-
 @pytest.fixture(scope='module')
 def tiny_int4():
     """The tiny model at int4 (its registry default is int8, which never splits a prompt)."""
@@ -405,7 +383,7 @@ def test_triage_scores_equal_the_full_vocabulary_scoring(which, request, cache_d
     reviewer = mr.ModelReviewer(defaults().override(model=TINY), model=tiny)
     units, _ = reviewer.units(files, ctx)
     units2, _ = reviewer.units(files2, ReviewContext(config=defaults(), read_new_file=lambda p: NEW_APP))
-    oracle = _FullVocabularyScoring(tiny)
+    oracle = FullVocabularyScoring(tiny)
     for u in units + units2:
         got, want = mr.scan_unit(tiny, u), mr.scan_unit(oracle, u)
         assert got.risk == pytest.approx(want.risk, abs=1e-4)
