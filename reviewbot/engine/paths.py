@@ -20,13 +20,20 @@ MANIFEST = 'reviewbot-model.json'
 ENV_MODEL_DIR = 'REVIEWBOT_MODEL_DIR'
 
 
+def cache_home(environ: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    """reviewbot's folder in the user's cache ($XDG_CACHE_HOME or ~/.cache, then reviewbot): results,
+    the warm daemon's socket and egress receipts live below it."""
+    env = os.environ if environ is None else environ
+    return Path(env.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'reviewbot'
+
+
 def default_model_dir() -> Path:
     if sys.platform == 'win32':  # pragma: no cover
         base = Path(os.environ.get('LOCALAPPDATA') or Path.home() / 'AppData' / 'Local')
     elif sys.platform == 'darwin':  # pragma: no cover
         base = Path.home() / 'Library' / 'Caches'
     else:
-        base = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache')
+        return cache_home() / 'models'
     return base / 'reviewbot' / 'models'
 
 

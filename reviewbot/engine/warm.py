@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from reviewbot.engine.paths import cache_home
 from reviewbot.errors import ModelError
 
 PROTOCOL = 1
@@ -65,8 +66,7 @@ def daemon_dir(environ: dict[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get(ENV_DIR):
         return Path(env[ENV_DIR]).expanduser()
-    base = Path(env.get('XDG_CACHE_HOME') or Path.home() / '.cache')
-    return base / 'reviewbot' / 'daemon'
+    return cache_home(env) / 'daemon'
 
 
 def secure_dir(folder: Path, create: bool) -> bool:

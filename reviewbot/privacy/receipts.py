@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewbot import safefile
+from reviewbot.engine.paths import cache_home
 from reviewbot.errors import ReviewbotError
 
 
@@ -42,8 +43,7 @@ def receipts_path(cloud: dict[str, Any], repo_root: Path | None) -> Path:
         return p if p.is_absolute() or repo_root is None else repo_root / p
     if repo_root is not None and (git_dir := _git_dir(repo_root)) is not None:
         return git_dir / 'reviewbot' / 'egress.jsonl'
-    cache = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
-    return Path(cache) / 'reviewbot' / 'egress.jsonl'
+    return cache_home() / 'egress.jsonl'
 
 
 def confined_to(cloud: dict[str, Any], repo_root: Path | None) -> Path | None:

@@ -39,6 +39,7 @@ from typing import Any
 
 from reviewbot.config import Config
 from reviewbot.core import FileChange, Finding, Hunk, LineKind, Severity, Skipped
+from reviewbot.engine.paths import cache_home
 from reviewbot.errors import ModelError
 from reviewbot.reviewers import ReviewContext, ReviewerResult
 
@@ -533,8 +534,7 @@ def default_cache_dir() -> Path:
     env = os.environ.get(ENV_CACHE_DIR)
     if env:
         return Path(env).expanduser()
-    base = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache')
-    return base / 'reviewbot' / 'results'
+    return cache_home() / 'results'
 
 
 class ResultCache:
