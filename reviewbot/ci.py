@@ -17,6 +17,7 @@ from typing import Any
 
 from reviewbot import config as cfgmod
 from reviewbot import sources
+from reviewbot.core import commit_id
 from reviewbot.errors import ConfigError, DiffError, ReviewbotError
 
 GITHUB_PR_EVENTS = ('pull_request', 'pull_request_target')
@@ -41,7 +42,7 @@ def _event_payload(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _sha(value: Any) -> str | None:
-    return value if isinstance(value, str) and re.fullmatch(r'[0-9a-f]{40}|[0-9a-f]{64}', value) else None
+    return commit_id(value) if isinstance(value, str) else None
 
 
 def review_range(ctx: Any, env: Mapping[str, str], root: Path) -> tuple[str | None, str, str]:

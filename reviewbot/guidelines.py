@@ -13,7 +13,6 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from reviewbot import sources
-from reviewbot.config import resolve_inside
 from reviewbot.errors import ConfigError
 
 MAX_BYTES = 16 * 1024  # the prompt keeps far less (reviewers.model.GUIDELINES_MAX_CHARS)
@@ -50,13 +49,11 @@ def _from_commit(root: Path, value: str, rev: str) -> bytes:
 
 
 def _from_work_tree(root: Path, value: str, parts: tuple[str, ...]) -> bytes:
-    p = root
-    for part in parts:
-        p = p / part
-        if p.is_symlink():
-            raise ConfigError(f'guidelines {value!r} goes through a symbolic link ({p.relative_to(root)}); '
-                              'it must be a regular file of the repository')
-    resolve_inside(root, value, 'guidelines')
+    # no link on the way and no "..": the file is inside the repository
+    if (link := sources.first_link(root, PurePosixPath(*parts))) is not None:
+        raise ConfigError(f'guidelines {value!r} goes through a symbolic link ({link}); '
+                          'it must be a regular file of the repository')
+    p = root.joinpath(*parts)
     git_dir = sources.git(['rev-parse', '--absolute-git-dir'], root, check=False).strip()
     if git_dir:
         gd = Path(os.fsdecode(git_dir)).resolve()

@@ -190,7 +190,7 @@ def _worktree_reader(cwd: Path) -> tuple[Callable[[str], str | None], Path | Non
     def read(path: str) -> str | None:
         p = (base / path)
         try:
-            if base.resolve() not in p.resolve().parents or _through_symlink(base, path):
+            if base.resolve() not in p.resolve().parents or first_link(base, path) is not None:
                 return None  # never read outside the tree a diff names, nor through a link
             return p.read_bytes().decode('utf-8', 'surrogateescape')
         except (OSError, ValueError):
@@ -198,14 +198,15 @@ def _worktree_reader(cwd: Path) -> tuple[Callable[[str], str | None], Path | Non
     return read, root
 
 
-def _through_symlink(base: Path, path: str) -> bool:
-    """Whether any component of base/path (below base) is a symbolic link."""
+def first_link(base: Path, path: str | os.PathLike[str]) -> Path | None:
+    """The first component of base/path (below base) that is a symbolic link, relative to base; None
+    when there is none."""
     p = base
     for part in Path(path).parts:
         p = p / part
         if p.is_symlink():
-            return True
-    return False
+            return p.relative_to(base)
+    return None
 
 
 def from_file(cwd: Path, path: str) -> DiffSource:

@@ -66,7 +66,7 @@ def _load_publish():
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import ci, pipeline, platform, reporters
-    from reviewbot.commands.review import apply_flags
+    from reviewbot.commands.review import with_trust
     from reviewbot.errors import ReviewbotError
     t0 = time.perf_counter()
     env = os.environ
@@ -89,10 +89,8 @@ def run(args: argparse.Namespace) -> int:
                             event_name=ctx.event_name, pr_number=ctx.pr_number)
     # the checkout is the pull request's code: settings that decide egress or what is read or run
     # come from the base commit's config (or a --config outside the checkout), never from it
-    trust = ci.trusted_config(root, cwd, base, Path(args.config) if args.config else None)
-    cfg = apply_flags(trust.config, args)
-    if (ignored := trust.note()) is not None:
-        print(f'reviewbot: {ignored}', file=sys.stderr)
+    cfg, ignored = with_trust(ci.trusted_config(root, cwd, base, Path(args.config) if args.config else None),
+                              args)
     prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx, **baseline_kwargs(args))
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg) if prep.plan.files else []
     report = pipeline.run(prep, reviewers)

@@ -262,19 +262,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     # read-only git: no opportunistic index refresh by any git command we run
     os.environ['GIT_OPTIONAL_LOCKS'] = '0'
-    from reviewbot import ci, pipeline, reporters
-    from reviewbot.commands.review import apply_flags, load_config
-    if ci.in_ci(env):
-        # `pre-commit run` in a CI job: the checkout may be anybody's code, so settings that decide
-        # where code and credentials go come from the event's base commit, else their defaults
-        from reviewbot import platform
-        trust = ci.run_config(platform.detect(env), env, Path.cwd(), None,
-                              Path(args.config) if args.config else None)
-        config = apply_flags(trust.config, args)
-        if (note := trust.note()) is not None:
-            print(f'reviewbot: {note}', file=sys.stderr)
-    else:
-        config = load_config(args)
+    from reviewbot import pipeline, reporters
+    from reviewbot.commands.review import run_config
+    # `pre-commit run` in a CI job: trusted keys from the event's base commit, else their defaults
+    config, _ = run_config(args, env)
     hook_cfg = config.section('hook')
     fail_level = args.fail_level or hook_cfg['fail_level'] or config.fail_level
     budget = args.budget if args.budget is not None else hook_cfg['budget']

@@ -85,6 +85,27 @@ def load_config(args: argparse.Namespace):
     return apply_flags(cfgmod.load(Path(args.config) if args.config else None), args)
 
 
+def run_config(args: argparse.Namespace, env, range_base: str | None = None):
+    """(this run's config with the command-line flags applied, the note on trusted keys the checkout
+    set but that were not used, or None). Outside CI: the config file. In a CI job (any event, any
+    stage) the checkout may be anybody's code, so settings that decide where code and credentials go
+    come from the event's base commit, else `range_base`, else their defaults (reviewbot.ci.run_config)."""
+    from reviewbot import ci
+    if not ci.in_ci(env):
+        return load_config(args), None
+    from reviewbot import platform
+    return with_trust(ci.run_config(platform.detect(env), env, Path.cwd(), range_base,
+                                    Path(args.config) if args.config else None), args)
+
+
+def with_trust(trust, args: argparse.Namespace):
+    """(trust.config with the command-line flags applied, trust.note()), the note also on stderr."""
+    cfg = apply_flags(trust.config, args)
+    if (note := trust.note()) is not None:
+        print(f'reviewbot: {note}', file=sys.stderr)
+    return cfg, note
+
+
 def apply_flags(cfg, args: argparse.Namespace):
     """The config with the command-line options of add_review_options applied."""
     reviewers = [r.strip() for r in args.reviewers.split(',') if r.strip()] if args.reviewers else None
@@ -123,19 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from reviewbot.textscan import visible
     t0 = time.perf_counter()
     source = open_source(args)
-    from reviewbot import ci
-    if ci.in_ci(os.environ):
-        # a CI job (any event, any stage): the checkout may be anybody's code, so settings that decide
-        # where code and credentials go come from a base commit (or a --config outside the checkout)
-        from reviewbot import platform
-        range_base = source.base_rev if (args.range or args.base) else None
-        trust = ci.run_config(platform.detect(os.environ), os.environ, Path.cwd(), range_base,
-                              Path(args.config) if args.config else None)
-        cfg = apply_flags(trust.config, args)
-        if (ignored := trust.note()) is not None:
-            print(f'reviewbot: {ignored}', file=sys.stderr)
-    else:
-        cfg, ignored = load_config(args), None
+    cfg, ignored = run_config(args, os.environ, source.base_rev if (args.range or args.base) else None)
     prep = pipeline.prepare(source, cfg, stage=args.stage, dry_run=args.dry_run, **baseline_kwargs(args))
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg)
     if args.dry_run:

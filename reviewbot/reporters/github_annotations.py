@@ -44,8 +44,8 @@ def command(name: str, message: str, **properties: object) -> str:
 def annotation(f: Finding) -> str:
     span = line_span(f)
     message = visible(message_with_side(f))
-    if f.verified_fix is not None and f.suggestion is not None:
-        message += '\n\nsuggestion:\n' + visible(f.suggestion).rstrip('\n')
+    if (fx := f.verified_fix) is not None:
+        message += '\n\nsuggestion:\n' + visible(fx.replacement).rstrip('\n')
     return command(
         COMMAND[f.severity], message,
         # control characters (ESC, CR, U+202E) and undecodable bytes escaped, never written raw

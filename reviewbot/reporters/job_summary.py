@@ -102,8 +102,7 @@ def render(report: Report, max_bytes: int = MAX_BYTES) -> str:
         kept, budget = _within(budget, [_row(f) for f in findings])
         dropped = len(findings) - len(kept)
         body += rows + kept + ['']
-        suggestions = [f for f in findings if f.verified_fix is not None and f.suggestion is not None
-                       and line_span(f)]
+        suggestions = [f for f in findings if f.verified_fix is not None and line_span(f)]
         if suggestions:
             parts, budget = _within(budget, [_suggestion(f) for f in suggestions])
             if parts:

@@ -47,10 +47,10 @@ def diagnostic(f: Finding) -> dict[str, Any]:
         'source': SOURCE,
         'code': {'value': rule_id(f.category)},
     }
-    if f.verified_fix is not None and f.suggestion is not None and span:
+    if (fx := f.verified_fix) is not None and span:
         d['suggestions'] = [{
             'range': {'start': {'line': span[0]}, 'end': {'line': span[1]}},
-            'text': f.suggestion.rstrip('\n'),
+            'text': fx.replacement.rstrip('\n'),
         }]
     return d
 

@@ -98,7 +98,7 @@ def _fix(f: Finding) -> dict[str, Any] | None:
     """A whole-line replacement; a region without columns spans its lines without the final EOL."""
     span = line_span(f)
     fx = f.verified_fix
-    if fx is None or f.suggestion is None or not span:
+    if fx is None or not span:
         return None
     return {
         'description': {'text': f'{fx.description or "Apply the verified replacement"} '
@@ -107,7 +107,7 @@ def _fix(f: Finding) -> dict[str, Any] | None:
             'artifactLocation': {'uri': artifact_uri(f.path), 'uriBaseId': SRCROOT},
             'replacements': [{
                 'deletedRegion': {'startLine': span[0], 'endLine': span[1]},
-                'insertedContent': {'text': f.suggestion.rstrip('\n')},
+                'insertedContent': {'text': fx.replacement.rstrip('\n')},
             }],
         }],
     }

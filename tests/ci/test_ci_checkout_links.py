@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.ci.test_ci_command import ci_env, run_ci
-from tests.ci.test_ci_trust import (  # noqa: F401
+from tests.ci.test_ci_trust import (
     PR,
     World,
     cloud_toml,
     notes_and_egress,
     one_line,
-    world,
 )
 
 SECRET_VALUE = 'OUTSIDE-SECRET-VALUE-42'
@@ -43,7 +42,7 @@ def head_with_links(pr: PR, links: dict[str, Path], *, merge: bool = True) -> PR
 
 @pytest.mark.parametrize('receipts_file,link', [('reviewbot-egress.jsonl', 'reviewbot-egress.jsonl'),
                                                 ('logs/egress.jsonl', 'logs')], ids=['file', 'directory'])
-def test_a_receipts_file_linked_out_of_the_checkout_is_not_written(world: World, receipts_file: str,  # noqa: F811
+def test_a_receipts_file_linked_out_of_the_checkout_is_not_written(world: World, receipts_file: str,
                                                                    link: str):
     victim_dir = world.tmp / 'home'
     victim_dir.mkdir()
@@ -65,7 +64,7 @@ def test_a_receipts_file_linked_out_of_the_checkout_is_not_written(world: World,
     assert egress == []
 
 
-def test_a_relative_receipts_file_without_links_is_still_written(world: World):  # noqa: F811
+def test_a_relative_receipts_file_without_links_is_still_written(world: World):
     pr = world.pull_request({'.reviewbot.toml': cloud_toml(world.legit.base_url,
                                                            receipts_file='audit/egress.jsonl')}, {})
     proc = run_ci(pr.repo.path, '--json', str(world.tmp / 'r.json'), **world.github_env(pr))
@@ -75,7 +74,7 @@ def test_a_relative_receipts_file_without_links_is_still_written(world: World): 
     assert len(lines) == 1 and json.loads(lines[0])['files']
 
 
-def test_report_tmp_names_linked_out_of_the_checkout_are_not_written_through(world: World):  # noqa: F811
+def test_report_tmp_names_linked_out_of_the_checkout_are_not_written_through(world: World):
     home = world.tmp / 'home'
     home.mkdir()
     profile = home / '.profile'
@@ -95,7 +94,7 @@ def test_report_tmp_names_linked_out_of_the_checkout_are_not_written_through(wor
     assert not [p for p in pr.repo.path.iterdir() if p.name.startswith('.reviewbot-report')]  # no temp left
 
 
-def test_a_report_directory_linked_out_of_the_checkout_is_refused(world: World):  # noqa: F811
+def test_a_report_directory_linked_out_of_the_checkout_is_refused(world: World):
     outside = world.tmp / 'outside-dir'
     outside.mkdir()
     pr = world.pull_request({'.reviewbot.toml': 'reviewers = ["secrets"]\n'}, {})
@@ -112,7 +111,7 @@ def test_a_report_directory_linked_out_of_the_checkout_is_refused(world: World):
     assert (world.tmp / 'r.sarif').is_file()  # outside the checkout: written as given
 
 
-def test_a_baseline_linked_out_of_the_checkout_is_refused_without_quoting_it(world: World):  # noqa: F811
+def test_a_baseline_linked_out_of_the_checkout_is_refused_without_quoting_it(world: World):
     outside = world.tmp / 'outside-secret.json'
     outside.write_text(json.dumps({'version': SECRET_VALUE, 'findings': []}))
     pr = world.pull_request({'.reviewbot.toml': 'reviewers = ["secrets"]\n'}, {})
@@ -122,7 +121,7 @@ def test_a_baseline_linked_out_of_the_checkout_is_refused_without_quoting_it(wor
     assert proc.returncode == 2 and 'symbolic link' in err and SECRET_VALUE not in err, err
 
 
-def test_a_baseline_linked_to_a_fifo_does_not_hang_the_job(world: World):  # noqa: F811
+def test_a_baseline_linked_to_a_fifo_does_not_hang_the_job(world: World):
     fifo = world.tmp / 'fifo'  # stands for any device file (/dev/zero would exhaust memory)
     os.mkfifo(fifo)
     pr = world.pull_request({'.reviewbot.toml': 'reviewers = ["secrets"]\n'}, {})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reviewbot.core import Report
 from tests.ci.test_ci_command import ci_env, run_ci
-from tests.ci.test_ci_trust import PLATFORM_TOKEN, PR, World, cloud_toml, world  # noqa: F401 - world is a fixture
+from tests.ci.test_ci_trust import PLATFORM_TOKEN, PR, World, cloud_toml
 
 EXTRAHEADER = 'AUTHORIZATION: basic ' + 'eC1hY2Nlc3MtdG9rZW46Z2hzX1BsYXRmb3JtSm9iVG9rZW4wMTIzNDU2Nzg5'
 
@@ -50,7 +50,7 @@ def assert_base_trusted(w: World, proc: subprocess.CompletedProcess) -> None:
 
 # -- C: any CI event, any stage ----------------------------------------------------------------------
 
-def test_issue_comment_review_stage_ci_trusts_the_range_base(world: World):  # noqa: F811
+def test_issue_comment_review_stage_ci_trusts_the_range_base(world: World):
     """ChatOps "/review" on a PR (issue_comment: no pull_request object, the head checked out)."""
     pr = hostile_pr(world)
     env = event(world, pr, 'issue_comment', {'issue': {'number': 7, 'pull_request': {'url': 'x'}},
@@ -60,7 +60,7 @@ def test_issue_comment_review_stage_ci_trusts_the_range_base(world: World):  # n
     assert Report.from_dict(json.loads(proc.stdout)).notes[0].startswith('config: ignored cloud.base_url')
 
 
-def test_merge_group_trusts_the_queue_base(world: World):  # noqa: F811
+def test_merge_group_trusts_the_queue_base(world: World):
     """merge_group names its base: that commit's config is trusted, whatever range is reviewed."""
     pr = hostile_pr(world)
     env = event(world, pr, 'merge_group', {'merge_group': {'base_sha': pr.base, 'head_sha': pr.head}})
@@ -68,7 +68,7 @@ def test_merge_group_trusts_the_queue_base(world: World):  # noqa: F811
     assert_base_trusted(world, proc)
 
 
-def test_plain_review_base_in_a_pull_request_job(world: World):  # noqa: F811
+def test_plain_review_base_in_a_pull_request_job(world: World):
     """`reviewbot review --base origin/main` (stage cli) inside a pull_request job: still the base."""
     pr = hostile_pr(world)
     pr.repo.git('remote', 'add', 'origin', 'https://github.com/acme/widgets.git')  # the gate verifies it
@@ -78,7 +78,7 @@ def test_plain_review_base_in_a_pull_request_job(world: World):  # noqa: F811
     assert_base_trusted(world, proc)
 
 
-def test_gitlab_branch_pipeline_trusts_the_range_base(world: World):  # noqa: F811
+def test_gitlab_branch_pipeline_trusts_the_range_base(world: World):
     """A GitLab pipeline that is not a merge-request pipeline: the base of the range reviewed."""
     pr = hostile_pr(world)
     env = world.gitlab_env(pr)
@@ -92,7 +92,7 @@ def test_gitlab_branch_pipeline_trusts_the_range_base(world: World):  # noqa: F8
     assert proc.returncode == 1 and 'config: ignored cloud.base_url' in err, err
 
 
-def test_ci_run_without_a_base_keeps_trusted_keys_at_defaults(world: World):  # noqa: F811
+def test_ci_run_without_a_base_keeps_trusted_keys_at_defaults(world: World):
     """A diff file in an issue_comment run: no base commit anywhere -> cloud off, one line says why."""
     pr = hostile_pr(world)
     diff = world.tmp / 'pr.diff'
@@ -107,7 +107,7 @@ def test_ci_run_without_a_base_keeps_trusted_keys_at_defaults(world: World):  # 
     assert 'the defaults' in line and 'no base commit' in line
 
 
-def test_outside_ci_the_checkout_config_is_used(world: World):  # noqa: F811
+def test_outside_ci_the_checkout_config_is_used(world: World):
     """A developer's own machine: nothing changes, the checked-out config is the config."""
     pr = world.pull_request({'.reviewbot.toml': cloud_toml(world.attacker.base_url)},
                             {'.reviewbot.toml': cloud_toml(world.legit.base_url)})
@@ -139,7 +139,7 @@ def guidelines_pr(w: World, link_to: str) -> PR:
     return PR(r, pr.base, head, head)
 
 
-def test_ci_reads_the_guidelines_from_the_base_commit(world: World):  # noqa: F811
+def test_ci_reads_the_guidelines_from_the_base_commit(world: World):
     """The head links GUIDELINES.md to .git/config (the job token's extraheader): CI reads the base's
     blob, so the server gets the maintainers' guidelines and never the git config."""
     pr = guidelines_pr(world, '.git/config')
@@ -152,7 +152,7 @@ def test_ci_reads_the_guidelines_from_the_base_commit(world: World):  # noqa: F8
     assert b'Be nice to the parser.' in got, err  # the base's guidelines did reach the prompt
 
 
-def test_review_refuses_guidelines_through_a_symlink(world: World):  # noqa: F811
+def test_review_refuses_guidelines_through_a_symlink(world: World):
     """Outside CI the work tree is read, but never through a symbolic link: one line, exit 2."""
     pr = guidelines_pr(world, '.git/config')
     proc = review(pr, '--range', f'{pr.base}...{pr.head}', REVIEWBOT_CACHE_DIR=str(world.tmp / 'c'))
@@ -163,7 +163,7 @@ def test_review_refuses_guidelines_through_a_symlink(world: World):  # noqa: F81
     assert b'AUTHORIZATION' not in world.attacker.received()
 
 
-def test_pre_commit_hook_in_a_pull_request_job(world: World):  # noqa: F811
+def test_pre_commit_hook_in_a_pull_request_job(world: World):
     """`pre-commit run` in a pull request's job runs the reviewbot hook on the head's checkout: the
     hook takes trusted keys from the base too (here the base has no cloud: nothing is sent)."""
     stages = ['pre-commit', 'ci', 'cli']
