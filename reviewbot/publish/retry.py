@@ -134,6 +134,18 @@ def _gave_up(what: str, attempts: int, last: str, waits: list[tuple[float, str]]
     return GaveUp(f'{what}: {last} on all {attempts} attempt{"s" if attempts != 1 else ""}{detail}')
 
 
+def _pause(policy: RetryPolicy, t: Transient, attempt: int, what: str,
+           waits: list[tuple[float, str]]) -> None:
+    """Sleep before retry number `attempt` of `what`, noting the wait; GaveUp when the server asks
+    for more than the policy allows."""
+    try:
+        wait = policy.wait(t, attempt)
+    except GaveUp as g:
+        raise GaveUp(f'{what}: {g}') from None
+    waits.append(wait)
+    policy.sleep(wait[0])
+
+
 def call(fn: Callable[[], T], policy: RetryPolicy, classify: Callable[[BaseException], Transient | None],
          what: str, before_retry: Callable[[], T | None] | None = None) -> T:
     """fn() — one request — with bounded retries on transient failures.
@@ -158,12 +170,7 @@ def call(fn: Callable[[], T], policy: RetryPolicy, classify: Callable[[BaseExcep
             last = t.why
             if attempt + 1 >= policy.attempts:
                 raise _gave_up(what, policy.attempts, last, waits) from e
-            try:
-                wait = policy.wait(t, attempt)
-            except GaveUp as g:
-                raise GaveUp(f'{what}: {g}') from e
-            waits.append(wait)
-            policy.sleep(wait[0])
+            _pause(policy, t, attempt, what, waits)
     raise _gave_up(what, policy.attempts, last, waits)  # attempts < 1
 
 
@@ -197,12 +204,7 @@ def make_adapter(policy: RetryPolicy) -> Any:
                     if attempt + 1 >= policy.attempts:
                         raise _gave_up(what, policy.attempts, t.why, waits)
                     resp.close()
-                try:
-                    wait = policy.wait(t, attempt)
-                except GaveUp as g:
-                    raise GaveUp(f'{what}: {g}') from None
-                waits.append(wait)
-                policy.sleep(wait[0])
+                _pause(policy, t, attempt, what, waits)
             raise _gave_up(what, policy.attempts, 'no attempt', waits)
 
     return RetryAdapter()
