@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -122,6 +123,12 @@ def _message(body: bytes) -> str:
         msg = data.get('message', data.get('error', ''))
         return msg if isinstance(msg, str) else json.dumps(msg)
     return ''
+
+
+def words(msg: str) -> str:
+    """A forge's error message as words in a sentence, on one line: 'Bad credentials' -> 'bad credentials'."""
+    msg = ' '.join(msg.split())[:300]
+    return msg.lower() if re.fullmatch(r"[A-Za-z][A-Za-z ,.'-]*", msg) else msg
 
 
 def _gave_up(what: str, attempts: int, last: str, waits: list[tuple[float, str]]) -> GaveUp:
