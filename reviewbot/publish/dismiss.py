@@ -55,6 +55,8 @@ class _Posted(Protocol):
 class _Forge(Protocol):
     platform: str
 
+    def describe(self, e: BaseException) -> str: ...
+
 
 def find(posted: Iterable[_Posted], forge: _Forge, call: Callable[[Callable[[], T], str], T],
          warnings: list[str]) -> dict[str, str]:
@@ -66,7 +68,7 @@ def find(posted: Iterable[_Posted], forge: _Forge, call: Callable[[Callable[[], 
     duplicated; at worst a label is updated)."""
     items = [p for p in posted if p.fingerprint]
     out: dict[str, str] = {}
-    describe = getattr(forge, 'describe', None) or (lambda e: f'{type(e).__name__}: {e}')  # in words
+    describe = forge.describe  # an API error in words
     read_resolved = getattr(forge, 'read_resolved', None)
     if read_resolved is not None and items:
         try:

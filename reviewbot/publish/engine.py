@@ -84,7 +84,7 @@ class _Run:
     def call(self, fn: Callable[[], T], what: str) -> T:
         """A read that may be a POST (GitHub GraphQL): retried here when it is; a GET or PATCH fails
         only after its own retries underneath (GaveUp is not retried again)."""
-        return retry.call(fn, self.policy, self.forge.classify, what)
+        return self.write(fn, what)
 
     def error(self, e: BaseException) -> str:
         return self.forge.describe(e)

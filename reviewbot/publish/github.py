@@ -3,7 +3,6 @@ issue comment edited in place. Never APPROVE or REQUEST_CHANGES: the event is a 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from reviewbot.core import Diff, Report
@@ -66,12 +65,6 @@ def classify(e: BaseException, policy: retry.RetryPolicy) -> retry.Transient | N
     return retry.classify_status(e.status, e.headers or {}, _message(e), policy)
 
 
-def _words(msg: str) -> str:
-    """GitHub's message as words in a sentence: 'Bad credentials' -> 'bad credentials'."""
-    msg = ' '.join(msg.split())[:300]
-    return msg.lower() if re.fullmatch(r"[A-Za-z][A-Za-z ,.'-]*", msg) else msg
-
-
 def error_text(e: BaseException) -> str:
     """An API error in words on one line, e.g. 'bad credentials (HTTP 401)'; never the raw JSON."""
     import requests
@@ -79,7 +72,7 @@ def error_text(e: BaseException) -> str:
     if isinstance(e, retry.GaveUp):
         return str(e)
     if isinstance(e, GithubException):
-        return f'{_words(_message(e)) or "no message"} (HTTP {e.status})'
+        return f'{retry.words(_message(e)) or "no message"} (HTTP {e.status})'
     if isinstance(e, requests.exceptions.RequestException):
         return f'no answer ({type(e).__name__})'
     return f'{type(e).__name__}: {e}'

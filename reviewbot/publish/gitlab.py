@@ -70,8 +70,7 @@ def error_text(e: BaseException) -> str:
     if isinstance(e, retry.GaveUp):
         return str(e)
     if isinstance(e, gitlab.exceptions.GitlabError):
-        msg = _message(e)
-        msg = msg.lower() if re.fullmatch(r"[A-Za-z][A-Za-z ,.'-]*", msg) else msg
+        msg = retry.words(_message(e))
         return f'{msg or "no message"} (HTTP {e.response_code})' if e.response_code else (msg or type(e).__name__)
     if isinstance(e, requests.exceptions.RequestException):
         return f'no answer ({type(e).__name__})'

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -124,6 +125,12 @@ def _message(body: bytes) -> str:
     return ''
 
 
+def words(msg: str) -> str:
+    """A forge's error message as words in a sentence, on one line: 'Bad credentials' -> 'bad credentials'."""
+    msg = ' '.join(msg.split())[:300]
+    return msg.lower() if re.fullmatch(r"[A-Za-z][A-Za-z ,.'-]*", msg) else msg
+
+
 def _gave_up(what: str, attempts: int, last: str, waits: list[tuple[float, str]]) -> GaveUp:
     if waits:
         sources = sorted({s for _, s in waits})
@@ -132,6 +139,18 @@ def _gave_up(what: str, attempts: int, last: str, waits: list[tuple[float, str]]
     else:
         detail = ''
     return GaveUp(f'{what}: {last} on all {attempts} attempt{"s" if attempts != 1 else ""}{detail}')
+
+
+def _pause(policy: RetryPolicy, t: Transient, attempt: int, what: str,
+           waits: list[tuple[float, str]]) -> None:
+    """Sleep before retry number `attempt` of `what`, noting the wait; GaveUp when the server asks
+    for more than the policy allows."""
+    try:
+        wait = policy.wait(t, attempt)
+    except GaveUp as g:
+        raise GaveUp(f'{what}: {g}') from None
+    waits.append(wait)
+    policy.sleep(wait[0])
 
 
 def call(fn: Callable[[], T], policy: RetryPolicy, classify: Callable[[BaseException], Transient | None],
@@ -158,12 +177,7 @@ def call(fn: Callable[[], T], policy: RetryPolicy, classify: Callable[[BaseExcep
             last = t.why
             if attempt + 1 >= policy.attempts:
                 raise _gave_up(what, policy.attempts, last, waits) from e
-            try:
-                wait = policy.wait(t, attempt)
-            except GaveUp as g:
-                raise GaveUp(f'{what}: {g}') from e
-            waits.append(wait)
-            policy.sleep(wait[0])
+            _pause(policy, t, attempt, what, waits)
     raise _gave_up(what, policy.attempts, last, waits)  # attempts < 1
 
 
@@ -197,12 +211,7 @@ def make_adapter(policy: RetryPolicy) -> Any:
                     if attempt + 1 >= policy.attempts:
                         raise _gave_up(what, policy.attempts, t.why, waits)
                     resp.close()
-                try:
-                    wait = policy.wait(t, attempt)
-                except GaveUp as g:
-                    raise GaveUp(f'{what}: {g}') from None
-                waits.append(wait)
-                policy.sleep(wait[0])
+                _pause(policy, t, attempt, what, waits)
             raise _gave_up(what, policy.attempts, 'no attempt', waits)
 
     return RetryAdapter()
