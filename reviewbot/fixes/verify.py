@@ -203,6 +203,7 @@ def verify(cands: list[Candidate], texts: dict[str, str], diff: Diff, reviewers:
     variants: dict[str, tuple[str, range | None]] = {}
     patched: dict[int, str] = {}
     names = {r.name for r in reviewers}
+    original_parses: dict[str, bool] = {}  # per file, not per candidate
     for i, c in enumerate(cands):
         path = c.finding.path
         fc, text = diff.file(path), texts.get(path)
@@ -216,7 +217,9 @@ def verify(cands: list[Candidate], texts: dict[str, str], diff: Diff, reviewers:
         new_text = apply_fix(text, c.fix)
         done = ['in-hunk', 'not-suppression', 'not-deletion', 'no-secret']
         if path.lower().endswith(PYTHON):
-            if not python_parses(path, text):
+            if path not in original_parses:
+                original_parses[path] = python_parses(path, text)
+            if not original_parses[path]:
                 results[i] = dataclasses.replace(c.fix, rejected='original-does-not-parse')
                 continue
             if not python_parses(path, new_text):
