@@ -114,10 +114,10 @@ def _reader(root: Path, rev: str) -> Callable[[str], str | None]:
     def read(path: str) -> str | None:
         if path not in cache:
             spec = f':{path}' if rev == ':' else f'{rev}:{path}'
-            proc = subprocess.run(['git', 'cat-file', '-p', spec], cwd=root, capture_output=True, check=False,
-                                  env=_git_env())
-            cache[path] = (proc.stdout.decode('utf-8', 'surrogateescape')
-                           if proc.returncode == 0 else None)
+            try:
+                cache[path] = git(['cat-file', '-p', spec], root).decode('utf-8', 'surrogateescape')
+            except DiffError:  # not in that revision
+                cache[path] = None
         return cache[path]
     return read
 
