@@ -84,6 +84,20 @@ def build(f: FileChange) -> Fragment | None:
 
 _CLOSER = {')': '(', ']': '[', '}': '{'}
 _OPENER = {v: k for k, v in _CLOSER.items()}
+
+
+def _bracket(c: str, i: int, stack: list[str], unmatched: list[tuple[int, str]]) -> None:
+    """One character of code on line `i` for a bracket scanner: an opener is pushed, a closer pops
+    its opener, a closer with nothing open is recorded as unmatched (either scanner's rule)."""
+    if c in '([{':
+        stack.append(c)
+    elif c in ')]}':
+        if stack and stack[-1] == _CLOSER[c]:
+            stack.pop()
+        elif not stack:
+            unmatched.append((i, c))
+
+
 _STRING_START = re.compile(r'''(?i)(?:[rbuf]{0,2})('{3}|"{3}|'|")''')
 
 
@@ -128,13 +142,7 @@ def _scan_python(lines: list[str], string: str | None = None) -> _Scan:
                 string = m.group(1)
                 j = m.end()
                 continue
-            if c in '([{':
-                stack.append(c)
-            elif c in ')]}':
-                if stack and stack[-1] == _CLOSER[c]:
-                    stack.pop()
-                elif not stack:
-                    unmatched.append((i, c))
+            _bracket(c, i, stack, unmatched)
             if not c.isspace():
                 last = c
             if c == '\\' and j == len(line) - 1:
@@ -477,13 +485,8 @@ def _scan_braces(lines: list[str], lang: str) -> tuple[list[str], list[tuple[int
                 continue
             if c in '"\'' or c == '`' and lang in ('js', 'go'):
                 quote = c
-            elif c in '([{':
-                stack.append(c)
-            elif c in ')]}':
-                if stack and stack[-1] == _CLOSER[c]:
-                    stack.pop()
-                elif not stack:
-                    unmatched.append((i, c))
+            else:
+                _bracket(c, i, stack, unmatched)
             j += 1
         if quote in ('"', "'"):
             quote = None

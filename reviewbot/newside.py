@@ -158,13 +158,11 @@ class NewFiles:
         if f.new_blob is None and f.old_blob is None:
             return None, 'no blob ids in the diff'
         if f.new_blob is not None:
-            sha = sources.blob_sha(self.repo, f.new_blob)
-            text = sources.read_blob(self.repo, sha) if sha else None
+            text = sources.blob_text(self.repo, f.new_blob)
             if text is not None and matches_diff(text, f):
                 return text, f'new blob {f.new_blob}'
         if f.old_blob is not None and f.old_path is not None:
-            sha = sources.blob_sha(self.repo, f.old_blob)
-            old = sources.read_blob(self.repo, sha) if sha else None
+            old = sources.blob_text(self.repo, f.old_blob)
             text = apply_to_old(old, f) if old is not None else None
             if text is not None and matches_diff(text, f):
                 return text, f'old blob {f.old_blob} with the diff applied'

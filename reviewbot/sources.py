@@ -85,24 +85,14 @@ def repo_root(cwd: Path) -> Path:
 _BLOB_ID = re.compile(r'[0-9a-f]{4,64}')
 
 
-def blob_sha(root: Path, blob_id: str) -> str | None:
-    """The full id of blob `blob_id` (hex, maybe abbreviated, as a diff's `index` line has it) in
-    the repository at `root`; None when the repository has no such blob (or the id is not hex)."""
+def blob_text(root: Path, blob_id: str) -> str | None:
+    """The text of blob `blob_id` (hex, maybe abbreviated, as a diff's `index` line has it) in the
+    repository at `root`, with one git call; None when the repository has no such blob (or the
+    id is not hex, or names something other than a blob)."""
     if not _BLOB_ID.fullmatch(blob_id):
         return None
     try:
-        out = git(['rev-parse', '--verify', '--quiet', f'{blob_id}^{{blob}}'], root, check=False).strip()
-    except DiffError:
-        return None
-    return out.decode('ascii', 'replace') if out else None
-
-
-def read_blob(root: Path, sha: str) -> str | None:
-    """The text of blob `sha` (a full id from blob_sha); None when git cannot read it."""
-    if not _BLOB_ID.fullmatch(sha):
-        return None
-    try:
-        return git(['cat-file', 'blob', sha], root).decode('utf-8', 'surrogateescape')
+        return git(['cat-file', 'blob', f'{blob_id}^{{blob}}'], root).decode('utf-8', 'surrogateescape')
     except DiffError:
         return None
 
@@ -114,10 +104,10 @@ def _reader(root: Path, rev: str) -> Callable[[str], str | None]:
     def read(path: str) -> str | None:
         if path not in cache:
             spec = f':{path}' if rev == ':' else f'{rev}:{path}'
-            proc = subprocess.run(['git', 'cat-file', '-p', spec], cwd=root, capture_output=True, check=False,
-                                  env=_git_env())
-            cache[path] = (proc.stdout.decode('utf-8', 'surrogateescape')
-                           if proc.returncode == 0 else None)
+            try:
+                cache[path] = git(['cat-file', '-p', spec], root).decode('utf-8', 'surrogateescape')
+            except DiffError:  # not in that revision
+                cache[path] = None
         return cache[path]
     return read
 

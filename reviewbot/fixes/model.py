@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from reviewbot.core import Finding, Fix
-from reviewbot.fixes.text import fix_from_texts, split_lines
+from reviewbot.fixes.text import bare, fix_from_texts, split_lines
 
 MAX_NEW_TOKENS = 64
 CONTEXT_LINES = 12  # lines of the enclosing function shown on each side of the flagged line
@@ -74,7 +74,7 @@ def _enclosing(lines: list[str], line: int) -> tuple[int, int]:
 
 
 def messages(f: Finding, text: str, retry_reason: str | None = None) -> list[dict[str, str]]:
-    lines = [ln.rstrip('\n').rstrip('\r') for ln in split_lines(text)]
+    lines = [bare(ln) for ln in split_lines(text)]
     assert f.line is not None
     guide, before, after = example_for(f.category)
     start, end = _enclosing(lines, f.line)
@@ -142,7 +142,7 @@ class ModelFixer:
         lines = split_lines(text)
         if f.line is None or not 1 <= f.line <= len(lines):
             return None
-        old = lines[f.line - 1].rstrip('\n').rstrip('\r')
+        old = bare(lines[f.line - 1])
         prefix = answer_prefix(old)
         model = self.reviewer.model
         prompt = model.chat_prompt(messages(f, text, retry_reason)) + '```python\n' + prefix

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 
 from reviewbot.core import Finding, Fix
-from reviewbot.fixes.text import apply_all, unified_patch
+from reviewbot.fixes.text import apply_all, bare, split_lines, unified_patch
 
 
 @dataclasses.dataclass
@@ -48,8 +48,7 @@ def build(findings: list[Finding], read_new_file: Callable[[str], str | None], *
 
 def _matches(text: str, fx: Fix) -> bool:
     """The lines the fix replaces still read as its `original` (which has secrets masked)."""
-    from reviewbot.fixes.text import split_lines
     from reviewbot.reviewers.secrets import redact
     lines = split_lines(text)[fx.line - 1:fx.end_line]
-    actual = '\n'.join(ln.rstrip('\n').rstrip('\r') for ln in lines)
+    actual = '\n'.join(bare(ln) for ln in lines)
     return actual == fx.original or redact(actual)[0] == fx.original

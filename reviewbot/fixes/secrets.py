@@ -15,7 +15,7 @@ import re
 from pathlib import PurePosixPath
 
 from reviewbot.core import Finding, Fix
-from reviewbot.fixes.text import fix_from_texts, split_lines
+from reviewbot.fixes.text import bare, fix_from_texts, split_lines
 
 # categories this fixer handles besides secret/*: pattern rules about a literal credential
 CATEGORIES = ('patterns/py-hardcoded-login-password',)
@@ -92,7 +92,7 @@ def candidates(f: Finding, text: str) -> list[Fix]:
     if not 1 <= f.line <= len(lines):
         return []
     raw = lines[f.line - 1]
-    line = raw.rstrip('\n').rstrip('\r')
+    line = bare(raw)
     span = _secret_span(line, f)
     lit = _literal_at(line, *span) if span else None
     if lit is None:

@@ -68,10 +68,16 @@ def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float 
                ) -> tuple[dict[int, list[Fix]], list[str]]:
     """Fix-only rules run over the files of the findings they can fix: finding index -> fixes,
     and notes (semgrep missing or failing is said, never fatal)."""
-    from reviewbot.reviewers.patterns import _safe_relpath, default_semgrep, run_semgrep
-    codes = fixed_codes()
-    if not fix_rule_files():  # never run semgrep without a rule file: it would fetch a registry config
+    from reviewbot.reviewers.patterns import (
+        _fix_of,
+        _safe_relpath,
+        default_semgrep,
+        run_semgrep,
+    )
+    configs = fix_rule_files()
+    if not configs:  # never run semgrep without a rule file: it would fetch a registry config
         return {}, []
+    codes = fixed_codes()
     wanted = {i: f for i, f in enumerate(findings)
               if _key(f) in codes and f.path in texts and f.line is not None}
     if not wanted:
@@ -84,31 +90,30 @@ def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float 
         root = Path(tmp) / 'src'
         root.mkdir()
         (root / '.semgrepignore').write_text('')
-        for f in wanted.values():
-            rel = _safe_relpath(f.path)
+        for path in {f.path for f in wanted.values()}:  # each file once, however many findings
+            rel = _safe_relpath(path)
             if rel is None:
                 continue
             dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(texts[f.path], encoding='utf-8', errors='surrogateescape')
+            dest.write_text(texts[path], encoding='utf-8', errors='surrogateescape')
         timeout = 120.0 if time_left is None else max(1.0, time_left)
         try:
             try:
-                result = run_semgrep(binary, root, timeout, configs=fix_rule_files())
+                result = run_semgrep(binary, root, timeout, configs=configs)
             except ValueError:
-                result = run_semgrep(binary, root, timeout, experimental=False, configs=fix_rule_files())
+                result = run_semgrep(binary, root, timeout, experimental=False, configs=configs)
         except (OSError, ValueError, subprocess.TimeoutExpired) as e:
             return {}, [f'fixes: semgrep fix rules failed: {e}']
     for r in result.get('results') or []:
+        rendered = _fix_of(r).get('semgrep_fix')  # the match's offsets, replacement and safety
+        if rendered is None:
+            continue
         extra = r.get('extra') or {}
         meta = extra.get('metadata') or {}
-        if not isinstance(extra.get('fix'), str):
-            continue
         path = str(r.get('path', '')).removeprefix('./')
         first, last = int(r['start']['line']), int(r['end']['line'])
-        spec = {'start': r['start']['offset'], 'end': r['end']['offset'], 'text': extra['fix'],
-                'safety': 'unsafe' if meta.get('fix-safety') == 'unsafe' else 'safe',
-                'description': ' '.join(str(extra.get('message', '')).split())}
+        spec = {**rendered, 'description': ' '.join(str(extra.get('message', '')).split())}
         for i, f in wanted.items():
             if f.path == path and _key(f) in meta.get('fixes', []) and first <= (f.line or 0) <= last:
                 fx = from_spec(f, texts[path], spec)

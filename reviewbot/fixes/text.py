@@ -14,7 +14,8 @@ def split_lines(text: str) -> list[str]:
     return _LINE.findall(text)
 
 
-def _bare(line: str) -> str:
+def bare(line: str) -> str:
+    """A line from split_lines without its line end ('\\n' or '\\r\\n')."""
     return line.rstrip('\n').rstrip('\r')
 
 
@@ -47,9 +48,9 @@ def fix_from_texts(old: str, new: str, *, source: str, safety: str = 'safe', des
         if end > len(a):
             return None
     new_end = len(b) - (len(a) - end)
-    return Fix(line=start + 1, end_line=end, replacement='\n'.join(_bare(ln) for ln in b[start:new_end]),
+    return Fix(line=start + 1, end_line=end, replacement='\n'.join(bare(ln) for ln in b[start:new_end]),
                source=source, safety=safety, description=description,
-               original='\n'.join(_bare(ln) for ln in a[start:end]))
+               original='\n'.join(bare(ln) for ln in a[start:end]))
 
 
 def apply_fix(text: str, fix: Fix) -> str:

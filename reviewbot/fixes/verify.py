@@ -34,7 +34,7 @@ from reviewbot.core import (
     Hunk,
     LineKind,
 )
-from reviewbot.fixes.text import apply_fix, split_lines
+from reviewbot.fixes.text import apply_fix, bare, split_lines
 from reviewbot.reviewers import ReviewContext
 from reviewbot.textscan import has_unsafe_chars
 
@@ -162,7 +162,7 @@ def whole_file_change(path: str, text: str, lines: range | None = None) -> FileC
     """The file as a diff that adds it (or only `lines` of it): reviewers then check every line."""
     body = split_lines(text)
     numbers = lines if lines is not None else range(1, len(body) + 1)
-    dlines = [DiffLine(LineKind.ADDED, body[k - 1].rstrip('\n').rstrip('\r'), None, k)
+    dlines = [DiffLine(LineKind.ADDED, bare(body[k - 1]), None, k)
               for k in numbers if 1 <= k <= len(body)]
     start = dlines[0].new_lineno if dlines else 1
     hunk = Hunk(0, 0, start or 1, len(dlines), '', dlines)
@@ -203,6 +203,7 @@ def verify(cands: list[Candidate], texts: dict[str, str], diff: Diff, reviewers:
     variants: dict[str, tuple[str, range | None]] = {}
     patched: dict[int, str] = {}
     names = {r.name for r in reviewers}
+    original_parses: dict[str, bool] = {}  # per file, not per candidate
     for i, c in enumerate(cands):
         path = c.finding.path
         fc, text = diff.file(path), texts.get(path)
@@ -216,7 +217,9 @@ def verify(cands: list[Candidate], texts: dict[str, str], diff: Diff, reviewers:
         new_text = apply_fix(text, c.fix)
         done = ['in-hunk', 'not-suppression', 'not-deletion', 'no-secret']
         if path.lower().endswith(PYTHON):
-            if not python_parses(path, text):
+            if path not in original_parses:
+                original_parses[path] = python_parses(path, text)
+            if not original_parses[path]:
                 results[i] = dataclasses.replace(c.fix, rejected='original-does-not-parse')
                 continue
             if not python_parses(path, new_text):

@@ -248,13 +248,14 @@ def _mapped(results: list[dict[str, Any]], scanned: dict[str, FileChange],
     """semgrep results with the lines of fragment files mapped to new-file lines; a result that
     starts on scaffolding, or touches no added line, is dropped."""
     out = []
+    added_in = {path: new_side_lines(scanned[path])[0] for path in pieces}  # once per file
     for r in results:
         path = str(r.get('path', '')).removeprefix('./')
         frag = pieces.get(path)
         if frag is None:
             out.append(r)
             continue
-        added, _ = new_side_lines(scanned[path])
+        added = added_in[path]
         line = frag.anchor(int(r['start']['line']), int(r.get('end', r['start'])['line']), added)
         if line is not None:
             # a fix semgrep rendered is about the repaired program, not the file: it is dropped
