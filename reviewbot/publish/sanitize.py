@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-ZWJ = '\u200d'
+from reviewbot.textscan import ZWJ  # the joiner that splits mentions and references
+
 TRUNCATED = ' … truncated'
 
 # Every ASCII punctuation character that can start Markdown/HTML syntax; CommonMark lets any ASCII
