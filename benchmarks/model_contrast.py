@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / 'eval'))
 from reviewbot.config import defaults
 from reviewbot.core import DiffLine, FileChange, Hunk, LineKind
 from reviewbot.diffparse import parse_diff
-from reviewbot.plan import make_plan
+from reviewbot.scope import make_plan
 from reviewbot.reviewers import model as mr
 
 _SWAP = {LineKind.ADDED: LineKind.REMOVED, LineKind.REMOVED: LineKind.ADDED, LineKind.CONTEXT: LineKind.CONTEXT}

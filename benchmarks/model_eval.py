@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / 'eval'))
 
 from reviewbot.config import defaults  # noqa: E402
 from reviewbot.diffparse import parse_diff  # noqa: E402
-from reviewbot.plan import make_plan  # noqa: E402
+from reviewbot.scope import make_plan  # noqa: E402
 from reviewbot.reviewers import ReviewContext  # noqa: E402
 from reviewbot.reviewers import model as mr  # noqa: E402
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from reviewbot.config import defaults
 from reviewbot.diffparse import parse_diff
-from reviewbot.plan import make_plan
+from reviewbot.scope import make_plan
 from reviewbot.reviewers import ReviewContext
 from reviewbot.reviewers import model as mr
 from tests.reviewers.full_vocabulary import FullVocabularyScoring

@@ -6,7 +6,7 @@ of SCHEMA. Command-line flags override the file (see `Config.override`).
 
 Every key is also classified in TRUST: TRUSTED keys decide where code and credentials go, what is
 read or what runs, and in CI come only from the base commit's config (with_trusted_from;
-reviewbot.ci.trusted_config); ORDINARY keys may come from the code under review.
+reviewbot.ci_env.trusted_config); ORDINARY keys may come from the code under review.
 """
 from __future__ import annotations
 
@@ -344,7 +344,7 @@ def load(path: Path | None = None, start: Path | None = None) -> Config:
 # are read, or which program runs. A pull/merge request is written by its author, while the CI job
 # that reviews it holds the maintainers' keys and tokens: so in CI (`reviewbot ci`) trusted keys
 # come only from the base commit's config or from a --config file outside the checkout, never from
-# the head (see with_trusted_from and reviewbot.ci.trusted_config). ORDINARY keys (what to report,
+# the head (see with_trusted_from and reviewbot.ci_env.trusted_config). ORDINARY keys (what to report,
 # how strictly) come from the head like everything else under review.
 # Every key of SCHEMA is classified here; tests/test_config.py fails on a key that is not, so a key
 # added later has to be placed on one side. A section given as a single class covers every key in

@@ -24,7 +24,7 @@ from reviewbot.core import (
 from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
 from reviewbot.newside import NewFiles
-from reviewbot.plan import Plan, make_plan
+from reviewbot.scope import Plan, make_plan
 from reviewbot.reviewers import ReviewContext, Reviewer
 from reviewbot.reviewers.secrets import redact
 from reviewbot.sources import DiffSource

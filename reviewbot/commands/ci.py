@@ -1,7 +1,7 @@
 """`reviewbot ci`: review a pull/merge request inside GitHub Actions or GitLab CI.
 
-The platform comes from the environment (reviewbot.platform.detect); the diff from the local clone
-(merge-base of base and head, reviewbot.ci). Writes GitHub annotations to stdout and Markdown to
+The platform comes from the environment (reviewbot.forge.detect); the diff from the local clone
+(merge-base of base and head, reviewbot.ci_env). Writes GitHub annotations to stdout and Markdown to
 $GITHUB_STEP_SUMMARY on GitHub, the terminal report elsewhere, and optional SARIF/JSON files. With
 --publish, posts the review through reviewbot.publish when that module is installed. Exit codes as
 `reviewbot review`: 1 when a finding is at or above the fail level, 2 for errors (also outside CI),
@@ -9,7 +9,7 @@ $GITHUB_STEP_SUMMARY on GitHub, the terminal report elsewhere, and optional SARI
 
 Config: the checkout is the code under review, so keys that decide where code and credentials go
 or what is read or run come from the base commit's config or a --config file outside the checkout
-(reviewbot.ci.trusted_config); a checkout that sets them differently is told so in one line.
+(reviewbot.ci_env.trusted_config); a checkout that sets them differently is told so in one line.
 """
 from __future__ import annotations
 
@@ -65,31 +65,31 @@ def _load_publish():
 
 
 def run(args: argparse.Namespace) -> int:
-    from reviewbot import ci, pipeline, platform, reporters
+    from reviewbot import ci_env, forge, pipeline, reporters
     from reviewbot.commands.review import with_trust
     from reviewbot.errors import ReviewbotError
     t0 = time.perf_counter()
     env = os.environ
-    ctx = platform.detect(env)
+    ctx = forge.detect(env)
     if ctx is None:
         raise ReviewbotError('not running in a known CI (GitHub Actions or a GitLab merge-request '
                              'pipeline); use `reviewbot review` outside CI')
     # a missing module or token fails before the review, not after it
     publish = _load_publish() if args.publish else None
-    target = ci.publish_target(ctx) if publish is not None else None
+    target = ci_env.publish_target(ctx) if publish is not None else None
     from reviewbot.sources import repo_root
     cwd = Path.cwd()
     root = repo_root(cwd)
-    base, head, description = ci.review_range(ctx, env, root)
+    base, head, description = ci_env.review_range(ctx, env, root)
     if target is not None:
         # post only on the commit reviewed: a push that lands during a long review makes the
         # report stale, and publishing refuses it (the run for the new head posts instead)
         target.expect_head = head
-    source = ci.diff_source(root, ctx.platform, base, head, description,
+    source = ci_env.diff_source(root, ctx.platform, base, head, description,
                             event_name=ctx.event_name, pr_number=ctx.pr_number)
     # the checkout is the pull request's code: settings that decide egress or what is read or run
     # come from the base commit's config (or a --config outside the checkout), never from it
-    cfg, ignored = with_trust(ci.trusted_config(root, cwd, base, Path(args.config) if args.config else None),
+    cfg, ignored = with_trust(ci_env.trusted_config(root, cwd, base, Path(args.config) if args.config else None),
                               args)
     prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx, **baseline_kwargs(args))
     reviewers = pipeline.make_reviewers(cfg.reviewers, cfg) if prep.plan.files else []

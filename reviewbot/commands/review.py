@@ -89,12 +89,12 @@ def run_config(args: argparse.Namespace, env, range_base: str | None = None):
     """(this run's config with the command-line flags applied, the note on trusted keys the checkout
     set but that were not used, or None). Outside CI: the config file. In a CI job (any event, any
     stage) the checkout may be anybody's code, so settings that decide where code and credentials go
-    come from the event's base commit, else `range_base`, else their defaults (reviewbot.ci.run_config)."""
-    from reviewbot import ci
-    if not ci.in_ci(env):
+    come from the event's base commit, else `range_base`, else their defaults (reviewbot.ci_env.run_config)."""
+    from reviewbot import ci_env
+    if not ci_env.in_ci(env):
         return load_config(args), None
-    from reviewbot import platform
-    return with_trust(ci.run_config(platform.detect(env), env, Path.cwd(), range_base,
+    from reviewbot import forge
+    return with_trust(ci_env.run_config(forge.detect(env), env, Path.cwd(), range_base,
                                     Path(args.config) if args.config else None), args)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from reviewbot.core import FileChange
-from reviewbot.platform import GITHUB, GITLAB, PlatformContext
+from reviewbot.forge import GITHUB, GITLAB, PlatformContext
 from reviewbot.privacy.visibility import Visibility
 
 # Paths that never leave, whatever the config says (unless default_deny = false; deny_paths add more).

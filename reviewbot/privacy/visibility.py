@@ -11,7 +11,7 @@ import urllib.parse
 from typing import Any
 
 from reviewbot.errors import ReviewbotError
-from reviewbot.platform import GITHUB, GITLAB, PlatformContext
+from reviewbot.forge import GITHUB, GITLAB, PlatformContext
 
 LOOPBACK_HOSTS = ('127.0.0.1', 'localhost', '::1', '[::1]')
 

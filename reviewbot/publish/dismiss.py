@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from reviewbot.core import Finding
-from reviewbot.publish.plan import Placement
+from reviewbot.publish.placement import Placement
 
 T = TypeVar('T')
 

@@ -6,7 +6,7 @@ import dataclasses
 from reviewbot.core import Finding, Severity, Skipped
 from reviewbot.publish import sanitize
 from reviewbot.publish.markers import finding_marker, strip_marker, summary_marker
-from reviewbot.publish.plan import Inline
+from reviewbot.publish.placement import Inline
 
 # GitHub rejects bodies over 65,536 characters; GitLab notes allow 1,000,000. Stay well under both.
 MAX_BODY = 60000

@@ -7,7 +7,7 @@ one finding each -- is parsed strictly: a finding must point at an added line th
 Protocols: OpenAI-compatible POST {base_url}/chat/completions (also in-house gateways), or
 Anthropic POST {base_url}/messages. The API key is read only from the variable named by
 cloud.api_key_env, which may never be a CI platform's credential (GITHUB_TOKEN, CI_JOB_TOKEN, ...).
-In CI every cloud.* key comes from the base commit's config (reviewbot.ci.trusted_config), never
+In CI every cloud.* key comes from the base commit's config (reviewbot.ci_env.trusted_config), never
 from the pull request. Any failure is a note in the report; the local review goes on.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 from reviewbot.config import Config, credential_env_problem
 from reviewbot.core import FileChange, Finding, Severity
 from reviewbot.errors import ReviewbotError
-from reviewbot.platform import PlatformContext, detect, from_git_remotes
+from reviewbot.forge import PlatformContext, detect, from_git_remotes
 from reviewbot.privacy import gate as gate_mod
 from reviewbot.privacy import payload as payload_mod
 from reviewbot.privacy import receipts

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from reviewbot.config import from_table
 from reviewbot.diffparse import parse_diff
-from reviewbot.platform import PlatformContext
+from reviewbot.forge import PlatformContext
 from reviewbot.privacy.gate import decide, split_denied
 from reviewbot.privacy.visibility import Visibility, VisibilityError
 

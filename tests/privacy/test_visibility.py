@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from reviewbot.platform import PlatformContext
+from reviewbot.forge import PlatformContext
 from reviewbot.privacy.visibility import VisibilityError, fetch
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.gitlab_api import FakeGitLab

@@ -236,7 +236,7 @@ def assert_inert(text: str) -> None:
 
 def holds(line_text: str | None, anchored_code: str) -> bool:
     """Does a line hold the first line of a finding's anchored code (white space folded, a masked
-    secret standing for anything)? Written apart from reviewbot.publish.plan on purpose."""
+    secret standing for anything)? Written apart from reviewbot.publish.placement on purpose."""
     if line_text is None:
         return False
     first = ' '.join(anchored_code.strip().split('\n')[0].split())

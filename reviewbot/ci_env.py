@@ -1,6 +1,6 @@
 """The CI job's side of a review: which commits a pull/merge request pipeline reviews, from git alone.
 
-The platform (reviewbot.platform.detect) says which event this is and names the base and head
+The platform (reviewbot.forge.detect) says which event this is and names the base and head
 commits; here they become a DiffSource from the local clone: merge-base(base, head)..head, which is
 what the pull request shows. Nothing is fetched over the network: a shallow clone that lacks the
 base commit is an error that says how to check out the full history.

@@ -19,7 +19,7 @@ from reviewbot.core import Diff, Finding, Report
 from reviewbot.errors import PublishError, StaleReport
 from reviewbot.publish import PublishResult, dismiss, render, retry
 from reviewbot.publish.markers import Marker
-from reviewbot.publish.plan import Inline, place
+from reviewbot.publish.placement import Inline, place
 
 T = TypeVar('T')
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 
 from reviewbot.core import LineKind, Side
-from reviewbot.publish.plan import Inline, place, place_finding
+from reviewbot.publish.placement import Inline, place, place_finding
 from tests.fakes.github_api import FakeGitHub, Pull
 from tests.fakes.gitlab_api import line_kinds
 from tests.publish.helpers import (

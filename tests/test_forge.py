@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewbot.platform import (
+from reviewbot.forge import (
     GITHUB,
     GITLAB,
     PlatformContext,
