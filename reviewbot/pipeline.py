@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from reviewbot import fixes
@@ -22,39 +20,15 @@ from reviewbot.core import (
     commit_id,
 )
 from reviewbot.diffparse import parse_diff
-from reviewbot.errors import ConfigError
 from reviewbot.newside import NewFiles
 from reviewbot.scope import Plan, make_plan
+from reviewbot import reviewers as reviewers_mod
 from reviewbot.reviewers import ReviewContext, Reviewer
 from reviewbot.reviewers.secrets import redact
 from reviewbot.sources import DiffSource
 
-# reviewer name -> 'module:factory'; factories take the Config.
-REVIEWERS = {
-    'secrets': 'reviewbot.reviewers.secrets:SecretsReviewer',
-    'ruff': 'reviewbot.reviewers.ruff:RuffReviewer',
-    'patterns': 'reviewbot.reviewers.patterns:PatternsReviewer',
-    'model': 'reviewbot.reviewers.model:ModelReviewer',
-    'cloud': 'reviewbot.reviewers.cloud:CloudReviewer',
-}
-
-
 def make_reviewers(names: list[str], config: Config) -> list[Reviewer]:
-    out = []
-    for name in names:
-        target = REVIEWERS.get(name)
-        if target is None:
-            raise ConfigError(f'unknown reviewer {name!r} (known: {", ".join(REVIEWERS)})')
-        module, factory = target.split(':')
-        cls = getattr(importlib.import_module(module), factory)
-        out.append(cls(config) if _takes_config(cls) else cls())
-    return out
-
-
-def _takes_config(cls: Callable) -> bool:
-    init = getattr(cls, '__init__', None)
-    code = getattr(init, '__code__', None)
-    return bool(code and code.co_argcount >= 2)
+    return reviewers_mod.build(names, config)
 
 
 @dataclasses.dataclass

@@ -9,10 +9,12 @@ import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
+import importlib
 from typing import Any, Protocol
 
 from reviewbot.config import Config
 from reviewbot.core import FileChange, Finding, Skipped
+from reviewbot.errors import ConfigError
 
 
 @dataclasses.dataclass
@@ -62,3 +64,26 @@ def first_added_line(added: set[int], start: int, end: int) -> int | None:
     """Where an analyzer's match over lines start..end is reported: its first added line. None
     when it lies entirely on unchanged lines: then it is not about this change."""
     return next((n for n in range(start, max(start, end) + 1) if n in added), None)
+
+
+# The one registry of reviewers: name -> the module that declares it. Each module has a
+# `from_config(config, *, model=None) -> Reviewer` factory; the pipeline and the server both build
+# reviewers here (the server passes its own loaded model, so a review never loads a second copy).
+REGISTRY = {
+    'secrets': 'reviewbot.reviewers.secrets',
+    'ruff': 'reviewbot.reviewers.ruff',
+    'patterns': 'reviewbot.reviewers.patterns',
+    'model': 'reviewbot.reviewers.model',
+    'cloud': 'reviewbot.reviewers.cloud',
+}
+
+
+def build(names: list[str], config: Config, *, model: Any = None) -> list[Reviewer]:
+    """The reviewers `names` (in that order) built from `config`; an unknown name is a ConfigError."""
+    out = []
+    for name in names:
+        module = REGISTRY.get(name)
+        if module is None:
+            raise ConfigError(f'unknown reviewer {name!r} (known: {", ".join(REGISTRY)})')
+        out.append(importlib.import_module(module).from_config(config, model=model))
+    return out

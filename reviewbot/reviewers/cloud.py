@@ -59,6 +59,9 @@ def endpoint(cloud: dict[str, Any]) -> str:
     return url
 
 
+REMOTE = True  # the only reviewer module that may send code off the machine (behind the gate)
+
+
 class CloudReviewer:
     name = 'cloud'
     remote = True  # the only reviewer that may send code off the machine (behind the gate)
@@ -379,3 +382,8 @@ def parse_findings(text: str, payload: payload_mod.Payload, model: str) -> tuple
             suggestion=suggestion, extra={'model': model},
         ))
     return findings, invalid, outside
+
+
+def from_config(config: Config, **_: Any) -> CloudReviewer:
+    """The registry's factory (reviewbot.reviewers.REGISTRY)."""
+    return CloudReviewer(config)

@@ -974,3 +974,9 @@ def naive_review(files: list[FileChange], model: Any, *, deadline: float | None 
             out.append(Finding(path=path, line=n, end_line=n, severity=Severity.WARNING,
                                category='model/naive', message=msg, reviewer='model-naive'))
     return out
+
+
+def from_config(config: Config, *, model: Any = None) -> ModelReviewer:
+    """The registry's factory (reviewbot.reviewers.REGISTRY). `model`: an already loaded model to use
+    (the server's own), else the reviewer loads the configured one when it first needs it."""
+    return ModelReviewer(config, model=model)

@@ -263,3 +263,8 @@ def _mapped(results: list[dict[str, Any]], scanned: dict[str, FileChange],
             out.append({**r, 'start': {**r['start'], 'line': line}, 'end': {**r['start'], 'line': line},
                         'extra': extra})
     return out
+
+
+def from_config(config: Config, **_: Any) -> PatternsReviewer:
+    """The registry's factory (reviewbot.reviewers.REGISTRY)."""
+    return PatternsReviewer(config)

@@ -417,3 +417,8 @@ def unawaited_coroutines(text: str) -> list[tuple[int, str]]:
                 if name and not handed_on(func, stmt.targets[0].id):
                     found.append((stmt.lineno, name))
     return sorted(set(found))
+
+
+def from_config(config: Config, **_: Any) -> RuffReviewer:
+    """The registry's factory (reviewbot.reviewers.REGISTRY)."""
+    return RuffReviewer(config)

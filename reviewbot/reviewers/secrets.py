@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from reviewbot import textscan
+from reviewbot.config import Config
 from reviewbot.core import FileChange, Finding, Severity, Skipped
 from reviewbot.reviewers import ReviewContext, ReviewerResult
 
@@ -280,3 +281,8 @@ class SecretsReviewer:
             result.notes.append(f'secrets: {windowed} {lines} over {textscan.WINDOW} characters scanned '
                                 f'in windows overlapping by {textscan.OVERLAP}')
         return result
+
+
+def from_config(config: Config, **_: Any) -> SecretsReviewer:
+    """The registry's factory (reviewbot.reviewers.REGISTRY)."""
+    return SecretsReviewer()

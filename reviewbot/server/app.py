@@ -400,28 +400,10 @@ def review_job(diff: bytes, config: Config, stage: str, deadline: float) -> Call
 
 
 def make_reviewers(config: Config, model: Any) -> list[Any]:
-    """pipeline.make_reviewers, but a reviewer that can take a model gets the server's own one:
-    a review never loads a second copy of the model."""
-    import importlib
-    import inspect
-
-    from reviewbot import pipeline
-    reviewers = []
-    for name in config.reviewers:
-        target = pipeline.REVIEWERS.get(name)
-        if target is None:
-            raise ReviewbotError(f'unknown reviewer {name!r}')
-        module, factory = target.split(':')
-        cls = getattr(importlib.import_module(module), factory)
-        try:
-            takes_model = 'model' in inspect.signature(cls).parameters
-        except (TypeError, ValueError):
-            takes_model = False
-        if takes_model:
-            reviewers.append(cls(config, model=model))
-        else:
-            reviewers.extend(pipeline.make_reviewers([name], config))
-    return reviewers
+    """The configured reviewers; the model reviewer gets the server's own loaded model: a review
+    never loads a second copy of the model."""
+    from reviewbot import reviewers
+    return reviewers.build(config.reviewers, config, model=model)
 
 
 async def review(state: ServerState, request: Request, arrived: float) -> Response:

@@ -67,13 +67,12 @@ def check_reviewers(config: Config) -> None:
     """The server reviews other people's code: a reviewer that sends code elsewhere is refused."""
     import importlib
 
-    from reviewbot import pipeline
+    from reviewbot.reviewers import REGISTRY
     for name in config.reviewers:
-        target = pipeline.REVIEWERS.get(name)
-        if target is None:
-            raise ConfigError(f'unknown reviewer {name!r} (known: {", ".join(pipeline.REVIEWERS)})')
-        module, factory = target.split(':')
-        if getattr(getattr(importlib.import_module(module), factory), 'remote', False):
+        module = REGISTRY.get(name)
+        if module is None:
+            raise ConfigError(f'unknown reviewer {name!r} (known: {", ".join(REGISTRY)})')
+        if getattr(importlib.import_module(module), 'REMOTE', False):
             raise ConfigError(f'reviewer {name!r} sends code off this machine; the server never runs it '
                               '(remove it from reviewers in the server config)')
 

@@ -68,20 +68,18 @@ def test_tokens_come_from_a_file_or_the_environment(tmp_path: Path) -> None:
 
 
 def test_a_remote_reviewer_is_never_run_by_the_server() -> None:
-    from reviewbot import pipeline
+    from reviewbot.reviewers import REGISTRY
 
-    class Remote:
-        remote = True
     module = type(sys)('reviewbot_test_remote_reviewer')
-    module.Remote = Remote
+    module.REMOTE = True
     sys.modules[module.__name__] = module
-    pipeline.REVIEWERS['test-remote'] = f'{module.__name__}:Remote'
+    REGISTRY['test-remote'] = module.__name__
     try:
         cfg = cfgmod.defaults().override(reviewers=['secrets', 'test-remote'])
         with pytest.raises(ConfigError, match='sends code off this machine'):
             make_server().__class__(lambda: None, cfg, model_name=MODEL, port=0, token=TOKEN)
     finally:
-        del pipeline.REVIEWERS['test-remote']
+        del REGISTRY['test-remote']
         del sys.modules[module.__name__]
 
 
@@ -221,12 +219,12 @@ class EchoModelReviewer:
 
 
 def test_review_reviewers_use_the_servers_model_on_its_thread(tiny_model: str) -> None:
-    from reviewbot import pipeline
+    from reviewbot.reviewers import REGISTRY
     from tests.server.conftest import SECRET_DIFF
     module = type(sys)('reviewbot_test_echo_reviewer')
-    module.EchoModelReviewer = EchoModelReviewer
+    module.from_config = lambda config, model=None: EchoModelReviewer(config, model=model)
     sys.modules[module.__name__] = module
-    pipeline.REVIEWERS['echo-model'] = f'{module.__name__}:EchoModelReviewer'
+    REGISTRY['echo-model'] = module.__name__
     loads: list[int] = []
 
     def load() -> Any:
@@ -246,7 +244,7 @@ def test_review_reviewers_use_the_servers_model_on_its_thread(tiny_model: str) -
         finally:
             server.stop()
     finally:
-        del pipeline.REVIEWERS['echo-model']
+        del REGISTRY['echo-model']
         del sys.modules[module.__name__]
     for report in reports:
         assert report['reviewers'] == ['secrets', 'echo-model']
