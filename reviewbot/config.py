@@ -468,16 +468,3 @@ def _parse_toml(text: str, origin: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f'{origin}: invalid TOML: {e}') from None
 
-
-def resolve_inside(root: Path, value: str, key: str) -> Path:
-    """`value` (a config path) resolved against `root`; a ConfigError unless the result, symlinks
-    followed, is inside `root`."""
-    problem = _inside_path(value)
-    if problem:
-        raise ConfigError(f'{key} {problem}: {value!r}')
-    base = root.resolve()
-    target = (base / value).resolve()
-    if target != base and base not in target.parents:
-        raise ConfigError(f'{key} {value!r} leads outside the repository (a symbolic link?); '
-                          'it must be a file inside it')
-    return target
