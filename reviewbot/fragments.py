@@ -23,21 +23,16 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
-from pathlib import PurePosixPath
+from collections.abc import Sequence
 
+from reviewbot import languages
 from reviewbot.core import FileChange, LineKind
 
 SCAFFOLD = '_reviewbot_'  # the one name every scaffold line uses
 _MAX_REPAIRS = 60  # lines cut out of a Python fragment before giving up on making it parse
 
-PYTHON = ('.py', '.pyi')
-BRACE_LANGS = {
-    '.go': 'go', '.java': 'java',
-    '.js': 'js', '.jsx': 'js', '.mjs': 'js', '.cjs': 'js', '.ts': 'js', '.tsx': 'js', '.mts': 'js',
-    '.cts': 'js',
-    '.c': 'c', '.h': 'c', '.cc': 'c', '.cpp': 'c', '.cxx': 'c', '.c++': 'c', '.hh': 'c', '.hpp': 'c',
-    '.hxx': 'c',
-}
+# the brace family of each brace language (reviewbot.languages ids): how a fragment is repaired
+BRACE_FAMILY = {'go': 'go', 'java': 'java', 'javascript': 'js', 'typescript': 'js', 'c': 'c', 'cpp': 'c'}
 
 
 @dataclasses.dataclass
@@ -60,10 +55,9 @@ class Fragment:
 
 
 def language(path: str) -> str | None:
-    suffix = PurePosixPath(path).suffix.lower()
-    if suffix in PYTHON:
-        return 'python'
-    return BRACE_LANGS.get(suffix)
+    """'python', a brace family ('go', 'java', 'js', 'c'), or None for a language not repaired."""
+    lang = languages.language(path)
+    return 'python' if lang == 'python' else BRACE_FAMILY.get(lang or '')
 
 
 def build(f: FileChange) -> Fragment | None:
@@ -339,7 +333,7 @@ def _clause_fits(out: list[_Line], ind: int, clause: str) -> bool:
             return False
         if i == ind:
             word = re.match(r'(async\s+)?(\w+)', ln.text.lstrip())
-            return bool(word) and word.group(2) in _CLAUSE_AFTER[clause]
+            return word is not None and word.group(2) in _CLAUSE_AFTER[clause]
     return False
 
 
@@ -388,8 +382,8 @@ def _wrapped(seg: Segment) -> list[Segment]:
                                    (f'def {SCAFFOLD}(', '): pass'))]
 
 
-def python_fragment(segments: list[Segment]) -> Fragment:
-    segments = [list(s) for s in segments]
+def python_fragment(hunks: Sequence[Sequence[tuple[int | None, str]]]) -> Fragment:
+    segments: list[Segment] = [list(s) for s in hunks]
     dropped: list[int] = []
     tried: set[int] = set()  # segments already tried inside brackets (by their first line)
     for _ in range(_MAX_REPAIRS):

@@ -35,6 +35,7 @@ from reviewbot.core import (
     LineKind,
 )
 from reviewbot.fixes.text import apply_fix, bare, split_lines
+from reviewbot.languages import is_python
 from reviewbot.reviewers import ReviewContext
 from reviewbot.textscan import has_unsafe_chars
 
@@ -49,7 +50,6 @@ _SUPPRESSION = re.compile(
     r'detect-secrets|ruff:\s*noqa|pyright:\s*ignore|#\s*nocov|\bnolint\b', re.IGNORECASE)
 _COMMENT = re.compile(r'^\s*(#|//|/\*|\*|--)')
 _PLACEHOLDERS = frozenset({'pass', '...', ''})
-PYTHON = ('.py', '.pyi')
 
 
 @dataclasses.dataclass
@@ -136,7 +136,7 @@ def deletes_flagged_code(c: Candidate, text: str) -> bool:
         return True  # `result = 0` for `result = subprocess.run(...)`: the flagged code is gone
     if not (all(ln in old_code for ln in new_code) and len(new_code) < len(old_code)):
         return False  # something new is written
-    if c.finding.path.lower().endswith(PYTHON) and c.finding.line is not None:
+    if is_python(c.finding.path) and c.finding.line is not None:
         first = _statement_start(text, c.finding.line)
         if first is not None and not fx.line <= first <= fx.end_line:
             return False  # the statement starts before the fixed lines: it stays
@@ -147,7 +147,7 @@ def deletes_flagged_code(c: Candidate, text: str) -> bool:
 
 
 def python_parses(path: str, text: str) -> bool:
-    if not path.lower().endswith(PYTHON):
+    if not is_python(path):
         return True
     try:
         with warnings.catch_warnings():
@@ -216,7 +216,7 @@ def verify(cands: list[Candidate], texts: dict[str, str], diff: Diff, reviewers:
             continue
         new_text = apply_fix(text, c.fix)
         done = ['in-hunk', 'not-suppression', 'not-deletion', 'no-secret']
-        if path.lower().endswith(PYTHON):
+        if is_python(path):
             if path not in original_parses:
                 original_parses[path] = python_parses(path, text)
             if not original_parses[path]:
@@ -256,7 +256,7 @@ def verify(cands: list[Candidate], texts: dict[str, str], diff: Diff, reviewers:
         if vpath in unparsed and path not in unparsed:
             results[i] = dataclasses.replace(fx, rejected='does-not-parse')
             continue
-        if not path.lower().endswith(PYTHON) and 'patterns' in names and vpath not in unparsed:
+        if not is_python(path) and 'patterns' in names and vpath not in unparsed:
             checks[i].append('parses')
         reason = None
         if c.finding.reviewer in names:
