@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     'reviewbot.commands.ci',
     'reviewbot.commands.publish',
     'reviewbot.commands.model',
+    'reviewbot.commands.tools',
     'reviewbot.commands.serve',
     'reviewbot.commands.daemon',
 )

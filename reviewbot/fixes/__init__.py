@@ -90,7 +90,7 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
             texts[path] = text
     rule_fixes: dict[int, list[Fix]] = {}
     if enabled:
-        rule_fixes, more = semgrep_fixer.rule_fixes(findings, texts, ctx.time_left())
+        rule_fixes, more = semgrep_fixer.rule_fixes(findings, texts, ctx.time_left(), ctx.config)
         notes += more
     cands: list[Candidate] = []
     owner: list[int] = []
