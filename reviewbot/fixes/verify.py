@@ -36,7 +36,7 @@ from reviewbot.core import (
 )
 from reviewbot.fixes.text import apply_fix, bare, split_lines
 from reviewbot.reviewers import ReviewContext
-from reviewbot.textscan import has_unsafe_chars
+from reviewbot.textsafe import has_unsafe_chars
 
 HUNK_SLACK = 3  # lines a fix may reach past its hunk
 # reviewers whose findings are re-checked on the patched text; the others (model, cloud) are not

@@ -19,8 +19,8 @@ from reviewbot.reporters._common import (
     rule_id,
     skipped_groups,
     sorted_findings,
-    visible,
 )
+from reviewbot.textsafe import visible
 
 SARIF_VERSION = '2.1.0'
 SARIF_SCHEMA_URI = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json'
