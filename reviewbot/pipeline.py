@@ -24,7 +24,7 @@ from reviewbot.newside import NewFiles
 from reviewbot.scope import Plan, make_plan
 from reviewbot import reviewers as reviewers_mod
 from reviewbot.reviewers import ReviewContext, Reviewer
-from reviewbot.reviewers.secrets import redact
+from reviewbot.privacy.redact import redact
 from reviewbot.sources import DiffSource
 
 def make_reviewers(names: list[str], config: Config) -> list[Reviewer]:

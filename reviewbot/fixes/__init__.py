@@ -28,7 +28,7 @@ from reviewbot.fixes import semgrep as semgrep_fixer
 from reviewbot.fixes.text import fix_from_texts, split_lines
 from reviewbot.fixes.verify import DETERMINISTIC, Candidate, verify
 from reviewbot.reviewers import ReviewContext
-from reviewbot.reviewers.secrets import redact
+from reviewbot.privacy.redact import redact
 
 
 @dataclasses.dataclass

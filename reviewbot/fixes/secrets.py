@@ -70,7 +70,7 @@ def _literal_at(line: str, start: int, end: int) -> tuple[int, int] | None:
 
 def _secret_span(line: str, f: Finding) -> tuple[int, int] | None:
     if f.category.startswith('secret/'):
-        from reviewbot.reviewers.secrets import scan_line
+        from reviewbot.privacy.redact import scan_line
         hits = scan_line(line)
         if len(hits) != 1:
             return None

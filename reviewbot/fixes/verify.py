@@ -104,7 +104,7 @@ def carries_secret(fx: Fix) -> bool:
     """The secrets reviewer's scan finds a secret on a line of the replacement, or it holds the
     redaction mask. (The redactor's eager scan is not used here: it also masks code such as
     `KEY = rsa.generate_private_key(...)`; what it masks in a report stays masked there.)"""
-    from reviewbot.reviewers.secrets import MASK, scan_line
+    from reviewbot.privacy.redact import MASK, scan_line
     return MASK in fx.replacement or any(scan_line(ln) for ln in fx.replacement.split('\n') if ln.strip())
 
 

@@ -8,9 +8,11 @@ disappeared as resolved. Whatever could not be posted is named in PublishResult.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from reviewbot.core import Diff, Finding, Report
+from reviewbot.errors import ReviewbotError
 from reviewbot.publish.retry import RetryPolicy
 
 
@@ -41,6 +43,32 @@ class GitLabTarget:
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     expect_head: str | None = None  # the commit the report must have reviewed (trusted, e.g. the CI event)
     map_moved_head: bool = False  # head moved since the review: move findings to their code, not refuse
+
+
+def ci_target(ctx: Any) -> GitHubTarget | GitLabTarget:
+    """The target for this CI run's pull/merge request (needs a token with write access)."""
+    if not ctx.pr_number:
+        raise ReviewbotError('--publish: this run is not for a pull or merge request')
+    if ctx.platform == 'github':
+        if not ctx.token:
+            raise ReviewbotError('--publish needs a token: set GITHUB_TOKEN (permissions: '
+                                 'pull-requests: write), or publish from the JSON report in a '
+                                 'workflow_run job (workflows/github-publish.yml)')
+        try:
+            from github import Auth
+        except ModuleNotFoundError:
+            raise ReviewbotError("--publish needs PyGithub: pip install 'reviewbot[publish]'") from None
+        # an installation token (Actions' GITHUB_TOKEN) cannot say who it posts as: REVIEWBOT_BOT_LOGIN
+        return GitHubTarget(repo=ctx.base_repo or ctx.repo, pr_number=int(ctx.pr_number),
+                            base_url=ctx.api_url, auth=Auth.Token(ctx.token),
+                            bot_login=os.environ.get('REVIEWBOT_BOT_LOGIN') or None)
+    if ctx.platform == 'gitlab':
+        if not ctx.token or getattr(ctx, 'token_header', '') == 'JOB-TOKEN':
+            raise ReviewbotError('--publish needs a project access token with api scope in '
+                                 'REVIEWBOT_GITLAB_TOKEN (CI_JOB_TOKEN cannot comment on merge requests)')
+        return GitLabTarget(project=ctx.base_repo or ctx.repo, mr_iid=int(ctx.pr_number),
+                            url=ctx.api_url, token=ctx.token)
+    raise ReviewbotError(f'--publish: unknown platform {ctx.platform!r}')
 
 
 @dataclasses.dataclass

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from reviewbot.reviewers.secrets import redact
+from reviewbot.privacy.redact import redact
 from tests.conftest import GitRepo, run_cli
 
 FULL_CHECKS = {'in-hunk', 'not-suppression', 'not-deletion', 'no-secret', 'finding-gone',
