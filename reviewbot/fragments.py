@@ -520,7 +520,7 @@ def brace_fragment(segments: list[list[tuple[int, str]]], lang: str) -> Fragment
             closing.append(SCAFFOLD)
         closing.append(closer + (';' if closer == ')' and lang != 'go' else ''))
     text = '\n'.join(texts)
-    for k, head in heads.items():
+    for head in heads.values():
         if lang == 'js' and head and 'await' in text and head[0].startswith('function'):
             head[0] = 'async ' + head[0]
     lines: list[str] = _js_imports(text) if lang == 'js' else []

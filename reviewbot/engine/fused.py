@@ -69,7 +69,8 @@ def build(hf_dir: Path):
     for i in range(n_layers):
         for kind in ('key', 'value'):
             graph_inputs.append(helper.make_tensor_value_info(
-                f'past_key_values.{i}.{kind}', TensorProto.FLOAT, ['batch_size', n_kv, 'past_sequence_length', head_dim]))
+                f'past_key_values.{i}.{kind}', TensorProto.FLOAT,
+                ['batch_size', n_kv, 'past_sequence_length', head_dim]))
             graph_outputs.append(helper.make_tensor_value_info(
                 f'present.{i}.{kind}', TensorProto.FLOAT, ['batch_size', n_kv, 'total_sequence_length', head_dim]))
     graph_inputs.append(helper.make_tensor_value_info('logits_to_keep', TensorProto.INT64, [1]))

@@ -163,7 +163,7 @@ def _model_round(findings: list[Finding], texts: dict[str, str], diff: Diff, ctx
             if i not in chosen and f.path in texts and fixer.can_fix(f)]
     reasons: dict[int, str] = {}
     skipped = 0
-    for attempt in (0, 1):
+    for _attempt in (0, 1):
         cands: list[Candidate] = []
         owners: list[int] = []
         for n, i in enumerate(todo):

@@ -60,7 +60,9 @@ def _parts(node: ast.AST) -> list[str | ast.expr] | None:
     if isinstance(node, ast.JoinedStr):
         out: list[str | ast.expr] = []
         for v in node.values:
-            if isinstance(v, ast.Constant) and isinstance(v.value, str) or isinstance(v, ast.FormattedValue) and v.conversion in (-1, 115) and v.format_spec is None:
+            if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                out.append(v.value)
+            elif isinstance(v, ast.FormattedValue) and v.conversion in (-1, 115) and v.format_spec is None:
                 out.append(v.value)
             else:
                 return None

@@ -276,5 +276,6 @@ def fetch_diff_bytes(target: GitLabTarget) -> bytes:
             continue
         a = '/dev/null' if f.get('new_file') else f'a/{old}'
         b = '/dev/null' if f.get('deleted_file') else f'b/{new}'
-        chunks.append('\n'.join(header + [f'--- {a}', f'+++ {b}']) + '\n' + (text if text.endswith('\n') else text + '\n'))
+        body = text if text.endswith('\n') else text + '\n'
+        chunks.append('\n'.join(header + [f'--- {a}', f'+++ {b}']) + '\n' + body)
     return ''.join(chunks).encode('utf-8', 'surrogateescape')
