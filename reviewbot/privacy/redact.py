@@ -47,7 +47,8 @@ class SecretHit:
 @functools.cache
 def _plugins() -> tuple[Any, ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-    return tuple(cls() for cls in get_mapping_from_secret_type_to_class().values())
+    classes: dict[str, Any] = get_mapping_from_secret_type_to_class()
+    return tuple(cls() for cls in classes.values())
 
 
 @functools.cache

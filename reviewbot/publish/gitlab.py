@@ -27,7 +27,7 @@ def make_client(target: GitLabTarget, seen_headers: dict[str, str]) -> Any:
     import gitlab
     import requests
 
-    class Client(gitlab.Gitlab):  # type: ignore[misc]
+    class Client(gitlab.Gitlab):
         def http_request(self, *args: Any, **kwargs: Any) -> Any:
             kwargs.update(obey_rate_limit=False, retry_transient_errors=False, max_retries=0)
             return super().http_request(*args, **kwargs)
