@@ -111,8 +111,10 @@ def carries_secret(fx: Fix) -> bool:
 def _statement_start(text: str, line: int) -> int | None:
     """First line of the innermost Python statement holding `line` (None: no parse, no statement)."""
     import ast
+
+    from reviewbot.fixes.edits import parse  # the tree the rewrite fixers read, not a second parse
     try:
-        tree = ast.parse(text)
+        tree = parse(text)
     except (SyntaxError, ValueError):
         return None
     best = None
