@@ -3,7 +3,7 @@
 Untrusted text is data wherever it is shown; this module is the one place that makes it so:
   - anywhere (terminal, CI log, every report format, stderr): `visible()` shows control and bidi
     characters as escapes (\\x1b, \\u202e) instead of obeying them; `has_unsafe_chars()` tells
-    whether it would;
+    whether it would; `log_line()` keeps a publish log line to one line of printable characters;
   - Markdown that reviewdog posts: `defuse_mentions()` keeps '@name' from pinging anyone;
   - GitHub Actions workflow commands: `escape_data()` and `escape_property()` keep an annotation
     on one line, so no text starts a workflow command of its own;
@@ -50,6 +50,13 @@ def visible(text: str, *, keep_newlines: bool = True) -> str:
     if not keep_newlines:
         out = out.replace('\r', '\\r').replace('\n', '\\n')
     return out
+
+
+def log_line(text: str) -> str:
+    """One log line: every character str.isprintable() refuses (newlines, ANSI escapes, zero-width
+    and bidi characters) shown as its Python escape, so report data cannot forge log lines or CI
+    workflow commands. Stricter than `visible(text, keep_newlines=False)`."""
+    return ''.join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
 
 
 def has_unsafe_chars(text: str) -> bool:

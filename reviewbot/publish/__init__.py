@@ -14,6 +14,7 @@ from typing import Any
 from reviewbot.core import Diff, Finding, Report
 from reviewbot.errors import ReviewbotError
 from reviewbot.publish.retry import RetryPolicy
+from reviewbot.textsafe import log_line
 
 
 @dataclasses.dataclass
@@ -93,20 +94,14 @@ class PublishResult:
         lines = [(f'{self.platform}: {len(self.inline_posted)} inline comment(s) posted, '
                   f'{len(self.inline_kept)} already present, {len(self.in_summary)} finding(s) in the summary, '
                   f'{len(self.resolved)} marked resolved, {len(self.dismissed)} dismissed')]
-        lines += [f'warning: {_printable(w)}' for w in self.warnings]
+        lines += [f'warning: {log_line(w)}' for w in self.warnings]
         if self.summary_error is not None:
-            lines.append(f'NOT POSTED: the summary comment: {_printable(self.summary_error)}')
+            lines.append(f'NOT POSTED: the summary comment: {log_line(self.summary_error)}')
         for f, why in self.not_posted:
-            where = _printable(f.path) + (f':{f.line}' if f.line is not None else '')
-            lines.append(f'NOT POSTED: {where} [{_printable(f.category)}] fingerprint {f.fingerprint}: '
-                         f'{_printable(why)}')
+            where = log_line(f.path) + (f':{f.line}' if f.line is not None else '')
+            lines.append(f'NOT POSTED: {where} [{log_line(f.category)}] fingerprint {f.fingerprint}: '
+                         f'{log_line(why)}')
         return '\n'.join(lines)
-
-
-def _printable(text: str) -> str:
-    """One log line: control characters (newlines, ANSI escapes) shown escaped, so report data cannot
-    forge log lines or CI workflow commands."""
-    return ''.join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
 
 
 def publish_report(report: Report, diff: Diff, target: GitHubTarget | GitLabTarget) -> PublishResult:
