@@ -47,6 +47,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import build  # noqa: E402
+
 from reviewbot import pipeline  # noqa: E402
 from reviewbot.config import Config, defaults  # noqa: E402
 from reviewbot.core import FileChange, Finding, Severity  # noqa: E402

@@ -17,7 +17,7 @@ class Progress:
         self._plain_shown = False
         self._quiet = quiet
 
-    def __enter__(self) -> Progress:  # noqa: PYI034
+    def __enter__(self) -> Progress:
         if self._enabled:
             from rich.console import Console
             from rich.progress import (

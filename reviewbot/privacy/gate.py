@@ -105,7 +105,7 @@ def decide(
     for repo in platform_ctx.repos_to_verify():
         try:
             vis = fetch_visibility(platform_ctx, repo)
-        except Exception as e:  # noqa: BLE001 -- any failure at all means: not verified, local only
+        except Exception as e:  # any failure at all means: not verified, local only
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             reasons.append(f'visibility of {repo} could not be verified ({msg})')
             continue

@@ -74,7 +74,7 @@ def find(posted: Iterable[_Posted], forge: _Forge, call: Callable[[Callable[[], 
     if read_resolved is not None and items:
         try:
             call(lambda: read_resolved(items), 'read resolved threads')
-        except Exception as e:  # noqa: BLE001 - see above
+        except Exception as e:  # see above
             warnings.append(f'resolved threads could not be read, so none counts as dismissed this run: '
                             f'{describe(e)}')
     thumbs_down = getattr(forge, 'thumbs_down', None)
@@ -95,7 +95,7 @@ def find(posted: Iterable[_Posted], forge: _Forge, call: Callable[[Callable[[], 
             continue
         try:
             who = call(functools.partial(thumbs_down, p), 'read reactions')
-        except Exception as e:  # noqa: BLE001 - see above
+        except Exception as e:  # see above
             warnings.append(f'reactions of comment {fp} could not be read: {describe(e)}')
             continue
         if who:

@@ -9,9 +9,9 @@ from typing import Any
 from reviewbot.core import Diff, LineKind, Report
 from reviewbot.errors import PublishError
 from reviewbot.publish import GitLabTarget, PublishResult, dismiss, retry
-from reviewbot.publish.sync import Posted, Rejected, run
 from reviewbot.publish.markers import parse_marker
 from reviewbot.publish.placement import Inline
+from reviewbot.publish.sync import Posted, Rejected, run
 
 
 def server_url(url: str) -> str:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from reviewbot.core import Finding, Severity, Skipped
 from reviewbot import textsafe
+from reviewbot.core import Finding, Severity, Skipped
 from reviewbot.publish.markers import finding_marker, strip_marker, summary_marker
 from reviewbot.publish.placement import Inline
 

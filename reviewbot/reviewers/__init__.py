@@ -6,10 +6,10 @@ point at any new-file line; the anchoring stage (reviewbot.anchor) decides what 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-import importlib
 from typing import Any, Protocol
 
 from reviewbot.config import Config

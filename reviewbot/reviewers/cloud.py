@@ -162,7 +162,7 @@ class CloudReviewer:
         result = ReviewerResult()
         try:
             prepared = self._prepare(files, ctx, result)
-        except Exception as e:  # noqa: BLE001 -- as in review(): report it, send nothing
+        except Exception as e:  # as in review(): report it, send nothing
             result.notes.append(f'cloud: not used: internal error ({type(e).__name__}: {e})')
             prepared = None
         lines = list(result.notes)
@@ -181,7 +181,7 @@ class CloudReviewer:
         result = ReviewerResult()
         try:
             self._review(files, ctx, result)
-        except Exception as e:  # noqa: BLE001 -- a defect here must not end the local review
+        except Exception as e:  # a defect here must not end the local review
             result.notes.append(f'cloud: failed: internal error ({type(e).__name__}: {e})')
         return result
 

@@ -105,7 +105,7 @@ def run_semgrep(binary: str, root: Path, timeout: float, experimental: bool = Tr
         err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
         raise ValueError(err[-1] if err else f'exit {proc.returncode}, no JSON output') from None
     if not isinstance(out, dict):
-        raise ValueError("unexpected semgrep output")  # noqa: TRY004 (caught with the others)
+        raise ValueError("unexpected semgrep output")  # caught with the others
     return out
 
 

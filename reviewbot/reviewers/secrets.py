@@ -10,6 +10,7 @@ from reviewbot.core import FileChange, Finding, Severity, Skipped
 from reviewbot.privacy.redact import mask_line, pem_spans, scan_line
 from reviewbot.reviewers import ReviewContext, ReviewerResult
 
+
 def _slug(secret_type: str) -> str:
     return re.sub(r'[^a-z0-9]+', '-', secret_type.lower()).strip('-')
 
