@@ -222,29 +222,3 @@ def run_config(ctx: Any, env: Mapping[str, str], cwd: Path, range_base: str | No
         return trusted_config(root, cwd, range_base, explicit)
     return trusted_config(root, cwd, None, explicit, no_base)
 
-
-def publish_target(ctx: Any) -> Any:
-    """The reviewbot.publish target for this run's pull/merge request (needs a token with write access)."""
-    from reviewbot import publish
-    if not ctx.pr_number:
-        raise ReviewbotError('--publish: this run is not for a pull or merge request')
-    if ctx.platform == 'github':
-        if not ctx.token:
-            raise ReviewbotError('--publish needs a token: set GITHUB_TOKEN (permissions: '
-                                 'pull-requests: write), or publish from the JSON report in a '
-                                 'workflow_run job (workflows/github-publish.yml)')
-        try:
-            from github import Auth
-        except ModuleNotFoundError:
-            raise ReviewbotError("--publish needs PyGithub: pip install 'reviewbot[publish]'") from None
-        # an installation token (Actions' GITHUB_TOKEN) cannot say who it posts as: REVIEWBOT_BOT_LOGIN
-        return publish.GitHubTarget(repo=ctx.base_repo or ctx.repo, pr_number=int(ctx.pr_number),
-                                    base_url=ctx.api_url, auth=Auth.Token(ctx.token),
-                                    bot_login=os.environ.get('REVIEWBOT_BOT_LOGIN') or None)
-    if ctx.platform == 'gitlab':
-        if not ctx.token or getattr(ctx, 'token_header', '') == 'JOB-TOKEN':
-            raise ReviewbotError('--publish needs a project access token with api scope in '
-                                 'REVIEWBOT_GITLAB_TOKEN (CI_JOB_TOKEN cannot comment on merge requests)')
-        return publish.GitLabTarget(project=ctx.base_repo or ctx.repo, mr_iid=int(ctx.pr_number),
-                                    url=ctx.api_url, token=ctx.token)
-    raise ReviewbotError(f'--publish: unknown platform {ctx.platform!r}')

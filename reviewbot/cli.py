@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from reviewbot import __version__
 from reviewbot.errors import EXIT_USAGE, ReviewbotError
-from reviewbot.textscan import visible
+from reviewbot.textsafe import visible
 
 # One line per subcommand module; order is the order in --help.
 COMMAND_MODULES = (

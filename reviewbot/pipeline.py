@@ -6,8 +6,9 @@ import hashlib
 import time
 from pathlib import Path
 
-from reviewbot import fixes
 from reviewbot import baseline as baseline_mod
+from reviewbot import fixes
+from reviewbot import reviewers as reviewers_mod
 from reviewbot.anchor import anchor
 from reviewbot.config import Config
 from reviewbot.core import (
@@ -21,11 +22,11 @@ from reviewbot.core import (
 )
 from reviewbot.diffparse import parse_diff
 from reviewbot.newside import NewFiles
-from reviewbot.scope import Plan, make_plan
-from reviewbot import reviewers as reviewers_mod
+from reviewbot.privacy.redact import redact
 from reviewbot.reviewers import ReviewContext, Reviewer
-from reviewbot.reviewers.secrets import redact
+from reviewbot.scope import Plan, make_plan
 from reviewbot.sources import DiffSource
+
 
 def make_reviewers(names: list[str], config: Config) -> list[Reviewer]:
     return reviewers_mod.build(names, config)

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                              'pipeline); use `reviewbot review` outside CI')
     # a missing module or token fails before the review, not after it
     publish = _load_publish() if args.publish else None
-    target = ci_env.publish_target(ctx) if publish is not None else None
+    target = publish.ci_target(ctx) if publish is not None else None
     from reviewbot import git
     cwd = Path.cwd()
     root = git.repo_root(cwd)

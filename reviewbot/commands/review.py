@@ -141,7 +141,7 @@ def write_report(text: str, output: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import pipeline, reporters
-    from reviewbot.textscan import visible
+    from reviewbot.textsafe import visible
     t0 = time.perf_counter()
     source = open_source(args)
     cfg, ignored = run_config(args, os.environ, source.base_rev if (args.range or args.base) else None)

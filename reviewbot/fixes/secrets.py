@@ -66,14 +66,14 @@ def _literal_at(line: str, start: int, end: int) -> tuple[int, int] | None:
 
 def _secret_span(line: str, f: Finding) -> tuple[int, int] | None:
     if f.category.startswith('secret/'):
-        from reviewbot.reviewers.secrets import scan_line
+        from reviewbot.privacy.redact import scan_line
         hits = scan_line(line)
         if len(hits) != 1:
             return None
         return hits[0].start, hits[0].end
     # a credential literal found by a pattern rule: the last quoted literal of the line
     m = None
-    for m in re.finditer(r'''(["'])[^"'\\]{6,}\1''', line):
+    for m in re.finditer(r'''(["'])[^"'\\]{6,}\1''', line):  # noqa: B007 (the last one is kept)
         pass
     return (m.start() + 1, m.end() - 1) if m else None
 

@@ -37,7 +37,7 @@ from reviewbot.core import (
 from reviewbot.fixes.text import apply_fix, bare, split_lines
 from reviewbot.languages import is_python
 from reviewbot.reviewers import ReviewContext
-from reviewbot.textscan import has_unsafe_chars
+from reviewbot.textsafe import has_unsafe_chars
 
 HUNK_SLACK = 3  # lines a fix may reach past its hunk
 # reviewers whose findings are re-checked on the patched text; the others (model, cloud) are not
@@ -104,15 +104,17 @@ def carries_secret(fx: Fix) -> bool:
     """The secrets reviewer's scan finds a secret on a line of the replacement, or it holds the
     redaction mask. (The redactor's eager scan is not used here: it also masks code such as
     `KEY = rsa.generate_private_key(...)`; what it masks in a report stays masked there.)"""
-    from reviewbot.reviewers.secrets import MASK, scan_line
+    from reviewbot.privacy.redact import MASK, scan_line
     return MASK in fx.replacement or any(scan_line(ln) for ln in fx.replacement.split('\n') if ln.strip())
 
 
 def _statement_start(text: str, line: int) -> int | None:
     """First line of the innermost Python statement holding `line` (None: no parse, no statement)."""
     import ast
+
+    from reviewbot.fixes.edits import parse  # the tree the rewrite fixers read, not a second parse
     try:
-        tree = ast.parse(text)
+        tree = parse(text)
     except (SyntaxError, ValueError):
         return None
     best = None

@@ -1,19 +1,19 @@
 """semgrep with a small bundled rule set on the changed lines of JS/TS, Go, Java, C/C++ (and Python).
 
 ruff covers Python, except data-flow classes (request input reaching a file path, a fetched URL, a
-command, SQL, a template, an HTML response, a redirect, ...) and a few constructs ruff's rules
-flag too broadly (`random` for secrets, chmod modes), which the Python rules here add. The rules (reviewbot/data/patterns/
-*.yaml) are few and chosen for precision: well-known CWE classes in the form that is a hole in
-nearly every real use (HTML sinks fed non-literals, shell commands and SQL built from strings, TLS
-verification off, deserialisation of network bytes, unbounded copies into fixed buffers,
-non-literal format strings, allocation sizes that can wrap, use after free / double free within a
-function, weak random for secrets, XXE, open redirects, prototype pollution, ...). Every rule is
-kept quiet on real, well-kept code (eval/results/rules-fp-c.md). semgrep runs fully offline (`--metrics=off`, only our local rule
-files, never the registry), once per review over all files: the new revisions are written into a
-temporary directory under their relative paths, so the startup cost is paid once. As with ruff, only
-hits that land on lines the diff adds are reported. A file whose new revision cannot be read (a bare
-patch) is scanned as its hunks made into one parseable program (reviewbot.fragments), and each hit
-is mapped back to its new-file line.
+command, SQL, a template, an HTML response, a redirect, ...) and a few constructs ruff's rules flag
+too broadly (`random` for secrets, chmod modes), which the Python rules here add. The rules
+(reviewbot/data/patterns/*.yaml) are few and chosen for precision: well-known CWE classes in the
+form that is a hole in nearly every real use (HTML sinks fed non-literals, shell commands and SQL
+built from strings, TLS verification off, deserialisation of network bytes, unbounded copies into
+fixed buffers, non-literal format strings, allocation sizes that can wrap, use after free / double
+free within a function, weak random for secrets, XXE, open redirects, prototype pollution, ...).
+Every rule is kept quiet on real, well-kept code (eval/results/rules-fp-c.md). semgrep runs fully
+offline (`--metrics=off`, only our local rule files, never the registry), once per review over all
+files: the new revisions are written into a temporary directory under their relative paths, so the
+startup cost is paid once. As with ruff, only hits that land on lines the diff adds are reported. A
+file whose new revision cannot be read (a bare patch) is scanned as its hunks made into one
+parseable program (reviewbot.fragments), and each hit is mapped back to its new-file line.
 
 semgrep runs from an environment of its own (reviewbot.toolenv: `reviewbot tools install semgrep`,
 which scripts/setup.sh runs), never from the user's: its pins would break pip's check there.
@@ -103,7 +103,7 @@ def run_semgrep(binary: str, root: Path, timeout: float, experimental: bool = Tr
         err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
         raise ValueError(err[-1] if err else f'exit {proc.returncode}, no JSON output') from None
     if not isinstance(out, dict):
-        raise ValueError("unexpected semgrep output")  # noqa: TRY004 (caught with the others)
+        raise ValueError("unexpected semgrep output")  # caught with the others
     return out
 
 

@@ -233,7 +233,8 @@ async def notify(client, users):
         ('bug/unawaited-coroutine', _line_of(bad, 'asyncio.sleep(0.1)')),
     ]
     repo.commit('bad')
-    fixed = bad.replace('ok = send(', 'ok = await send(').replace('        asyncio.sleep', '        await asyncio.sleep')
+    fixed = (bad.replace('ok = send(', 'ok = await send(')
+             .replace('        asyncio.sleep', '        await asyncio.sleep'))
     repo.write('jobs.py', fixed + '''
 
 async def fan_out(client, users):
