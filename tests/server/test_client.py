@@ -10,7 +10,7 @@ import pytest
 
 from reviewbot import config as cfgmod
 from reviewbot.errors import ConfigError, ModelError
-from reviewbot.server.client import RemoteModel, model_for
+from reviewbot.engine.remote import RemoteModel, model_for
 from tests.server.conftest import AUTH, MODEL, TOKEN, chat_body
 
 MESSAGES = [{'role': 'user', 'content': 'Name one fruit.'}]

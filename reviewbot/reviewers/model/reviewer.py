@@ -60,7 +60,7 @@ class ModelReviewer:
         if self._model is None and _cfg(self.config, 'server', ''):
             # a team's in-house server instead of a local model; model_for refuses (ConfigError)
             # a server that is not declared in-house, so no code reaches it
-            from reviewbot.server.client import model_for
+            from reviewbot.engine.remote import model_for
             self._model = model_for(self.config)
         if self._model is None:
             self._model = self._warm_model()
