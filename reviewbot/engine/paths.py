@@ -29,7 +29,8 @@ def cache_home(environ: dict[str, str] | os._Environ[str] | None = None) -> Path
 
 def default_model_dir() -> Path:
     if sys.platform == 'win32':  # pragma: no cover
-        return Path(os.environ.get('LOCALAPPDATA') or Path.home() / 'AppData' / 'Local') / 'reviewbot' / 'models'
+        local = Path(os.environ.get('LOCALAPPDATA') or Path.home() / 'AppData' / 'Local')
+        return local / 'reviewbot' / 'models'
     if sys.platform == 'darwin':  # pragma: no cover
         return Path.home() / 'Library' / 'Caches' / 'reviewbot' / 'models'
     return cache_home() / 'models'

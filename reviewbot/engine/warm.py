@@ -385,7 +385,8 @@ def reach(folder: Path, threads: int, *, start: bool, idle_minutes: float) -> Re
         except (DaemonGone, OSError) as e:
             return Reached(None, None, stale=stale, failed=str(e) or e.__class__.__name__)
         if found is None:
-            return Reached(None, None, stale=stale, failed=f'no current daemon answered within {START_TIMEOUT:.0f} s')
+            return Reached(None, None, stale=stale,
+                           failed=f'no current daemon answered within {START_TIMEOUT:.0f} s')
         return Reached(found[0], found[1], stale=stale, started=True)
     if found is None:
         return Reached(None, None, stale=stale)
