@@ -1,12 +1,22 @@
 """The past key/values of recent prompts, kept for reuse (PrefixCache): a prompt that starts like an
 earlier one, e.g. generation after the triage prefill of the same review unit, or the shared system
-prompt and examples of every unit, feeds only the tokens after the common prefix."""
+prompt and examples of every unit, feeds only the tokens after the common prefix.
+
+The head every review prompt shares is also kept on disk (kept_file, load_kept, save_kept; used by
+OnnxModel.keep_prefix), keyed by the weights' hash, the key/value dtype and the token ids, so a
+new process does not prefill it again."""
 from __future__ import annotations
 
+import hashlib
+import io
 import threading
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from reviewbot.safefile import atomic_write_bytes
 
 PREFIX_CACHE_BYTES = 96 << 20  # past key/values kept for reuse (~6 Qwen-0.5B prompts of 600 tokens)
 
@@ -65,3 +75,32 @@ class PrefixCache:
     def clear(self) -> None:
         with self._lock:
             self._entries = []
+
+
+def kept_file(folder: Path, weights_sha256: str, dtype: Any, ids: Sequence[int]) -> Path:
+    """Where the key/values of `ids` for these weights and this key/value dtype are kept."""
+    key = hashlib.sha256(f'{weights_sha256}|{np.dtype(dtype).type.__name__}|'.encode()
+                         + np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
+    return folder / f'{key}.npz'
+
+
+def load_kept(file: Path, count: int, shape: tuple[int, ...], dtype: Any) -> list[np.ndarray] | None:
+    """The `count` saved arrays, when all are there with this shape and dtype; else None."""
+    try:
+        with np.load(file, allow_pickle=False) as saved:
+            past = [saved[f'kv{i}'] for i in range(count)]
+    except (OSError, ValueError, KeyError):
+        return None  # missing or unreadable: prefill it again
+    return past if all(p.shape == shape and p.dtype == dtype for p in past) else None
+
+
+def save_kept(file: Path, past: list[np.ndarray]) -> None:
+    """Save `past` at `file` (atomically: a reader never sees half a file)."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        saved = io.BytesIO()
+        arrays: dict[str, Any] = {f'kv{i}': p for i, p in enumerate(past)}
+        np.savez(saved, **arrays)
+        atomic_write_bytes(file, saved.getvalue())
+    except OSError:
+        pass  # a read-only cache only costs the prefill next time

@@ -17,7 +17,6 @@ OnnxModel is the local engine.Backend (reviewbot.engine.backend).
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import time
@@ -27,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from reviewbot.engine import manifest, paths, registry
+from reviewbot.engine import manifest, paths, prefix, registry
 from reviewbot.engine.backend import GenerationResult
 from reviewbot.engine.prefix import PREFIX_CACHE_BYTES, PrefixCache
 from reviewbot.errors import ModelError
-from reviewbot.safefile import atomic_write_bytes
 
 SCORE_CHUNK = 64  # scored positions per graph call (even): bounds the logits held at once (64 x vocab)
 TARGET_IDS = 'target_ids'  # = reviewbot.engine.export.TARGET_IDS (export is not imported here)
@@ -304,29 +302,15 @@ class OnnxModel:
         ids = ids[:n]
         if self.prefix_cache.lookup(ids, n)[0] == n:
             return 0
-        import hashlib
-        key = hashlib.sha256(f'{self.weights_sha256}|{self._kv_dtype.__name__}|'.encode()
-                             + np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
-        file = Path(folder) / f'{key}.npz'
-        expected = (1, self._kv_shape[1], n, self._kv_shape[3])
-        try:
-            with np.load(file, allow_pickle=False) as saved:
-                past = [saved[f'kv{i}'] for i in range(2 * self._num_layers)]
-            if all(p.shape == expected and p.dtype == self._kv_dtype for p in past):
-                self.prefix_cache.put(ids, past)
-                return n
-        except (OSError, ValueError, KeyError):
-            pass  # missing or unreadable: prefill it again
+        file = prefix.kept_file(Path(folder), self.weights_sha256, self._kv_dtype, ids)
+        past = prefix.load_kept(file, 2 * self._num_layers, (1, self._kv_shape[1], n, self._kv_shape[3]),
+                                self._kv_dtype)
+        if past is not None:
+            self.prefix_cache.put(ids, past)
+            return n
         _, past = self._run(ids, self._empty_past(), keep=1)
         self.prefix_cache.put(ids, past)
-        try:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            saved = io.BytesIO()
-            arrays: dict[str, Any] = {f'kv{i}': p for i, p in enumerate(past)}
-            np.savez(saved, **arrays)
-            atomic_write_bytes(file, saved.getvalue())
-        except OSError:
-            pass  # a read-only cache only costs the prefill next time
+        prefix.save_kept(file, past)
         return 0
 
     def token_surprisals(self, prefix: str, text: str, last: int | None = None) -> list[float]:
