@@ -56,13 +56,11 @@ def run(args: argparse.Namespace) -> int:
         stopped = warm.stop(path)
         print(f'reviewbot daemon: {"stopped" if stopped else "not running"} ({folder})')
         return 0
-    try:
-        conn, info = warm.hello(path, want)
-        conn.close()
-    except warm.DaemonGone:
-        info = None
     if args.action == 'status':
-        if info is None:
+        try:
+            conn, info = warm.hello(path, want)
+            conn.close()
+        except warm.DaemonGone:
             print(f'reviewbot daemon: not running ({folder})')
             return 3
         current = 'current' if info['identity'] == want else 'STALE (another export or version: it ' \
@@ -71,19 +69,17 @@ def run(args: argparse.Namespace) -> int:
               f'{info["precision"]} ({folder}), {current}, {info["requests"]} requests, idle '
               f'{info["idle_seconds"]:.0f} s of {info["idle_exit_seconds"]:.0f} s, socket {path}')
         return 0
-    # start
-    if info is not None and info['identity'] == want:
-        print(f'reviewbot daemon: already running, pid {info["pid"]} ({folder})')
-        return 0
-    if info is not None:
-        warm.stop(path)
+    # start: the same steps as a hook with [daemon] mode = "start" (warm.reach)
     if not (folder / 'reviewbot-model.json').is_file():
         raise ModelError(f'{folder} is not an exported model: run `reviewbot model export {model}`')
-    warm.spawn(folder, threads, idle)
-    found = warm.wait_ready(path, want, warm.START_TIMEOUT)
-    if found is None:
-        print(f'reviewbot: error: the daemon did not start; see {path.with_suffix(".log")}', file=sys.stderr)
+    reached = warm.reach(folder, threads, start=True, idle_minutes=idle)
+    if reached.conn is None or reached.info is None:
+        print(f'reviewbot: error: the daemon did not start ({reached.failed}); see '
+              f'{path.with_suffix(".log")}', file=sys.stderr)
         return 1
-    found[0].close()
-    print(f'reviewbot daemon: started, pid {found[1]["pid"]}, socket {path}')
+    reached.conn.close()
+    if not reached.started:
+        print(f'reviewbot daemon: already running, pid {reached.info["pid"]} ({folder})')
+        return 0
+    print(f'reviewbot daemon: started, pid {reached.info["pid"]}, socket {path}')
     return 0

@@ -87,7 +87,7 @@ class ModelServer:
                  graceful_timeout: float = 300.0, log_level: str = 'info', access_log: bool = True) -> None:
         import uvicorn
 
-        from reviewbot.server import client
+        from reviewbot.engine import remote as client
         from reviewbot.server.app import Settings, create_app
 
         check_bind(host, token)

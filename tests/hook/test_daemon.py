@@ -206,6 +206,18 @@ def _copy_model(dest: Path) -> Path:
     return dest
 
 
+def test_a_daemon_that_cannot_start_is_a_one_line_error(tmp_path: Path):
+    """`daemon start` where the daemon dir cannot be made (a file is in the way): exit 1, one line
+    saying why, no traceback (warm.reach reports what spawn met)."""
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('')
+    proc = daemon_cli('start', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(blocker / 'daemon'))
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and 'Traceback' not in err, err
+    assert err.count('\n') == 1 and 'did not start' in err and 'cannot be made private' in err
+    assert not proc.stdout
+
+
 def test_a_model_upgrade_replaces_the_daemon(ddir: Path, tmp_path: Path):
     folder = _copy_model(tmp_path / 'model')
     proc = daemon_cli('start', '--model', str(folder), REVIEWBOT_DAEMON_DIR=str(ddir))

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from reviewbot import config as cfgmod
+from reviewbot.engine.remote import RemoteModel, model_for
 from reviewbot.errors import ConfigError, ModelError
-from reviewbot.server.client import RemoteModel, model_for
 from tests.server.conftest import AUTH, MODEL, TOKEN, chat_body
 
 MESSAGES = [{'role': 'user', 'content': 'Name one fruit.'}]
