@@ -338,6 +338,12 @@ class Reviewed:
         return cls(sha(d.get('head'), 'head'), sha(d.get('base'), 'base'), digest)
 
 
+def diff_sha256(data: bytes) -> str:
+    """The digest of a diff's exact bytes that a report records (Reviewed.diff_sha256) and
+    `reviewbot publish` compares."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def commit_id(rev: str | None) -> str | None:
     """rev when it is a full commit id (not ':' for the index, not a ref name), else None."""
     return rev if rev is not None and _SHA.fullmatch(rev) else None

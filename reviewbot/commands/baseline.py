@@ -38,11 +38,10 @@ def run(args: argparse.Namespace) -> int:
     root = source.repo_root or Path.cwd()
     out = Path(args.output) if args.output else root / baseline.BASELINE_FILE
     kept = list(baseline.load(out).entries) if args.merge and out.exists() else []
-    prep = pipeline.prepare(source, cfg, stage='cli')  # today's findings, all of them
-    if prep.diff.is_empty or not prep.plan.files:
+    report = pipeline.review(source, cfg, stage='cli')  # today's findings, all of them
+    if not report.coverage.files_reviewed:
         raise ReviewbotError(f'nothing to review in {source.description}; {out} not written '
                              '(--all records the findings of the whole tree)')
-    report = pipeline.run(prep, pipeline.make_reviewers(cfg.reviewers, cfg))
     entries = baseline.entries_of(report.findings)
     baseline.write(out, kept + entries)
     total = len({e['fingerprint'] for e in kept + entries})

@@ -91,9 +91,7 @@ def run(args: argparse.Namespace) -> int:
     # come from the base commit's config (or a --config outside the checkout), never from it
     cfg, ignored = with_trust(ci_env.trusted_config(root, cwd, base, Path(args.config) if args.config else None),
                               args)
-    prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx, **baseline_kwargs(args))
-    reviewers = pipeline.make_reviewers(cfg.reviewers, cfg) if prep.plan.files else []
-    report = pipeline.run(prep, reviewers)
+    report = pipeline.review(source, cfg, stage='ci', platform=ctx, **baseline_kwargs(args))
     if ignored is not None:
         report.notes.insert(0, ignored)
     report.timings['total'] = time.perf_counter() - t0
@@ -114,9 +112,10 @@ def run(args: argparse.Namespace) -> int:
         _write(args.json, reporters.render(report, 'json'))
     failed = pipeline.fails(report, cfg.fail_level)
     if publish is not None:
+        from reviewbot.diffparse import parse_diff
         from reviewbot.errors import StaleReport
         try:
-            result = publish.publish_report(report, prep.diff, target)
+            result = publish.publish_report(report, parse_diff(source.data), target)
         except StaleReport as e:
             print(f'reviewbot: {e}', file=sys.stderr)
             return 1 if failed else e.exit_code

@@ -9,7 +9,6 @@ Exit 0: everything posted; 3: some findings could not be posted (each is named o
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -135,6 +134,7 @@ def make_target(args: argparse.Namespace) -> Any:
 
 
 def load_diff(args: argparse.Namespace, target: Any, report: Any = None) -> Any:
+    from reviewbot.core import diff_sha256
     from reviewbot.diffparse import parse_diff
     from reviewbot.publish import GitHubTarget
     if args.diff:
@@ -143,7 +143,7 @@ def load_diff(args: argparse.Namespace, target: Any, report: Any = None) -> Any:
         except OSError as e:
             raise ReviewbotError(f'cannot read diff {args.diff}: {e.strerror or e}') from e
         reviewed = getattr(report, 'reviewed', None)
-        if reviewed is not None and hashlib.sha256(data).hexdigest() != reviewed.diff_sha256:
+        if reviewed is not None and diff_sha256(data) != reviewed.diff_sha256:
             raise ReviewbotError(f'the diff {args.diff} is not the one the report was computed on '
                                  '(its sha256 differs from reviewed.diff_sha256); pass that diff, or leave '
                                  'out --diff to read it from the API')

@@ -386,6 +386,8 @@ async def tokenizer(state: ServerState, request: Request, arrived: float) -> Res
 
 
 def review_job(diff: bytes, config: Config, stage: str, deadline: float) -> Callable[[Any], Any]:
+    """The review of one diff as a job for the model thread. The configured reviewers get the server's
+    own loaded model: a review never loads a second copy of the model."""
     def run(model: Any) -> dict[str, Any]:
         from reviewbot import pipeline
         from reviewbot.sources import DiffSource
@@ -393,17 +395,8 @@ def review_job(diff: bytes, config: Config, stage: str, deadline: float) -> Call
                             read_new_file=lambda path: None)
         left = max(0.001, deadline - time.monotonic())
         budget = min(config.budget, left) if config.budget else left
-        prep = pipeline.prepare(source, config, stage=stage, budget=budget)
-        report = pipeline.run(prep, make_reviewers(config, model))
-        return report.to_dict()
+        return pipeline.review(source, config, stage=stage, budget=budget, model=model).to_dict()
     return run
-
-
-def make_reviewers(config: Config, model: Any) -> list[Any]:
-    """The configured reviewers; the model reviewer gets the server's own loaded model: a review
-    never loads a second copy of the model."""
-    from reviewbot import reviewers
-    return reviewers.build(config.reviewers, config, model=model)
 
 
 async def review(state: ServerState, request: Request, arrived: float) -> Response:
