@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from reviewbot import __version__
-from reviewbot.errors import EXIT_USAGE, ReviewbotError
+from reviewbot.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ReviewbotError
 from reviewbot.textscan import visible
 
 # One line per subcommand module; order is the order in --help.
@@ -60,6 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         print('reviewbot: interrupted', file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return EXIT_OK

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from reviewbot.commands.review import add_reviewer_options, add_source_args
+from reviewbot.errors import EXIT_OK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,4 +52,4 @@ def run(args: argparse.Namespace) -> int:
     if report.coverage.skipped:
         print(f'reviewbot: {len(report.coverage.skipped)} file(s) or part(s) were not reviewed; their '
               'findings are not in the baseline', file=sys.stderr)
-    return 0
+    return EXIT_OK

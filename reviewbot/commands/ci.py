@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from reviewbot.commands.review import add_review_options, baseline_kwargs
+from reviewbot.errors import EXIT_FINDINGS, EXIT_NOT_POSTED, EXIT_OK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        'Settings that decide where code and credentials go, or what is read or run, '
                        'come from the base commit\'s config or a --config file outside the checkout, '
                        'never from the checkout. '
-                       'Exit 0: fine; 1: a finding at or above the fail level; 2: error or not in CI.')
+                       'Exit 0: fine; 1: a finding at or above the fail level; 2: error or not in CI; with '
+                       '--publish also 3: a finding could not be posted, 4: the head moved (nothing posted).')
     p.add_argument('--sarif', metavar='FILE', help='also write a SARIF 2.1.0 report (code scanning)')
     p.add_argument('--json', metavar='FILE', help='also write the JSON report (for a separate posting job)')
     p.add_argument('--publish', action='store_true',
@@ -118,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
             result = publish.publish_report(report, parse_diff(source.data), target)
         except StaleReport as e:
             print(f'reviewbot: {e}', file=sys.stderr)
-            return 1 if failed else e.exit_code
+            return EXIT_FINDINGS if failed else e.exit_code
         print(result.describe(), file=sys.stderr)
         if not result.ok and not failed:
-            return 3  # as `reviewbot publish`: findings that could not be posted are named above
-    return 1 if failed else 0
+            return EXIT_NOT_POSTED  # as `reviewbot publish`: the findings not posted are named above
+    return EXIT_FINDINGS if failed else EXIT_OK

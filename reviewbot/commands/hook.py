@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reviewbot.errors import EXIT_FINDINGS, EXIT_OK
+
 HOOK_ID = 'reviewbot'
 _ZERO_SHA = re.compile(r'^0+$')
 
@@ -261,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
     env = os.environ
     if skipped_by_env(env):
         print('reviewbot: skipped (SKIP=reviewbot)', file=sys.stderr)
-        return 0
+        return EXIT_OK
     # read-only git: no opportunistic index refresh by any git command we run
     os.environ['GIT_OPTIONAL_LOCKS'] = '0'
     from reviewbot import pipeline, reporters
@@ -277,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     if not reports:
         what = 'staged' if stage == 'pre-commit' else 'in the pushed commits'
         print(f'reviewbot: nothing reviewable {what}', file=sys.stderr)
-        return 0
+        return EXIT_OK
     color = sys.stdout.isatty() and not env.get('NO_COLOR')
     blocked = False
     for src, report in reports:
@@ -296,4 +298,4 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f'reviewbot: blocking the {action}: findings at or above {fail_level!r} '
                          f'(fix them, or {action} once with SKIP=reviewbot)\n')
     sys.stdout.flush()
-    return 1 if blocked else 0
+    return EXIT_FINDINGS if blocked else EXIT_OK

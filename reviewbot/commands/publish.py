@@ -16,9 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reviewbot.errors import ConfigError, ReviewbotError
-
-EXIT_NOT_POSTED = 3
+from reviewbot.errors import EXIT_NOT_POSTED, EXIT_OK, ConfigError, ReviewbotError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -164,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     result = publish_report(report, diff, target)  # PublishError: one line, exit 2 (cli.main)
     if result.ok:
         print(result.describe())
-        return 0
+        return EXIT_OK
     print(result.describe(), file=sys.stderr)
     what = f'{len(result.not_posted)} finding(s)' + (' and the summary' if result.summary_error else '')
     print(f'reviewbot: {what} NOT posted (listed above)', file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reviewbot.errors import EXIT_OK
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -69,4 +71,4 @@ def run(args: argparse.Namespace) -> int:
                          graceful_timeout=args.graceful_timeout, log_level=args.log_level,
                          access_log=not args.no_access_log)
     server.run()
-    return 0
+    return EXIT_OK

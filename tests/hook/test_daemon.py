@@ -115,7 +115,7 @@ def test_socket_is_owner_only_in_a_private_dir(ddir: Path):
     assert daemon_cli('stop', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(ddir)).returncode == 0
     assert dies(info['pid'])
     assert not path.exists()
-    assert daemon_cli('status', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(ddir)).returncode == 3
+    assert daemon_cli('status', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(ddir)).returncode == 5
 
 
 def test_peer_uid_check():
