@@ -52,18 +52,19 @@ def _write(path: str, text: str) -> None:
         raise ReviewbotError(f'cannot write {path}: {e.strerror or e}') from None
 
 
-def _load_publish():
-    """reviewbot.publish if this install has it (imported only when --publish is given)."""
+def _load_publish(platform: str):
+    """reviewbot.publish, when this install has what posting on `platform` needs (the publish extra)."""
     import importlib
 
+    from reviewbot import extras
     from reviewbot.errors import ReviewbotError
+    extras.require('publish', '`reviewbot ci --publish`', ('github',) if platform == 'github' else ('gitlab',))
     try:
         return importlib.import_module('reviewbot.publish')
     except ModuleNotFoundError as e:
-        if e.name not in ('reviewbot.publish', 'github', 'gitlab'):
+        if e.name != 'reviewbot.publish':
             raise
-        raise ReviewbotError(f'--publish is not available: {e.name} is not installed '
-                             "(pip install 'reviewbot[publish]')") from None
+        raise ReviewbotError('--publish is not available: reviewbot.publish is not installed') from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise ReviewbotError('not running in a known CI (GitHub Actions or a GitLab merge-request '
                              'pipeline); use `reviewbot review` outside CI')
     # a missing module or token fails before the review, not after it
-    publish = _load_publish() if args.publish else None
+    publish = _load_publish(ctx.platform) if args.publish else None
     target = ci_env.publish_target(ctx) if publish is not None else None
     from reviewbot.sources import repo_root
     cwd = Path.cwd()

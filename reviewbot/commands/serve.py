@@ -41,12 +41,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import config as cfgmod
+    from reviewbot import extras
     from reviewbot.errors import ConfigError
-    try:
-        from reviewbot.server.runner import ModelServer, load_token
-    except ImportError as e:
-        raise ConfigError(f'`reviewbot serve` needs the server extra: pip install "reviewbot[server]" '
-                          f'({e.name} is missing)') from None
+    extras.require('server', '`reviewbot serve`')
+    from reviewbot.server.runner import ModelServer, load_token
     cfg = cfgmod.load(Path(args.config) if args.config else None)
     reviewers = [r.strip() for r in args.reviewers.split(',') if r.strip()] if args.reviewers else None
     # the server's own config must not send the model elsewhere: it IS the model
