@@ -22,6 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from reviewbot import defaults as default
 from reviewbot.errors import ConfigError
 
 SEVERITY_LEVELS = ('info', 'warning', 'error', 'none')
@@ -100,65 +101,65 @@ def credential_env_problem(name: str) -> str | None:
     return None
 
 
-DEFAULT_EXCLUDE = (
-    '**/*.lock', '**/package-lock.json', '**/yarn.lock', '**/pnpm-lock.yaml', '**/poetry.lock',
-    '**/Cargo.lock', '**/go.sum', '**/*.min.js', '**/*.min.css', '**/*.map',
-    '**/vendor/**', '**/node_modules/**', '**/dist/**', '**/*_pb2.py', '**/*.pb.go',
-)
-
 # section name ('' = top level) -> key -> Key. Other modules' keys are declared here too, so that
 # one place says what a config file may contain.
 SCHEMA: dict[str, dict[str, Key]] = {
     '': {
         'exclude': Key(list, [], 'extra glob patterns of paths never reviewed', check=_str_list),
         'default_exclude': Key(bool, True, 'also skip lock, generated, vendored and minified files'),
-        'fail_level': Key(str, 'error', 'exit 1 when a finding is at or above this severity',
+        'fail_level': Key(str, default.FAIL_LEVEL, 'exit 1 when a finding is at or above this severity',
                           choices=SEVERITY_LEVELS),
-        'max_file_changed_lines': Key(int, 5000, 'skip a file with more changed lines', check=_positive),
-        'max_diff_changed_lines': Key(int, 50000, 'skip files past this many changed lines in all',
-                                      check=_positive),
-        'unanchored': Key(str, 'file-note', 'what to do with a finding on a line outside the diff',
+        'max_file_changed_lines': Key(int, default.MAX_FILE_CHANGED_LINES,
+                                      'skip a file with more changed lines', check=_positive),
+        'max_diff_changed_lines': Key(int, default.MAX_DIFF_CHANGED_LINES,
+                                      'skip files past this many changed lines in all', check=_positive),
+        'unanchored': Key(str, default.UNANCHORED, 'what to do with a finding on a line outside the diff',
                           choices=('file-note', 'drop')),
-        'reviewers': Key(list, ['secrets', 'ruff', 'patterns', 'model'], 'reviewers to run, in order',
+        'reviewers': Key(list, list(default.REVIEWERS), 'reviewers to run, in order',
                          check=_str_list),
-        'model': Key(str, 'qwen2.5-coder-0.5b', 'local model name (see `reviewbot model list`)'),
+        'model': Key(str, default.MODEL, 'local model name (see `reviewbot model list`)'),
         'model_dir': Key(str, '', 'where models are cached (default: per-user cache directory)'),
-        'threads': Key(int, 2, 'CPU threads for the local model', check=_positive),
-        'budget': Key((int, float), 60, 'seconds the model reviewer may spend (0: no limit)',
+        'threads': Key(int, default.THREADS, 'CPU threads for the local model', check=_positive),
+        'budget': Key((int, float), default.BUDGET, 'seconds the model reviewer may spend (0: no limit)',
                       check=_non_negative),
-        'ci_budget': Key((int, float), 600, 'the same, in CI (--stage ci)', check=_non_negative),
+        'ci_budget': Key((int, float), default.CI_BUDGET, 'the same, in CI (--stage ci)',
+                         check=_non_negative),
         'guidelines': Key(str, '', "path of the team's review guidelines file (Markdown), relative "
                           'to the repository root and inside it', check=_inside_path),
         'cache': Key(bool, True, 'cache model results on disk'),
-        'triage_threshold': Key((int, float), 0.87, 'model reviewer: hunks whose risk score (0..1) is '
-                                'below this are cleared by triage, not sent to generation',
+        'triage_threshold': Key((int, float), default.TRIAGE_THRESHOLD,
+                                'model reviewer: hunks whose risk score (0..1) is below this are cleared '
+                                'by triage, not sent to generation',
                                 check=lambda v: None if 0 <= v <= 1 else 'must be between 0 and 1'),
         'server': Key(str, '', 'URL of an in-house `reviewbot serve` to use instead of a local model',
                       check=_server_url),
         'server_is_local': Key(bool, False, 'the server is run by your organisation: code may be sent '
                                'to it (never assumed)'),
-        'server_token_env': Key(str, 'REVIEWBOT_SERVER_TOKEN',
+        'server_token_env': Key(str, default.SERVER_TOKEN_ENV,
                                 'environment variable holding the bearer token for the server '
                                 '(never a CI platform credential such as GITHUB_TOKEN)',
                                 check=credential_env_problem),
     },
     # [tool.reviewbot.hook]: the pre-commit / pre-push hook (reviewbot.commands.hook)
     'hook': {
-        'on_missing_model': Key(str, 'fail-open', 'when the local model is missing or broken: '
-                                '"fail-open" commits with the other reviewers and says how to fetch '
-                                'it; "fail-closed" blocks the commit', choices=('fail-open', 'fail-closed')),
-        'budget': Key((int, float), 20, 'seconds the model reviewer may spend in the hook',
+        'on_missing_model': Key(str, default.HOOK_ON_MISSING_MODEL,
+                                'when the local model is missing or broken: "fail-open" commits with the '
+                                'other reviewers and says how to fetch it; "fail-closed" blocks the commit',
+                                choices=('fail-open', 'fail-closed')),
+        'budget': Key((int, float), default.HOOK_BUDGET, 'seconds the model reviewer may spend in the hook',
                       check=_non_negative),
         'fail_level': Key(str, '', 'block at this severity in the hook ("" = the top-level fail_level)',
                           choices=('', *SEVERITY_LEVELS)),
     },
     # [tool.reviewbot.daemon]: the warm model (reviewbot.engine.warm, `reviewbot daemon`)
     'daemon': {
-        'mode': Key(str, 'use', 'the warm model daemon: "use" it when it runs, also "start" it when '
-                    'it does not, or "off" (never); $REVIEWBOT_DAEMON overrides',
+        'mode': Key(str, default.DAEMON_MODE,
+                    'the warm model daemon: "use" it when it runs, also "start" it when it does not, '
+                    'or "off" (never); $REVIEWBOT_DAEMON overrides',
                     choices=('off', 'use', 'start')),
-        'idle_minutes': Key((int, float), 15, 'a started daemon exits after this many minutes without '
-                            'a request', check=lambda v: None if v > 0 else 'must be above 0'),
+        'idle_minutes': Key((int, float), default.DAEMON_IDLE_MINUTES,
+                            'a started daemon exits after this many minutes without a request',
+                            check=lambda v: None if v > 0 else 'must be above 0'),
     },
     'ruff': {
         'extend_select': Key(list, [], 'extra ruff rule codes to report (beyond the precise default set)',
@@ -176,10 +177,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     'fix': {
         'enabled': Key(bool, True, 'propose fixes (ruff, semgrep rules, secrets), each verified on the '
                        'patched text before it is shown; never written unless asked'),
-        # off by default: of 7 model fixes that passed the verifier on the eval set, 2 were judged
-        # correct (benchmarks/results/fixes-hand-review.md)
-        'model': Key(str, 'off', 'the local model proposes fixes for what the other fixers cannot '
-                     '(verified the same way): "auto" when the model reviewer runs or in CI, "on", "off"',
+        'model': Key(str, default.FIX_MODEL,
+                     'the local model proposes fixes for what the other fixers cannot (verified the '
+                     'same way): "auto" when the model reviewer runs or in CI, "on", "off"',
                      choices=('auto', 'on', 'off')),
     },
     # The cloud reviewer (reviewbot.reviewers.cloud). Off unless enabled, and even then it runs only

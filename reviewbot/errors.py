@@ -6,7 +6,7 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1  # a finding at or above the fail level (review, hook, ci)
 EXIT_USAGE = 2  # bad usage or input, or an error the user can act on (one line on stderr)
 EXIT_NOT_POSTED = 3  # publish, ci --publish: a finding could not be posted (each is named on stderr)
-EXIT_STALE = 4  # publish, ci --publish: the report is of another commit than the request's head: nothing posted
+EXIT_STALE = 4  # publish, ci --publish: the report is of another commit than the request's head
 EXIT_NOT_RUNNING = 5  # daemon status: no daemon runs for this model
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
@@ -14,8 +14,9 @@ EXIT_CODES = {
     EXIT_OK: 'fine',
     EXIT_FINDINGS: 'a finding at or above the fail level (`review`, `hook`, `ci`; `--fail-level`: `error` by '
                    'default, `warning`, `info`, `none`)',
-    EXIT_USAGE: 'a usage or input error, one line on stderr (every command): malformed or binary diff, unknown '
-                'config key, missing model, API error, corrupt or unreadable baseline, a missing optional extra',
+    EXIT_USAGE: 'a usage or input error, one line on stderr (every command): malformed or binary diff, '
+                'unknown config key, missing model, API error, corrupt or unreadable baseline, a missing '
+                'optional extra',
     EXIT_NOT_POSTED: '`publish`, `ci --publish`: a finding could not be posted (each is named on stderr)',
     EXIT_STALE: '`publish`, `ci --publish`: the report is of another commit than the pull/merge '
                 "request's head: nothing posted",

@@ -10,7 +10,7 @@ import importlib
 
 from reviewbot.errors import MissingExtra
 
-# extra -> the top-level modules it provides that reviewbot imports (pyproject.toml [project.optional-dependencies])
+# extra (pyproject.toml [project.optional-dependencies]) -> the top-level modules of it reviewbot imports
 MODULES: dict[str, tuple[str, ...]] = {
     'server': ('starlette', 'uvicorn'),
     'publish': ('github', 'gitlab'),

@@ -55,6 +55,7 @@ def test_no_command_returns_a_bare_exit_number() -> None:
 
 def test_the_check_finds_a_bare_number(tmp_path: Path) -> None:
     bad = tmp_path / 'bad.py'
-    bad.write_text('import sys\ndef run() -> int:\n    if x:\n        return 3\n    sys.exit(1 if y else EXIT_OK)\n'
-                   '    return EXIT_OK\ndef port() -> str:\n    return 8\n')
+    bad.write_text('import sys\ndef run() -> int:\n    if x:\n        return 3\n'
+                   '    sys.exit(1 if y else EXIT_OK)\n    return EXIT_OK\n'
+                   'def port() -> str:\n    return 8\n')
     assert [h.split(':')[1] for h in _bare_exit_numbers(bad)] == ['4', '5']

@@ -33,7 +33,8 @@ def one_line_naming(proc, extra: str, module: str) -> str:
 
 def test_serve_without_the_server_extra(tmp_path: Path) -> None:
     for module in ('uvicorn', 'starlette'):
-        proc = run_cli('serve', '--model', 'smollm2-135m', cwd=tmp_path, env=without(tmp_path / module, module))
+        proc = run_cli('serve', '--model', 'smollm2-135m', cwd=tmp_path,
+                       env=without(tmp_path / module, module))
         err = one_line_naming(proc, 'server', module)
         assert err.startswith("reviewbot: `reviewbot serve` needs the 'server' extra"), err
 
@@ -78,8 +79,9 @@ def test_a_missing_extra_met_later_is_one_line_too(repo: GitRepo, tmp_path: Path
     one_line_naming(proc, 'cloud', 'httpx')
 
 
-@pytest.mark.parametrize('module, extra', [('uvicorn', 'server'), ('github.Auth', 'publish'), ('httpx', 'cloud'),
-                                           ('torch.nn', 'export'), ('yaml', None), (None, None)])
+@pytest.mark.parametrize('module, extra', [('uvicorn', 'server'), ('github.Auth', 'publish'),
+                                           ('httpx', 'cloud'), ('torch.nn', 'export'), ('yaml', None),
+                                           (None, None)])
 def test_extra_of(module: str | None, extra: str | None) -> None:
     assert extras.extra_of(module) == extra
 

@@ -59,7 +59,8 @@ def test_review_output_is_byte_identical_to_golden(results: dict) -> None:
 def test_normalise_replaces_only_the_variable_parts() -> None:
     golden = _script()
     text = '{\n  "timings": {\n    "ruff": 0.0171,\n    "total": 1.5e-05\n  },\n  "x": 0.5\n}'
-    assert golden.normalise(text, 'json') == '{\n  "timings": {\n    "ruff": 0.0,\n    "total": 0.0\n  },\n  "x": 0.5\n}'
+    want = '{\n  "timings": {\n    "ruff": 0.0,\n    "total": 0.0\n  },\n  "x": 0.5\n}'
+    assert golden.normalise(text, 'json') == want
     token = 'reviewbot-' + 'ab' * 16
     assert golden.normalise(f'::stop-commands::{token}\nx\n::{token}::', 'github-annotations') == \
         '::stop-commands::reviewbot-STOPTOKEN\nx\n::reviewbot-STOPTOKEN::'

@@ -58,7 +58,8 @@ def _load_publish(platform: str):
 
     from reviewbot import extras
     from reviewbot.errors import ReviewbotError
-    extras.require('publish', '`reviewbot ci --publish`', ('github',) if platform == 'github' else ('gitlab',))
+    module = 'github' if platform == 'github' else 'gitlab'
+    extras.require('publish', '`reviewbot ci --publish`', (module,))
     try:
         return importlib.import_module('reviewbot.publish')
     except ModuleNotFoundError as e:

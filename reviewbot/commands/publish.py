@@ -156,7 +156,7 @@ def load_diff(args: argparse.Namespace, target: Any, report: Any = None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import extras
-    extras.require('publish', '`reviewbot publish`', ('github',) if args.github_pr is not None else ('gitlab',))
+    extras.require('publish', '`reviewbot publish`', ('github' if args.github_pr is not None else 'gitlab',))
     from reviewbot.publish import publish_report
     report = read_report(args.report)
     target = make_target(args)

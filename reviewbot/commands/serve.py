@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reviewbot import defaults as default
 from reviewbot.errors import EXIT_OK
 
 
@@ -18,22 +19,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--model-dir', metavar='DIR', help='model cache directory')
     p.add_argument('--precision', help='exported precision to load (default: the best available)')
     p.add_argument('--threads', type=int, metavar='N', help='onnxruntime threads (default: config, 2)')
-    p.add_argument('--host', default='127.0.0.1', help='address to bind (default: 127.0.0.1)')
-    p.add_argument('--port', type=int, default=8000, help='port (default: 8000; 0 picks a free one)')
+    p.add_argument('--host', default=default.SERVER_HOST,
+                   help=f'address to bind (default: {default.SERVER_HOST})')
+    p.add_argument('--port', type=int, default=default.SERVER_PORT,
+                   help=f'port (default: {default.SERVER_PORT}; 0 picks a free one)')
     p.add_argument('--token-file', metavar='FILE',
                    help='file holding the bearer token (else $REVIEWBOT_SERVER_TOKEN)')
     p.add_argument('--config', metavar='FILE', help='config file for /v1/review (reviewers, limits)')
     p.add_argument('--reviewers', metavar='A,B', help='reviewers /v1/review runs (default: config)')
-    p.add_argument('--queue-size', type=int, default=8, metavar='N',
-                   help='requests that may wait for the model; more get 429 (default: 8)')
-    p.add_argument('--max-request-bytes', type=int, default=2 * 1024 * 1024, metavar='N',
+    p.add_argument('--queue-size', type=int, default=default.SERVER_QUEUE_SIZE, metavar='N',
+                   help='requests that may wait for the model; more get 429 '
+                        f'(default: {default.SERVER_QUEUE_SIZE})')
+    p.add_argument('--max-request-bytes', type=int, default=default.SERVER_MAX_REQUEST_BYTES, metavar='N',
                    help='larger request bodies get 413 (default: 2 MiB)')
-    p.add_argument('--request-timeout', type=float, default=120.0, metavar='SECONDS',
-                   help='time from arrival to answer, queue wait included (default: 120)')
-    p.add_argument('--max-tokens', type=int, default=1024, metavar='N',
-                   help='most new tokens one request may ask for (default: 1024)')
-    p.add_argument('--graceful-timeout', type=float, default=300.0, metavar='SECONDS',
-                   help='on SIGTERM/SIGINT, how long in-flight requests may take to finish (default: 300)')
+    p.add_argument('--request-timeout', type=float, default=default.SERVER_REQUEST_TIMEOUT, metavar='SECONDS',
+                   help='time from arrival to answer, queue wait included '
+                        f'(default: {default.SERVER_REQUEST_TIMEOUT:g})')
+    p.add_argument('--max-tokens', type=int, default=default.SERVER_MAX_TOKENS, metavar='N',
+                   help=f'most new tokens one request may ask for (default: {default.SERVER_MAX_TOKENS})')
+    p.add_argument('--graceful-timeout', type=float, default=default.SERVER_GRACEFUL_TIMEOUT,
+                   metavar='SECONDS',
+                   help='on SIGTERM/SIGINT, how long in-flight requests may take to finish '
+                        f'(default: {default.SERVER_GRACEFUL_TIMEOUT:g})')
     p.add_argument('--log-level', default='info', choices=('critical', 'error', 'warning', 'info', 'debug'))
     p.add_argument('--no-access-log', action='store_true', help='do not log one line per request')
     p.set_defaults(func=run)

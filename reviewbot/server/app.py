@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from reviewbot import defaults as default
 from reviewbot.config import Config
 from reviewbot.errors import DiffError, ModelError, ReviewbotError
 from reviewbot.server.metrics import Metrics, prometheus_text
@@ -38,9 +39,9 @@ DIFF_TYPES = ('text/x-diff', 'text/x-patch', 'text/plain')
 class Settings:
     model_name: str
     token: str | None = None  # bearer token; None: no authentication (loopback only)
-    max_request_bytes: int = 2 * 1024 * 1024
-    request_timeout: float = 120.0  # seconds from arrival to answer, queue wait included
-    max_tokens: int = 1024  # most new tokens one request may ask for
+    max_request_bytes: int = default.SERVER_MAX_REQUEST_BYTES
+    request_timeout: float = default.SERVER_REQUEST_TIMEOUT  # from arrival to answer, queue wait included
+    max_tokens: int = default.SERVER_MAX_TOKENS  # most new tokens one request may ask for
 
 
 class ApiError(Exception):
