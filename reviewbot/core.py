@@ -216,10 +216,6 @@ class Finding:
         return fx
 
     @property
-    def file_level(self) -> bool:
-        return self.line is None
-
-    @property
     def fingerprint(self) -> str:
         return fingerprint(self.path, self.category, self.anchored_code, self.message)
 
