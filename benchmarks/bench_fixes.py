@@ -145,7 +145,8 @@ def markdown(result: dict, summary: dict, meta: dict) -> str:
              (f'{result["cases"]} cases (eval/cases; real-commit cases only where a snapshot was present); '
              f'reviewers {", ".join(REVIEWERS)}; model fixer: {result["model"] or "off"}; measured '
              f'{meta["date"]} on {meta["machine"]}, load average {meta["load"]}, {meta["seconds"]} s.'), '',
-             '| scope | analyzer findings | with a verified fix | ruff | semgrep | rewrite | secrets | model | unsafe among them |',
+             '| scope | analyzer findings | with a verified fix | ruff | semgrep | rewrite | secrets | model '
+             '| unsafe among them |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     for scope in ('python', 'all'):
         s = summary[scope]

@@ -47,6 +47,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import build  # noqa: E402
+
 from reviewbot import pipeline, reviewers  # noqa: E402
 from reviewbot.config import Config, defaults  # noqa: E402
 from reviewbot.core import FileChange, Finding, Severity  # noqa: E402
@@ -307,7 +308,8 @@ def _fmt(v: Any) -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [f'# Eval: {result["name"]}', '',
-             f'{result["cases"]["total"]} cases ({", ".join(f"{k} {v}" for k, v in result["cases"]["by_label"].items())});'
+             f'{result["cases"]["total"]} cases '
+             f'({", ".join(f"{k} {v}" for k, v in result["cases"]["by_label"].items())});'
              f' hit = finding within ±{TOLERANCE} lines of a defect line. Built by eval/build.py, scored by'
              ' eval/score.py.', '',
              '| configuration | ' + ' | '.join(c[1] for c in COLUMNS) + ' | s/case |',

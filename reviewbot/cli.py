@@ -20,7 +20,7 @@ from reviewbot.errors import (
     ReviewbotError,
 )
 from reviewbot.extras import extra_of
-from reviewbot.textscan import visible
+from reviewbot.textsafe import visible
 
 # One line per subcommand module; order is the order in --help.
 COMMAND_MODULES = (
@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     'reviewbot.commands.ci',
     'reviewbot.commands.publish',
     'reviewbot.commands.model',
+    'reviewbot.commands.tools',
     'reviewbot.commands.serve',
     'reviewbot.commands.daemon',
 )

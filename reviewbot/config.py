@@ -27,15 +27,14 @@ from reviewbot.config_keys import (
     TRUST,
     TRUSTED,
     Key,
-    _inside_path,
     credential_env_problem,
 )
 from reviewbot.errors import ConfigError
 
 # config_keys' tables and checks are also read as reviewbot.config.X
 __all__ = ['ORDINARY', 'SCHEMA', 'TRUST', 'TRUSTED', 'Config', 'Key', 'TrustSplit', 'config_in_tree',
-           'credential_env_problem', 'defaults', 'find_config_file', 'from_table', 'load', 'resolve_inside',
-           'table_of', 'trust_of', 'trusted_keys', 'unclassified_keys', 'with_trusted_from']
+           'credential_env_problem', 'defaults', 'find_config_file', 'from_table', 'load', 'table_of',
+           'trust_of', 'trusted_keys', 'unclassified_keys', 'with_trusted_from']
 
 
 @dataclasses.dataclass
@@ -237,16 +236,3 @@ def _parse_toml(text: str, origin: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f'{origin}: invalid TOML: {e}') from None
 
-
-def resolve_inside(root: Path, value: str, key: str) -> Path:
-    """`value` (a config path) resolved against `root`; a ConfigError unless the result, symlinks
-    followed, is inside `root`."""
-    problem = _inside_path(value)
-    if problem:
-        raise ConfigError(f'{key} {problem}: {value!r}')
-    base = root.resolve()
-    target = (base / value).resolve()
-    if target != base and base not in target.parents:
-        raise ConfigError(f'{key} {value!r} leads outside the repository (a symbolic link?); '
-                          'it must be a file inside it')
-    return target

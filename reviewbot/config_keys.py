@@ -154,8 +154,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     # The `patterns` reviewer (reviewbot.reviewers.patterns): semgrep with the bundled rules.
     'patterns': {
-        'semgrep': Key(str, '', 'semgrep executable ("" = the one installed with reviewbot[patterns], '
-                       'else on PATH)'),
+        'semgrep': Key(str, '', 'semgrep executable, used as given ("" = reviewbot\'s own environment '
+                       'from `reviewbot tools install semgrep`, else a new enough one on PATH; '
+                       '$REVIEWBOT_SEMGREP overrides)'),
         'ignore': Key(list, [], 'pattern rule ids never reported (e.g. "c-system-non-literal")',
                       check=_str_list),
     },

@@ -29,8 +29,8 @@ from reviewbot.core import (
 from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
 from reviewbot.newside import NewFiles
+from reviewbot.privacy.redact import redact
 from reviewbot.reviewers import ReviewContext, Reviewer
-from reviewbot.reviewers.secrets import redact
 from reviewbot.scope import Plan, make_plan
 from reviewbot.sources import DiffSource
 

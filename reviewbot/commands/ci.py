@@ -9,7 +9,7 @@ $GITHUB_STEP_SUMMARY on GitHub, the terminal report elsewhere, and optional SARI
 
 Config: the checkout is the code under review, so keys that decide where code and credentials go
 or what is read or run come from the base commit's config or a --config file outside the checkout
-(reviewbot.ci_env.trusted_config); a checkout that sets them differently is told so in one line.
+(reviewbot.ci_env.run_config); a checkout that sets them differently is told so in one line.
 """
 from __future__ import annotations
 
@@ -80,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
                              'pipeline); use `reviewbot review` outside CI')
     # a missing module or token fails before the review, not after it
     publish = _load_publish(ctx.platform) if args.publish else None
-    target = ci_env.publish_target(ctx) if publish is not None else None
-    from reviewbot.sources import repo_root
+    target = publish.ci_target(ctx) if publish is not None else None
+    from reviewbot import git
     cwd = Path.cwd()
-    root = repo_root(cwd)
+    root = git.repo_root(cwd)
     base, head, description = ci_env.review_range(ctx, env, root)
     if target is not None:
         # post only on the commit reviewed: a push that lands during a long review makes the
@@ -93,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
                             event_name=ctx.event_name, pr_number=ctx.pr_number)
     # the checkout is the pull request's code: settings that decide egress or what is read or run
     # come from the base commit's config (or a --config outside the checkout), never from it
-    cfg, ignored = with_trust(ci_env.trusted_config(root, cwd, base, Path(args.config) if args.config else None),
-                              args)
+    trust = ci_env.run_config(ctx, env, cwd, base, Path(args.config) if args.config else None,
+                              no_base='this run has no base commit')
+    cfg, ignored = with_trust(trust, args)
     report = pipeline.review(source, cfg, stage='ci', platform=ctx, **baseline_kwargs(args))
     if ignored is not None:
         report.notes.insert(0, ignored)

@@ -70,37 +70,28 @@ def _is_zero(sha: str) -> bool:
     return bool(_ZERO_SHA.match(sha))
 
 
-def _commit_exists(root: Path, rev: str) -> bool:
-    from reviewbot.sources import git
-    return bool(git(['rev-parse', '--verify', '--quiet', f'{rev}^{{commit}}'], root, check=False).strip())
-
-
 def new_branch_range(root: Path, remote: str | None, local_sha: str):
     """The commits of `local_sha` that are on no ref of `remote`, as a DiffSource; None when there are none.
 
     Base: the parent of the oldest such commit; the empty tree when that commit is a root."""
-    from reviewbot import sources
-    known = sources.git(['remote'], root).decode().split()
-    if remote not in known:
+    from reviewbot import git, sources
+    if remote not in git.remote_names(root):
         remote = None  # pushed to a URL, not a configured remote: compare with every remote
-    remotes = f'--remotes={remote}' if remote else '--remotes'
-    out = sources.git(['rev-list', local_sha, '--topo-order', '--reverse', '--not', remotes], root)
-    new = out.decode().split()
+    new = git.commits_not_on_remote(root, local_sha, remote)
     if not new:
         return None
     first = new[0]
-    parents = sources.git(['rev-list', '--parents', '-n', '1', first], root).decode().split()[1:]
-    base = f'{first}^' if parents else None
+    base = f'{first}^' if git.parents(root, first) else None
     desc = f'pushed new branch: {len(new)} commit(s) not on {remote or "any remote"}'
     return sources.between(root, base, local_sha, desc)
 
 
 def pushed_range(root: Path, remote: str | None, from_ref: str, to_ref: str):
     """What a push of to_ref over from_ref adds; None for a deletion or when nothing is new."""
-    from reviewbot import sources
+    from reviewbot import git, sources
     if _is_zero(to_ref):
         return None  # deleting a remote branch: nothing to review
-    if not _is_zero(from_ref) and _commit_exists(root, from_ref):
+    if not _is_zero(from_ref) and git.resolve_commit(root, from_ref) is not None:
         return sources.between(root, from_ref, to_ref, f'pushed commits {from_ref[:12]}..{to_ref[:12]}')
     # a new branch, or a remote sha this clone has never fetched (a force-push over unknown work)
     return new_branch_range(root, remote, to_ref)
@@ -118,8 +109,8 @@ def parse_push_lines(text: str) -> list[tuple[str, str, str, str]]:
 
 def hook_sources(args: argparse.Namespace, env: Mapping[str, str], cwd: Path) -> tuple[str, list[Any]]:
     """(stage, DiffSources to review). An empty list means nothing to review."""
-    from reviewbot import sources
-    root = sources.repo_root(cwd)
+    from reviewbot import git, sources
+    root = git.repo_root(cwd)
     from_ref = args.from_ref or env.get('PRE_COMMIT_FROM_REF')
     to_ref = args.to_ref or env.get('PRE_COMMIT_TO_REF')
     remote = args.remote or env.get('PRE_COMMIT_REMOTE_NAME') or None

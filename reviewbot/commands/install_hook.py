@@ -45,12 +45,6 @@ def script(python: str = sys.executable) -> str:
     return text.replace("INSTALL_PYTHON=''", f'INSTALL_PYTHON={shlex.quote(python)}', 1)
 
 
-def hooks_dir(cwd: Path) -> Path:
-    from reviewbot.sources import git
-    out = git(['rev-parse', '--path-format=absolute', '--git-path', 'hooks'], cwd).strip()
-    return Path(os.fsdecode(out))
-
-
 def is_ours(path: Path) -> bool:
     try:
         return MARKER in path.read_text(encoding='utf-8', errors='replace')
@@ -101,7 +95,8 @@ def uninstall(hooks: Path, name: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    hooks = hooks_dir(Path.cwd())
+    from reviewbot import git
+    hooks = git.hooks_dir(Path.cwd())
     names = ['pre-commit'] + (['pre-push'] if args.pre_push else [])
     if args.uninstall:
         done = [m for n in ('pre-commit', 'pre-push') if (m := uninstall(hooks, n))]

@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         'publish', help='post a JSON report on a GitHub pull request or GitLab merge request',
         description=__doc__.splitlines()[0] + ' Tokens come from GITHUB_TOKEN / GITLAB_TOKEN; '
         'base URLs from GITHUB_API_URL / CI_API_V4_URL or the flags.')
-    p.add_argument('--report', required=True, metavar='FILE.json', help='a report from `reviewbot review --format json`')
+    p.add_argument('--report', required=True, metavar='FILE.json',
+                   help='a report from `reviewbot review --format json`')
     p.add_argument('--diff', metavar='FILE', help='the diff the report was computed on '
                    '(default: fetch the pull/merge request diff from the API)')
     gh = p.add_argument_group('GitHub')
@@ -37,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     'instead of with $GITHUB_TOKEN')
     gh.add_argument('--app-key-file', metavar='PEM', help='the App private key file '
                     '(or the key itself in $GITHUB_APP_PRIVATE_KEY)')
-    gh.add_argument('--installation-id', type=int, metavar='ID', help='the App installation ($GITHUB_APP_INSTALLATION_ID)')
+    gh.add_argument('--installation-id', type=int, metavar='ID',
+                    help='the App installation ($GITHUB_APP_INSTALLATION_ID)')
     gh.add_argument('--bot-login', metavar='LOGIN', help="the account the token posts as, when it cannot say itself: "
                     "an installation token such as Actions' GITHUB_TOKEN ('github-actions[bot]'); "
                     'default $REVIEWBOT_BOT_LOGIN, else GET /user (or the App slug with --app-id)')

@@ -143,7 +143,7 @@ def write_report(text: str, output: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import pipeline, reporters
-    from reviewbot.textscan import visible
+    from reviewbot.textsafe import visible
     t0 = time.perf_counter()
     source = open_source(args)
     cfg, ignored = run_config(args, os.environ, source.base_rev if (args.range or args.base) else None)
@@ -169,8 +169,7 @@ def run(args: argparse.Namespace) -> int:
 
 def write_fixes(args: argparse.Namespace, source, report) -> None:
     """--fix-patch / --apply-fixes: the verified fixes, only when asked (ruff's model)."""
-    import subprocess
-
+    from reviewbot import git
     from reviewbot.diffparse import parse_diff
     from reviewbot.errors import ReviewbotError
     from reviewbot.fixes import patch as patch_mod
@@ -197,12 +196,11 @@ def write_fixes(args: argparse.Namespace, source, report) -> None:
             print(f'reviewbot: no verified fixes to apply{left}', file=sys.stderr)
             return
         root = source.repo_root or Path.cwd()
-        for check in (['--check'], []):
-            proc = subprocess.run(['git', 'apply', *check, '-'], cwd=root, input=fp.text.encode(
-                'utf-8', 'surrogateescape'), capture_output=True, check=False)
-            if proc.returncode != 0:
-                err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
+        for check_only in (True, False):
+            try:
+                git.apply(root, fp.text.encode('utf-8', 'surrogateescape'), check_only=check_only)
+            except git.GitError as e:
                 raise ReviewbotError('the fixes do not apply to the work tree (it differs from the '
-                                     f'reviewed revision): {err[0] if err else "git apply failed"}')
+                                     f'reviewed revision): {e}') from None
         print(f'reviewbot: applied {fp.applied} verified fixes to the work tree (not staged){left}',
               file=sys.stderr)

@@ -167,7 +167,7 @@ class OnnxModel:
         try:
             self._session = ort.InferenceSession(str(folder / info.get('onnx', 'model.onnx')), options,
                                                  providers=['CPUExecutionProvider'])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types; keep one line
+        except Exception as e:  # onnxruntime raises its own types; keep one line
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f'{folder} could not be loaded by onnxruntime ({first[:200]}): '
                              f're-export it with `reviewbot model export {self.name}`') from None

@@ -8,9 +8,9 @@ from typing import Any
 from reviewbot.core import Diff, Report
 from reviewbot.errors import PublishError
 from reviewbot.publish import GitHubTarget, PublishResult, dismiss, retry
-from reviewbot.publish.sync import Posted, Rejected, run
 from reviewbot.publish.markers import parse_marker
 from reviewbot.publish.placement import Inline
+from reviewbot.publish.sync import Posted, Rejected, run
 
 REVIEW_EVENT = 'COMMENT'
 REVIEW_BODY = 'reviewbot: inline comments for this commit; the summary is in the conversation.'

@@ -129,7 +129,7 @@ def _endpoint(name: str, handler: Handler, *, model_request: bool = True,
         except ApiError as e:
             state.metrics.count_rejection(e.reason)
             response = error_response(e.status, e.message, e.headers)
-        except Exception as e:  # noqa: BLE001 - a bug must still answer JSON, and log no traceback
+        except Exception as e:  # a bug must still answer JSON, and log no traceback
             log.error('%s failed: %s', name, e.__class__.__name__)
             response = error_response(500, f'internal error ({e.__class__.__name__})')
         state.metrics.count_response(name, response.status_code)
@@ -159,7 +159,7 @@ async def _run_job(state: ServerState, run: Callable[[Any], Any], deadline: floa
         raise ApiError(503, f'model unavailable: {e}', 'unavailable', {'Retry-After': '30'}) from None
     except ReviewbotError as e:
         raise ApiError(500, str(e), 'error') from None
-    except Exception as e:  # noqa: BLE001 - never echo the request; the type is enough to find it in the code
+    except Exception as e:  # never echo the request; the type is enough to find it in the code
         log.error('job failed: %s', e.__class__.__name__)
         raise ApiError(500, f'internal error ({e.__class__.__name__})', 'error') from None
 

@@ -99,7 +99,7 @@ class RemoteModel:
             text = self._request('GET', '/v1/reviewbot/tokenizer', None, None, raw=True)
             try:
                 self._tokenizer = Tokenizer.from_str(text)
-            except Exception:  # noqa: BLE001 - any parse failure means the same to the user
+            except Exception:  # any parse failure means the same to the user
                 raise ModelError(f'{self.url} sent a tokenizer that cannot be read') from None
         return self._tokenizer
 
@@ -216,5 +216,5 @@ def _retry_after(response: Any) -> float:
 def _message(response: Any) -> str:
     try:
         return str(response.json()['error']['message'])[:200]
-    except Exception:  # noqa: BLE001 - not our error format: fall back to the status text
+    except Exception:  # not our error format: fall back to the status text
         return response.reason_phrase or 'error'

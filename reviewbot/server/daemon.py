@@ -113,7 +113,7 @@ class Daemon:
             return {'result': self.worker.submit(lambda m: job(m, args)).result()}
         except ModelError as e:
             return {'error': str(e), 'kind': 'model'}
-        except Exception as e:  # noqa: BLE001 - one line to the client, which then loads the model itself
+        except Exception as e:  # one line to the client, which then loads the model itself
             log(f'{op} failed: {e.__class__.__name__}')
             return {'error': f'{op} failed ({e.__class__.__name__})', 'kind': 'internal'}
 

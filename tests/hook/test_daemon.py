@@ -145,7 +145,7 @@ def connect_as(uid: int, path: Path) -> bytes:
             s.sendall(b'{"op": "hello"}\n')
             os.write(write, b'answer:' + s.recv(100))
             code = 0
-        except BaseException as e:  # noqa: BLE001 - reported to the parent
+        except BaseException as e:  # reported to the parent
             os.write(write, f'error:{e!r}'.encode())
         finally:
             os._exit(code)

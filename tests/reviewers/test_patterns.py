@@ -10,14 +10,13 @@ from reviewbot.core import Severity
 from reviewbot.reviewers.patterns import (
     MISSING_NOTE,
     PatternsReviewer,
-    default_semgrep,
+    locate,
     rule_files,
 )
 from reviewbot.sources import staged
 from tests.conftest import GitRepo, run_cli
 
-needs_semgrep = pytest.mark.skipif(default_semgrep() is None,
-                                   reason="semgrep not installed (pip install 'reviewbot[patterns]')")
+needs_semgrep = pytest.mark.skipif(locate().path is None, reason=locate().problem)
 
 # One (base, vulnerable, fixed, refactor) quartet per language. The vulnerable and fixed versions
 # differ in the planted line; `refactor` is a behaviour-preserving change of the fixed one.

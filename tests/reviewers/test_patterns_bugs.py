@@ -15,12 +15,11 @@ import yaml
 from reviewbot import pipeline
 from reviewbot.config import defaults
 from reviewbot.core import Finding
-from reviewbot.reviewers.patterns import RULES_DIR, PatternsReviewer, default_semgrep
+from reviewbot.reviewers.patterns import RULES_DIR, PatternsReviewer, locate
 from reviewbot.sources import staged
 from tests.conftest import GitRepo, run_cli
 
-needs_semgrep = pytest.mark.skipif(default_semgrep() is None,
-                                   reason="semgrep not installed (pip install 'reviewbot[patterns]')")
+needs_semgrep = pytest.mark.skipif(locate().path is None, reason=locate().problem)
 
 BUG_RULES = {r['id'] for r in yaml.safe_load((RULES_DIR / 'bugs.yaml').read_text())['rules']}
 
