@@ -9,7 +9,6 @@ Exit 0: everything posted; 3: some findings could not be posted (each is named o
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -17,9 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reviewbot.errors import ConfigError, ReviewbotError
-
-EXIT_NOT_POSTED = 3
+from reviewbot.errors import EXIT_NOT_POSTED, EXIT_OK, ConfigError, ReviewbotError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -137,6 +134,7 @@ def make_target(args: argparse.Namespace) -> Any:
 
 
 def load_diff(args: argparse.Namespace, target: Any, report: Any = None) -> Any:
+    from reviewbot.core import diff_sha256
     from reviewbot.diffparse import parse_diff
     from reviewbot.publish import GitHubTarget
     if args.diff:
@@ -145,7 +143,7 @@ def load_diff(args: argparse.Namespace, target: Any, report: Any = None) -> Any:
         except OSError as e:
             raise ReviewbotError(f'cannot read diff {args.diff}: {e.strerror or e}') from e
         reviewed = getattr(report, 'reviewed', None)
-        if reviewed is not None and hashlib.sha256(data).hexdigest() != reviewed.diff_sha256:
+        if reviewed is not None and diff_sha256(data) != reviewed.diff_sha256:
             raise ReviewbotError(f'the diff {args.diff} is not the one the report was computed on '
                                  '(its sha256 differs from reviewed.diff_sha256); pass that diff, or leave '
                                  'out --diff to read it from the API')
@@ -159,6 +157,8 @@ def load_diff(args: argparse.Namespace, target: Any, report: Any = None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reviewbot import extras
+    extras.require('publish', '`reviewbot publish`', ('github' if args.github_pr is not None else 'gitlab',))
     from reviewbot.publish import publish_report
     report = read_report(args.report)
     target = make_target(args)
@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     result = publish_report(report, diff, target)  # PublishError: one line, exit 2 (cli.main)
     if result.ok:
         print(result.describe())
-        return 0
+        return EXIT_OK
     print(result.describe(), file=sys.stderr)
     what = f'{len(result.not_posted)} finding(s)' + (' and the summary' if result.summary_error else '')
     print(f'reviewbot: {what} NOT posted (listed above)', file=sys.stderr)

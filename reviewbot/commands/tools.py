@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reviewbot.errors import EXIT_OK, EXIT_USAGE
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser('tools', help='install and show the programs reviewers run (semgrep)')
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if handler is None:
         print('reviewbot: error: say what to do: reviewbot tools {list,install} '
               '(see reviewbot tools --help)', file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return handler(args)
 
 
@@ -39,7 +41,7 @@ def _list(args: argparse.Namespace) -> int:
     else:
         print(f'semgrep {found.version or "(version not checked)"}: {found.path} ({found.origin})')
     print(f'tool environments: {toolenv.tools_dir()} (pinned: semgrep {toolenv.SEMGREP_VERSION})')
-    return 0
+    return EXIT_OK
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -47,4 +49,4 @@ def _install(args: argparse.Namespace) -> int:
     path = toolenv.install_semgrep(force=args.force, say=lambda line: print(f'reviewbot: {line}',
                                                                            file=sys.stderr))
     print(path / 'bin' / 'semgrep')
-    return 0
+    return EXIT_OK

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from reviewbot import defaults
 from reviewbot.engine import manifest, paths, prefix, registry
 from reviewbot.engine.backend import GenerationResult
 from reviewbot.engine.prefix import PREFIX_CACHE_BYTES, PrefixCache
@@ -361,8 +362,8 @@ def _fix_hint(name: str, folder: Path) -> str:
     return f'copy the exported model folder {folder} again'
 
 
-def load_model(name_or_path: str | None, model_dir: str | os.PathLike[str] | None = None, threads: int = 2,
-               precision: str | None = None) -> OnnxModel:
+def load_model(name_or_path: str | None, model_dir: str | os.PathLike[str] | None = None,
+               threads: int = defaults.THREADS, precision: str | None = None) -> OnnxModel:
     """Load a registered model by name (from the model dir; None or '': the default model) or an
     exported folder by path.
 

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from reviewbot import defaults
 from reviewbot.engine.backend import GenerationResult
 from reviewbot.engine.paths import cache_home
 from reviewbot.errors import ModelError
@@ -394,7 +395,8 @@ def reach(folder: Path, threads: int, *, start: bool, idle_minutes: float) -> Re
 
 
 def connect(name_or_path: str | None, model_dir: str | None, threads: int, *, mode: str,
-            fallback: Callable[[], Any], idle_minutes: float = 15.0) -> tuple[WarmModel | None, list[str]]:
+            fallback: Callable[[], Any],
+            idle_minutes: float = defaults.DAEMON_IDLE_MINUTES) -> tuple[WarmModel | None, list[str]]:
     """(the daemon's model, notes) when a daemon for this model runs (or, mode 'start', was
     started); (None, notes) to load the model in this process."""
     if mode == 'off' or not supported():

@@ -70,10 +70,6 @@ class Payload:
     skipped: list[Skipped]
     max_output_tokens: int
 
-    @property
-    def estimated_prompt_tokens(self) -> int:
-        return math.ceil(len((self.system + self.user).encode('utf-8')) / BYTES_PER_TOKEN_ESTIMATE)
-
 
 # -- layer 2: our own patterns -------------------------------------------------------------------
 

@@ -64,17 +64,15 @@ def _message(e: Any) -> str:
 
 
 def error_text(e: BaseException) -> str:
-    """An API error in words on one line, e.g. 'unauthorized (HTTP 401)'; never the raw JSON."""
+    """An API error in words on one line, e.g. 'unauthorized (HTTP 401)' (retry.error_text)."""
     import gitlab
-    import requests
-    if isinstance(e, retry.GaveUp):
-        return str(e)
-    if isinstance(e, gitlab.exceptions.GitlabError):
+
+    def api_error(e: BaseException) -> str | None:
+        if not isinstance(e, gitlab.exceptions.GitlabError):
+            return None
         msg = retry.words(_message(e))
         return f'{msg or "no message"} (HTTP {e.response_code})' if e.response_code else (msg or type(e).__name__)
-    if isinstance(e, requests.exceptions.RequestException):
-        return f'no answer ({type(e).__name__})'
-    return f'{type(e).__name__}: {e}'
+    return retry.error_text(e, api_error)
 
 
 class GitLabForge:

@@ -115,7 +115,7 @@ def test_socket_is_owner_only_in_a_private_dir(ddir: Path):
     assert daemon_cli('stop', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(ddir)).returncode == 0
     assert dies(info['pid'])
     assert not path.exists()
-    assert daemon_cli('status', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(ddir)).returncode == 3
+    assert daemon_cli('status', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(ddir)).returncode == 5
 
 
 def test_peer_uid_check():
@@ -207,13 +207,13 @@ def _copy_model(dest: Path) -> Path:
 
 
 def test_a_daemon_that_cannot_start_is_a_one_line_error(tmp_path: Path):
-    """`daemon start` where the daemon dir cannot be made (a file is in the way): exit 1, one line
+    """`daemon start` where the daemon dir cannot be made (a file is in the way): exit 2, one line
     saying why, no traceback (warm.reach reports what spawn met)."""
     blocker = tmp_path / 'a-file'
     blocker.write_text('')
     proc = daemon_cli('start', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(blocker / 'daemon'))
     err = proc.stderr.decode()
-    assert proc.returncode == 1 and 'Traceback' not in err, err
+    assert proc.returncode == 2 and 'Traceback' not in err, err
     assert err.count('\n') == 1 and 'did not start' in err and 'cannot be made private' in err
     assert not proc.stdout
 

@@ -126,8 +126,7 @@ def download():
 
 def _review(repo: GitRepo, config=None) -> pipeline.Report:
     cfg = config or defaults()
-    prep = pipeline.prepare(staged(repo.path), cfg)
-    return pipeline.run(prep, [PatternsReviewer(cfg)])
+    return pipeline.review(staged(repo.path), cfg, reviewers=[PatternsReviewer(cfg)])
 
 
 def _line_of(text: str, needle: str) -> int:

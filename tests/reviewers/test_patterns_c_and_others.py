@@ -639,8 +639,7 @@ def findings_by_path(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list
         repo.write(path, text)
     repo.git('add', '-A')
     cfg = defaults()
-    prep = pipeline.prepare(staged(repo.path), cfg)
-    report = pipeline.run(prep, [PatternsReviewer(cfg)])
+    report = pipeline.review(staged(repo.path), cfg, reviewers=[PatternsReviewer(cfg)])
     out: dict[str, list[Finding]] = {path: [] for path in CASES}
     for f in report.findings:
         out.setdefault(f.path, []).append(f)
@@ -1006,7 +1005,7 @@ def generalised_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         repo.write(path, text)
     repo.git('add', '-A')
     cfg = defaults()
-    report = pipeline.run(pipeline.prepare(staged(repo.path), cfg), [PatternsReviewer(cfg)])
+    report = pipeline.review(staged(repo.path), cfg, reviewers=[PatternsReviewer(cfg)])
     out: dict[str, list[Finding]] = {path: [] for path in GENERALISED}
     for f in report.findings:
         out.setdefault(f.path, []).append(f)

@@ -751,7 +751,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> list:
         repo.write(_path(name, 'safe'), safe)
     repo.git('add', '-A')
     cfg = defaults()
-    report = pipeline.run(pipeline.prepare(staged(repo.path), cfg), [PatternsReviewer(cfg)])
+    report = pipeline.review(staged(repo.path), cfg, reviewers=[PatternsReviewer(cfg)])
     return report.findings
 
 

@@ -54,8 +54,7 @@ REFACTORED = BASE.replace('def health():\n    return {"ok": True}',
 
 
 def _review_staged(repo: GitRepo) -> list:
-    prep = pipeline.prepare(staged(repo.path), defaults())
-    report = pipeline.run(prep, [RuffReviewer(defaults())])
+    report = pipeline.review(staged(repo.path), defaults(), reviewers=[RuffReviewer(defaults())])
     return report.findings
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reviewbot import defaults
 from reviewbot.config import Config
 from reviewbot.core import FileChange, Skipped
 from reviewbot.engine import backend
@@ -27,7 +28,7 @@ from reviewbot.reviewers.model.units import Unit, language, make_units, render_v
 from reviewbot.reviewers.model.validate import NAME, parse_output, validate
 
 MAX_NEW_TOKENS = 64  # three finding lines
-DEFAULT_TRIAGE_THRESHOLD = 0.87  # calibrated on the eval set: eval/results/model.md
+DEFAULT_TRIAGE_THRESHOLD = defaults.TRIAGE_THRESHOLD  # calibrated on the eval set: eval/results/model.md
 # Until the first model call has measured them: speeds of the 0.5B int4 model on a busy 2-core machine.
 ASSUMED_PREFILL_TOKENS_PER_SECOND = 150.0
 ASSUMED_DECODE_TOKENS_PER_SECOND = 20.0
@@ -42,7 +43,7 @@ class ModelReviewer:
         self._model: Backend | None = model  # loaded lazily: a fully cached review never loads it
         self.model_name = str(_cfg(config, 'model', '') or '')
         self.model_dir = str(_cfg(config, 'model_dir', '') or '') or None
-        self.threads = int(_cfg(config, 'threads', 2))
+        self.threads = int(_cfg(config, 'threads', defaults.THREADS))
         self.threshold = float(_cfg(config, 'triage_threshold', DEFAULT_TRIAGE_THRESHOLD))
         use_cache = bool(_cfg(config, 'cache', True))
         self.cache = ResultCache(default_cache_dir() if use_cache else None)
@@ -73,10 +74,10 @@ class ModelReviewer:
         none (or it serves another export or version) and the model loads in this process."""
         from reviewbot.engine import warm
         section = _section(self.config, 'daemon')
-        mode = warm.mode_from(str(section.get('mode', 'use')))
+        mode = warm.mode_from(str(section.get('mode', defaults.DAEMON_MODE)))
         model, notes = warm.connect(self.model_name or None, self.model_dir, self.threads, mode=mode,
                                     fallback=self._load_local,
-                                    idle_minutes=float(section.get('idle_minutes', 15)))
+                                    idle_minutes=float(section.get('idle_minutes', defaults.DAEMON_IDLE_MINUTES)))
         self._notes.extend(notes)
         return model
 
@@ -92,7 +93,7 @@ class ModelReviewer:
             raise ModelError(f'the local model engine is not available ({e}): reinstall '
                              'reviewbot, or remove "model" from the reviewers') from None
         except Exception as e:
-            name = self.model_name or 'qwen2.5-coder-0.5b'
+            name = self.model_name or defaults.MODEL
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise ModelError(f'cannot load model {name!r} ({first[:200]}): run '
                              f'`reviewbot model fetch {name} --force`') from None

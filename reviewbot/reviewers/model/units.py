@@ -3,9 +3,9 @@ changed lines, and the numbered view of a unit's code the model is shown (render
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
+from reviewbot import languages
 from reviewbot.core import FileChange, Hunk, LineKind
 
 MAX_UNIT_LINES = 40  # changed lines per unit: more and a 0.5B model loses track of line numbers
@@ -13,19 +13,9 @@ MERGE_GAP = 6  # hunks of one file this close (new-file lines) share a unit
 CONTEXT_LINES = 6  # surrounding new-revision lines shown before and after a unit
 MAX_LINE_CHARS = 200
 
-LANGUAGE_BY_SUFFIX = {
-    '.py': 'Python', '.pyi': 'Python', '.js': 'JavaScript', '.mjs': 'JavaScript', '.cjs': 'JavaScript',
-    '.jsx': 'JavaScript', '.ts': 'TypeScript', '.tsx': 'TypeScript', '.go': 'Go', '.java': 'Java',
-    '.kt': 'Kotlin', '.scala': 'Scala', '.c': 'C', '.h': 'C', '.cc': 'C++', '.cpp': 'C++',
-    '.cxx': 'C++', '.hpp': 'C++', '.hh': 'C++', '.cs': 'C#', '.rb': 'Ruby', '.php': 'PHP',
-    '.rs': 'Rust', '.swift': 'Swift', '.sh': 'Shell', '.bash': 'Shell', '.sql': 'SQL',
-    '.lua': 'Lua', '.pl': 'Perl',
-}
-
-
 def language(path: str) -> str | None:
     """The language a file is written in, from its name; None for files the model does not review."""
-    return LANGUAGE_BY_SUFFIX.get(Path(path).suffix.lower())
+    return languages.display_name(path)
 
 
 @dataclasses.dataclass
