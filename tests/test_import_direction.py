@@ -27,9 +27,7 @@ RULES = [
     ('reviewbot', 'reviewbot.publish', (*APPLICATIONS, 'reviewbot.publish')),
     ('reviewbot.privacy', 'reviewbot.reviewers', ()),
 ]
-# Known back-edges being removed elsewhere (issue 15); each must still exist, so it is dropped here
-# the moment it is gone. reviewers/model.py -> server.client: engineer h-model moves the client to
-# engine/remote.py on another branch.
+# Known back-edges (none left): each must still exist, so it is dropped here the moment it is gone.
 KNOWN: set[tuple[str, str]] = set()
 
 
