@@ -91,17 +91,18 @@ def table(rows: list[dict], key: str) -> list[dict]:
     return out
 
 
-def same_on_fix(rows: list[dict]) -> tuple[int, int]:
-    """(defect findings whose message also appears on the case's own fix, defect findings with a fix case)"""
+def same_on_fix(rows: list[dict], case_ids: set[str]) -> tuple[int, int]:
+    """(defect/vuln findings whose message also appears on the case's own fix, defect/vuln findings whose
+    fix case is in the set)"""
     msgs: dict[str, set[str]] = defaultdict(set)
     for r in rows:
         msgs[r['case']].add(r['message'].lower())
     both = total = 0
     for r in rows:
-        if r['label'] in score.POSITIVE and f'{r["case"]}-fix' in msgs or (
-                r['label'] in score.POSITIVE and any(c == f'{r["case"]}-fix' for c in msgs)):
+        fix = f'{r["case"]}-fix'
+        if r['label'] in score.POSITIVE and fix in case_ids:
             total += 1
-            both += r['message'].lower() in msgs[f'{r["case"]}-fix']
+            both += r['message'].lower() in msgs[fix]
     return both, total
 
 
@@ -141,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                  'default': {k: table(shown, k) for k in ('category', 'class', 'label', 'source')},
                  'no_triage': {k: table(rows, k) for k in ('category', 'class')},
                  'same_message_on_fix': dict(zip(('default', 'no_triage'),
-                                                 (same_on_fix(shown), same_on_fix(rows)))),
+                                                 (same_on_fix(shown, set(data['cases'])),
+                                                  same_on_fix(rows, set(data['cases']))))),
                  'findings': rows}
         report['files'][Path(path).name] = entry
         md += [f'## {data.get("model")} (prompt {data.get("prompt_version")}, {n_cases} cases, {Path(path).name})', '',

@@ -473,15 +473,19 @@ def mine_project(git: Git, project: str, rev: str, *, max_fixes: int = MAX_FIXES
         rng = stable_rng(project, 'clean')
         rng.shuffle(pool)
         want = min(max_clean, max(n_bug, 1))
-        for sha in pool:
-            if n_clean >= want:
+        # uniform over the hunks of the period (not one per commit: that would over-sample small commits),
+        # drawn from the hunks of randomly ordered commits until there are plenty to choose from
+        cands: list[tuple[str, str, Hunk]] = []
+        for k, sha in enumerate(pool):
+            if len(cands) >= 6 * want and k >= 3 * want:
                 break
             c = commits[sha]
-            cands = [(p, h) for p in sorted(c.files) if is_source_py(p)
-                     for h in hunks_of(sha, p) if h.added and not h.whitespace_only()]
-            if not cands:
-                continue
-            p, h = rng.choice(cands)   # one hunk per commit, to spread over commits
+            cands += [(sha, p, h) for p in sorted(c.files) if is_source_py(p)
+                      for h in hunks_of(sha, p) if h.added and not h.whitespace_only()]
+        rng.shuffle(cands)
+        for sha, p, h in cands:
+            if n_clean >= want:
+                break
             rec = record('clean', sha, p, h)
             if rec is not None:
                 records.append(rec)
@@ -531,6 +535,17 @@ def write_output(out: Path, project: str, records: list[dict], counts: dict, cou
     (out / 'STATUS').write_text('\n'.join(lines) + '\n')
 
 
+def counts_table(counts: dict[str, dict]) -> str:
+    keys = ('bug', 'clean', 'fix', 'fix_commits', 'fixes_blamed', 'introducers', 'commits')
+    lines = ['| project | commit | bug | clean | fix (= pairs) | fix commits | fixes blamed | introducers | commits |',
+             '|---|---|---:|---:|---:|---:|---:|---:|---:|']
+    for name, c in sorted(counts.items(), key=lambda kv: kv[0].lower()):
+        lines.append(f'| {name} | `{c["commit"][:12]}` | ' + ' | '.join(str(c[k]) for k in keys) + ' |')
+    tot = {k: sum(c[k] for c in counts.values()) for k in keys}
+    lines.append(f'| **{len(counts)} projects** | | ' + ' | '.join(f'**{tot[k]}**' for k in keys) + ' |')
+    return '\n'.join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--projects', help='comma-separated subset of projects.toml (owner/name or name)')
@@ -544,8 +559,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--no-counts', action='store_true', help='do not update the counts JSON')
     ap.add_argument('--force', action='store_true', help='mine projects that have a done marker again')
     ap.add_argument('--max-fixes', type=int, default=MAX_FIXES)
+    ap.add_argument('--table', action='store_true', help='print the counts JSON as a Markdown table and exit')
     ap.add_argument('-v', '--verbose', action='store_true')
     args = ap.parse_args(argv)
+    if args.table:
+        try:
+            print(counts_table(json.loads(args.counts.read_text())))
+        except (OSError, ValueError) as e:
+            print(f'mine: cannot read {args.counts}: {e}', file=sys.stderr)
+            return 2
+        return 0
     counts_path = None if args.no_counts else args.counts
     log = (lambda m: print(m, file=sys.stderr)) if args.verbose else None
     try:
