@@ -2,7 +2,7 @@
 
     python benchmarks/warnings_per_commit.py                      # 3 projects x 10 commits
     python benchmarks/warnings_per_commit.py --projects pytest-dev/pytest --commits 5
-    python benchmarks/warnings_per_commit.py --pins benchmarks/results/warnings_per_commit.json  # the same commits again
+    python benchmarks/warnings_per_commit.py --pins benchmarks/results/warnings_per_commit.json  # same commits
 
 For each project (a snapshot at MIRRORS/<owner>+<name>/repo, e.g. `git clone --bare`), the last N
 commits of the default branch's first-parent history whose change (C^..C: for a merge, the whole merged
@@ -32,7 +32,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'eval' / 'risk'))
-from mine import excluded  # noqa: E402  (the held-out list, one place)
+from mine import excluded
 
 DEFAULT_PROJECTS = ('pytest-dev/pytest', 'sphinx-doc/sphinx', 'pylint-dev/pylint')
 SHOWN = ('warning', 'error')
@@ -67,7 +67,7 @@ def review(clone: Path, sha: str, timeout: float, env: dict[str, str]) -> dict[s
                    capture_output=True)
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, '-m', 'reviewbot', 'review', '--range', f'{sha}^..{sha}',
-                           '--format', 'json'], cwd=clone, capture_output=True, env=env, timeout=timeout)
+                           '--format', 'json'], cwd=clone, capture_output=True, env=env, timeout=timeout, check=False)
     seconds = time.perf_counter() - t
     try:
         report = json.loads(proc.stdout)
@@ -112,14 +112,14 @@ def summarise(rows: list[dict]) -> dict[str, Any]:
 def markdown(data: dict[str, Any]) -> str:
     s = data['summary']
     lines = ['# Warnings per merged commit, defaults (issue 18)', '',
-             f'Measured {data["when"]} with `python -m reviewbot review --range C^..C --format json` '
-             f'(defaults, model on: {data["model_note"]}), reviewbot at {data["reviewbot_commit"][:12]}. '
-             f'Load average before/after: {data["load_before"]} / {data["load_after"]} (2 CPU cores, shared). '
-             'Command: `' + data['command'] + '`.', '',
-             f'**{s["warnings"]} warnings on {s["commits"]} commits = {s["warnings_per_commit"]} per commit** '
-             f'(target <= 0.2: {"met" if s["target_met"] else "NOT met"}); commits with a warning: '
-             f'{s["commits_with_warning"]}; units the model skipped for its time budget: {s["budget_skips"]}; '
-             f'median review time {s["median_seconds"]} s.', '',
+             (f'Measured {data["when"]} with `python -m reviewbot review --range C^..C --format json` '
+              f'(defaults, model on: {data["model_note"]}), reviewbot at {data["reviewbot_commit"][:12]}. '
+              f'Load average before/after: {data["load_before"]} / {data["load_after"]} (2 CPU cores, shared). '
+              'Command: `' + data['command'] + '`.'), '',
+             (f'**{s["warnings"]} warnings on {s["commits"]} commits = {s["warnings_per_commit"]} per commit** '
+              f'(target <= 0.2: {"met" if s["target_met"] else "NOT met"}); commits with a warning: '
+              f'{s["commits_with_warning"]}; units the model skipped for its time budget: {s["budget_skips"]}; '
+              f'median review time {s["median_seconds"]} s.'), '',
              '| by reviewer | warnings |', '|---|---:|']
     lines += [f'| {k} | {v} |' for k, v in s['by_reviewer'].items()] or ['| (none) | 0 |']
     lines += ['', '| by category | warnings |', '|---|---:|']
@@ -140,7 +140,8 @@ def markdown(data: dict[str, Any]) -> str:
         subj = r['subject'][:60].replace('|', '\\|')
         byr = ', '.join(f'{k} {v}' for k, v in res['by_reviewer'].items()) or '-'
         lines.append(f'| {r["project"]} | {r["commit"][:10]} | {subj} | {r["files"]} ({r["py_files"]}) | '
-                     f'{res["warnings"]} | {res["severity"].get("info", 0)} | {byr} | {res["skipped"].get("budget", 0)} '
+                     f'{res["warnings"]} | {res["severity"].get("info", 0)} | {byr} | '
+                     f'{res["skipped"].get("budget", 0)} '
                      f'| {res["seconds"]} |')
     shown = [(r, f) for r in data['rows'] for f in r['result'].get('shown', [])]
     if shown:
@@ -210,12 +211,15 @@ def main(argv: list[str] | None = None) -> int:
                       f'({res["seconds"]} s) {c["subject"][:50]}', file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    head = subprocess.run(['git', '-C', str(ROOT), 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(['git', '-C', str(ROOT), 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                          check=False).stdout.strip()
     sys.path.insert(0, str(ROOT))
     from reviewbot.config import defaults
     cfg = defaults()
-    data = {'when': dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), 'reviewbot_commit': head,
-            'command': 'python benchmarks/warnings_per_commit.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
+    argv_shown = ' '.join(argv if argv is not None else sys.argv[1:])
+    data: dict[str, Any] = {
+            'when': dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), 'reviewbot_commit': head,
+            'command': f'python benchmarks/warnings_per_commit.py {argv_shown}'.strip(),
             'model_note': f'{cfg.model}, triage_threshold {cfg.triage_threshold}, budget {cfg.budget} s, '
                           f'reviewers {",".join(cfg.reviewers)}',
             'load_before': [round(x, 1) for x in load_before], 'load_after': [round(x, 1) for x in os.getloadavg()],

@@ -26,20 +26,21 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'eval'))
 sys.path.insert(0, str(ROOT / 'benchmarks'))
 
-import score  # noqa: E402  (eval/score.py)
+import score
 
-from reviewbot.config import defaults  # noqa: E402
+from reviewbot.config import defaults
 
 # What a message claims, first match wins (the small model's answers fall into a few shapes).
 MESSAGE_CLASSES: list[tuple[str, re.Pattern[str]]] = [
-    ('unused ("X is not used")', re.compile(r'\bnot (being )?used\b|\bunused\b', re.I)),
-    ('exception / crash', re.compile(r'exception|crash|raise|error is', re.I)),
-    ('resource not closed', re.compile(r'not (properly )?closed|leak|close', re.I)),
-    ('empty / missing value', re.compile(r'\bempty\b|\bnone\b|\bnull\b|\bmissing\b|not present|not set', re.I)),
+    ('unused ("X is not used")', re.compile(r'\bnot (being )?used\b|\bunused\b', re.IGNORECASE)),
+    ('exception / crash', re.compile(r'exception|crash|raise|error is', re.IGNORECASE)),
+    ('resource not closed', re.compile(r'not (properly )?closed|leak|close', re.IGNORECASE)),
+    ('empty / missing value', re.compile(r'\bempty\b|\bnone\b|\bnull\b|\bmissing\b|not present|not set',
+                                         re.IGNORECASE)),
     ('wrong name / type / value ("incorrect ...")', re.compile(
         r'incorrect|wrong|should be|should not|must be|is not a\b|not a valid|not properly|not implemented'
-        r'|not descriptive|not return|does not return', re.I)),
-    ('security claim', re.compile(r'inject|xss|secur|vulnerab|password|secret|sanit', re.I)),
+        r'|not descriptive|not return|does not return', re.IGNORECASE)),
+    ('security claim', re.compile(r'inject|xss|secur|vulnerab|password|secret|sanit', re.IGNORECASE)),
 ]
 
 
@@ -147,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                  'findings': rows}
         report['files'][Path(path).name] = entry
         md += [f'## {data.get("model")} (prompt {data.get("prompt_version")}, {n_cases} cases, {Path(path).name})', '',
-               f'Default triage (answer score >= {threshold}): {len(shown)} findings shown; '
-               f'without triage: {len(rows)}.', '']
+               (f'Default triage (answer score >= {threshold}): {len(shown)} findings shown; '
+                f'without triage: {len(rows)}.'), '']
         for key, title in (('category', 'category'), ('class', 'message class'), ('label', 'case label'),
                            ('source', 'case source')):
             md += md_table(f'{title} (default)', entry['default'][key]) + ['']
@@ -156,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             md += md_table(f'{title} (no triage)', entry['no_triage'][key]) + ['']
         b, t = entry['same_message_on_fix']['default']
         b2, t2 = entry['same_message_on_fix']['no_triage']
-        md += [f'Same message on a defect and on its own fix: {b} of {t} defect findings (default), '
-               f'{b2} of {t2} (no triage).', '']
+        md += [(f'Same message on a defect and on its own fix: {b} of {t} defect/vuln findings (default), '
+                f'{b2} of {t2} (no triage).'), '']
     if args.out:
         Path(args.out + '.json').write_text(json.dumps(report, indent=1) + '\n', encoding='utf-8')
     print('\n'.join(md))

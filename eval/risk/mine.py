@@ -31,9 +31,10 @@ import re
 import subprocess
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = Path('/work/wt/_shared/risk')
@@ -59,18 +60,18 @@ MAX_FILE_BYTES = 400_000  # file_before larger than this: the hunk is skipped
 FIX_RE = re.compile(
     r'\b(fix(e[sd]|ing)?|bug(s|fix)?|hotfix)\b'
     r'|\bissue\s*#\d+'
-    r'|\b(close[sd]?|resolve[sd]?)\s*(#\d+|https://github\.com/\S+/issues/\d+)', re.I)
+    r'|\b(close[sd]?|resolve[sd]?)\s*(#\d+|https://github\.com/\S+/issues/\d+)', re.IGNORECASE)
 LINK_RE = re.compile(
     r'\b(fix(e[sd])?|close[sd]?|resolve[sd]?):?\s*(#\d+|https://github\.com/\S+/issues/\d+)'
-    r'|\bissue\s*#\d+', re.I)
+    r'|\bissue\s*#\d+', re.IGNORECASE)
 FEATURE_RE = re.compile(
     r'^\W*(add(s|ed|ing)?|implement\w*|introduce\w*|support\w*|new|improve\w*|optimi[sz]\w*|speed\w*|perf\w*'
-    r'|deprecat\w*|remov\w*|drop\w*|updat\w*|upgrad\w*|allow\w*|enabl\w*|expos\w*)\b', re.I)
+    r'|deprecat\w*|remov\w*|drop\w*|updat\w*|upgrad\w*|allow\w*|enabl\w*|expos\w*)\b', re.IGNORECASE)
 NOT_FIX_RE = re.compile(
     r'\b(refactor\w*|reformat\w*|format(ting)?|whitespace|typos?|spelling|grammar|docs?|docstrings?|document\w*'
     r'|documentation|readme|changelog|changes\.rst|news|comments?|lint\w*|flake8|pylint|ruff|mypy|pyright'
     r'|typing|type\s*hints?|annotations?|isort|pre-commit|style|pep\s*8|ci|travis|appveyor|tox'
-    r'|workflows?|github\s*actions|coverage|bump|release|version|dependabot|revert)\b', re.I)
+    r'|workflows?|github\s*actions|coverage|bump|release|version|dependabot|revert)\b', re.IGNORECASE)
 
 
 class Refused(Exception):
@@ -80,8 +81,7 @@ class Refused(Exception):
 def excluded(name: str) -> str | None:
     """Why `name` (owner/name, or a bare name) is held out, or None."""
     low = name.strip().lower().rstrip('/')
-    if low.endswith('.git'):
-        low = low[:-4]
+    low = low.removesuffix('.git')
     repo = low.rsplit('/', 1)[-1]
     if repo in EXCLUDED_NAMES:
         return f'{name} is a BugsInPy project (held out)'
@@ -451,9 +451,9 @@ def mine_project(git: Git, project: str, rev: str, *, max_fixes: int = MAX_FIXES
         if bug is None:
             continue
         records.append(bug)
-        ln = pairs.get(key)
-        if ln is not None:
-            fix = record('fix', ln.fix, ln.fix_path, ln.fix_hunk)
+        link = pairs.get(key)
+        if link is not None:
+            fix = record('fix', link.fix, link.fix_path, link.fix_hunk)
             if fix is not None:
                 fix['pair'], bug['pair'] = bug['id'], fix['id']
                 records.append(fix)
@@ -528,8 +528,8 @@ def write_output(out: Path, project: str, records: list[dict], counts: dict, cou
         counts_path.write_text(json.dumps(dict(sorted(all_counts.items())), indent=1) + '\n')
     done = [json.loads(p.read_text()) for p in sorted((out / 'done').iterdir())]
     tot = {k: sum(d[k] for d in done) for k in ('bug', 'clean', 'fix')}
-    lines = [f'updated {iso(int(time.time()))}; {len(done)} projects done; '
-             f'bug {tot["bug"]} clean {tot["clean"]} fix {tot["fix"]} (pairs {tot["fix"]})',
+    lines = [(f'updated {iso(int(time.time()))}; {len(done)} projects done; '
+              f'bug {tot["bug"]} clean {tot["clean"]} fix {tot["fix"]} (pairs {tot["fix"]})'),
              'project\tbug\tclean\tfix\tcommit']
     lines += [f'{d["project"]}\t{d["bug"]}\t{d["clean"]}\t{d["fix"]}\t{d["commit"][:12]}' for d in done]
     (out / 'STATUS').write_text('\n'.join(lines) + '\n')
