@@ -153,26 +153,49 @@ def is_source_py(path: str) -> bool:
     return path.endswith('.py') and not is_test_or_doc(path)
 
 
-def read_commits(git: Git, rev: str) -> dict[str, Commit]:
-    """Every non-merge commit reachable from rev, with per-file numstat (renames resolved to the new path)."""
-    out = git.run('log', '--no-merges', '--no-renames', '--numstat', '-z',
-                  '--format=%x1e%H%x00%P%x00%ct%x00%s%x00%b%x00', rev)
+LOG_FORMAT = '--format=%x1e%H%x00%P%x00%ct%x00%s%x00%b%x00'
+TEXT_PATHS = ('*.py', '*.pyi', '*.pyx', '*.rst', '*.md', '*.txt', '*.cfg', '*.toml', '*.ini', '*.yml', '*.yaml')
+
+
+def _parse_log(out: str) -> dict[str, Commit]:
     commits: dict[str, Commit] = {}
     for chunk in out.split('\x1e')[1:]:
         fields = chunk.split('\x00')
         sha, parents, ctime, subject, body = fields[:5]
         c = Commit(sha, parents.split(), int(ctime), subject, body)
-        # numstat with -z: "added\tremoved\tpath\0" entries, after a newline that follows the body's \0
+        # with -z: "added\tremoved\tpath\0" (--numstat) or "path\0" (--name-only) after the body's \0
         for item in fields[5:]:
             item = item.strip('\n')
             if not item:
                 continue
             bits = item.split('\t', 2)
-            if len(bits) != 3:
-                continue
-            a, r, path = bits
-            c.files[path] = (int(a) if a.isdigit() else 0, int(r) if r.isdigit() else 0)
+            if len(bits) == 3:
+                a, r, path = bits
+                c.files[path] = (int(a) if a.isdigit() else 0, int(r) if r.isdigit() else 0)
+            else:
+                c.files[item] = (0, 0)
         commits[sha] = c
+    return commits
+
+
+def read_commits(git: Git, rev: str) -> dict[str, Commit]:
+    """Every non-merge commit reachable from rev, with per-file numstat (no rename detection)."""
+    log = ('log', '--no-merges', '--no-renames', '-z', LOG_FORMAT)
+    try:
+        return _parse_log(git.run(*log, '--numstat', rev))
+    except RuntimeError:
+        pass
+    # A snapshot without its largest blobs (media files over 4 MiB) cannot numstat them: every path comes
+    # from the trees (--name-only reads no blob), the line counts from the text files only.
+    commits = _parse_log(git.run(*log, '--name-only', rev))
+    for pathspec in (TEXT_PATHS, ('*.py',)):
+        try:
+            counted = _parse_log(git.run(*log, '--numstat', rev, '--', *pathspec))
+        except RuntimeError:
+            continue
+        for sha, c in counted.items():
+            commits[sha].files.update(c.files)
+        break
     return commits
 
 
@@ -595,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise Refused(f'not in {args.pins}: {", ".join(sorted(missing))}')
                 projects = sel
             jobs = [(p['name'], p['commit'], args.mirrors / p['name'].replace('/', '+') / 'repo') for p in projects]
+        failed = 0
         for name, rev, git_dir in jobs:
             marker = args.out / 'done' / name.replace('/', '+')
             if marker.exists() and not args.force:
@@ -604,7 +628,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f'{name}: no snapshot at {git_dir}, skipped', file=sys.stderr)
                 continue
             t = time.time()
-            records, counts = mine_project(Git(git_dir), name, rev, max_fixes=args.max_fixes, log=log)
+            try:
+                records, counts = mine_project(Git(git_dir), name, rev, max_fixes=args.max_fixes, log=log)
+            except RuntimeError as e:
+                print(f'{name}: not mined: {e}', file=sys.stderr)
+                failed += 1
+                continue
             write_output(args.out, name, records, counts, counts_path)
             print(f'{name}: bug {counts["bug"]} clean {counts["clean"]} fix {counts["fix"]} '
                   f'({counts["fixes_blamed"]}/{counts["fix_commits"]} fixes blamed, {time.time() - t:.0f}s)',
@@ -612,10 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as e:
         print(f'mine: {e}', file=sys.stderr)
         return 2
-    except RuntimeError as e:
-        print(f'mine: {e}', file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':

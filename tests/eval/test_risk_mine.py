@@ -167,3 +167,23 @@ def test_a_huge_introducer_is_not_blamed(tmp_path: Path, monkeypatch: pytest.Mon
     repo.commit('Fix f adding one')
     records, counts = mine.mine_project(mine.Git(repo.path / '.git'), 'example/big', 'HEAD')
     assert records == [] and counts['fix_commits'] == 1 and counts['introducers'] == 0
+
+
+def test_a_snapshot_missing_its_largest_blobs_is_still_mined(tmp_path: Path):
+    """Snapshots here lack files of 4 MiB and more: numstat cannot read them, the mining goes on."""
+    repo = GitRepo(tmp_path / 'proj')
+    repo.write('pkg/a.py', 'def f(x):\n    return x\n')
+    repo.commit('initial')
+    repo.write('media/demo.mp4', bytes(range(256)) * 64)
+    repo.write('pkg/a.py', 'def f(x):\n    return x + 1\n')
+    repo.commit('add a demo video and change f')
+    repo.write('pkg/a.py', 'def f(x):\n    return x\n')
+    repo.commit('Fix f adding one')
+    blob = repo.git('rev-parse', 'HEAD:media/demo.mp4').strip()
+    (repo.path / '.git' / 'objects' / blob[:2] / blob[2:]).unlink()
+    numstat = subprocess.run(['git', 'log', '--numstat'], cwd=repo.path, capture_output=True, check=False)
+    assert numstat.returncode != 0  # git itself cannot numstat that commit any more
+    records, counts = mine.mine_project(mine.Git(repo.path / '.git'), 'example/media', 'HEAD')
+    assert counts['fix_commits'] == 1 and counts['introducers'] == 1
+    assert [r['label'] for r in records] == ['bug', 'fix']
+    assert records[0]['files_in_commit'] == 2
