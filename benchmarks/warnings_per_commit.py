@@ -62,12 +62,12 @@ def pick_commits(repo: Path, rev: str, n: int) -> list[dict]:
     return out
 
 
-def review(clone: Path, sha: str, timeout: float, env: dict[str, str]) -> dict[str, Any]:
+def review(clone: Path, sha: str, timeout: float, env: dict[str, str], extra: list[str]) -> dict[str, Any]:
     subprocess.run(['git', '-C', str(clone), 'checkout', '-q', '--force', '--detach', sha], check=True,
                    capture_output=True)
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, '-m', 'reviewbot', 'review', '--range', f'{sha}^..{sha}',
-                           '--format', 'json'], cwd=clone, capture_output=True, env=env, timeout=timeout, check=False)
+                           '--format', 'json', *extra], cwd=clone, capture_output=True, env=env, timeout=timeout, check=False)
     seconds = time.perf_counter() - t
     try:
         report = json.loads(proc.stdout)
@@ -104,7 +104,8 @@ def summarise(rows: list[dict]) -> dict[str, Any]:
             'warnings_per_commit': round(warnings / n, 3) if n else None,
             'commits_with_warning': sum(1 for r in done if r['result']['warnings']),
             'by_reviewer': dict(by_rev.most_common()), 'by_category': dict(by_cat.most_common()),
-            'budget_skips': sum(r['result']['skipped'].get('budget', 0) for r in done),
+            'budget_skips': sum(n for r in done for k, n in r['result']['skipped'].items() if k.startswith('budget')),
+            'timeouts': sum(n for r in done for k, n in r['result']['skipped'].items() if 'timed out' in k),
             'median_seconds': secs[len(secs) // 2] if secs else None,
             'target_met': (warnings / n <= 0.2) if n else None}
 
@@ -119,6 +120,7 @@ def markdown(data: dict[str, Any]) -> str:
              (f'**{s["warnings"]} warnings on {s["commits"]} commits = {s["warnings_per_commit"]} per commit** '
               f'(target <= 0.2: {"met" if s["target_met"] else "NOT met"}); commits with a warning: '
               f'{s["commits_with_warning"]}; units the model skipped for its time budget: {s["budget_skips"]}; '
+              f'files a reviewer skipped on its own timeout: {s["timeouts"]}; '
               f'median review time {s["median_seconds"]} s.'), '',
              '| by reviewer | warnings |', '|---|---:|']
     lines += [f'| {k} | {v} |' for k, v in s['by_reviewer'].items()] or ['| (none) | 0 |']
@@ -141,7 +143,7 @@ def markdown(data: dict[str, Any]) -> str:
         byr = ', '.join(f'{k} {v}' for k, v in res['by_reviewer'].items()) or '-'
         lines.append(f'| {r["project"]} | {r["commit"][:10]} | {subj} | {r["files"]} ({r["py_files"]}) | '
                      f'{res["warnings"]} | {res["severity"].get("info", 0)} | {byr} | '
-                     f'{res["skipped"].get("budget", 0)} '
+                     f'{sum(n for k, n in res["skipped"].items() if k.startswith("budget"))} '
                      f'| {res["seconds"]} |')
     shown = [(r, f) for r in data['rows'] for f in r['result'].get('shown', [])]
     if shown:
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--out', type=Path, default=ROOT / 'benchmarks' / 'results' / 'warnings_per_commit')
     ap.add_argument('--timeout', type=float, default=900, help='seconds per review before it counts as failed')
     ap.add_argument('--no-cache', action='store_true', help='a fresh model result cache (REVIEWBOT_CACHE_DIR)')
+    ap.add_argument('--review-arg', action='append', default=[], metavar='ARG',
+                    help='one more argument for `reviewbot review` (repeat), e.g. --review-arg=--budget=0')
     args = ap.parse_args(argv)
     if args.commits < 1:
         print('warnings_per_commit: --commits must be at least 1', file=sys.stderr)
@@ -191,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_cache:
         env['REVIEWBOT_CACHE_DIR'] = str(scratch / 'cache')
     load_before = os.getloadavg()
+    head = subprocess.run(['git', '-C', str(ROOT), 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                          check=False).stdout.strip()
     rows: list[dict] = []
     try:
         for project, pinned in plan.items():
@@ -201,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                            check=True, capture_output=True)
             for c in commits:
                 try:
-                    res = review(clone, c['commit'], args.timeout, env)
+                    res = review(clone, c['commit'], args.timeout, env, args.review_arg)
                 except subprocess.TimeoutExpired:
                     res = {'exit': None, 'seconds': args.timeout, 'error': ['timed out']}
                 row = {'project': project, **{k: c[k] for k in ('commit', 'merge', 'subject', 'files', 'py_files',
@@ -211,8 +217,6 @@ def main(argv: list[str] | None = None) -> int:
                       f'({res["seconds"]} s) {c["subject"][:50]}', file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    head = subprocess.run(['git', '-C', str(ROOT), 'rev-parse', 'HEAD'], capture_output=True, text=True,
-                          check=False).stdout.strip()
     sys.path.insert(0, str(ROOT))
     from reviewbot.config import defaults
     cfg = defaults()
@@ -221,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             'when': dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), 'reviewbot_commit': head,
             'command': f'python benchmarks/warnings_per_commit.py {argv_shown}'.strip(),
             'model_note': f'{cfg.model}, triage_threshold {cfg.triage_threshold}, budget {cfg.budget} s, '
-                          f'reviewers {",".join(cfg.reviewers)}',
+                          f'reviewers {",".join(cfg.reviewers)}'
+                          + (f'; extra arguments {" ".join(args.review_arg)}' if args.review_arg else ''),
             'load_before': [round(x, 1) for x in load_before], 'load_after': [round(x, 1) for x in os.getloadavg()],
             'summary': summarise(rows),
             'per_project': {p: summarise([r for r in rows if r['project'] == p]) for p in plan},
