@@ -117,6 +117,8 @@ def markdown(data: dict[str, Any]) -> str:
               f'(defaults, model on: {data["model_note"]}), reviewbot at {data["reviewbot_commit"][:12]}. '
               f'Load average before/after: {data["load_before"]} / {data["load_after"]} (2 CPU cores, shared). '
               'Command: `' + data['command'] + '`.'), '',
+             *([f'**Partial run: {s["commits"]} of the {data["planned_commits"]} planned commits reviewed.**', '']
+               if data.get('planned_commits', s['commits']) > s['commits'] + s['failed'] else []),
              (f'**{s["warnings"]} warnings on {s["commits"]} commits = {s["warnings_per_commit"]} per commit** '
               f'(target <= 0.2: {"met" if s["target_met"] else "NOT met"}); commits with a warning: '
               f'{s["commits_with_warning"]}; units the model skipped for its time budget: {s["budget_skips"]}; '
@@ -197,43 +199,55 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     head = subprocess.run(['git', '-C', str(ROOT), 'rev-parse', 'HEAD'], capture_output=True, text=True,
                           check=False).stdout.strip()
-    rows: list[dict] = []
-    try:
-        for project, pinned in plan.items():
-            mirror = args.mirrors / project.replace('/', '+') / 'repo'
-            commits = pinned or pick_commits(mirror, 'HEAD', args.commits)
-            clone = scratch / project.replace('/', '+')
-            subprocess.run(['git', 'clone', '-q', '--shared', '--no-checkout', str(mirror), str(clone)],
-                           check=True, capture_output=True)
-            for c in commits:
-                try:
-                    res = review(clone, c['commit'], args.timeout, env, args.review_arg)
-                except subprocess.TimeoutExpired:
-                    res = {'exit': None, 'seconds': args.timeout, 'error': ['timed out']}
-                row = {'project': project, **{k: c[k] for k in ('commit', 'merge', 'subject', 'files', 'py_files',
-                                                                'shortstat')}, 'result': res}
-                rows.append(row)
-                print(f'{project} {c["commit"][:10]}: {res.get("warnings", "failed")} warnings '
-                      f'({res["seconds"]} s) {c["subject"][:50]}', file=sys.stderr, flush=True)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     sys.path.insert(0, str(ROOT))
     from reviewbot.config import defaults
     cfg = defaults()
     argv_shown = ' '.join(argv if argv is not None else sys.argv[1:])
-    data: dict[str, Any] = {
+    rows: list[dict] = []
+
+    def write(planned: int) -> dict[str, Any]:
+        """The results so far (after every commit: a run cut short still leaves a coherent file)."""
+        data: dict[str, Any] = {
             'when': dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), 'reviewbot_commit': head,
             'command': f'python benchmarks/warnings_per_commit.py {argv_shown}'.strip(),
             'model_note': f'{cfg.model}, triage_threshold {cfg.triage_threshold}, budget {cfg.budget} s, '
                           f'reviewers {",".join(cfg.reviewers)}'
                           + (f'; extra arguments {" ".join(args.review_arg)}' if args.review_arg else ''),
             'load_before': [round(x, 1) for x in load_before], 'load_after': [round(x, 1) for x in os.getloadavg()],
+            'planned_commits': planned,
             'summary': summarise(rows),
             'per_project': {p: summarise([r for r in rows if r['project'] == p]) for p in plan},
             'rows': rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix('.json').write_text(json.dumps(data, indent=1) + '\n', encoding='utf-8')
-    args.out.with_suffix('.md').write_text(markdown(data), encoding='utf-8')
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix('.json').write_text(json.dumps(data, indent=1) + '\n', encoding='utf-8')
+        args.out.with_suffix('.md').write_text(markdown(data), encoding='utf-8')
+        return data
+
+    try:
+        queues: dict[str, list[dict]] = {}
+        clones: dict[str, Path] = {}
+        for project, pinned in plan.items():
+            mirror = args.mirrors / project.replace('/', '+') / 'repo'
+            queues[project] = list(pinned or pick_commits(mirror, 'HEAD', args.commits))
+            clones[project] = scratch / project.replace('/', '+')
+            subprocess.run(['git', 'clone', '-q', '--shared', '--no-checkout', str(mirror), str(clones[project])],
+                           check=True, capture_output=True)
+        # round robin over the projects: a run cut short covers all of them
+        order = [(p, q[i]) for i in range(max(map(len, queues.values()), default=0))
+                 for p, q in queues.items() if i < len(q)]
+        for project, c in order:
+            try:
+                res = review(clones[project], c['commit'], args.timeout, env, args.review_arg)
+            except subprocess.TimeoutExpired:
+                res = {'exit': None, 'seconds': args.timeout, 'error': ['timed out']}
+            rows.append({'project': project, **{k: c[k] for k in ('commit', 'merge', 'subject', 'files', 'py_files',
+                                                                  'shortstat')}, 'result': res})
+            print(f'{project} {c["commit"][:10]}: {res.get("warnings", "failed")} warnings '
+                  f'({res["seconds"]} s) {c["subject"][:50]}', file=sys.stderr, flush=True)
+            data = write(len(order))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    data = write(len(order))
     s = data['summary']
     print(f'{s["warnings"]} warnings on {s["commits"]} commits: {s["warnings_per_commit"]} per commit', file=sys.stderr)
     return 0
