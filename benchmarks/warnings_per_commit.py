@@ -67,7 +67,8 @@ def review(clone: Path, sha: str, timeout: float, env: dict[str, str], extra: li
                    capture_output=True)
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, '-m', 'reviewbot', 'review', '--range', f'{sha}^..{sha}',
-                           '--format', 'json', *extra], cwd=clone, capture_output=True, env=env, timeout=timeout, check=False)
+                           '--format', 'json', *extra], cwd=clone, capture_output=True, env=env,
+                          timeout=timeout, check=False)
     seconds = time.perf_counter() - t
     try:
         report = json.loads(proc.stdout)

@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'eval'))
 sys.path.insert(0, str(ROOT / 'benchmarks'))
 
-import score
+import score  # noqa: E402
 
-from reviewbot.config import defaults
+from reviewbot.config import defaults  # noqa: E402
 
 # What a message claims, first match wins (the small model's answers fall into a few shapes).
 MESSAGE_CLASSES: list[tuple[str, re.Pattern[str]]] = [
