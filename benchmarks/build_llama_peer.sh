@@ -4,11 +4,14 @@
 #
 #   benchmarks/build_llama_peer.sh [DIR]      # DIR default: $LLAMA_PEER_DIR or ~/.cache/reviewbot/llama-peer
 #
-# Steps: download the sdist (pip download), check its sha256 against the pinned one, unpack, check whether
-# the kernel enables AMX tile state (CPUs that advertise AMX under a kernel that does not enable XTILEDATA
-# make a plain native build die with SIGILL: then AMX is compiled out, AVX-512/VNNI stay on), configure
-# with cmake + ninja, build with -j2 under nice. Idempotent: every step is skipped when its output exists.
-# $LLAMA_PEER_AMX=auto|on|off overrides the AMX decision; $PYTHON picks the python that runs pip.
+# Steps: download the sdist (pip download), check its sha256 against the pinned one, unpack, configure with
+# cmake + ninja, build with -j2 under nice. Idempotent: every step is skipped when its output exists.
+# AMX is compiled out by default (-mno-amx-*; AVX-512, VNNI, BF16 stay on): a plain native build of this
+# llama.cpp dies on these machines. Where the kernel does not enable AMX tile data (XTILEDATA), llama-bench
+# gets SIGILL; on a machine whose kernel does enable it (and where tile instructions run: a probe passed),
+# llama-bench still crashed with SIGSEGV in ggml::cpu::amx::tensor_traits::compute_forward on
+# Qwen2.5-Coder-0.5B Q4_K_M (December 2026). $LLAMA_PEER_AMX=on builds with AMX anyway (in build-native,
+# the default build-native-noamx); $PYTHON picks the python that runs pip.
 # Shared libraries, so the sdist's own Python binding (llama_cpp, pure ctypes) runs on the same build.
 # Last lines printed: where the sdist's Python package and the two binaries are (bench_engine.py --llama-peer DIR).
 set -euo pipefail
@@ -17,7 +20,7 @@ VERSION=0.3.36
 SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e  # PyPI simple index, 0.3.36 sdist
 DIR=${1:-${LLAMA_PEER_DIR:-$HOME/.cache/reviewbot/llama-peer}}
 PYTHON=${PYTHON:-python3}
-AMX=${LLAMA_PEER_AMX:-auto}
+AMX=${LLAMA_PEER_AMX:-off}
 
 for tool in cmake ninja cc c++; do
   command -v "$tool" >/dev/null || { echo "build_llama_peer: $tool not found (pip install cmake ninja, or apt-get install cmake ninja-build g++)" >&2; exit 2; }
@@ -37,7 +40,7 @@ if [ ! -f "$SRC/vendor/llama.cpp/CMakeLists.txt" ]; then
 fi
 LLAMA="$SRC/vendor/llama.cpp"
 
-# AMX: the CPU flag alone is not enough; the kernel must permit the tile data state (XTILEDATA, bit 18).
+# Say what this machine offers (the CPU flag, and whether the kernel enables the tile data state).
 cpu_amx=no
 grep -qw amx_tile /proc/cpuinfo 2>/dev/null && cpu_amx=yes
 kernel_amx=$("$PYTHON" - <<'EOF'
@@ -45,18 +48,15 @@ import ctypes, platform
 if platform.machine() != 'x86_64':
     print('no'); raise SystemExit
 libc = ctypes.CDLL(None, use_errno=True)
-SYS_arch_prctl, ARCH_GET_XCOMP_SUPP, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA = 158, 0x1021, 0x1023, 18
+SYS_arch_prctl, ARCH_GET_XCOMP_SUPP, XFEATURE_XTILEDATA = 158, 0x1021, 18
 mask = ctypes.c_uint64(0)
 ok = libc.syscall(SYS_arch_prctl, ARCH_GET_XCOMP_SUPP, ctypes.byref(mask)) == 0
-ok = ok and bool(mask.value & (1 << XFEATURE_XTILEDATA))
-ok = ok and libc.syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0
-print('yes' if ok else 'no')
+print('yes' if ok and mask.value & (1 << XFEATURE_XTILEDATA) else 'no')
 EOF
 )
 case "$AMX" in
-  auto) if [ "$cpu_amx" = yes ] && [ "$kernel_amx" = no ]; then AMX=off; else AMX=on; fi ;;
   on|off) ;;
-  *) echo "build_llama_peer: LLAMA_PEER_AMX must be auto, on or off" >&2; exit 2 ;;
+  *) echo "build_llama_peer: LLAMA_PEER_AMX must be on or off" >&2; exit 2 ;;
 esac
 echo "build_llama_peer: CPU advertises AMX: $cpu_amx; kernel enables AMX tile data: $kernel_amx; building with AMX $AMX"
 
