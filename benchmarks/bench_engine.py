@@ -357,8 +357,9 @@ def write_reports(results: list[dict], meta: dict) -> None:
     (RESULTS / 'engine.json').write_text(json.dumps({'meta': meta, 'results': results}, indent=2) + '\n')
     lines = ['# Model engine against native llama.cpp', '',
              (f"{meta['prompt_tokens']}-token prompt (prefill), {NEW_TOKENS} new tokens decoded after it (KV depth "
-              f"{PROMPT_TOKENS}), {THREADS} threads, greedy, eos ignored; {meta['rounds']} interleaved rounds × "
-              f"{meta['repeats']} samples per row (PyTorch: 1); medians with min–max. Each run its own process. "
+              f"{PROMPT_TOKENS}), {THREADS} threads, greedy, eos ignored; {meta['rounds']} interleaved round(s) × "
+              f"{meta['repeats']} sample(s) per row and round (PyTorch: 1; each row's runs are listed in the last "
+              "column); medians with min–max. Each run its own process. "
               f"Machine: {meta['cpu']}; {meta['date']}; onnxruntime {meta['onnxruntime']}; llama.cpp from the "
               f"{meta['llama_sdist']} sdist, GGML_NATIVE=ON, AMX {meta['llama_amx']} (kernel enables AMX tile "
               f"data: {meta['kernel_amx']}). Shared machine: the 1-minute load average at the start→end of "
@@ -453,6 +454,29 @@ def gguf_facts(path: str) -> dict:
     return {'path': Path(path).name, 'size': os.path.getsize(path), 'sha256': digest.hexdigest()}
 
 
+ROW_KEYS = ('model', 'kind', 'precision', 'gguf', 'baseline')
+
+
+def read_log(log: Path) -> tuple[list[dict], list[list[dict]], int]:
+    """Rows, their runs and the last round from the JSON lines a run printed (rows in first-seen order)."""
+    rows: list[dict] = []
+    runs: list[list[dict]] = []
+    last = 0
+    for line in log.read_text(encoding='utf-8').splitlines():
+        if not line.startswith('{"round"'):
+            continue
+        entry = json.loads(line)
+        last = max(last, entry.pop('round'))
+        row = {k: entry.pop(k) for k in ROW_KEYS if k in entry}
+        if row not in rows:
+            rows.append(row)
+            runs.append([])
+        runs[rows.index(row)].append(entry)
+    if not rows:
+        raise SystemExit(f'bench_engine: no run lines in {log}')
+    return rows, runs, last
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--models', nargs='+', default=None, help='default: the registry default model')
@@ -463,6 +487,8 @@ def main() -> int:
     parser.add_argument('--torch', action='store_true', help='add PyTorch eager fp32 (slow: minutes per round)')
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--repeats', type=int, default=2, help='samples per row per round')
+    parser.add_argument('--report-from', type=Path, default=None, metavar='LOG',
+                        help="write the reports from the per-run JSON lines a run printed (e.g. one stopped early)")
     parser.add_argument('--worker', nargs=3, metavar=('KIND', 'MODEL', 'PRECISION'))
     args = parser.parse_args()
     if args.worker:
@@ -477,14 +503,19 @@ def main() -> int:
     if not peer.ok:
         print(f'bench_engine: no llama.cpp build in {peer.root}: run benchmarks/build_llama_peer.sh '
               f'{peer.root} (the llama-bench rows are left out)', file=sys.stderr)
-    rows = [row for name in models for row in rows_for(name, args.model_dir, peer, args.precisions, args.torch)]
-    runs: list[list[dict]] = [[] for _ in rows]
-    load_before = os.getloadavg()
-    for round_ in range(args.rounds):
-        for row, row_runs in zip(rows, runs):
-            result = run_row(row, args.model_dir, peer, args.repeats)
-            row_runs.append(result)
-            print(json.dumps({'round': round_ + 1, **row, **result}), flush=True)
+    if args.report_from:
+        rows, runs, rounds = read_log(args.report_from)
+        load_before = tuple(runs[0][0]['load_start'])
+    else:
+        rows = [row for name in models for row in rows_for(name, args.model_dir, peer, args.precisions, args.torch)]
+        runs = [[] for _ in rows]
+        load_before = os.getloadavg()
+        rounds = args.rounds
+        for round_ in range(args.rounds):
+            for row, row_runs in zip(rows, runs):
+                result = run_row(row, args.model_dir, peer, args.repeats)
+                row_runs.append(result)
+                print(json.dumps({'round': round_ + 1, **row, **result}), flush=True)
     results = [summarise(row, row_runs) for row, row_runs in zip(rows, runs)]
     cpu = platform.processor() or platform.machine()
     try:
@@ -494,11 +525,12 @@ def main() -> int:
         pass
     import onnxruntime
     meta = {'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), 'cpu': f'{cpu} ({os.cpu_count()} cores)',
-            'threads': THREADS, 'prompt_tokens': PROMPT_TOKENS, 'new_tokens': NEW_TOKENS, 'rounds': args.rounds,
+            'threads': THREADS, 'prompt_tokens': PROMPT_TOKENS, 'new_tokens': NEW_TOKENS, 'rounds': rounds,
             'repeats': args.repeats, 'onnxruntime': onnxruntime.__version__, 'llama_sdist': LLAMA_SDIST,
             'llama_build': str(peer.build) if peer.build else None, 'llama_amx': peer.amx,
             'kernel_amx': kernel_amx(), 'load_average_start': [round(x, 2) for x in load_before],
-            'load_average_end': [round(x, 2) for x in os.getloadavg()],
+            'load_average_end': (runs[-1][-1]['load_end'] if args.report_from
+                                 else [round(x, 2) for x in os.getloadavg()]),
             'gguf': [gguf_facts(r['gguf']) for r in rows if r.get('gguf')]}
     write_reports(results, meta)
     print(f'wrote {RESULTS}/engine.md, engine.json, engine.png')
