@@ -404,6 +404,14 @@ def write_reports(results: list[dict], meta: dict) -> None:
     if spins:
         lines += ['', (f"onnxruntime thread spinning (the engine's default: on only while the 1-minute load "
                        f"average is below the core count) was {', '.join(sorted(spins))} in these runs.")]
+    loads = [x for r in results for pair in r['load1'] for x in pair]
+    if loads and max(loads) > (os.cpu_count() or 1):
+        lines += ['', (f"The load average exceeded the core count ({min(loads):.1f}–{max(loads):.1f} on "
+                       f"{os.cpu_count()} cores). Under such load these are not the quiet-machine ratios the "
+                       "engine's targets are about: llama.cpp's threads wait for each other at every operator "
+                       "(busy-waiting by default), so a preempted thread stalls the step and its decode falls "
+                       "far more than onnxruntime's, which the engine runs without spinning at this load. "
+                       'Re-run on a quiet machine before quoting a ratio.')]
     (RESULTS / 'engine.md').write_text('\n'.join(lines) + '\n')
     plot(results, meta)
 
