@@ -117,6 +117,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                 'model reviewer: hunks whose risk score (0..1) is below this are cleared '
                                 'by triage, not sent to generation',
                                 check=lambda v: None if 0 <= v <= 1 else 'must be between 0 and 1'),
+        'model_findings': Key(str, default.MODEL_FINDINGS,
+                              "the model reviewer's own free-form findings: \"off\" (default: their measured "
+                              'precision is under 50 %, eval/results/model-precision.md), "info", or "on" '
+                              '(warning for a bug, error for a security finding, as the model labels them)',
+                              choices=('off', 'info', 'on')),
         'server': Key(str, '', 'URL of an in-house `reviewbot serve` to use instead of a local model',
                       check=_server_url),
         'server_is_local': Key(bool, False, 'the server is run by your organisation: code may be sent '
@@ -240,6 +245,7 @@ TRUST: dict[str, str | dict[str, str]] = {
         'guidelines': TRUSTED,  # a file that is read and put into every prompt
         'cache': ORDINARY,
         'triage_threshold': ORDINARY,
+        'model_findings': ORDINARY,
         'server': TRUSTED,  # where code goes
         'server_is_local': TRUSTED,  # whether code may go there
         'server_token_env': TRUSTED,  # which credential goes with it

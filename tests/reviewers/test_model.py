@@ -232,7 +232,7 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
 
 
 def test_tiny_model_findings_are_anchored_to_added_lines(tiny, cache_dir):
-    config = defaults().override(model=TINY, triage_threshold=0.0)  # generate for every unit
+    config = defaults().override(model=TINY, triage_threshold=0.0, model_findings='on')  # generate for every unit
     old, new = many_hunks_source(3)
     files, ctx = files_and_ctx('pkg/calc.py', old, new, config)
     files2, ctx2 = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
@@ -247,7 +247,7 @@ def test_tiny_model_findings_are_anchored_to_added_lines(tiny, cache_dir):
 
 
 def test_tiny_budget_skips_with_budget_reasons_and_accounts_for_every_unit(tiny, cache_dir):
-    config = defaults().override(model=TINY, triage_threshold=0.0)
+    config = defaults().override(model=TINY, triage_threshold=0.0, model_findings='on')
     old, new = many_hunks_source(8)
     files, ctx = files_and_ctx('pkg/calc.py', old, new, config, deadline=time.monotonic() + 0.05)
     reviewer = mr.ModelReviewer(config, model=tiny)
@@ -282,7 +282,7 @@ def test_budget_smaller_than_one_model_call_starts_none(cache_dir):
 
 
 def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
-    config = defaults().override(model=TINY, triage_threshold=0.0)
+    config = defaults().override(model=TINY, triage_threshold=0.0, model_findings='on')
     old, new = many_hunks_source(2)
     files, ctx = files_and_ctx('pkg/calc.py', old, new, config)
     reviewer = mr.ModelReviewer(config, model=tiny)
@@ -331,7 +331,7 @@ def test_default_model_flags_sql_built_from_user_input(cache_dir):
     # S608 is what flags it. This checks the rest: the scan picks the line, the model's message
     # passes validation, and the finding lands on it.
     model = _load(DEFAULT)
-    config = defaults().override(triage_threshold=0.0)
+    config = defaults().override(triage_threshold=0.0, model_findings='on')
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     result = mr.ModelReviewer(config, model=model).review(files, ctx)
     assert any(f.line in (12, 13) for f in result.findings), (result.findings, result.skipped)
@@ -341,7 +341,7 @@ def test_a_finding_answered_from_the_result_cache_says_so(tiny, cache_dir):
     """The cache holds what an earlier run's model answered: a finding rebuilt from it is marked
     `cached` and a note counts them, so a report never passes off an old answer as this run's."""
     import json as json_
-    config = defaults().override(model=TINY, triage_threshold=0.0)
+    config = defaults().override(model=TINY, triage_threshold=0.0, model_findings='on')
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     reviewer = mr.ModelReviewer(config, model=tiny)
     reviewer.max_new_tokens = 8
@@ -393,7 +393,8 @@ def test_triage_scores_equal_the_full_vocabulary_scoring(which, request, cache_d
 
 def test_generation_after_triage_feeds_only_the_answer_start(tiny_int4, cache_dir):
     tiny = tiny_int4
-    config = defaults().override(model=TINY, triage_threshold=0.0, cache=False)  # generate for every unit
+    # generate for every unit
+    config = defaults().override(model=TINY, triage_threshold=0.0, cache=False, model_findings='on')
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     reviewer = mr.ModelReviewer(config, model=tiny)
     reviewer.max_new_tokens = 8
@@ -417,7 +418,7 @@ def test_generation_after_triage_feeds_only_the_answer_start(tiny_int4, cache_di
 
 
 def test_answer_after_an_answer_only_triage_completes_the_scan_and_caches_it(tiny, cache_dir):
-    config = defaults().override(model=TINY, triage_threshold=0.0)
+    config = defaults().override(model=TINY, triage_threshold=0.0, model_findings='on')
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     reviewer = mr.ModelReviewer(config, model=tiny)
     reviewer.max_new_tokens = 8
@@ -443,3 +444,26 @@ def test_the_shared_prompt_head_is_kept_in_the_cache_dir_only_with_the_cache_on(
     result = on.review(files, ctx)
     assert len(list((cache_dir / 'kv').glob('*.npz'))) == 1
     assert [s.reason for s in result.skipped] == [s.reason for s in cleared.skipped]
+
+
+def test_free_form_findings_are_off_by_default_and_info_when_asked(tiny) -> None:
+    """Issue 18: the model's own findings measured under 50 % precision, so the defaults generate
+    nothing for them and say so; "info" shows them at info severity; "on" as the model labels them."""
+    from reviewbot.core import Severity
+    old, new = many_hunks_source(3)
+    shown = {}
+    for mode in ('off', 'info', 'on'):
+        config = defaults().override(model=TINY, triage_threshold=0.0, cache=False)
+        if mode != 'off':
+            config = config.override(model_findings=mode)
+        files, ctx = files_and_ctx('pkg/calc.py', old, new, config)
+        reviewer = mr.ModelReviewer(config, model=tiny)
+        reviewer.max_new_tokens = 24
+        result = reviewer.review(files, ctx)
+        shown[mode] = result
+    assert shown['off'].stats['generated'] == 0 and not shown['off'].findings
+    assert any('model_findings = "off"' in n for n in shown['off'].notes)
+    assert shown['info'].stats['generated'] == shown['on'].stats['generated'] > 0
+    assert all(f.severity is Severity.INFO for f in shown['info'].findings)
+    assert ([(f.line, f.message) for f in shown['info'].findings]
+            == [(f.line, f.message) for f in shown['on'].findings])

@@ -157,7 +157,8 @@ def test_every_request_to_the_in_house_server_is_in_the_reports_egress(served: t
     work = tmp_path / 'work'
     work.mkdir()
     (work / '.reviewbot.toml').write_text(f'reviewers = ["model"]\nserver = "{base}"\nserver_is_local = true\n'
-                                          'server_token_env = "RB_TEST_TOKEN"\ntriage_threshold = 0.0\n')
+                                          'server_token_env = "RB_TEST_TOKEN"\ntriage_threshold = 0.0\n'
+                                          'model_findings = "on"\n')
     diff = (b'diff --git a/q.py b/q.py\nnew file mode 100644\n--- /dev/null\n+++ b/q.py\n'
             b'@@ -0,0 +1,2 @@\n+def f(name, db):\n+    return db.execute("SELECT " + name)\n')
     (work / 'change.diff').write_bytes(diff)

@@ -9,7 +9,7 @@ from typing import Any
 
 from reviewbot import defaults
 from reviewbot.config import Config
-from reviewbot.core import FileChange, Skipped
+from reviewbot.core import FileChange, Severity, Skipped
 from reviewbot.engine import backend
 from reviewbot.engine.backend import Backend
 from reviewbot.errors import ModelError
@@ -45,6 +45,7 @@ class ModelReviewer:
         self.model_dir = str(_cfg(config, 'model_dir', '') or '') or None
         self.threads = int(_cfg(config, 'threads', defaults.THREADS))
         self.threshold = float(_cfg(config, 'triage_threshold', DEFAULT_TRIAGE_THRESHOLD))
+        self.findings_mode = str(_cfg(config, 'model_findings', defaults.MODEL_FINDINGS))
         use_cache = bool(_cfg(config, 'cache', True))
         self.cache = ResultCache(default_cache_dir() if use_cache else None)
         self.max_new_tokens = MAX_NEW_TOKENS
@@ -198,6 +199,13 @@ class ModelReviewer:
             result.skipped.append(self._skip(u, 'budget: not reached'))
         risky = sorted((u for u in units if u.score is not None and u.score >= self.threshold),
                        key=lambda u: (-(u.score or 0.0), u.path, u.first_line))
+        if self.findings_mode == 'off':
+            # free-form findings are off (the default): nothing is generated for them
+            if risky:
+                result.notes.append(f'model: {len(risky)} hunk(s) over the triage threshold not asked for '
+                                    'findings (model_findings = "off": their measured precision is under '
+                                    '50 %; "on" or "info" shows them)')
+            risky = []
         for u in risky:
             answer = self.answer(u, guidelines, ctx, stats)
             if answer is None:
@@ -213,6 +221,8 @@ class ModelReviewer:
             if u.cached_answer:  # the finding says it was computed in an earlier run
                 checked.findings[:] = [dataclasses.replace(f, extra={**f.extra, 'cached': True})
                                        for f in checked.findings]
+            if self.findings_mode == 'info':
+                checked.findings[:] = [dataclasses.replace(f, severity=Severity.INFO) for f in checked.findings]
             result.findings.extend(checked.findings)
         stats['findings'] = len(result.findings)
         cached = sum(1 for f in result.findings if f.extra.get('cached'))
