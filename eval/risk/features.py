@@ -93,18 +93,17 @@ def trim_view(model: Any, view: str, cap: int) -> str:
     return '\n'.join(rows)
 
 
-def extract(model: Any, record: dict[str, Any], counts: dict[tuple[str, str], tuple[int, int]]) -> dict[str, Any] | None:
+def extract(model: Any, record: dict[str, Any]) -> dict[str, Any] | None:
     from reviewbot.reviewers import model as M
 
     path = str(field(record, 'path', 'new_path', 'file', default=''))
     hunk = parse_hunk(path, str(field(record, 'hunk', 'diff', 'patch', default='')))
     if hunk is None or not hunk.added:
         return None
-    commit = str(field(record, 'commit', 'sha', default=''))
-    files, hunks = counts.get((str(record.get('project')), commit), (1, 1))
-    files = int(field(record, 'files_in_commit', 'n_files', 'files', default=files) or files)
-    hunks = int(field(record, 'hunks_in_commit', 'n_hunks', default=hunks) or hunks)
-    metrics = F.change_metrics(hunk, files, hunks)
+    files = int(field(record, 'files_in_commit', default=1) or 1)
+    change_added = int(field(record, 'commit_added', default=len(hunk.added)))
+    change_removed = int(field(record, 'commit_removed', default=len(hunk.removed)))
+    metrics = F.change_metrics([hunk], files, change_added, change_removed)
     text = new_file(field(record, 'file_before', 'before'), hunk)
     fc = FileChange(old_path=path, new_path=path, kind=ChangeKind.MODIFIED, hunks=[hunk])
     units = M.make_units(fc)
@@ -118,10 +117,7 @@ def extract(model: Any, record: dict[str, Any], counts: dict[tuple[str, str], tu
     t0 = time.perf_counter()
     pre = F.read_prefill(model, prefix, rest, unit.view, answer=M.NONE_ANSWER, naturalness=True)
     seconds = time.perf_counter() - t0
-    scalars = dict(zip(F.METRIC_NAMES, metrics.vector()))
-    scalars['triage'] = pre.triage
-    scalars.update(zip(F.NATURALNESS_NAMES, pre.naturalness()))
-    return {'scalars': scalars, 'hidden': pre.hidden, 'seconds': seconds, 'tokens': pre.tokens,
+    return {'scalars': F.scalars(metrics, pre), 'hidden': pre.hidden, 'seconds': seconds, 'tokens': pre.tokens,
             'added': metrics.added, 'removed': metrics.removed, 'rebuilt': text is not None}
 
 
@@ -134,7 +130,7 @@ def save(file: Path, record: dict[str, Any], out: dict[str, Any] | None, reason:
         meta['skipped'] = reason
     else:
         meta.update({k: out[k] for k in ('seconds', 'tokens', 'added', 'removed', 'rebuilt')})
-        names = list(F.METRIC_NAMES + F.TRIAGE_NAMES + F.NATURALNESS_NAMES)
+        names = list(F.NAMES)
         arrays['scalar_names'] = np.asarray(names, dtype=str)
         arrays['scalars'] = np.asarray([out['scalars'][n] for n in names], dtype=np.float64)
         for name, vec in out['hidden'].items():
@@ -147,31 +143,43 @@ def save(file: Path, record: dict[str, Any], out: dict[str, Any] | None, reason:
 
 
 def order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by_project: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    """Round-robin over projects; inside a project (shuffled) a bug hunk, then its fix, then a clean
+    hunk, so a run cut short keeps labels balanced and pairs whole."""
+    by_id = {str(r.get('id')): r for r in records}
+    by_project: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
-        by_project[str(r.get('project'))].append(r)
+        by_project[str(r.get('project'))][str(r.get('label'))].append(r)
     rng = random.Random(SEED)
     queues = []
     for project in sorted(by_project):
-        q = by_project[project]
-        rng.shuffle(q)
-        queues.append(q)
+        labels = by_project[project]
+        for q in labels.values():
+            rng.shuffle(q)
+        queue: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        bugs, cleans, fixes = labels.get('bug', []), labels.get('clean', []), labels.get('fix', [])
+        for i in range(max(len(bugs), len(cleans), len(fixes))):
+            group = []
+            if i < len(bugs):
+                group.append(bugs[i])
+                partner = by_id.get(str(bugs[i].get('pair')))
+                if partner is not None and partner.get('label') == 'fix':
+                    group.append(partner)
+            if i < len(cleans):
+                group.append(cleans[i])
+            if i < len(fixes):
+                group.append(fixes[i])
+            for r in group:
+                if str(r.get('id')) not in seen:
+                    seen.add(str(r.get('id')))
+                    queue.append(r)
+        queues.append(queue[::-1])
     out = []
     while any(queues):
         for q in queues:
             if q:
                 out.append(q.pop())
     return out
-
-
-def commit_counts(records: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
-    files: dict[tuple[str, str], set[str]] = defaultdict(set)
-    hunks: dict[tuple[str, str], int] = defaultdict(int)
-    for r in records:
-        k = (str(r.get('project')), str(field(r, 'commit', 'sha', default='')))
-        files[k].add(str(field(r, 'path', 'new_path', 'file', default='')))
-        hunks[k] += 1
-    return {k: (len(files[k]), hunks[k]) for k in files}
 
 
 def read_records(file: Path) -> list[dict[str, Any]]:
@@ -204,7 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f'{len(records)} hunks, {len(records) - len(todo)} done, {len(todo)} to extract', file=sys.stderr)
     if not todo:
         return 0
-    counts = commit_counts(records)
     model = with_hidden_states(default_folder(), threads=args.threads)
     start = time.monotonic()
     done = 0
@@ -212,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in todo:
             file = args.out / f'{key_of(str(r.get("id")))}.npz'
             try:
-                out = extract(model, r, counts)
+                out = extract(model, r)
                 save(file, r, out, '' if out is not None else 'no added lines or unparsable hunk')
             except Exception as e:  # noqa: BLE001 - one bad record must not stop the job
                 save(file, r, None, f'{type(e).__name__}: {str(e)[:120]}')

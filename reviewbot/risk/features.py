@@ -39,8 +39,8 @@ _BRANCH = re.compile(r'\b(?:if|elif|else|for|while|except|catch|case|switch|and|
 _ADDED_ROW = re.compile(r'^L(?P<n>\d+) +\+ (?P<code>.*)$')  # reviewers.model.render_view's layout
 _REMOVED_ROW = re.compile(r'^ +- (?P<code>.*)$')
 
-METRIC_NAMES = ('log_added', 'log_removed', 'log_files', 'log_hunks', 'log_spread', 'complexity_delta',
-                'added_share')
+METRIC_NAMES = ('log_added', 'log_removed', 'log_files', 'log_change_added', 'log_change_removed', 'log_spread',
+                'complexity_delta', 'added_share')
 TRIAGE_NAMES = ('triage',)
 NATURALNESS_NAMES = ('nat_added_mean', 'nat_added_max', 'nat_removed_mean', 'nat_removed_max',
                      'nat_has_removed', 'nat_diff_mean')
@@ -54,24 +54,30 @@ def branch_count(lines: Iterable[str]) -> int:
 class ChangeMetrics:
     added: int  # lines the hunk adds
     removed: int  # lines the hunk removes
-    files: int  # files the change touches
-    hunks: int  # hunks in the change
-    spread: int  # new-file lines from the first to the last changed line of the hunk
+    files: int  # files the change (commit, or the reviewed diff) touches
+    change_added: int  # lines the whole change adds
+    change_removed: int  # lines the whole change removes
+    spread: int  # diff lines from the hunk's first to its last changed line
     complexity_delta: int  # branch keywords added - removed
 
     def vector(self) -> list[float]:
         changed = self.added + self.removed
         return [math.log1p(self.added), math.log1p(self.removed), math.log1p(max(self.files, 1)),
-                math.log1p(max(self.hunks, 1)), math.log1p(max(self.spread, 0)), float(self.complexity_delta),
+                math.log1p(max(self.change_added, 0)), math.log1p(max(self.change_removed, 0)),
+                math.log1p(max(self.spread, 0)), float(self.complexity_delta),
                 self.added / changed if changed else 0.0]
 
 
-def change_metrics(hunk: Hunk, files: int, hunks: int) -> ChangeMetrics:
-    added = [ln.text for ln in hunk.added]
-    removed = [ln.text for ln in hunk.removed]
-    changed = [i for i, ln in enumerate(hunk.lines) if ln.kind.value != 'context']
-    spread = changed[-1] - changed[0] + 1 if changed else 0
-    return ChangeMetrics(len(added), len(removed), files, hunks, spread,
+def change_metrics(hunks: Sequence[Hunk], files: int, change_added: int, change_removed: int) -> ChangeMetrics:
+    """The metrics of one unit of review (a hunk, or nearby hunks of one file reviewed together)
+    inside a change of `files` files adding/removing change_added/change_removed lines."""
+    added = [ln.text for h in hunks for ln in h.added]
+    removed = [ln.text for h in hunks for ln in h.removed]
+    spread = 0
+    for h in hunks:
+        changed = [i for i, ln in enumerate(h.lines) if ln.kind.value != 'context']
+        spread += changed[-1] - changed[0] + 1 if changed else 0
+    return ChangeMetrics(len(added), len(removed), files, change_added, change_removed, spread,
                          branch_count(added) - branch_count(removed))
 
 
@@ -157,6 +163,18 @@ def read_prefill(model: Any, prefix: str, text: str, view: str, answer: str = 'N
                    added=stats(added_tok) if naturalness else None,
                    removed=stats(removed_tok) if naturalness else None,
                    hidden=hidden, tokens=len(read))
+
+
+def scalars(metrics: ChangeMetrics, prefill: Prefill) -> dict[str, float]:
+    """Every scalar feature by name (features.NAMES order): what a read-out looks up."""
+    out = dict(zip(METRIC_NAMES, metrics.vector()))
+    out['triage'] = prefill.triage
+    if prefill.added is not None:
+        out.update(zip(NATURALNESS_NAMES, prefill.naturalness()))
+    return out
+
+
+NAMES = METRIC_NAMES + TRIAGE_NAMES + NATURALNESS_NAMES
 
 
 def hidden_name(layer: int) -> str:
