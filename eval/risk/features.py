@@ -143,8 +143,9 @@ def save(file: Path, record: dict[str, Any], out: dict[str, Any] | None, reason:
 
 
 def order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Round-robin over projects; inside a project (shuffled) a bug hunk, then its fix, then a clean
-    hunk, so a run cut short keeps labels balanced and pairs whole."""
+    """Round-robin over projects; inside a project (shuffled) a bug hunk, then the fix hunk its
+    pair names, then a clean hunk, so a run cut short keeps labels balanced and pairs whole (fix
+    hunks are only needed as the other half of a pair)."""
     by_id = {str(r.get('id')): r for r in records}
     by_project: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
@@ -157,8 +158,8 @@ def order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rng.shuffle(q)
         queue: list[dict[str, Any]] = []
         seen: set[str] = set()
-        bugs, cleans, fixes = labels.get('bug', []), labels.get('clean', []), labels.get('fix', [])
-        for i in range(max(len(bugs), len(cleans), len(fixes))):
+        bugs, cleans = labels.get('bug', []), labels.get('clean', [])
+        for i in range(max(len(bugs), len(cleans))):
             group = []
             if i < len(bugs):
                 group.append(bugs[i])
@@ -167,8 +168,6 @@ def order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     group.append(partner)
             if i < len(cleans):
                 group.append(cleans[i])
-            if i < len(fixes):
-                group.append(fixes[i])
             for r in group:
                 if str(r.get('id')) not in seen:
                     seen.add(str(r.get('id')))

@@ -121,3 +121,21 @@ def test_training_refuses_an_excluded_project(tmp_path: Path):
     with pytest.raises(SystemExit) as e:
         train.load(tmp_path)
     assert 'excluded' in str(e.value)
+
+
+def test_the_scorer_falls_back_with_a_note(tmp_path: Path):
+    from reviewbot.risk.score import Scorer
+    scorer, note = Scorer.open(tmp_path / 'missing.npz')
+    assert scorer is None and note is not None and '\n' not in note and 'triage score' in note
+    R.save(tmp_path / 'r.npz', _readout())
+    scorer, note = Scorer.open(tmp_path / 'r.npz')
+    assert scorer is not None and note is None
+
+    class OldExport:  # a version-4 export: no hidden-state outputs
+        name = 'qwen2.5-coder-0.5b'
+        hidden_names: tuple[str, ...] = ()
+
+    said = scorer.usable(OldExport())
+    assert said is not None and 'hidden.12' in said and 'reviewbot model export qwen2.5-coder-0.5b' in said
+    OldExport.hidden_names = ('hidden.12', 'hidden.18')
+    assert scorer.usable(OldExport()) is None
