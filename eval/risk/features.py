@@ -152,7 +152,7 @@ def order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         by_project[str(r.get('project'))][str(r.get('label'))].append(r)
     rng = random.Random(SEED)
     queues = []
-    for project in sorted(by_project):
+    for k, project in enumerate(sorted(by_project)):
         labels = by_project[project]
         for q in labels.values():
             rng.shuffle(q)
@@ -166,8 +166,8 @@ def order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 partner = by_id.get(str(bugs[i].get('pair')))
                 if partner is not None and partner.get('label') == 'fix':
                     group.append(partner)
-            if i < len(cleans):
-                group.append(cleans[i])
+            if i < len(cleans):  # every other project starts with its clean hunk: a round cut
+                group.insert(0 if k % 2 else len(group), cleans[i])  # short stays balanced
             for r in group:
                 if str(r.get('id')) not in seen:
                     seen.add(str(r.get('id')))

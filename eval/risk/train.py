@@ -14,6 +14,7 @@ Every model is fitted inside the training folds only, standardisation and PCA in
   hidden          LR on PCA(hidden.12) + PCA(hidden.18)
   combination     LR on metrics + triage + naturalness + hidden PCA
   product         LR on metrics + triage + hidden PCA (no naturalness: free at review time)
+  (+ the product's inputs through a small MLP, and trained with the fix hunks as negatives too)
   (+ ablations: one hidden layer at a time, layers 6 and 23)
 
 Measures, per fold and pooled (out-of-fold scores concatenated): ROC AUC (bug vs clean),
@@ -40,6 +41,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get('RISK_SHARED', '/work/wt/_shared/risk'))
+MINE = Path(os.environ.get('RISK_MINE', '/work/wt/h-mine/eval/risk'))  # h-mine's pins until merged
 SEED = 18
 L2 = 1.0  # ridge penalty on standardised features (fixed a priori; nothing is tuned on the folds)
 PCA_K = 32  # components per hidden layer, fitted inside each training fold
@@ -185,6 +187,45 @@ class Pipeline:
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
+class MLPPipeline(Pipeline):
+    """The same inputs through one hidden layer (16 tanh units), L2, full-batch Adam for a fixed
+    number of steps (nothing tuned on the folds); the mean of 5 seeds."""
+
+    HIDDEN, STEPS, LR, L2 = 16, 400, 0.01, 1e-2
+
+    def fit(self, data: Data, idx: np.ndarray) -> MLPPipeline:
+        X, y = self._design(data, idx, fit=True), data.y[idx]
+        self.nets = [self._train(X, y, seed) for seed in range(5)]
+        return self
+
+    def _train(self, X: np.ndarray, y: np.ndarray, seed: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(SEED + seed)
+        d = X.shape[1]
+        params = [rng.normal(0, 1 / math.sqrt(d), (d, self.HIDDEN)), np.zeros(self.HIDDEN),
+                  rng.normal(0, 1 / math.sqrt(self.HIDDEN), self.HIDDEN), np.zeros(1)]
+        m = [np.zeros_like(p) for p in params]
+        v = [np.zeros_like(p) for p in params]
+        for t in range(1, self.STEPS + 1):
+            W1, b1, w2, b2 = params
+            h = np.tanh(X @ W1 + b1)
+            p = 1 / (1 + np.exp(-np.clip(h @ w2 + b2[0], -30, 30)))
+            g = (p - y) / len(y)
+            gh = np.outer(g, w2) * (1 - h ** 2)
+            grads = [X.T @ gh + self.L2 * W1, gh.sum(0), h.T @ g + self.L2 * w2, np.array([g.sum()])]
+            for i, gr in enumerate(grads):
+                m[i] = 0.9 * m[i] + 0.1 * gr
+                v[i] = 0.999 * v[i] + 0.001 * gr ** 2
+                params[i] = params[i] - self.LR * (m[i] / (1 - 0.9 ** t)) / (np.sqrt(v[i] / (1 - 0.999 ** t)) + 1e-8)
+        return params
+
+    def predict(self, data: Data, idx: np.ndarray) -> np.ndarray:
+        X = self._design(data, idx, fit=False)
+        out = np.zeros(len(idx))
+        for W1, b1, w2, b2 in self.nets:
+            out += 1 / (1 + np.exp(-np.clip(np.tanh(X @ W1 + b1) @ w2 + b2[0], -30, 30)))
+        return out / len(self.nets)
+
+
 # --- measures -------------------------------------------------------------------------------------
 
 def auc(score: np.ndarray, y: np.ndarray) -> float:
@@ -244,6 +285,9 @@ def methods(data: Data) -> dict[str, dict[str, Any]]:
         'hidden': {'scalars': [], 'layers': product},
         'combination': {'scalars': metric_names + ['triage'] + nat, 'layers': product},
         'product': {'scalars': metric_names + ['triage'], 'layers': product},
+        'product (MLP)': {'scalars': metric_names + ['triage'], 'layers': product, 'mlp': True},
+        'product (fix hunks as negatives)': {'scalars': metric_names + ['triage'], 'layers': product,
+                                             'fix_negative': True},
     }
     for name in data.layers:
         out[f'{name} only'] = {'scalars': [], 'layers': [name]}
@@ -259,8 +303,9 @@ def cross_validate(data: Data, folds: list[np.ndarray], spec: dict[str, Any],
         if 'raw' in spec:
             oof[te] = data.col(spec['raw'])[te]
             continue
-        tr = np.flatnonzero(~test & train_mask)
-        model = Pipeline(spec['scalars'], spec['layers']).fit(data, tr)
+        tr = np.flatnonzero(~test & (train_mask | bool(spec.get('fix_negative'))))
+        kind = MLPPipeline if spec.get('mlp') else Pipeline
+        model = kind(spec['scalars'], spec['layers']).fit(data, tr)
         oof[te] = model.predict(data, te)
     return oof
 
@@ -332,7 +377,7 @@ def ship(out: dict[str, Any], name: str, path: Path, pins: dict[str, Any]) -> di
     from reviewbot.risk import readout as R
 
     data, spec = out['data'], out['specs'][name]
-    everything = np.flatnonzero(data.label != 'fix')
+    everything = np.flatnonzero((data.label != 'fix') | bool(spec.get('fix_negative')))
     model = Pipeline(spec['scalars'], spec['layers']).fit(data, everything)
     warn = calibrate(data, out['scores'][name])
     res = out['result']
@@ -421,17 +466,20 @@ def plot(out: dict[str, Any], png: Path) -> None:
 
 
 def pins() -> dict[str, Any]:
+    """The data the read-out was trained on: h-mine's pins and counts (eval/risk/projects.toml,
+    counts.json: repository and commit of every project mined) and the hunks file, by sha256."""
     out: dict[str, Any] = {}
     for name in ('projects.toml', 'counts.json'):
-        for base in (REPO / 'eval' / 'risk', SHARED):
+        for base in (REPO / 'eval' / 'risk', MINE, SHARED):
             f = base / name
             if f.is_file():
-                out[name] = {'path': str(f.relative_to(REPO) if f.is_relative_to(REPO) else f),
-                             'sha256': hashlib.sha256(f.read_bytes()).hexdigest()}
+                out[f'eval/risk/{name}'] = hashlib.sha256(f.read_bytes()).hexdigest()
                 break
     hunks = SHARED / 'hunks.jsonl'
     if hunks.is_file():
-        out['hunks.jsonl_sha256'] = hashlib.sha256(hunks.read_bytes()).hexdigest()
+        out['hunks.jsonl'] = hashlib.sha256(hunks.read_bytes()).hexdigest()
+    out['miner'] = 'eval/risk/mine.py'
+    out['features'] = 'eval/risk/features.py (VIEW_TOKEN_CAP 256, qwen2.5-coder-0.5b int4 fused export)'
     try:
         out['trainer_commit'] = subprocess.run(['git', '-C', str(REPO), 'rev-parse', 'HEAD'], capture_output=True,
                                                text=True, check=False).stdout.strip()
