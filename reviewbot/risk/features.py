@@ -89,6 +89,7 @@ class Prefill:
     removed: tuple[float, float] | None  # the same for removed rows (None: none, or not scored)
     hidden: dict[str, np.ndarray]  # output name -> mean over the added rows' tokens [hidden]; {}: no outputs
     tokens: int  # view tokens read
+    scored: bool = False  # the code tokens were scored (naturalness); added/removed None then means none read
 
     def naturalness(self) -> list[float]:
         a = self.added or (0.0, 0.0)
@@ -162,14 +163,14 @@ def read_prefill(model: Any, prefix: str, text: str, view: str, answer: str = 'N
     return Prefill(triage=_answer_risk(surprisal[n_head]),
                    added=stats(added_tok) if naturalness else None,
                    removed=stats(removed_tok) if naturalness else None,
-                   hidden=hidden, tokens=len(read))
+                   hidden=hidden, tokens=len(read), scored=naturalness)
 
 
 def scalars(metrics: ChangeMetrics, prefill: Prefill) -> dict[str, float]:
     """Every scalar feature by name (features.NAMES order): what a read-out looks up."""
     out = dict(zip(METRIC_NAMES, metrics.vector()))
     out['triage'] = prefill.triage
-    if prefill.added is not None:
+    if prefill.scored:
         out.update(zip(NATURALNESS_NAMES, prefill.naturalness()))
     return out
 

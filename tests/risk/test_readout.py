@@ -101,14 +101,14 @@ def test_the_shipped_readout_loads_and_scores_deterministically():
                               complexity_delta=1)
     widths = {name: comps.shape[1] for name, comps in zip(r.hidden, r.pca_components)}
     hidden = {name: np.cos(np.arange(w, dtype=np.float32)) for name, w in widths.items()}
-    pre = F.Prefill(triage=0.4, added=(2.0, 6.0), removed=(1.5, 4.0), hidden=hidden, tokens=40)
+    pre = F.Prefill(triage=0.4, added=(2.0, 6.0), removed=(1.5, 4.0), hidden=hidden, tokens=40, scored=True)
     scores = {r.score(F.scalars(metrics, pre), hidden) for _ in range(3)}
     assert len(scores) == 1 and next(iter(scores)) is not None and 0.0 <= next(iter(scores)) <= 1.0
     # the same number in a fresh process
     code = ('import numpy as np; from reviewbot.risk import readout as R, features as F; r = R.load(); '
             'm = F.ChangeMetrics(4, 2, 2, 10, 3, 6, 1); '
             'h = {n: np.cos(np.arange(c.shape[1], dtype=np.float32)) for n, c in zip(r.hidden, r.pca_components)}; '
-            'p = F.Prefill(0.4, (2.0, 6.0), (1.5, 4.0), h, 40); print(repr(r.score(F.scalars(m, p), h)))')
+            'p = F.Prefill(0.4, (2.0, 6.0), (1.5, 4.0), h, 40, True); print(repr(r.score(F.scalars(m, p), h)))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=REPO, check=True)
     assert float(out.stdout) == next(iter(scores))
 
@@ -139,3 +139,11 @@ def test_the_scorer_falls_back_with_a_note(tmp_path: Path):
     assert said is not None and 'hidden.12' in said and 'reviewbot model export qwen2.5-coder-0.5b' in said
     OldExport.hidden_names = ('hidden.12', 'hidden.18')
     assert scorer.usable(OldExport()) is None
+
+
+def test_naturalness_is_zero_not_missing_when_no_code_token_was_read():
+    metrics = F.ChangeMetrics(1, 0, 1, 1, 0, 1, 0)
+    pre = F.Prefill(triage=0.2, added=None, removed=None, hidden={}, tokens=256, scored=True)
+    assert [F.scalars(metrics, pre)[n] for n in F.NATURALNESS_NAMES] == [0.0] * len(F.NATURALNESS_NAMES)
+    unscored = F.Prefill(triage=0.2, added=None, removed=None, hidden={}, tokens=256)
+    assert not set(F.NATURALNESS_NAMES) & set(F.scalars(metrics, unscored))
