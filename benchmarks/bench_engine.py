@@ -149,7 +149,7 @@ def run_config(kind: str, name: str, precision: str, model_dir: str | None, repe
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200, check=False)
     except subprocess.TimeoutExpired:
         return {'model': name, 'kind': kind, 'precision': precision, 'error': 'timed out after 1200 s'}
-    lines = [l for l in proc.stdout.splitlines() if l.startswith('{')]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
     if proc.returncode != 0 or not lines:
         err = (proc.stderr.strip().splitlines() or ['no output'])[-1]
         return {'model': name, 'kind': kind, 'precision': precision, 'error': err[:300]}
@@ -176,7 +176,8 @@ def gguf_quant(name: str) -> str:
 def write_reports(results: list[dict], meta: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     for r in results:  # ratios vs llama.cpp of the same model, from this run
-        base = next((b for b in results if b['model'] == r['model'] and b['kind'] == 'llama' and 'error' not in b), None)
+        base = next((b for b in results
+                     if b['model'] == r['model'] and b['kind'] == 'llama' and 'error' not in b), None)
         if base and 'error' not in r:
             r['prefill_vs_llama_cpp'] = r['prefill_tps'] / base['prefill_tps']
             r['decode_vs_llama_cpp'] = r['decode_tps'] / base['decode_tps']

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'eval'))
 
 from reviewbot import pipeline
+from reviewbot import reviewers as reviewers_mod
 from reviewbot.config import defaults
 from reviewbot.fixes.text import apply_fix
 from reviewbot.sources import DiffSource
@@ -69,14 +70,13 @@ def run(cases_dir: Path, model: str | None = None) -> dict:
     by_id = {c.id: c for c in cases}
     config = defaults().override(reviewers=REVIEWERS, model=model, cache=False)
     config.values['fix']['model'] = 'on' if model else 'off'  # the model fixer, without the reviewer
-    reviewers = pipeline.make_reviewers(REVIEWERS, config)
+    reviewers = reviewers_mod.build(REVIEWERS, config)
     rows = []
     fix_seconds = []
     model_seconds = []  # per case: mean seconds of its model calls
     for k, case in enumerate(cases, 1):
         source = DiffSource(description=case.id, data=case.diff, read_new_file=case.read_new_file)
-        prep = pipeline.prepare(source, config, budget=0)
-        report = pipeline.run(prep, reviewers)
+        report = pipeline.review(source, config, budget=0, reviewers=reviewers)
         if report.findings:
             fix_seconds.append(report.timings.get('fixes', 0.0))
         if report.fixes.get('model_calls'):
@@ -145,7 +145,8 @@ def markdown(result: dict, summary: dict, meta: dict) -> str:
              (f'{result["cases"]} cases (eval/cases; real-commit cases only where a snapshot was present); '
              f'reviewers {", ".join(REVIEWERS)}; model fixer: {result["model"] or "off"}; measured '
              f'{meta["date"]} on {meta["machine"]}, load average {meta["load"]}, {meta["seconds"]} s.'), '',
-             '| scope | analyzer findings | with a verified fix | ruff | semgrep | rewrite | secrets | model | unsafe among them |',
+             '| scope | analyzer findings | with a verified fix | ruff | semgrep | rewrite | secrets | model '
+             '| unsafe among them |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     for scope in ('python', 'all'):
         s = summary[scope]

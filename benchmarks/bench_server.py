@@ -102,14 +102,16 @@ def main() -> int:
     lines = [f'# Server throughput: sequential vs concurrent ({args.model}, {precision})', '',
              (f'{args.requests} chat completions (max_tokens {args.max_tokens}, greedy), `--threads {args.threads}`, '
              f'{args.rounds} interleaved rounds; server and client on one 2-core machine shared with other jobs.'), '',
-             '| round | mode | wall s | completion tokens | tokens/s (wall) | decode tokens/s | req/s | p50 s | max s |',
+             '| round | mode | wall s | completion tokens | tokens/s (wall) | decode tokens/s | req/s '
+             '| p50 s | max s |',
              '|---|---|---|---|---|---|---|---|---|']
     for n, r in enumerate(rounds, 1):
         for p in (r['sequential'], r['concurrent']):
             lines.append(f"| {n} | {p['mode']} | {p['wall_seconds']} | {p['completion_tokens']} | "
                          f"{p['tokens_per_second_wall']} | {p['decode_tokens_per_second']} | "
                          f"{p['requests_per_second']} | {p['latency_p50']} | {p['latency_max']} |")
-    lines += ['', (f"Concurrent / sequential throughput (median of rounds): **{result['concurrent_over_sequential_tokens_per_second']}**. "
+    ratio = result['concurrent_over_sequential_tokens_per_second']
+    lines += ['', (f"Concurrent / sequential throughput (median of rounds): **{ratio}**. "
               f"Concurrent answers identical to sequential ones: **{result['all_answers_identical']}**. "
                f"Per round: {ratios} - the spread is the noise of a machine shared with other jobs."), '',
               ('One model thread serves the queue in order (no batching), so under concurrency the model '

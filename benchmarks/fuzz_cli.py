@@ -122,7 +122,7 @@ def run_in_process(path: Path, fmt: str) -> tuple[int | None, str, str, float]:
     except Hang:
         code = None
         err.write('HANG\n')
-    except Exception as e:  # noqa: BLE001 - exactly what the fuzzer looks for
+    except Exception as e:  # exactly what the fuzzer looks for
         import traceback
         code = None
         err.write('Traceback (in-process)\n' + ''.join(traceback.format_exception(e)))

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / 'eval'))
 from reviewbot.config import defaults
 from reviewbot.core import DiffLine, FileChange, Hunk, LineKind
 from reviewbot.diffparse import parse_diff
-from reviewbot.scope import make_plan
 from reviewbot.reviewers import model as mr
+from reviewbot.scope import make_plan
 
 _SWAP = {LineKind.ADDED: LineKind.REMOVED, LineKind.REMOVED: LineKind.ADDED, LineKind.CONTEXT: LineKind.CONTEXT}
 

@@ -31,11 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'eval'))
 
-from reviewbot.config import defaults  # noqa: E402
-from reviewbot.diffparse import parse_diff  # noqa: E402
-from reviewbot.scope import make_plan  # noqa: E402
-from reviewbot.reviewers import ReviewContext  # noqa: E402
-from reviewbot.reviewers import model as mr  # noqa: E402
+from baselines import naive_review  # eval/baselines.py
+
+from reviewbot.config import defaults
+from reviewbot.diffparse import parse_diff
+from reviewbot.reviewers import ReviewContext
+from reviewbot.reviewers import model as mr
+from reviewbot.scope import make_plan
 
 MAX_FP_PER_CLEAN = 0.3  # the project's target; the threshold is the one with the best pair score under it
 
@@ -89,7 +91,7 @@ def collect(args: argparse.Namespace) -> int:
         entry: dict[str, Any] = {'label': case.label, 'units': rows}
         if args.naive:
             t0 = time.perf_counter()
-            naive = mr.naive_review(plan.files, model)
+            naive = naive_review(plan.files, model)
             entry['naive'] = [{'path': f.path, 'line': f.line, 'message': f.message} for f in naive]
             entry['naive_seconds'] = time.perf_counter() - t0
         out['cases'][case.id] = entry

@@ -77,7 +77,7 @@ def corpus(files: int) -> list[str]:
 
 def measure(lines: list[str]) -> dict[str, int]:
     from reviewbot.privacy import payload
-    from reviewbot.reviewers.secrets import redact
+    from reviewbot.privacy.redact import redact
     masked1 = masked2 = 0
     any_masked = 0
     for line in lines:

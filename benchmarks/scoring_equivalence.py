@@ -27,9 +27,9 @@ import numpy as np
 
 from reviewbot.config import defaults
 from reviewbot.diffparse import parse_diff
-from reviewbot.scope import make_plan
 from reviewbot.reviewers import ReviewContext
 from reviewbot.reviewers import model as mr
+from reviewbot.scope import make_plan
 from tests.reviewers.full_vocabulary import FullVocabularyScoring
 
 RESULTS = Path(__file__).resolve().parent / 'results'

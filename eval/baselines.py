@@ -1,9 +1,10 @@
 """Baseline reviewers for the eval (never used by `reviewbot review`).
 
-`naive-prompt`: one plain prompt per diff file to the same local model the model reviewer uses: the
-hunks with new-file line numbers, "reply with JSON lines for real defects only, or nothing". No
+`naive-prompt` (NaivePromptReviewer): one plain prompt per diff file to the same local model the
+model reviewer uses: the hunks with new-file line numbers, "reply with JSON lines for real defects only, or nothing". No
 triage, no hunk splitting, no validation beyond the pipeline's own anchoring. It is the floor the
-real model reviewer has to beat.
+real model reviewer has to beat. `naive_review`: the same idea with one prompt for the whole diff,
+given a loaded model (benchmarks/model_eval.py --naive).
 
 Backends (EVAL_BACKEND):
   engine        (default) the project's own onnxruntime runtime,
@@ -23,11 +24,14 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reviewbot.config import Config
 from reviewbot.core import FileChange, Finding, LineKind, Severity, Skipped
 from reviewbot.reviewers import ReviewContext, ReviewerResult
+
+if TYPE_CHECKING:
+    from reviewbot.engine.backend import Backend
 
 DEFAULT_GGUF = Path.home() / '.cache/reviewbot/models/qwen2.5-coder-0.5b/gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf'
 MAX_NEW_TOKENS = 128
@@ -177,3 +181,56 @@ class NaivePromptReviewer:
                     category='baseline/naive-prompt', message=item['message'] or 'defect',
                     reviewer=self.name))
         return result
+
+
+# --- the single-prompt baseline of benchmarks/model_eval.py (--naive) ------------------------------
+# One prompt for the whole diff to an engine.Backend (the model reviewer's own model), JSON lines
+# back: what the model reviewer's units, triage and validation are measured against.
+
+NAIVE_SYSTEM = 'You are a code reviewer.'
+NAIVE_INSTRUCTIONS = ('Review this diff. The added lines are numbered with their line number in the '
+                      'new file. Reply with JSON lines, one object per real defect: '
+                      '{"path": ..., "line": ..., "message": ...}. Report real defects only; if '
+                      'there are none, reply with nothing.')
+
+
+def naive_prompt_text(files: list[FileChange]) -> str:
+    parts = []
+    for fc in files:
+        parts.append(f'--- {fc.path}')
+        for h in fc.hunks:
+            for ln in h.lines:
+                if ln.kind is LineKind.ADDED:
+                    parts.append(f'{ln.new_lineno}: +{ln.text}')
+                elif ln.kind is LineKind.REMOVED:
+                    parts.append(f'   -{ln.text}')
+                else:
+                    parts.append(f'{ln.new_lineno}:  {ln.text}')
+    return '\n'.join(parts)
+
+
+def naive_review(files: list[FileChange], model: Backend, *, deadline: float | None = None,
+                 max_new_tokens: int = 256) -> list[Finding]:
+    """Baseline: one prompt for the whole diff, JSON lines back, no triage and no validation
+    beyond what is needed to make a Finding (a line number and a message)."""
+    messages = [{'role': 'system', 'content': NAIVE_SYSTEM},
+                {'role': 'user', 'content': f'{NAIVE_INSTRUCTIONS}\n\n{naive_prompt_text(files)}'}]
+    gen = model.generate(model.chat_prompt(messages), max_new_tokens=max_new_tokens,
+                         temperature=0.0, seed=0, deadline=deadline)
+    default_path = files[0].path if len(files) == 1 else ''
+    out: list[Finding] = []
+    for line in str(getattr(gen, 'text', '')).splitlines():
+        line = line.strip().strip(',')
+        if not line.startswith('{'):
+            continue
+        try:
+            obj = json.loads(line)
+            n = int(obj.get('line'))
+            msg = str(obj.get('message') or '').strip()
+        except (ValueError, TypeError, AttributeError):
+            continue
+        path = str(obj.get('path') or default_path)
+        if msg:
+            out.append(Finding(path=path, line=n, end_line=n, severity=Severity.WARNING,
+                               category='model/naive', message=msg, reviewer='model-naive'))
+    return out

@@ -1,6 +1,6 @@
 """Score reviewer configurations on the evaluation set built by eval/build.py.
 
-Each case's diff goes through the project's own pipeline (reviewbot.pipeline.prepare/run: parse,
+Each case's diff goes through the project's own pipeline (reviewbot.pipeline.review: parse,
 plan, reviewers, anchoring), with the case's new file revision as the file reader, so a reviewer is
 measured exactly as `reviewbot review` would run it. Each named reviewer runs once per case; a
 combination ("ruff+model") is scored on the union of its members' findings.
@@ -47,7 +47,8 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import build  # noqa: E402
-from reviewbot import pipeline  # noqa: E402
+
+from reviewbot import pipeline, reviewers  # noqa: E402
 from reviewbot.config import Config, defaults  # noqa: E402
 from reviewbot.core import FileChange, Finding, Severity  # noqa: E402
 from reviewbot.reviewers import ReviewContext, ReviewerResult  # noqa: E402
@@ -171,7 +172,7 @@ def make_reviewer(name: str, config: Config) -> Any:
     if name == 'naive-prompt':
         from baselines import NaivePromptReviewer
         return NaivePromptReviewer(config)
-    return pipeline.make_reviewers([name], config)[0]
+    return reviewers.build([name], config)[0]
 
 
 DIFF_ONLY = False
@@ -182,8 +183,7 @@ def review_case(case: Case, reviewer: Any, config: Config) -> tuple[list[Finding
     read = (lambda path: None) if DIFF_ONLY else case.read_new_file
     source = DiffSource(description=case.id, data=case.diff, read_new_file=read)
     t0 = time.perf_counter()
-    prep = pipeline.prepare(source, config, budget=0)
-    report = pipeline.run(prep, [reviewer])
+    report = pipeline.review(source, config, budget=0, reviewers=[reviewer])
     skipped = [f'{s.path}: {s.reason}' for s in report.coverage.skipped]
     return report.findings, skipped, time.perf_counter() - t0
 
@@ -308,7 +308,8 @@ def _fmt(v: Any) -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [f'# Eval: {result["name"]}', '',
-             f'{result["cases"]["total"]} cases ({", ".join(f"{k} {v}" for k, v in result["cases"]["by_label"].items())});'
+             f'{result["cases"]["total"]} cases '
+             f'({", ".join(f"{k} {v}" for k, v in result["cases"]["by_label"].items())});'
              f' hit = finding within ±{TOLERANCE} lines of a defect line. Built by eval/build.py, scored by'
              ' eval/score.py.', '',
              '| configuration | ' + ' | '.join(c[1] for c in COLUMNS) + ' | s/case |',

@@ -79,12 +79,12 @@ def load(path: Path) -> Baseline:
     if not isinstance(findings, list):
         raise _bad(path, '"findings" is not a list')
     entries = []
-    for i, e in enumerate(findings):
-        if not isinstance(e, dict) or not isinstance(e.get('fingerprint'), str) \
-                or not _FP.fullmatch(e['fingerprint']):
+    for i, item in enumerate(findings):
+        if not isinstance(item, dict) or not isinstance(item.get('fingerprint'), str) \
+                or not _FP.fullmatch(item['fingerprint']):
             raise _bad(path, f'findings[{i}] has no valid "fingerprint"')
-        entries.append({'path': str(e.get('path', '')), 'category': str(e.get('category', '')),
-                        'fingerprint': e['fingerprint']})
+        entries.append({'path': str(item.get('path', '')), 'category': str(item.get('category', '')),
+                        'fingerprint': item['fingerprint']})
     return Baseline(path, tuple(_sorted(entries)))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reviewbot import config as cfgmod
-from reviewbot import sources
+from reviewbot import git, sources
 from reviewbot.core import commit_id
 from reviewbot.errors import ConfigError, DiffError, ReviewbotError
 
@@ -90,21 +90,9 @@ def _new_branch_base(root: Path, head: str, default_branch: Any) -> str | None:
     """A new branch's push: from its merge-base with the default branch, else its parent commit."""
     if isinstance(default_branch, str) and default_branch:
         ref = f'refs/remotes/origin/{default_branch}'
-        if sources.git(['rev-parse', '--verify', '--quiet', ref], root, check=False).strip():
-            mb = sources.git(['merge-base', ref, head], root, check=False).strip().decode()
-            if mb:
-                return mb
-    parent = sources.git(['rev-parse', '--verify', '--quiet', f'{head}^'], root, check=False).strip()
-    return parent.decode() or None
-
-
-def _exists(root: Path, sha: str) -> bool:
-    return bool(sources.git(['rev-parse', '--verify', '--quiet', f'{sha}^{{commit}}'], root,
-                            check=False).strip())
-
-
-def _is_shallow(root: Path) -> bool:
-    return sources.git(['rev-parse', '--is-shallow-repository'], root, check=False).strip() == b'true'
+        if git.resolve_commit(root, ref) is not None and (mb := git.merge_base(root, ref, head)):
+            return mb
+    return git.resolve_commit(root, f'{head}^')
 
 
 def diff_source(root: Path, platform: str, base: str | None, head: str, description: str,
@@ -112,8 +100,8 @@ def diff_source(root: Path, platform: str, base: str | None, head: str, descript
     """merge-base(base, head)..head from the local clone; a missing commit says how to fix the checkout."""
     fix = SHALLOW_FIX.get(platform, 'check out the whole history')
     for what, sha in (('head', head), ('base', base)):
-        if sha is not None and not _exists(root, sha):
-            shallow = ' (this clone is shallow)' if _is_shallow(root) else ''
+        if sha is not None and git.resolve_commit(root, sha) is None:
+            shallow = ' (this clone is shallow)' if git.is_shallow(root) else ''
             hint = fix
             if what == 'head' and event_name == 'pull_request_target':
                 # that event checks out the base branch: the PR's commits must be fetched (never run)
@@ -122,41 +110,34 @@ def diff_source(root: Path, platform: str, base: str | None, head: str, descript
             raise DiffError(f'the {what} commit {sha[:12]} is not in this clone{shallow}; {hint}')
     if base is None:
         return sources.between(root, None, head, description)
-    mb = sources.git(['merge-base', base, head], root, check=False).strip().decode()
-    if not mb:
-        shallow = 'this clone is shallow' if _is_shallow(root) else 'the histories are unrelated'
+    mb = git.merge_base(root, base, head)
+    if mb is None:
+        shallow = 'this clone is shallow' if git.is_shallow(root) else 'the histories are unrelated'
         raise DiffError(f'no merge-base of {base[:12]} and {head[:12]} ({shallow}); {fix}')
     return sources.between(root, mb, head, description)
 
 
-def _inside(path: Path, root: Path) -> bool:
-    """Is `path` in the checkout, by its name or by where its symbolic links lead?"""
-    return _inside_lexically(path, root) or _under(path.resolve(), root.resolve())
-
-
-def _inside_lexically(path: Path, root: Path) -> bool:
-    return _under(Path(os.path.abspath(path)), Path(os.path.abspath(root)))
-
-
-def _under(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _in_checkout(path: Path, root: Path, *, by_name: bool = True) -> str | None:
+    """`path` relative to the checkout `root` (posix), None when it is not in it: by its name
+    (when by_name) or else by where its symbolic links lead."""
+    if by_name:
+        lexical, top = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+        if lexical == top or top in lexical.parents:
+            return lexical.relative_to(top).as_posix()
+    real, top = path.resolve(), root.resolve()
+    return real.relative_to(top).as_posix() if real == top or top in real.parents else None
 
 
 def _base_reader(root: Path, base: str):
     """A file's text at the base commit, or None when the commit has no such file."""
     def read(path: str) -> str | None:
-        if not _blob_exists(root, base, path):
+        if git.object_type(root, f'{base}:{path}') != 'blob':
             return None
         try:
-            return sources.git(['cat-file', 'blob', f'{base}:{path}'], root).decode('utf-8')
+            return git.cat_blob(root, f'{base}:{path}').decode('utf-8')
         except UnicodeDecodeError:
             raise ConfigError(f'{base[:12]}:{path}: not UTF-8 text') from None
     return read
-
-
-def _blob_exists(root: Path, base: str, path: str) -> bool:
-    kind = sources.git(['cat-file', '-t', f'{base}:{path}'], root, check=False).strip()
-    return kind == b'blob'
 
 
 def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | None,
@@ -167,16 +148,14 @@ def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | Non
     files_from = base or ''  # files named by trusted keys: from the base commit, never the work tree
     if explicit is not None:
         path = explicit if explicit.is_absolute() else cwd / explicit
-        if not _inside(path, root):
+        rel = _in_checkout(path, root)
+        if rel is None:
             whole = dataclasses.replace(cfgmod.load(path), files_from=files_from)
             return cfgmod.TrustSplit(whole, (), f'--config {path}')
         head = cfgmod.load(path)
-        if _inside_lexically(path, root):
-            rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
-        else:
-            rel = path.resolve().relative_to(root.resolve()).as_posix()
-        text = _base_reader(root, base)(rel) if base is not None else None
-        found = (rel, cfgmod.table_of(text, f'{base[:12]}:{rel}')) if text is not None else None
+        found = None
+        if base is not None and (text := _base_reader(root, base)(rel)) is not None:
+            found = (rel, cfgmod.table_of(text, f'{base[:12]}:{rel}'))
     else:
         head = cfgmod.load(start=cwd)
         try:
@@ -184,7 +163,7 @@ def trusted_config(root: Path, cwd: Path, base: str | None, explicit: Path | Non
         except ValueError:
             start = PurePosixPath('.')
         found = cfgmod.config_in_tree(_base_reader(root, base), start) if base is not None else None
-    if head.source is not None and not _under(head.source.resolve(), root.resolve()):
+    if head.source is not None and _in_checkout(head.source, root, by_name=False) is None:
         # a link planted in the checkout: nothing outside it is read on the pull request's say-so
         raise ConfigError(f'{head.source} leads outside the checkout (a symbolic link?); '
                           'the config under review must be a file in it')
@@ -219,51 +198,27 @@ def event_base(ctx: Any, env: Mapping[str, str]) -> tuple[bool, str | None]:
 
 
 def run_config(ctx: Any, env: Mapping[str, str], cwd: Path, range_base: str | None,
-               explicit: Path | None) -> cfgmod.TrustSplit:
-    """trusted_config for `reviewbot review` inside a CI job, whatever the event and the stage: the
-    base is the one the event names (pull/merge request, merge queue), else the base of the range
-    the command reviews (--range, --base), else none: trusted keys at their defaults. A base that is
+               explicit: Path | None, *,
+               no_base: str = 'this CI run has no base commit: the event names none and no --range or '
+                              '--base is reviewed') -> cfgmod.TrustSplit:
+    """trusted_config for a CI job (`reviewbot ci`, or `reviewbot review`/`hook` inside one), whatever
+    the event and the stage: the base is the one the event names (pull/merge request, merge queue),
+    else the base of the range the command reviews (`ci`: the range review_range chose; `review`:
+    --range, --base), else none (`no_base` says why): trusted keys at their defaults. A base that is
     not in this clone also leaves them at their defaults (fail closed). The checkout is never
     trusted: in CI it may be anybody's code."""
     try:
-        root = sources.repo_root(cwd)
+        root = git.repo_root(cwd)
     except DiffError:
         root = cwd  # not a clone: the directory is still the code under review
     named, base = event_base(ctx, env)
     if named:
         if base is None:
             return trusted_config(root, cwd, None, explicit, 'the platform names no base commit')
-        if not _exists(root, base):
+        if git.resolve_commit(root, base) is None:
             return trusted_config(root, cwd, None, explicit, f'the base commit {base[:12]} is not in this clone')
         return trusted_config(root, cwd, base, explicit)
-    if range_base is not None and _exists(root, range_base):
+    if range_base is not None and git.resolve_commit(root, range_base) is not None:
         return trusted_config(root, cwd, range_base, explicit)
-    return trusted_config(root, cwd, None, explicit, 'this CI run has no base commit: the event names '
-                          'none and no --range or --base is reviewed')
+    return trusted_config(root, cwd, None, explicit, no_base)
 
-
-def publish_target(ctx: Any) -> Any:
-    """The reviewbot.publish target for this run's pull/merge request (needs a token with write access)."""
-    from reviewbot import publish
-    if not ctx.pr_number:
-        raise ReviewbotError('--publish: this run is not for a pull or merge request')
-    if ctx.platform == 'github':
-        if not ctx.token:
-            raise ReviewbotError('--publish needs a token: set GITHUB_TOKEN (permissions: '
-                                 'pull-requests: write), or publish from the JSON report in a '
-                                 'workflow_run job (workflows/github-publish.yml)')
-        try:
-            from github import Auth
-        except ModuleNotFoundError:
-            raise ReviewbotError("--publish needs PyGithub: pip install 'reviewbot[publish]'") from None
-        # an installation token (Actions' GITHUB_TOKEN) cannot say who it posts as: REVIEWBOT_BOT_LOGIN
-        return publish.GitHubTarget(repo=ctx.base_repo or ctx.repo, pr_number=int(ctx.pr_number),
-                                    base_url=ctx.api_url, auth=Auth.Token(ctx.token),
-                                    bot_login=os.environ.get('REVIEWBOT_BOT_LOGIN') or None)
-    if ctx.platform == 'gitlab':
-        if not ctx.token or getattr(ctx, 'token_header', '') == 'JOB-TOKEN':
-            raise ReviewbotError('--publish needs a project access token with api scope in '
-                                 'REVIEWBOT_GITLAB_TOKEN (CI_JOB_TOKEN cannot comment on merge requests)')
-        return publish.GitLabTarget(project=ctx.base_repo or ctx.repo, mr_iid=int(ctx.pr_number),
-                                    url=ctx.api_url, token=ctx.token)
-    raise ReviewbotError(f'--publish: unknown platform {ctx.platform!r}')

@@ -12,8 +12,15 @@ import sys
 from collections.abc import Sequence
 
 from reviewbot import __version__
-from reviewbot.errors import EXIT_USAGE, ReviewbotError
-from reviewbot.textscan import visible
+from reviewbot.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    MissingExtra,
+    ReviewbotError,
+)
+from reviewbot.extras import extra_of
+from reviewbot.textsafe import visible
 
 # One line per subcommand module; order is the order in --help.
 COMMAND_MODULES = (
@@ -24,6 +31,7 @@ COMMAND_MODULES = (
     'reviewbot.commands.ci',
     'reviewbot.commands.publish',
     'reviewbot.commands.model',
+    'reviewbot.commands.tools',
     'reviewbot.commands.serve',
     'reviewbot.commands.daemon',
 )
@@ -58,8 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one line, whatever the message quotes (a path or diff line with CR, ESC, U+202E)
         print(f'reviewbot: {visible(str(e), keep_newlines=False)}', file=sys.stderr)
         return e.exit_code
+    except ModuleNotFoundError as e:
+        extra = extra_of(e.name)
+        if extra is None:
+            raise
+        # an optional extra's module met after the command's own check (e.g. httpx for `server`)
+        print(f'reviewbot: {MissingExtra(f"reviewbot {args.command}", extra, e.name)}', file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print('reviewbot: interrupted', file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return EXIT_OK

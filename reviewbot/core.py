@@ -216,10 +216,6 @@ class Finding:
         return fx
 
     @property
-    def file_level(self) -> bool:
-        return self.line is None
-
-    @property
     def fingerprint(self) -> str:
         return fingerprint(self.path, self.category, self.anchored_code, self.message)
 
@@ -336,6 +332,12 @@ class Reviewed:
         if not isinstance(digest, str) or not re.fullmatch(r'[0-9a-f]{64}', digest):
             raise ValueError('reviewed.diff_sha256 is not a sha256')
         return cls(sha(d.get('head'), 'head'), sha(d.get('base'), 'base'), digest)
+
+
+def diff_sha256(data: bytes) -> str:
+    """The digest of a diff's exact bytes that a report records (Reviewed.diff_sha256) and
+    `reviewbot publish` compares."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def commit_id(rev: str | None) -> str | None:

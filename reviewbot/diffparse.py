@@ -13,7 +13,7 @@ from unidiff.errors import UnidiffParseError
 
 from reviewbot.core import ChangeKind, Diff, DiffLine, FileChange, Hunk, LineKind
 from reviewbot.errors import DiffError
-from reviewbot.textscan import visible
+from reviewbot.textsafe import visible
 
 _DEV_NULL = '/dev/null'
 _SUBMODULE_MODE = '160000'

@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from reviewbot import git
 
 GITHUB = 'github'
 GITLAB = 'gitlab'
@@ -215,15 +216,11 @@ def parse_remote_url(url: str) -> tuple[str, str, str] | None:
 
 def git_remote_urls(repo_root: Path) -> dict[str, str] | None:
     """remote name -> fetch/push URLs (space-joined) of a clone; None when git fails."""
-    try:
-        out = subprocess.run(
-            ['git', '-C', str(repo_root), 'remote', '-v'],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
+    lines = git.remote_lines(repo_root)
+    if lines is None:
         return None
     remotes: dict[str, list[str]] = {}
-    for line in out.splitlines():
+    for line in lines:
         parts = line.split()
         if len(parts) >= 2 and parts[1] not in remotes.setdefault(parts[0], []):
             remotes[parts[0]].append(parts[1])

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
-from reviewbot import sources
+from reviewbot import git, sources
 from reviewbot.errors import ConfigError
 
 MAX_BYTES = 16 * 1024  # the prompt keeps far less (reviewers.model.GUIDELINES_MAX_CHARS)
@@ -34,18 +34,17 @@ def read(root: Path, value: str, rev: str | None = None) -> str:
 
 def _from_commit(root: Path, value: str, rev: str) -> bytes:
     path = PurePosixPath(value.replace('\\', '/')).as_posix()
-    out = sources.git(['ls-tree', '-z', rev, '--', path], root, check=False)
-    entry = out.split(b'\0', 1)[0]
-    if not entry:
+    entry = git.tree_entry(root, rev, path)
+    if entry is None:
         # a missing file, or a parent directory that is a symbolic link in that commit
         raise ConfigError(f'guidelines file not found: {path} in commit {rev[:12]} (config key guidelines)')
-    mode, kind, sha = entry.split(b'\t', 1)[0].split(b' ')
-    if mode == b'120000':
+    mode, kind, sha = entry
+    if mode == '120000':
         raise ConfigError(f'guidelines {value!r} is a symbolic link in commit {rev[:12]}; '
                           'it must be a regular file')
-    if kind != b'blob':
+    if kind != 'blob':
         raise ConfigError(f'guidelines {value!r} is not a file in commit {rev[:12]}')
-    return sources.git(['cat-file', 'blob', sha.decode()], root)[:MAX_BYTES]
+    return git.cat_blob(root, sha)[:MAX_BYTES]
 
 
 def _from_work_tree(root: Path, value: str, parts: tuple[str, ...]) -> bytes:
@@ -54,9 +53,8 @@ def _from_work_tree(root: Path, value: str, parts: tuple[str, ...]) -> bytes:
         raise ConfigError(f'guidelines {value!r} goes through a symbolic link ({link}); '
                           'it must be a regular file of the repository')
     p = root.joinpath(*parts)
-    git_dir = sources.git(['rev-parse', '--absolute-git-dir'], root, check=False).strip()
-    if git_dir:
-        gd = Path(os.fsdecode(git_dir)).resolve()
+    if (git_dir := git.git_dir(root)) is not None:
+        gd = git_dir.resolve()
         target = p.resolve()
         if target == gd or gd in target.parents:
             raise ConfigError(f'guidelines {value!r} is in the git directory; '

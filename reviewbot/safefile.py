@@ -2,9 +2,10 @@
 
 A pull request can commit any name as a symbolic link (or a FIFO, or a directory link); reviewbot
 never follows one it did not make:
-- atomic_write: every output file (reports, SARIF, JSON, baseline, fix patch) is written to a new,
-  exclusively created temporary file next to it, then renamed over the target. The rename replaces
-  a link at the target instead of writing through it, and no predictable `<name>.tmp` is opened.
+- atomic_write (atomic_write_bytes): every output file (reports, SARIF, JSON, baseline, fix patch,
+  the model's caches) is written to a new, exclusively created temporary file next to it, then
+  renamed over the target. The rename replaces a link at the target instead of writing through it,
+  and no predictable `<name>.tmp` is opened.
 - open_inside: a file named by a path relative to a root (the repository) is opened one component
   at a time, each with O_NOFOLLOW, so a link anywhere on the way is refused (and no race between a
   check and the open can swap one in).
@@ -42,6 +43,11 @@ def atomic_write(path: str | os.PathLike[str], text: str, *, encoding: str = 'ut
     """Write `text` to `path` through a fresh temporary file in the same directory and os.replace.
     A link at `path` is replaced, never followed. With `inside` (a checkout), a `path` under it must
     have no symbolic link among its directories below it either. Raises OSError (UnsafePathError)."""
+    atomic_write_bytes(path, text.encode(encoding, errors), inside=inside)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, inside: Path | None = None) -> None:
+    """atomic_write for bytes (e.g. a cache file other processes may be reading)."""
     target = Path(path)
     parent = target.parent
     if inside is not None:
@@ -53,9 +59,9 @@ def atomic_write(path: str | os.PathLike[str], text: str, *, encoding: str = 'ut
         mode = _new_file_mode()
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f'.{target.name}.', suffix='.tmp')  # O_CREAT|O_EXCL
     try:
-        with os.fdopen(fd, 'w', encoding=encoding, errors=errors, newline='') as fh:
+        with os.fdopen(fd, 'wb') as fh:
             os.fchmod(fh.fileno(), mode)
-            fh.write(text)
+            fh.write(data)
         os.replace(tmp, target)
     except BaseException:
         try:

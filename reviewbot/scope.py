@@ -7,8 +7,9 @@ import fnmatch
 import re
 
 from reviewbot.baseline import BASELINE_FILE
-from reviewbot.config import DEFAULT_EXCLUDE, Config
+from reviewbot.config import Config
 from reviewbot.core import ChangeKind, Diff, FileChange, Skipped
+from reviewbot.defaults import EXCLUDE as DEFAULT_EXCLUDE
 from reviewbot.newside import unsafe_path
 
 _GENERATED_MARKERS = re.compile(

@@ -1,8 +1,7 @@
-"""Untrusted text (diff lines, paths, model output): linear-time scanning and safe display.
+"""Untrusted text (diff lines, model output): linear-time scanning for secrets.
 
-`visible()` is the one escaper of control characters for every report format and every stderr
-message; `defuse_mentions()` keeps text that may be rendered as Markdown from pinging anyone.
-The scanning helpers are shared by the secrets reviewer and the cloud payload's redaction.
+The scanning helpers are shared by the secrets reviewer and the cloud payload's redaction (showing
+untrusted text safely is reviewbot.textsafe's job).
 
 A diff line can be a megabyte of minified code, so nothing here backtracks: URL passwords are
 found by anchoring on the literal '://' and '@' with str.find, long lines are scanned in
@@ -24,41 +23,6 @@ OVERLAP = 4096
 MAX_SPACES = 8
 # Runs of word characters longer than this are broken by a space for the plugins that need it.
 MAX_WORD = 64
-
-# C0/C1 controls (ESC starts terminal escape sequences) and the bidi overrides of "Trojan Source":
-# untrusted text must never recolour a terminal, move the cursor, return to column 0 of a CI log
-# or reorder what a reviewer reads. Lone surrogates (bytes of a non-UTF-8 path, kept by
-# surrogateescape) cannot be printed at all.
-_UNSAFE_CHARS = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029'
-                           '\u202a-\u202e\u2066-\u2069\ud800-\udfff]')
-ZWJ = '\u200d'
-_MENTION = re.compile(r'@(?=[A-Za-z0-9_\-])')
-
-
-def visible(text: str, *, keep_newlines: bool = True) -> str:
-    """`text` with control and bidi characters shown as escapes (\\x1b, \\u202e) instead of obeyed.
-    With keep_newlines=False, CR and LF are escaped too (one line, e.g. an error message)."""
-    def esc(m: re.Match[str]) -> str:
-        c = ord(m.group())
-        if 0xdc80 <= c <= 0xdcff:  # an undecodable byte, shown as the byte
-            c -= 0xdc00
-        return f'\\x{c:02x}' if c < 0x100 else f'\\u{c:04x}'
-    out = _UNSAFE_CHARS.sub(esc, text.replace('\r\n', '\n') if keep_newlines else text)
-    if not keep_newlines:
-        out = out.replace('\r', '\\r').replace('\n', '\\n')
-    return out
-
-
-def has_unsafe_chars(text: str) -> bool:
-    """True when `text` holds a control or bidi character that `visible` would escape (tab and LF are fine)."""
-    return _UNSAFE_CHARS.search(text.replace('\r\n', '\n')) is not None
-
-
-def defuse_mentions(text: str) -> str:
-    """'@name' with a zero-width joiner after the '@': shown the same, but GitHub's and GitLab's
-    Markdown no longer notify (or link) the user or team."""
-    return _MENTION.sub('@' + ZWJ, text)
-
 
 _URL_STOP = frozenset(' \t\n\r\f\v"\'`')  # a URL's userinfo never spans whitespace or quotes
 _USER_STOP = _URL_STOP | frozenset(':/@')

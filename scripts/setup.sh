@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set reviewbot up on a fresh machine and run a real review.
-#   scripts/setup.sh            venv + all extras, fetch and export the default model, review a real diff
-#   scripts/setup.sh --deps     venv + all extras only (what CI needs before the tests)
+#   scripts/setup.sh            venv + all extras + semgrep's own environment, fetch and export the
+#                               default model, review a real diff
+#   scripts/setup.sh --deps     venv + all extras + semgrep's own environment only (what CI needs)
 # Re-running is cheap: pip and the model cache skip what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,12 +13,19 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating virtualenv $VENV"
   "$PY" -m venv "$VENV"
 fi
+# semgrep pins old libraries (click, ...): in this venv it broke `pip check`. It now lives in an
+# environment of its own (below); a venv made before that still has it, and loses it here.
+if "$VENV/bin/python" -m pip show --quiet semgrep >/dev/null 2>&1; then
+  echo "==> removing semgrep from $VENV (it now has an environment of its own)"
+  "$VENV/bin/python" -m pip uninstall --quiet --yes semgrep
+fi
 echo "==> installing reviewbot with its extras (torch is pinned to the CPU wheel)"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e ".[export,publish,cloud,server,test]"
-# semgrep pins old click/jsonschema/protobuf; resolved together with everything else pip gives up
-# (resolution-too-deep), so it is installed on its own against what is already there.
-"$VENV/bin/python" -m pip install --quiet -e ".[patterns]"
+echo "==> semgrep (the patterns reviewer) in its own environment under the user cache; once"
+"$VENV/bin/reviewbot" tools install semgrep
+echo "==> pip check"
+"$VENV/bin/python" -m pip check
 
 if [ "${1:-}" = "--deps" ]; then
   exit 0

@@ -12,10 +12,10 @@ import pytest
 from reviewbot.diffparse import parse_diff
 from reviewbot.fragments import build
 from reviewbot.newside import apply_to_old
-from reviewbot.reviewers.patterns import default_semgrep
+from reviewbot.reviewers.patterns import locate
 from tests.conftest import GitRepo, run_cli
 
-needs_semgrep = pytest.mark.skipif(default_semgrep() is None, reason='semgrep (patterns extra) not installed')
+needs_semgrep = pytest.mark.skipif(locate().path is None, reason=locate().problem)
 INJECTION = 'patterns/py-request-command-injection'
 
 

@@ -112,15 +112,3 @@ def test_guidelines_outside_the_repository_are_config_errors(value):
     with pytest.raises(ConfigError) as e:
         config.from_table({'guidelines': value}, 'x.toml')
     assert 'inside the repository' in str(e.value)
-
-
-def test_guidelines_symlink_out_of_the_repository_is_refused(tmp_path):
-    repo = tmp_path / 'repo'
-    (repo / 'docs').mkdir(parents=True)
-    (tmp_path / 'secret.txt').write_text('not for the prompt\n')
-    (repo / 'docs' / 'guide.md').symlink_to(tmp_path / 'secret.txt')
-    (repo / 'docs' / 'real.md').write_text('Be kind.\n')
-    with pytest.raises(ConfigError) as e:
-        config.resolve_inside(repo, 'docs/guide.md', 'guidelines')
-    assert 'outside the repository' in str(e.value)
-    assert config.resolve_inside(repo, 'docs/real.md', 'guidelines') == (repo / 'docs' / 'real.md').resolve()

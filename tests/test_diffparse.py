@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from reviewbot.core import ChangeKind, LineKind
 from reviewbot.diffparse import parse_diff, unquote_path
 from reviewbot.errors import DiffError
-from reviewbot.sources import GIT_DIFF_FLAGS
+from reviewbot.git import DIFF_FLAGS as GIT_DIFF_FLAGS
 
 
 def staged_diff(repo) -> bytes:

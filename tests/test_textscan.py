@@ -10,8 +10,10 @@ from reviewbot import textscan
 from reviewbot.config import defaults
 from reviewbot.diffparse import parse_diff
 from reviewbot.privacy import payload
-from reviewbot.reviewers import ReviewContext, secrets
-from reviewbot.reviewers.secrets import MASK, SecretsReviewer, redact, scan_line
+from reviewbot.privacy import redact as redact_module
+from reviewbot.privacy.redact import MASK, redact, scan_line
+from reviewbot.reviewers import ReviewContext
+from reviewbot.reviewers.secrets import SecretsReviewer
 
 # the two regexes the linear scan replaced (both quadratic on a long line)
 _OLD_SECRETS = re.compile(r'[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@"\'`]+:(?P<pw>[^\s"\'`]+)@[^\s@"\'`]')
@@ -52,7 +54,7 @@ def test_detect_secrets_sees_only_bounded_windows(monkeypatch):
     """The quadratic/cubic detect-secrets plugins never get a long line, a long run of spaces, or
     (keyword/OpenAI) a long word: the old code handed them the whole line."""
     seen: list[tuple[str, str]] = []
-    plugins = secrets._plugins()
+    plugins = redact_module._plugins()
 
     class Spy:
         def __init__(self, inner):
@@ -64,7 +66,7 @@ def test_detect_secrets_sees_only_bounded_windows(monkeypatch):
 
     # each spy's class has its plugin's name, which scan_line goes by
     spies = tuple(type(type(p).__name__, (Spy,), {})(p) for p in plugins)
-    monkeypatch.setattr(secrets, '_plugins', lambda: spies)
+    monkeypatch.setattr(redact_module, '_plugins', lambda: spies)
     line = ('password' * 3000 + ' api_key' + ' ' * 5000 + '= "x" ') * 3
     scan_line(line, eager=True)
     assert seen

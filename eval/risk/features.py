@@ -54,7 +54,7 @@ def parse_hunk(path: str, text: str) -> Hunk | None:
     diff = f'diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n{body}'.encode('utf-8', 'replace')
     try:
         parsed = parse_diff(diff)
-    except Exception:  # noqa: BLE001 - a malformed mined hunk is skipped, counted
+    except Exception:
         return None
     if not parsed.files or not parsed.files[0].hunks:
         return None
@@ -95,6 +95,7 @@ def trim_view(model: Any, view: str, cap: int) -> str:
 
 def extract(model: Any, record: dict[str, Any]) -> dict[str, Any] | None:
     from reviewbot.reviewers import model as M
+    from reviewbot.reviewers.model.triage import NONE_ANSWER
 
     path = str(field(record, 'path', 'new_path', 'file', default=''))
     hunk = parse_hunk(path, str(field(record, 'hunk', 'diff', 'patch', default='')))
@@ -115,7 +116,7 @@ def extract(model: Any, record: dict[str, Any]) -> dict[str, Any] | None:
     at = prompt.rfind('\n' + unit.view + '\n')
     prefix, rest = prompt[:at + 1], prompt[at + 1:]
     t0 = time.perf_counter()
-    pre = F.read_prefill(model, prefix, rest, unit.view, answer=M.NONE_ANSWER, naturalness=True)
+    pre = F.read_prefill(model, prefix, rest, unit.view, answer=NONE_ANSWER, naturalness=True)
     seconds = time.perf_counter() - t0
     return {'scalars': F.scalars(metrics, pre), 'hidden': pre.hidden, 'seconds': seconds, 'tokens': pre.tokens,
             'added': metrics.added, 'removed': metrics.removed, 'rebuilt': text is not None}
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 out = extract(model, r)
                 save(file, r, out, '' if out is not None else 'no added lines or unparsable hunk')
-            except Exception as e:  # noqa: BLE001 - one bad record must not stop the job
+            except Exception as e:
                 save(file, r, None, f'{type(e).__name__}: {str(e)[:120]}')
             done += 1
             elapsed = time.monotonic() - start

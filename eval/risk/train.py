@@ -42,7 +42,7 @@ from typing import Any
 for _var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ.setdefault(_var, '1')
 
-import numpy as np
+import numpy as np  # noqa: E402 - after the BLAS thread settings
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get('RISK_SHARED', '/work/wt/_shared/risk'))
@@ -379,7 +379,8 @@ def run(features: Path, k: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         'hunks': {lab: int((data.label == lab).sum()) for lab in ('bug', 'clean', 'fix')},
         'projects': len(set(data.project)), 'skipped': skipped, 'folds': k, 'seed': SEED,
-        'l2_grid': L2_GRID, 'pca_grid': PCA_GRID, 'inner_folds': INNER_FOLDS, 'layers': data.layers, 'scalar_names': data.scalar_names,
+        'l2_grid': L2_GRID, 'pca_grid': PCA_GRID, 'inner_folds': INNER_FOLDS, 'layers': data.layers,
+        'scalar_names': data.scalar_names,
         'fold_projects': [sorted(set(data.project[f])) for f in folds], 'methods': {}}
     scores: dict[str, np.ndarray] = {}
     ev = train_mask  # AUC and effort: bug vs clean

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from reviewbot.commands.review import add_reviewer_options, add_source_args
+from reviewbot.errors import EXIT_OK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,11 +39,10 @@ def run(args: argparse.Namespace) -> int:
     root = source.repo_root or Path.cwd()
     out = Path(args.output) if args.output else root / baseline.BASELINE_FILE
     kept = list(baseline.load(out).entries) if args.merge and out.exists() else []
-    prep = pipeline.prepare(source, cfg, stage='cli')  # today's findings, all of them
-    if prep.diff.is_empty or not prep.plan.files:
+    report = pipeline.review(source, cfg, stage='cli')  # today's findings, all of them
+    if not report.coverage.files_reviewed:
         raise ReviewbotError(f'nothing to review in {source.description}; {out} not written '
                              '(--all records the findings of the whole tree)')
-    report = pipeline.run(prep, pipeline.make_reviewers(cfg.reviewers, cfg))
     entries = baseline.entries_of(report.findings)
     baseline.write(out, kept + entries)
     total = len({e['fingerprint'] for e in kept + entries})
@@ -52,4 +52,4 @@ def run(args: argparse.Namespace) -> int:
     if report.coverage.skipped:
         print(f'reviewbot: {len(report.coverage.skipped)} file(s) or part(s) were not reviewed; their '
               'findings are not in the baseline', file=sys.stderr)
-    return 0
+    return EXIT_OK

@@ -9,7 +9,7 @@ $GITHUB_STEP_SUMMARY on GitHub, the terminal report elsewhere, and optional SARI
 
 Config: the checkout is the code under review, so keys that decide where code and credentials go
 or what is read or run come from the base commit's config or a --config file outside the checkout
-(reviewbot.ci_env.trusted_config); a checkout that sets them differently is told so in one line.
+(reviewbot.ci_env.run_config); a checkout that sets them differently is told so in one line.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from reviewbot.commands.review import add_review_options, baseline_kwargs
+from reviewbot.errors import EXIT_FINDINGS, EXIT_NOT_POSTED, EXIT_OK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        'Settings that decide where code and credentials go, or what is read or run, '
                        'come from the base commit\'s config or a --config file outside the checkout, '
                        'never from the checkout. '
-                       'Exit 0: fine; 1: a finding at or above the fail level; 2: error or not in CI.')
+                       'Exit 0: fine; 1: a finding at or above the fail level; 2: error or not in CI; with '
+                       '--publish also 3: a finding could not be posted, 4: the head moved (nothing posted).')
     p.add_argument('--sarif', metavar='FILE', help='also write a SARIF 2.1.0 report (code scanning)')
     p.add_argument('--json', metavar='FILE', help='also write the JSON report (for a separate posting job)')
     p.add_argument('--publish', action='store_true',
@@ -50,18 +52,20 @@ def _write(path: str, text: str) -> None:
         raise ReviewbotError(f'cannot write {path}: {e.strerror or e}') from None
 
 
-def _load_publish():
-    """reviewbot.publish if this install has it (imported only when --publish is given)."""
+def _load_publish(platform: str):
+    """reviewbot.publish, when this install has what posting on `platform` needs (the publish extra)."""
     import importlib
 
+    from reviewbot import extras
     from reviewbot.errors import ReviewbotError
+    module = 'github' if platform == 'github' else 'gitlab'
+    extras.require('publish', '`reviewbot ci --publish`', (module,))
     try:
         return importlib.import_module('reviewbot.publish')
     except ModuleNotFoundError as e:
-        if e.name not in ('reviewbot.publish', 'github', 'gitlab'):
+        if e.name != 'reviewbot.publish':
             raise
-        raise ReviewbotError(f'--publish is not available: {e.name} is not installed '
-                             "(pip install 'reviewbot[publish]')") from None
+        raise ReviewbotError('--publish is not available: reviewbot.publish is not installed') from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,11 +79,11 @@ def run(args: argparse.Namespace) -> int:
         raise ReviewbotError('not running in a known CI (GitHub Actions or a GitLab merge-request '
                              'pipeline); use `reviewbot review` outside CI')
     # a missing module or token fails before the review, not after it
-    publish = _load_publish() if args.publish else None
-    target = ci_env.publish_target(ctx) if publish is not None else None
-    from reviewbot.sources import repo_root
+    publish = _load_publish(ctx.platform) if args.publish else None
+    target = publish.ci_target(ctx) if publish is not None else None
+    from reviewbot import git
     cwd = Path.cwd()
-    root = repo_root(cwd)
+    root = git.repo_root(cwd)
     base, head, description = ci_env.review_range(ctx, env, root)
     if target is not None:
         # post only on the commit reviewed: a push that lands during a long review makes the
@@ -89,11 +93,10 @@ def run(args: argparse.Namespace) -> int:
                             event_name=ctx.event_name, pr_number=ctx.pr_number)
     # the checkout is the pull request's code: settings that decide egress or what is read or run
     # come from the base commit's config (or a --config outside the checkout), never from it
-    cfg, ignored = with_trust(ci_env.trusted_config(root, cwd, base, Path(args.config) if args.config else None),
-                              args)
-    prep = pipeline.prepare(source, cfg, stage='ci', platform=ctx, **baseline_kwargs(args))
-    reviewers = pipeline.make_reviewers(cfg.reviewers, cfg) if prep.plan.files else []
-    report = pipeline.run(prep, reviewers)
+    trust = ci_env.run_config(ctx, env, cwd, base, Path(args.config) if args.config else None,
+                              no_base='this run has no base commit')
+    cfg, ignored = with_trust(trust, args)
+    report = pipeline.review(source, cfg, stage='ci', platform=ctx, **baseline_kwargs(args))
     if ignored is not None:
         report.notes.insert(0, ignored)
     report.timings['total'] = time.perf_counter() - t0
@@ -114,13 +117,14 @@ def run(args: argparse.Namespace) -> int:
         _write(args.json, reporters.render(report, 'json'))
     failed = pipeline.fails(report, cfg.fail_level)
     if publish is not None:
+        from reviewbot.diffparse import parse_diff
         from reviewbot.errors import StaleReport
         try:
-            result = publish.publish_report(report, prep.diff, target)
+            result = publish.publish_report(report, parse_diff(source.data), target)
         except StaleReport as e:
             print(f'reviewbot: {e}', file=sys.stderr)
-            return 1 if failed else e.exit_code
+            return EXIT_FINDINGS if failed else e.exit_code
         print(result.describe(), file=sys.stderr)
         if not result.ok and not failed:
-            return 3  # as `reviewbot publish`: findings that could not be posted are named above
-    return 1 if failed else 0
+            return EXIT_NOT_POSTED  # as `reviewbot publish`: the findings not posted are named above
+    return EXIT_FINDINGS if failed else EXIT_OK

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from reviewbot.errors import EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -15,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     '([daemon] mode = "use", the default), start it when it does not ("start"), or '
                     'never ("off"; also $REVIEWBOT_DAEMON). It exits after [daemon] idle_minutes '
                     'without a request, and is replaced when the model is re-exported or reviewbot '
-                    'is upgraded.')
+                    'is upgraded. Exit 0: fine; 2: error (also: start failed); 5: status found no daemon.')
     p.add_argument('action', choices=('start', 'stop', 'status', 'run'),
                    help='start in the background, stop, show, or run in the foreground')
     p.add_argument('--config', metavar='FILE', help='config file (default: nearest .reviewbot.toml '
@@ -55,35 +57,31 @@ def run(args: argparse.Namespace) -> int:
     if args.action == 'stop':
         stopped = warm.stop(path)
         print(f'reviewbot daemon: {"stopped" if stopped else "not running"} ({folder})')
-        return 0
-    try:
-        conn, info = warm.hello(path, want)
-        conn.close()
-    except warm.DaemonGone:
-        info = None
+        return EXIT_OK
     if args.action == 'status':
-        if info is None:
+        try:
+            conn, info = warm.hello(path, want)
+            conn.close()
+        except warm.DaemonGone:
             print(f'reviewbot daemon: not running ({folder})')
-            return 3
+            return EXIT_NOT_RUNNING
         current = 'current' if info['identity'] == want else 'STALE (another export or version: it ' \
                                                             'will be stopped on next use)'
         print(f'reviewbot daemon: running, pid {info["pid"]}, model {info["name"]} '
               f'{info["precision"]} ({folder}), {current}, {info["requests"]} requests, idle '
               f'{info["idle_seconds"]:.0f} s of {info["idle_exit_seconds"]:.0f} s, socket {path}')
-        return 0
-    # start
-    if info is not None and info['identity'] == want:
-        print(f'reviewbot daemon: already running, pid {info["pid"]} ({folder})')
-        return 0
-    if info is not None:
-        warm.stop(path)
+        return EXIT_OK
+    # start: the same steps as a hook with [daemon] mode = "start" (warm.reach)
     if not (folder / 'reviewbot-model.json').is_file():
         raise ModelError(f'{folder} is not an exported model: run `reviewbot model export {model}`')
-    warm.spawn(folder, threads, idle)
-    found = warm.wait_ready(path, want, warm.START_TIMEOUT)
-    if found is None:
-        print(f'reviewbot: error: the daemon did not start; see {path.with_suffix(".log")}', file=sys.stderr)
-        return 1
-    found[0].close()
-    print(f'reviewbot daemon: started, pid {found[1]["pid"]}, socket {path}')
-    return 0
+    reached = warm.reach(folder, threads, start=True, idle_minutes=idle)
+    if reached.conn is None or reached.info is None:
+        print(f'reviewbot: error: the daemon did not start ({reached.failed}); see '
+              f'{path.with_suffix(".log")}', file=sys.stderr)
+        return EXIT_USAGE
+    reached.conn.close()
+    if not reached.started:
+        print(f'reviewbot daemon: already running, pid {reached.info["pid"]} ({folder})')
+        return EXIT_OK
+    print(f'reviewbot daemon: started, pid {reached.info["pid"]}, socket {path}')
+    return EXIT_OK

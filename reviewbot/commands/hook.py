@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reviewbot.errors import EXIT_FINDINGS, EXIT_OK
+
 HOOK_ID = 'reviewbot'
 _ZERO_SHA = re.compile(r'^0+$')
 
@@ -68,37 +70,28 @@ def _is_zero(sha: str) -> bool:
     return bool(_ZERO_SHA.match(sha))
 
 
-def _commit_exists(root: Path, rev: str) -> bool:
-    from reviewbot.sources import git
-    return bool(git(['rev-parse', '--verify', '--quiet', f'{rev}^{{commit}}'], root, check=False).strip())
-
-
 def new_branch_range(root: Path, remote: str | None, local_sha: str):
     """The commits of `local_sha` that are on no ref of `remote`, as a DiffSource; None when there are none.
 
     Base: the parent of the oldest such commit; the empty tree when that commit is a root."""
-    from reviewbot import sources
-    known = sources.git(['remote'], root).decode().split()
-    if remote not in known:
+    from reviewbot import git, sources
+    if remote not in git.remote_names(root):
         remote = None  # pushed to a URL, not a configured remote: compare with every remote
-    remotes = f'--remotes={remote}' if remote else '--remotes'
-    out = sources.git(['rev-list', local_sha, '--topo-order', '--reverse', '--not', remotes], root)
-    new = out.decode().split()
+    new = git.commits_not_on_remote(root, local_sha, remote)
     if not new:
         return None
     first = new[0]
-    parents = sources.git(['rev-list', '--parents', '-n', '1', first], root).decode().split()[1:]
-    base = f'{first}^' if parents else None
+    base = f'{first}^' if git.parents(root, first) else None
     desc = f'pushed new branch: {len(new)} commit(s) not on {remote or "any remote"}'
     return sources.between(root, base, local_sha, desc)
 
 
 def pushed_range(root: Path, remote: str | None, from_ref: str, to_ref: str):
     """What a push of to_ref over from_ref adds; None for a deletion or when nothing is new."""
-    from reviewbot import sources
+    from reviewbot import git, sources
     if _is_zero(to_ref):
         return None  # deleting a remote branch: nothing to review
-    if not _is_zero(from_ref) and _commit_exists(root, from_ref):
+    if not _is_zero(from_ref) and git.resolve_commit(root, from_ref) is not None:
         return sources.between(root, from_ref, to_ref, f'pushed commits {from_ref[:12]}..{to_ref[:12]}')
     # a new branch, or a remote sha this clone has never fetched (a force-push over unknown work)
     return new_branch_range(root, remote, to_ref)
@@ -116,8 +109,8 @@ def parse_push_lines(text: str) -> list[tuple[str, str, str, str]]:
 
 def hook_sources(args: argparse.Namespace, env: Mapping[str, str], cwd: Path) -> tuple[str, list[Any]]:
     """(stage, DiffSources to review). An empty list means nothing to review."""
-    from reviewbot import sources
-    root = sources.repo_root(cwd)
+    from reviewbot import git, sources
+    root = git.repo_root(cwd)
     from_ref = args.from_ref or env.get('PRE_COMMIT_FROM_REF')
     to_ref = args.to_ref or env.get('PRE_COMMIT_TO_REF')
     remote = args.remote or env.get('PRE_COMMIT_REMOTE_NAME') or None
@@ -207,15 +200,15 @@ class Unavailable:
 
 def hook_reviewers(names: list[str], config: Any, on_missing_model: str) -> list[Any]:
     """Build the reviewers; a ModelError is fatal (fail-closed) or a skipped reviewer (fail-open)."""
-    from reviewbot import pipeline
+    from reviewbot import reviewers as reviewers_mod
     from reviewbot.errors import ModelError
     out: list[Any] = []
     for name in names:
         try:
-            built = pipeline.make_reviewers([name], config)
+            built = reviewers_mod.build([name], config)
         except ModelError as e:
             if on_missing_model == 'fail-closed':
-                raise ModelError(_closed_text(e, config)) from None
+                raise  # review_sources says how to get the model, and SKIP=reviewbot
             text = missing_model_text(e, config)
             print(f'reviewbot: {name} did not run: {text} '
                   '(hook.on_missing_model = "fail-open": not blocking)', file=sys.stderr)
@@ -232,26 +225,28 @@ def _closed_text(err: Exception, config: Any) -> str:
 
 def review_sources(stage: str, srcs: list[Any], config: Any, *, budget: float,
                    on_missing_model: str, reviewer_names: list[str] | None = None) -> list[Any]:
-    """Review each source; Reports for those with anything to review (exit fast when none has)."""
+    """Review each source: (source, Report) for those with anything to review. The reviewers are built
+    once, and only when a source has something to review (exit fast when none has)."""
     from reviewbot import pipeline
     from reviewbot.errors import ModelError
-    preps = []
-    for src in srcs:
-        prep = pipeline.prepare(src, config, stage=stage, budget=budget, use_baseline=True)
-        if prep.plan.files:
-            preps.append(prep)
-    if not preps:
-        return []
-    reviewers = hook_reviewers(reviewer_names or config.reviewers, config, on_missing_model)
+    built: list[Any] = []
+
+    def reviewers() -> list[Any]:
+        if not built:
+            built.extend(hook_reviewers(reviewer_names or config.reviewers, config, on_missing_model))
+        return built
+
     reports = []
-    for prep in preps:
+    for src in srcs:
         t0 = time.perf_counter()
         try:
-            report = pipeline.run(prep, reviewers)
-        except ModelError as e:  # fail-closed: a reviewer found its model missing while reviewing
+            report = pipeline.review(src, config, stage=stage, budget=budget, use_baseline=True,
+                                     reviewers=reviewers)
+        except ModelError as e:  # fail-closed: a reviewer's model is missing
             raise ModelError(_closed_text(e, config)) from None
-        report.timings['total'] = time.perf_counter() - t0
-        reports.append((prep, report))
+        if report.coverage.files_reviewed:
+            report.timings['total'] = time.perf_counter() - t0
+            reports.append((src, report))
     return reports
 
 
@@ -259,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
     env = os.environ
     if skipped_by_env(env):
         print('reviewbot: skipped (SKIP=reviewbot)', file=sys.stderr)
-        return 0
+        return EXIT_OK
     # read-only git: no opportunistic index refresh by any git command we run
     os.environ['GIT_OPTIONAL_LOCKS'] = '0'
     from reviewbot import pipeline, reporters
@@ -275,12 +270,12 @@ def run(args: argparse.Namespace) -> int:
     if not reports:
         what = 'staged' if stage == 'pre-commit' else 'in the pushed commits'
         print(f'reviewbot: nothing reviewable {what}', file=sys.stderr)
-        return 0
+        return EXIT_OK
     color = sys.stdout.isatty() and not env.get('NO_COLOR')
     blocked = False
-    for prep, report in reports:
+    for src, report in reports:
         if len(reports) > 1:
-            sys.stdout.write(f'reviewbot: {prep.source.description}\n')
+            sys.stdout.write(f'reviewbot: {src.description}\n')
         sys.stdout.write(reporters.render(report, 'terminal', color=color))
         blocked = pipeline.fails(report, fail_level) or blocked
         fixable = [f.verified_fix for f in report.findings if f.verified_fix is not None]
@@ -294,4 +289,4 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f'reviewbot: blocking the {action}: findings at or above {fail_level!r} '
                          f'(fix them, or {action} once with SKIP=reviewbot)\n')
     sys.stdout.flush()
-    return 1 if blocked else 0
+    return EXIT_FINDINGS if blocked else EXIT_OK

@@ -6,6 +6,8 @@ import json
 import sys
 import time
 
+from reviewbot.errors import EXIT_OK, EXIT_USAGE
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser('model', help='list, fetch, export, inspect and verify local models')
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if handler is None:
         print('reviewbot: error: say what to do: reviewbot model {list,fetch,export,info,verify} '
               '(see reviewbot model --help)', file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return handler(args)
 
 
@@ -64,7 +66,7 @@ def _list(args: argparse.Namespace) -> int:
         spec = registry.get(name)
         mark = '*' if name == default else ' '
         print(f'{mark} {name:<20} {spec.precision:<5} {_state(name, args.model_dir):<24} {spec.description}')
-    return 0
+    return EXIT_OK
 
 
 def _name(args: argparse.Namespace) -> str:
@@ -78,7 +80,7 @@ def _fetch(args: argparse.Namespace) -> int:
     start = time.monotonic()
     path = fetch.fetch(name, args.model_dir, force=args.force)
     print(f'{name}: {path} (sha256 ok, {time.monotonic() - start:.0f} s)')
-    return 0
+    return EXIT_OK
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -88,7 +90,7 @@ def _export(args: argparse.Namespace) -> int:
     folder = export.export(name, args.precision, args.model_dir, graph=args.graph,
                            keep_intermediate=not args.drop_intermediate)
     print(f'{name}: {folder} ({time.monotonic() - start:.0f} s)')
-    return 0
+    return EXIT_OK
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -109,14 +111,14 @@ def _info(args: argparse.Namespace) -> int:
     info['exported'] = exported
     if args.json:
         print(json.dumps(info, indent=2))
-        return 0
+        return EXIT_OK
     for key in ('name', 'description', 'hf_id', 'license', 'context_length', 'architecture', 'precision',
                 'chat_template', 'eos_token', 'stop_token_ids', 'add_bos_token', 'gguf_sha256', 'gguf_path',
                 'state'):
         print(f'{key + ":":<16}{info[key]}')
     for precision, e in exported.items():
         print(f'{"onnx-" + precision + ":":<16}{e["path"]} ({e["graph"]} graph, {e["bytes"] / 1e6:.0f} MB)')
-    return 0
+    return EXIT_OK
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -138,4 +140,4 @@ def _verify(args: argparse.Namespace) -> int:
     if not checked:
         raise ModelError(f"model {name!r} is not fetched: run `reviewbot model fetch {name}`")
     print(f'{name}: ok ({", ".join(checked)})')
-    return 0
+    return EXIT_OK

@@ -9,7 +9,6 @@ Exit 0: everything posted; 3: some findings could not be posted (each is named o
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -17,9 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reviewbot.errors import ConfigError, ReviewbotError
-
-EXIT_NOT_POSTED = 3
+from reviewbot.errors import EXIT_NOT_POSTED, EXIT_OK, ConfigError, ReviewbotError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         'publish', help='post a JSON report on a GitHub pull request or GitLab merge request',
         description=__doc__.splitlines()[0] + ' Tokens come from GITHUB_TOKEN / GITLAB_TOKEN; '
         'base URLs from GITHUB_API_URL / CI_API_V4_URL or the flags.')
-    p.add_argument('--report', required=True, metavar='FILE.json', help='a report from `reviewbot review --format json`')
+    p.add_argument('--report', required=True, metavar='FILE.json',
+                   help='a report from `reviewbot review --format json`')
     p.add_argument('--diff', metavar='FILE', help='the diff the report was computed on '
                    '(default: fetch the pull/merge request diff from the API)')
     gh = p.add_argument_group('GitHub')
@@ -40,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     'instead of with $GITHUB_TOKEN')
     gh.add_argument('--app-key-file', metavar='PEM', help='the App private key file '
                     '(or the key itself in $GITHUB_APP_PRIVATE_KEY)')
-    gh.add_argument('--installation-id', type=int, metavar='ID', help='the App installation ($GITHUB_APP_INSTALLATION_ID)')
+    gh.add_argument('--installation-id', type=int, metavar='ID',
+                    help='the App installation ($GITHUB_APP_INSTALLATION_ID)')
     gh.add_argument('--bot-login', metavar='LOGIN', help="the account the token posts as, when it cannot say itself: "
                     "an installation token such as Actions' GITHUB_TOKEN ('github-actions[bot]'); "
                     'default $REVIEWBOT_BOT_LOGIN, else GET /user (or the App slug with --app-id)')
@@ -135,6 +134,7 @@ def make_target(args: argparse.Namespace) -> Any:
 
 
 def load_diff(args: argparse.Namespace, target: Any, report: Any = None) -> Any:
+    from reviewbot.core import diff_sha256
     from reviewbot.diffparse import parse_diff
     from reviewbot.publish import GitHubTarget
     if args.diff:
@@ -143,7 +143,7 @@ def load_diff(args: argparse.Namespace, target: Any, report: Any = None) -> Any:
         except OSError as e:
             raise ReviewbotError(f'cannot read diff {args.diff}: {e.strerror or e}') from e
         reviewed = getattr(report, 'reviewed', None)
-        if reviewed is not None and hashlib.sha256(data).hexdigest() != reviewed.diff_sha256:
+        if reviewed is not None and diff_sha256(data) != reviewed.diff_sha256:
             raise ReviewbotError(f'the diff {args.diff} is not the one the report was computed on '
                                  '(its sha256 differs from reviewed.diff_sha256); pass that diff, or leave '
                                  'out --diff to read it from the API')
@@ -157,6 +157,8 @@ def load_diff(args: argparse.Namespace, target: Any, report: Any = None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reviewbot import extras
+    extras.require('publish', '`reviewbot publish`', ('github' if args.github_pr is not None else 'gitlab',))
     from reviewbot.publish import publish_report
     report = read_report(args.report)
     target = make_target(args)
@@ -164,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     result = publish_report(report, diff, target)  # PublishError: one line, exit 2 (cli.main)
     if result.ok:
         print(result.describe())
-        return 0
+        return EXIT_OK
     print(result.describe(), file=sys.stderr)
     what = f'{len(result.not_posted)} finding(s)' + (' and the summary' if result.summary_error else '')
     print(f'reviewbot: {what} NOT posted (listed above)', file=sys.stderr)

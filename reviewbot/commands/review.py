@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from reviewbot.errors import EXIT_FINDINGS, EXIT_OK
+
 FORMATS = ('terminal', 'json', 'sarif', 'rdjsonl', 'github-annotations')
 
 
@@ -44,7 +46,7 @@ def add_baseline_options(p: argparse.ArgumentParser) -> None:
 
 
 def baseline_kwargs(args: argparse.Namespace) -> dict:
-    """pipeline.prepare's baseline arguments from --baseline / --no-baseline."""
+    """pipeline.review's baseline arguments from --baseline / --no-baseline."""
     return {'baseline': Path(args.baseline) if getattr(args, 'baseline', None) else None,
             'use_baseline': not getattr(args, 'no_baseline', False)}
 
@@ -141,41 +143,41 @@ def write_report(text: str, output: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import pipeline, reporters
-    from reviewbot.textscan import visible
+    from reviewbot.textsafe import visible
     t0 = time.perf_counter()
     source = open_source(args)
     cfg, ignored = run_config(args, os.environ, source.base_rev if (args.range or args.base) else None)
-    prep = pipeline.prepare(source, cfg, stage=args.stage, dry_run=args.dry_run, **baseline_kwargs(args))
-    reviewers = pipeline.make_reviewers(cfg.reviewers, cfg)
     if args.dry_run:
         # paths come from the diff: shown with their control characters escaped
-        write_report('\n'.join(visible(ln, keep_newlines=False)
-                               for ln in pipeline.dry_run_lines(prep, reviewers)), args.output)
-        return 0
-    if prep.diff.is_empty or not prep.plan.files:
+        write_report('\n'.join(visible(ln, keep_newlines=False) for ln in pipeline.plan(
+            source, cfg, stage=args.stage, **baseline_kwargs(args))), args.output)
+        return EXIT_OK
+    report = pipeline.review(source, cfg, stage=args.stage, **baseline_kwargs(args))
+    if not report.coverage.files_reviewed:
         print(f'reviewbot: nothing to review in {source.description}'
-              + (f' ({len(prep.plan.skipped)} files skipped)' if prep.plan.skipped else ''),
+              + (f' ({len(report.coverage.skipped)} files skipped)' if report.coverage.skipped else ''),
               file=sys.stderr)
-    report = pipeline.run(prep, reviewers)
     if ignored is not None:
         report.notes.insert(0, ignored)
     report.timings['total'] = time.perf_counter() - t0
     color = args.output is None and sys.stdout.isatty() and 'NO_COLOR' not in os.environ
     write_report(reporters.render(report, args.format, color=color), args.output)
     if args.fix_patch or args.apply_fixes:
-        write_fixes(args, prep, report)
-    return 1 if pipeline.fails(report, cfg.fail_level) else 0
+        write_fixes(args, source, report)
+    return EXIT_FINDINGS if pipeline.fails(report, cfg.fail_level) else EXIT_OK
 
 
-def write_fixes(args: argparse.Namespace, prep, report) -> None:
+def write_fixes(args: argparse.Namespace, source, report) -> None:
     """--fix-patch / --apply-fixes: the verified fixes, only when asked (ruff's model)."""
-    import subprocess
-
+    from reviewbot import git
+    from reviewbot.diffparse import parse_diff
     from reviewbot.errors import ReviewbotError
     from reviewbot.fixes import patch as patch_mod
+    from reviewbot.pipeline import new_files
     if args.stage in ('pre-commit', 'pre-push'):
         raise ReviewbotError('fixes are never written from a hook')
-    fp = patch_mod.build(report.findings, prep.context.read_new_file, unsafe=args.unsafe_fixes)
+    read = new_files(source, parse_diff(source.data)).read  # the new side the fixes were verified on
+    fp = patch_mod.build(report.findings, read, unsafe=args.unsafe_fixes)
     left = (f'; {fp.unsafe_left_out} unsafe fixes left out (--unsafe-fixes to include them)'
             if fp.unsafe_left_out else '')
     if args.fix_patch:
@@ -193,13 +195,12 @@ def write_fixes(args: argparse.Namespace, prep, report) -> None:
         if not fp.text:
             print(f'reviewbot: no verified fixes to apply{left}', file=sys.stderr)
             return
-        root = prep.source.repo_root or Path.cwd()
-        for check in (['--check'], []):
-            proc = subprocess.run(['git', 'apply', *check, '-'], cwd=root, input=fp.text.encode(
-                'utf-8', 'surrogateescape'), capture_output=True, check=False)
-            if proc.returncode != 0:
-                err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
+        root = source.repo_root or Path.cwd()
+        for check_only in (True, False):
+            try:
+                git.apply(root, fp.text.encode('utf-8', 'surrogateescape'), check_only=check_only)
+            except git.GitError as e:
                 raise ReviewbotError('the fixes do not apply to the work tree (it differs from the '
-                                     f'reviewed revision): {err[0] if err else "git apply failed"}')
+                                     f'reviewed revision): {e}') from None
         print(f'reviewbot: applied {fp.applied} verified fixes to the work tree (not staged){left}',
               file=sys.stderr)

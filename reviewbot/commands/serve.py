@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reviewbot import defaults as default
+from reviewbot.errors import EXIT_OK
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -16,22 +19,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--model-dir', metavar='DIR', help='model cache directory')
     p.add_argument('--precision', help='exported precision to load (default: the best available)')
     p.add_argument('--threads', type=int, metavar='N', help='onnxruntime threads (default: config, 2)')
-    p.add_argument('--host', default='127.0.0.1', help='address to bind (default: 127.0.0.1)')
-    p.add_argument('--port', type=int, default=8000, help='port (default: 8000; 0 picks a free one)')
+    p.add_argument('--host', default=default.SERVER_HOST,
+                   help=f'address to bind (default: {default.SERVER_HOST})')
+    p.add_argument('--port', type=int, default=default.SERVER_PORT,
+                   help=f'port (default: {default.SERVER_PORT}; 0 picks a free one)')
     p.add_argument('--token-file', metavar='FILE',
                    help='file holding the bearer token (else $REVIEWBOT_SERVER_TOKEN)')
     p.add_argument('--config', metavar='FILE', help='config file for /v1/review (reviewers, limits)')
     p.add_argument('--reviewers', metavar='A,B', help='reviewers /v1/review runs (default: config)')
-    p.add_argument('--queue-size', type=int, default=8, metavar='N',
-                   help='requests that may wait for the model; more get 429 (default: 8)')
-    p.add_argument('--max-request-bytes', type=int, default=2 * 1024 * 1024, metavar='N',
+    p.add_argument('--queue-size', type=int, default=default.SERVER_QUEUE_SIZE, metavar='N',
+                   help='requests that may wait for the model; more get 429 '
+                        f'(default: {default.SERVER_QUEUE_SIZE})')
+    p.add_argument('--max-request-bytes', type=int, default=default.SERVER_MAX_REQUEST_BYTES, metavar='N',
                    help='larger request bodies get 413 (default: 2 MiB)')
-    p.add_argument('--request-timeout', type=float, default=120.0, metavar='SECONDS',
-                   help='time from arrival to answer, queue wait included (default: 120)')
-    p.add_argument('--max-tokens', type=int, default=1024, metavar='N',
-                   help='most new tokens one request may ask for (default: 1024)')
-    p.add_argument('--graceful-timeout', type=float, default=300.0, metavar='SECONDS',
-                   help='on SIGTERM/SIGINT, how long in-flight requests may take to finish (default: 300)')
+    p.add_argument('--request-timeout', type=float, default=default.SERVER_REQUEST_TIMEOUT, metavar='SECONDS',
+                   help='time from arrival to answer, queue wait included '
+                        f'(default: {default.SERVER_REQUEST_TIMEOUT:g})')
+    p.add_argument('--max-tokens', type=int, default=default.SERVER_MAX_TOKENS, metavar='N',
+                   help=f'most new tokens one request may ask for (default: {default.SERVER_MAX_TOKENS})')
+    p.add_argument('--graceful-timeout', type=float, default=default.SERVER_GRACEFUL_TIMEOUT,
+                   metavar='SECONDS',
+                   help='on SIGTERM/SIGINT, how long in-flight requests may take to finish '
+                        f'(default: {default.SERVER_GRACEFUL_TIMEOUT:g})')
     p.add_argument('--log-level', default='info', choices=('critical', 'error', 'warning', 'info', 'debug'))
     p.add_argument('--no-access-log', action='store_true', help='do not log one line per request')
     p.set_defaults(func=run)
@@ -39,12 +48,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reviewbot import config as cfgmod
+    from reviewbot import extras
     from reviewbot.errors import ConfigError
-    try:
-        from reviewbot.server.runner import ModelServer, load_token
-    except ImportError as e:
-        raise ConfigError(f'`reviewbot serve` needs the server extra: pip install "reviewbot[server]" '
-                          f'({e.name} is missing)') from None
+    extras.require('server', '`reviewbot serve`')
+    from reviewbot.server.runner import ModelServer, load_token
     cfg = cfgmod.load(Path(args.config) if args.config else None)
     reviewers = [r.strip() for r in args.reviewers.split(',') if r.strip()] if args.reviewers else None
     # the server's own config must not send the model elsewhere: it IS the model
@@ -69,4 +76,4 @@ def run(args: argparse.Namespace) -> int:
                          graceful_timeout=args.graceful_timeout, log_level=args.log_level,
                          access_log=not args.no_access_log)
     server.run()
-    return 0
+    return EXIT_OK

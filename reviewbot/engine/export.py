@@ -121,6 +121,7 @@ def gguf_to_hf(name: str, model_dir: str | os.PathLike[str] | None = None) -> Pa
     eos_id = tokenizer.convert_tokens_to_ids(spec.eos_token)
     model.config.eos_token_id = eos_id
     model.config.pad_token_id = tokenizer.pad_token_id
+    assert model.generation_config is not None  # a causal LM read from a GGUF has one
     model.generation_config.eos_token_id = list(spec.stop_token_ids)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     if not spec.add_bos_token:

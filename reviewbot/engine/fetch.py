@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -100,7 +99,3 @@ def verify_gguf(name: str, model_dir: str | os.PathLike[str] | None = None, quie
     if actual != spec.gguf_sha256:
         raise ModelError(f'{target} is corrupt (sha256 mismatch): run `reviewbot model fetch {name} --force`')
     return target
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

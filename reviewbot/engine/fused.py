@@ -69,7 +69,8 @@ def build(hf_dir: Path):
     for i in range(n_layers):
         for kind in ('key', 'value'):
             graph_inputs.append(helper.make_tensor_value_info(
-                f'past_key_values.{i}.{kind}', TensorProto.FLOAT, ['batch_size', n_kv, 'past_sequence_length', head_dim]))
+                f'past_key_values.{i}.{kind}', TensorProto.FLOAT,
+                ['batch_size', n_kv, 'past_sequence_length', head_dim]))
             graph_outputs.append(helper.make_tensor_value_info(
                 f'present.{i}.{kind}', TensorProto.FLOAT, ['batch_size', n_kv, 'total_sequence_length', head_dim]))
     graph_inputs.append(helper.make_tensor_value_info('logits_to_keep', TensorProto.INT64, [1]))
@@ -96,7 +97,7 @@ def build(hf_dir: Path):
     node('Cast', ['embeds_fp16'], ['embeds'], 'embed_cast', to=TensorProto.FLOAT)
 
     residual = 'embeds'
-    pending = None  # output of the previous block to add to the residual stream
+    pending: str | None = None  # output of the previous block to add to the residual stream
     for i in range(n_layers):
         p = f'model.layers.{i}.'
         ln_in = w(f'l{i}.input_layernorm', f32(p + 'input_layernorm.weight'))
@@ -143,6 +144,7 @@ def build(hf_dir: Path):
             del weights[key]  # keep peak memory near one copy of the weights
 
     norm = w('final_norm', f32('model.norm.weight'))
+    assert pending is not None  # every layer leaves its output here
     node('SkipSimplifiedLayerNormalization', [pending, residual, norm], ['final_h', '', '', 'final_resid'],
          'final_norm', domain=MS, epsilon=eps)
     w('keep_end', np.array([np.iinfo(np.int64).max], dtype=np.int64))

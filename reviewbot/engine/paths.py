@@ -29,12 +29,10 @@ def cache_home(environ: dict[str, str] | os._Environ[str] | None = None) -> Path
 
 def default_model_dir() -> Path:
     if sys.platform == 'win32':  # pragma: no cover
-        base = Path(os.environ.get('LOCALAPPDATA') or Path.home() / 'AppData' / 'Local')
-    elif sys.platform == 'darwin':  # pragma: no cover
-        base = Path.home() / 'Library' / 'Caches'
-    else:
-        return cache_home() / 'models'
-    return base / 'reviewbot' / 'models'
+        return Path(os.environ.get('LOCALAPPDATA') or Path.home() / 'AppData' / 'Local') / 'reviewbot' / 'models'
+    if sys.platform == 'darwin':  # pragma: no cover
+        return Path.home() / 'Library' / 'Caches' / 'reviewbot' / 'models'
+    return cache_home() / 'models'
 
 
 def model_dir(explicit: str | os.PathLike[str] | None = None) -> Path:

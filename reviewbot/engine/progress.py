@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
+from typing import Any
 
 
 class Progress:
@@ -11,12 +12,12 @@ class Progress:
         self._total = total
         self._unit = unit
         self._enabled = not quiet and sys.stderr.isatty()
-        self._progress = None
-        self._task = None
+        self._progress: Any = None  # a rich.progress.Progress while shown
+        self._task: Any = None
         self._plain_shown = False
         self._quiet = quiet
 
-    def __enter__(self) -> Progress:  # noqa: PYI034
+    def __enter__(self) -> Progress:
         if self._enabled:
             from rich.console import Console
             from rich.progress import (

@@ -10,16 +10,15 @@ exports return logits, reduced here in float32. Either way the scored positions 
 graph SCORE_CHUNK at a time (with the key/values carried over), so the vocabulary-sized logits
 held at once stay small.
 
-The past key/values of recent prompts are kept (PrefixCache): a prompt that starts like an
-earlier one, e.g. generation after the triage prefill of the same review unit, or the shared
-system prompt and examples of every unit, feeds only the tokens after the common prefix.
+The past key/values of recent prompts are kept (reviewbot.engine.prefix.PrefixCache): a prompt that
+starts like an earlier one, e.g. generation after the triage prefill of the same review unit, or the
+shared system prompt and examples of every unit, feeds only the tokens after the common prefix.
+OnnxModel is the local engine.Backend (reviewbot.engine.backend).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,81 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from reviewbot.engine import manifest, paths, registry
+from reviewbot import defaults
+from reviewbot.engine import manifest, paths, prefix, registry
+from reviewbot.engine.backend import GenerationResult
+from reviewbot.engine.prefix import PREFIX_CACHE_BYTES, PrefixCache
 from reviewbot.errors import ModelError
 
-STOP_REASONS = ('eos', 'stop', 'length', 'deadline')
 SCORE_CHUNK = 64  # scored positions per graph call (even): bounds the logits held at once (64 x vocab)
-PREFIX_CACHE_BYTES = 96 << 20  # past key/values kept for reuse (~6 Qwen-0.5B prompts of 600 tokens)
 TARGET_IDS = 'target_ids'  # = reviewbot.engine.export.TARGET_IDS (export is not imported here)
 TARGET_LOGPROBS = 'target_logprobs'
 HIDDEN_PREFIX = 'hidden.'  # = reviewbot.engine.export.HIDDEN_PREFIX: `hidden.<layer>` outputs (export 5+)
-
-
-class PrefixCache:
-    """Past key/values of the token sequences fed most recently, looked up by longest common prefix.
-
-    Bounded by bytes; least recently used entries go first; an entry that is a prefix of a newer
-    one is dropped (the newer one serves it)."""
-
-    def __init__(self, limit_bytes: int = PREFIX_CACHE_BYTES):
-        self.limit_bytes = limit_bytes
-        self._entries: list[tuple[np.ndarray, list[np.ndarray]]] = []  # least recent first
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _common(a: np.ndarray, b: np.ndarray) -> int:
-        n = min(len(a), len(b))
-        differ = np.flatnonzero(a[:n] != b[:n])
-        return int(differ[0]) if len(differ) else n
-
-    def lookup(self, ids: Sequence[int], limit: int) -> tuple[int, list[np.ndarray] | None]:
-        """(n, past of ids[:n]) for the longest cached prefix, n <= limit and even (see
-        OnnxModel.token_surprisals); (0, None) if none."""
-        want = np.asarray(ids, dtype=np.int64)
-        with self._lock:
-            best, found = 0, -1
-            for i, (cached, _past) in enumerate(self._entries):
-                n = min(self._common(cached, want), limit) & ~1
-                if n > best:
-                    best, found = n, i
-            if found < 0:
-                return 0, None
-            entry = self._entries.pop(found)
-            self._entries.append(entry)
-        return best, [p[:, :, :best, :] for p in entry[1]]
-
-    def put(self, ids: Sequence[int], past: list[np.ndarray]) -> None:
-        if not len(ids) or not past or past[0].shape[2] != len(ids):
-            return
-        new = np.asarray(ids, dtype=np.int64)
-        size = sum(p.nbytes for p in past)
-        if size > self.limit_bytes:
-            return
-        with self._lock:
-            kept = []
-            for cached, cached_past in self._entries:
-                if len(cached) <= len(new) and self._common(cached, new) == len(cached):
-                    continue  # a prefix of the new entry
-                kept.append((cached, cached_past))
-            kept.append((new, past))
-            while sum(p.nbytes for _ids, ps in kept for p in ps) > self.limit_bytes:
-                kept.pop(0)
-            self._entries = kept
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries = []
-
-
-@dataclasses.dataclass(frozen=True)
-class GenerationResult:
-    text: str  # generated text, without the stop sequence or eos token
-    token_ids: list[int]  # generated token ids (the eos token excluded)
-    stop_reason: str  # one of STOP_REASONS
-    prompt_tokens: int
-    prefill_seconds: float
-    decode_seconds: float
 
 
 ENV_SPIN = 'REVIEWBOT_ORT_SPIN'
@@ -168,7 +102,7 @@ class OnnxModel:
         try:
             self._session = ort.InferenceSession(str(folder / info.get('onnx', 'model.onnx')), options,
                                                  providers=['CPUExecutionProvider'])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types; keep one line
+        except Exception as e:  # onnxruntime raises its own types; keep one line
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f'{folder} could not be loaded by onnxruntime ({first[:200]}): '
                              f're-export it with `reviewbot model export {self.name}`') from None
@@ -385,29 +319,15 @@ class OnnxModel:
         ids = ids[:n]
         if self.prefix_cache.lookup(ids, n)[0] == n:
             return 0
-        import hashlib
-        key = hashlib.sha256(f'{self.weights_sha256}|{self._kv_dtype.__name__}|'.encode()
-                             + np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
-        file = Path(folder) / f'{key}.npz'
-        expected = (1, self._kv_shape[1], n, self._kv_shape[3])
-        try:
-            with np.load(file, allow_pickle=False) as saved:
-                past = [saved[f'kv{i}'] for i in range(2 * self._num_layers)]
-            if all(p.shape == expected and p.dtype == self._kv_dtype for p in past):
-                self.prefix_cache.put(ids, past)
-                return n
-        except (OSError, ValueError, KeyError):
-            pass  # missing or unreadable: prefill it again
+        file = prefix.kept_file(Path(folder), self.weights_sha256, self._kv_dtype, ids)
+        past = prefix.load_kept(file, 2 * self._num_layers, (1, self._kv_shape[1], n, self._kv_shape[3]),
+                                self._kv_dtype)
+        if past is not None:
+            self.prefix_cache.put(ids, past)
+            return n
         _, past = self._run(ids, self._empty_past(), keep=1)
         self.prefix_cache.put(ids, past)
-        try:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            tmp = file.with_name(f'.{file.name}.{os.getpid()}.tmp')
-            with open(tmp, 'wb') as out:
-                np.savez(out, **{f'kv{i}': p for i, p in enumerate(past)})
-            os.replace(tmp, file)
-        except OSError:
-            pass  # a read-only cache only costs the prefill next time
+        prefix.save_kept(file, past)
         return 0
 
     def token_surprisals(self, prefix: str, text: str, last: int | None = None,
@@ -479,14 +399,15 @@ def _fix_hint(name: str, folder: Path) -> str:
     return f'copy the exported model folder {folder} again'
 
 
-def load_model(name_or_path: str, model_dir: str | os.PathLike[str] | None = None, threads: int = 2,
-               precision: str | None = None) -> OnnxModel:
-    """Load a registered model by name (from the model dir) or an exported folder by path.
+def load_model(name_or_path: str | None, model_dir: str | os.PathLike[str] | None = None,
+               threads: int = defaults.THREADS, precision: str | None = None) -> OnnxModel:
+    """Load a registered model by name (from the model dir; None or '': the default model) or an
+    exported folder by path.
 
     Checks the folder against its manifest (sizes; hashes of the small files) first, so a missing
     or damaged model is a one-line ModelError that says how to fix it."""
-    candidate = Path(name_or_path).expanduser()
-    if name_or_path not in registry.names() and (candidate / paths.MANIFEST).is_file():
+    candidate = Path(name_or_path or '').expanduser()
+    if name_or_path and name_or_path not in registry.names() and (candidate / paths.MANIFEST).is_file():
         folder = candidate
         data = manifest.read(folder, _fix_hint('', folder))
     else:

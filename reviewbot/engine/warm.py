@@ -12,9 +12,9 @@ folder and thread count:
   stop (it serves a model that was re-exported or a reviewbot that was upgraded) and the model is
   loaded here.
 
-Framing: one JSON object per line each way. WarmModel has the surface of the engine's model that
-the model reviewer uses (name, precision, context_length, tokenizer.encode, encode, decode,
-chat_prompt, generate, next_token_logprobs, token_surprisals, keep_prefix). When the daemon goes
+Framing: one JSON object per line each way. WarmModel is an engine.Backend (reviewbot.engine.backend:
+name, precision, context_length, tokenizer.encode, encode, decode, chat_prompt, generate,
+next_token_logprobs, token_surprisals; and keep_prefix). When the daemon goes
 away mid-review, the call is repeated on a model loaded in this process and a note says so.
 
 Nothing here imports numpy, onnxruntime or tokenizers: the hook process stays small.
@@ -35,6 +35,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from reviewbot import defaults
+from reviewbot.engine.backend import GenerationResult
 from reviewbot.engine.paths import cache_home
 from reviewbot.errors import ModelError
 
@@ -45,6 +47,7 @@ ENV_DIR = 'REVIEWBOT_DAEMON_DIR'
 START_TIMEOUT = 60.0  # seconds `start` waits for a new daemon's model to load
 MAX_LINE = 64 << 20
 CALL_TIMEOUT = 300.0  # seconds one model call may take before the model is loaded here instead
+ENGINE_SOURCES = ('runtime.py', 'prefix.py', 'backend.py')
 
 
 class DaemonGone(Exception):
@@ -129,9 +132,11 @@ def identity(folder: Path, threads: int) -> dict[str, Any]:
         manifest = hashlib.sha256((folder / paths.MANIFEST).read_bytes()).hexdigest()
     except OSError:
         manifest = ''
-    runtime = Path(__file__).with_name('runtime.py')
+    engine = hashlib.sha256()
+    for source in ENGINE_SOURCES:  # the code that computes the numbers
+        engine.update(Path(__file__).with_name(source).read_bytes())
     return {'protocol': PROTOCOL, 'reviewbot': __version__,
-            'engine': hashlib.sha256(runtime.read_bytes()).hexdigest()[:16],
+            'engine': engine.hexdigest()[:16],
             'folder': str(folder), 'manifest_sha256': manifest, 'threads': int(threads)}
 
 
@@ -187,17 +192,6 @@ class Connection:
             self.sock.close()
         except OSError:
             pass
-
-
-@dataclasses.dataclass(frozen=True)
-class WarmGeneration:
-    """The engine's GenerationResult, as the daemon returned it."""
-    text: str
-    token_ids: list[int]
-    stop_reason: str
-    prompt_tokens: int
-    prefill_seconds: float
-    decode_seconds: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,14 +264,14 @@ class WarmModel:
         return self._do('chat_prompt', lambda m: m.chat_prompt(list(messages)), str, messages=list(messages))
 
     def generate(self, prompt: str, max_new_tokens: int = 128, stop: Sequence[str] = (),
-                 temperature: float = 0.0, seed: int = 0, deadline: float | None = None) -> Any:
+                 temperature: float = 0.0, seed: int = 0, deadline: float | None = None) -> GenerationResult:
         left = None if deadline is None else deadline - time.monotonic()
         return self._do('generate',
                         lambda m: m.generate(prompt, max_new_tokens=max_new_tokens, stop=stop,
                                              temperature=temperature, seed=seed, deadline=deadline),
-                        lambda r: WarmGeneration(str(r['text']), [int(i) for i in r['token_ids']],
-                                                 str(r['stop_reason']), int(r['prompt_tokens']),
-                                                 float(r['prefill_seconds']), float(r['decode_seconds'])),
+                        lambda r: GenerationResult(str(r['text']), [int(i) for i in r['token_ids']],
+                                                   str(r['stop_reason']), int(r['prompt_tokens']),
+                                                   float(r['prefill_seconds']), float(r['decode_seconds'])),
                         prompt=prompt, max_new_tokens=max_new_tokens, stop=list(stop),
                         temperature=temperature, seed=seed, time_left=left)
 
@@ -358,8 +352,51 @@ def wait_ready(path: Path, want: dict[str, Any], timeout: float) -> tuple[Connec
     return None
 
 
+@dataclasses.dataclass
+class Reached:
+    """What reach() found: a connection to a current daemon (or None), and what it did on the way."""
+    conn: Connection | None
+    info: dict[str, Any] | None
+    stale: bool = False  # a daemon serving another export or version answered and was stopped
+    started: bool = False  # this call started the daemon (reach(start=True))
+    failed: str = ''  # why a daemon could not be started
+
+
+def reach(folder: Path, threads: int, *, start: bool, idle_minutes: float) -> Reached:
+    """The daemon for an exported `folder` and thread count: the running one when it is current;
+    a stale one is stopped; with `start`, one is started when none is current (spawn and
+    wait_ready; `failed` says why when it cannot be)."""
+    want = identity(folder, threads)
+    path = socket_path(folder, threads)
+    found = None
+    try:
+        found = hello(path, want)
+    except DaemonGone:
+        pass
+    stale = False
+    if found is not None and found[1]['identity'] != want:
+        found[0].close()
+        found = None
+        stop(path)
+        stale = True
+    if found is None and start:
+        try:
+            spawn(folder, threads, idle_minutes)
+            found = wait_ready(path, want, START_TIMEOUT)
+        except (DaemonGone, OSError) as e:
+            return Reached(None, None, stale=stale, failed=str(e) or e.__class__.__name__)
+        if found is None:
+            return Reached(None, None, stale=stale,
+                           failed=f'no current daemon answered within {START_TIMEOUT:.0f} s')
+        return Reached(found[0], found[1], stale=stale, started=True)
+    if found is None:
+        return Reached(None, None, stale=stale)
+    return Reached(found[0], found[1], stale=stale)
+
+
 def connect(name_or_path: str | None, model_dir: str | None, threads: int, *, mode: str,
-            fallback: Callable[[], Any], idle_minutes: float = 15.0) -> tuple[WarmModel | None, list[str]]:
+            fallback: Callable[[], Any],
+            idle_minutes: float = defaults.DAEMON_IDLE_MINUTES) -> tuple[WarmModel | None, list[str]]:
     """(the daemon's model, notes) when a daemon for this model runs (or, mode 'start', was
     started); (None, notes) to load the model in this process."""
     if mode == 'off' or not supported():
@@ -370,28 +407,12 @@ def connect(name_or_path: str | None, model_dir: str | None, threads: int, *, mo
         return None, []  # load_model says what is wrong
     if not (folder / 'reviewbot-model.json').is_file():
         return None, []
-    want = identity(folder, threads)
-    path = socket_path(folder, threads)
+    reached = reach(folder, threads, start=mode == 'start', idle_minutes=idle_minutes)
     notes: list[str] = []
-    found = None
-    try:
-        found = hello(path, want)
-    except DaemonGone:
-        pass
-    if found is not None and found[1]['identity'] != want:
-        found[0].close()
-        found = None
-        stop(path)
+    if reached.stale:
         notes.append('model: the warm daemon served another model export or reviewbot version; '
                      'it was stopped' + (' and started again' if mode == 'start' else
                                          ' and the model was loaded in this process'))
-    if found is None and mode == 'start':
-        try:
-            spawn(folder, threads, idle_minutes)
-            found = wait_ready(path, want, START_TIMEOUT)
-        except (DaemonGone, OSError):
-            found = None
-    if found is None:
+    if reached.conn is None or reached.info is None:
         return None, notes
-    conn, info = found
-    return WarmModel(conn, info, fallback), notes
+    return WarmModel(reached.conn, reached.info, fallback), notes

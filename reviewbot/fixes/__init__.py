@@ -25,10 +25,10 @@ from reviewbot.fixes import rewrite as rewrite_fixer
 from reviewbot.fixes import ruff as ruff_fixer
 from reviewbot.fixes import secrets as secrets_fixer
 from reviewbot.fixes import semgrep as semgrep_fixer
-from reviewbot.fixes.text import fix_from_texts, split_lines
+from reviewbot.fixes.text import apply_fix, fix_from_texts
 from reviewbot.fixes.verify import DETERMINISTIC, Candidate, verify
+from reviewbot.privacy.redact import redact
 from reviewbot.reviewers import ReviewContext
-from reviewbot.reviewers.secrets import redact
 
 
 @dataclasses.dataclass
@@ -43,13 +43,11 @@ def _reviewer_fix(f: Finding, text: str) -> list[Fix]:
     if f.suggestion is None or f.line is None:
         return []
     end = f.end_line or f.line
-    lines = split_lines(text)
-    if end > len(lines):
-        return []
-    new = ''.join(lines[:f.line - 1]) + f.suggestion.rstrip('\n') + '\n' + ''.join(lines[end:])
-    if not lines[end - 1].endswith('\n'):
-        new = new[:-1]
     source = f.reviewer if f.reviewer in FIX_SOURCES else 'cloud'
+    try:
+        new = apply_fix(text, Fix(line=f.line, end_line=end, replacement=f.suggestion.rstrip('\n'), source=source))
+    except ValueError:  # lines outside the file
+        return []
     fx = fix_from_texts(text, new, source=source, safety='unsafe',
                         description=f'proposed by the {f.reviewer} reviewer', cover=(f.line, end))
     return [fx] if fx else []
@@ -90,7 +88,7 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
             texts[path] = text
     rule_fixes: dict[int, list[Fix]] = {}
     if enabled:
-        rule_fixes, more = semgrep_fixer.rule_fixes(findings, texts, ctx.time_left())
+        rule_fixes, more = semgrep_fixer.rule_fixes(findings, texts, ctx.time_left(), ctx.config)
         notes += more
     cands: list[Candidate] = []
     owner: list[int] = []
@@ -129,14 +127,14 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
     out: list[Finding] = []
     by_source: collections.Counter[str] = collections.Counter()
     for i, f in enumerate(findings):
-        fx = chosen.get(i)
-        if fx is None:
+        kept = chosen.get(i)
+        if kept is None:
             out.append(dataclasses.replace(f, suggestion=None, fix=None) if f.suggestion or f.fix else f)
             continue
-        by_source[fx.source] += 1
+        by_source[kept.source] += 1
         # the finding's range grows to the fixed lines, so `suggestion` replaces line..end_line
-        out.append(dataclasses.replace(f, line=fx.line, end_line=fx.end_line,
-                                       suggestion=fx.replacement, fix=fx))
+        out.append(dataclasses.replace(f, line=kept.line, end_line=kept.end_line,
+                                       suggestion=kept.replacement, fix=kept))
     summary.update(proposed=len(proposed), verified=len(chosen), verified_by_source=dict(by_source),
                    rejected=dict(rejected), no_fix=dict(no_fix), model_calls=calls,
                    model_skipped_for_time=skipped_for_time, model_seconds=round(model_seconds, 3))
@@ -163,7 +161,7 @@ def _model_round(findings: list[Finding], texts: dict[str, str], diff: Diff, ctx
             if i not in chosen and f.path in texts and fixer.can_fix(f)]
     reasons: dict[int, str] = {}
     skipped = 0
-    for attempt in (0, 1):
+    for _attempt in (0, 1):
         cands: list[Candidate] = []
         owners: list[int] = []
         for n, i in enumerate(todo):

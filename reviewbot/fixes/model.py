@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reviewbot.core import Finding, Fix
 from reviewbot.fixes.text import bare, fix_from_texts, split_lines
+
+if TYPE_CHECKING:
+    from reviewbot.engine.backend import Backend
 
 MAX_NEW_TOKENS = 64
 CONTEXT_LINES = 12  # lines of the enclosing function shown on each side of the flagged line
@@ -125,7 +128,7 @@ def with_imports(new: str, text: str) -> str:
 
 
 class ModelFixer:
-    """Uses the model reviewer's engine and result cache (loaded lazily, once)."""
+    """Uses the model reviewer's engine.Backend and result cache (the model loaded lazily, once)."""
 
     def __init__(self, reviewer: Any) -> None:
         self.reviewer = reviewer
@@ -138,13 +141,13 @@ class ModelFixer:
 
     def propose(self, f: Finding, text: str, deadline: float | None,
                 retry_reason: str | None = None) -> Fix | None:
-        from reviewbot.reviewers.model import cache_key
+        from reviewbot.reviewers.model.cache import cache_key
         lines = split_lines(text)
         if f.line is None or not 1 <= f.line <= len(lines):
             return None
         old = bare(lines[f.line - 1])
         prefix = answer_prefix(old)
-        model = self.reviewer.model
+        model: Backend = self.reviewer.model
         prompt = model.chat_prompt(messages(f, text, retry_reason)) + '```python\n' + prefix
         key = cache_key('fix', self.reviewer.model_identity(), prompt)
         hit = self.reviewer.cache.get(key)

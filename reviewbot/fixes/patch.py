@@ -48,7 +48,7 @@ def build(findings: list[Finding], read_new_file: Callable[[str], str | None], *
 
 def _matches(text: str, fx: Fix) -> bool:
     """The lines the fix replaces still read as its `original` (which has secrets masked)."""
-    from reviewbot.reviewers.secrets import redact
+    from reviewbot.privacy.redact import redact
     lines = split_lines(text)[fx.line - 1:fx.end_line]
     actual = '\n'.join(bare(ln) for ln in lines)
     return actual == fx.original or redact(actual)[0] == fx.original

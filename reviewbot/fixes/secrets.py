@@ -12,8 +12,8 @@ statement of its own; otherwise the verifier rejects the fix (an undefined name)
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 
+from reviewbot import languages
 from reviewbot.core import Finding, Fix
 from reviewbot.fixes.text import bare, fix_from_texts, split_lines
 
@@ -27,21 +27,17 @@ _QUOTES = ('"', "'", '`')
 
 def _env_read(lang: str, name: str) -> str | None:
     return {
-        'py': f'os.environ["{name}"]',
-        'js': f'process.env.{name}',
+        'python': f'os.environ["{name}"]',
+        'javascript': f'process.env.{name}',
+        'typescript': f'process.env.{name}',
         'go': f'os.Getenv("{name}")',
         'java': f'System.getenv("{name}")',
-        'rb': f'ENV["{name}"]',
+        'ruby': f'ENV["{name}"]',
         'php': f"getenv('{name}')",
-        'cs': f'Environment.GetEnvironmentVariable("{name}")',
-        'rs': f'std::env::var("{name}").unwrap_or_default()',
-        'kt': f'System.getenv("{name}")',
+        'csharp': f'Environment.GetEnvironmentVariable("{name}")',
+        'rust': f'std::env::var("{name}").unwrap_or_default()',
+        'kotlin': f'System.getenv("{name}")',
     }.get(lang)
-
-
-_LANG = {'.py': 'py', '.js': 'js', '.jsx': 'js', '.mjs': 'js', '.cjs': 'js', '.ts': 'js', '.tsx': 'js',
-         '.mts': 'js', '.cts': 'js', '.go': 'go', '.java': 'java', '.rb': 'rb', '.php': 'php',
-         '.cs': 'cs', '.rs': 'rs', '.kt': 'kt'}
 
 
 def env_name(name: str) -> str:
@@ -70,14 +66,14 @@ def _literal_at(line: str, start: int, end: int) -> tuple[int, int] | None:
 
 def _secret_span(line: str, f: Finding) -> tuple[int, int] | None:
     if f.category.startswith('secret/'):
-        from reviewbot.reviewers.secrets import scan_line
+        from reviewbot.privacy.redact import scan_line
         hits = scan_line(line)
         if len(hits) != 1:
             return None
         return hits[0].start, hits[0].end
     # a credential literal found by a pattern rule: the last quoted literal of the line
     m = None
-    for m in re.finditer(r'''(["'])[^"'\\]{6,}\1''', line):
+    for m in re.finditer(r'''(["'])[^"'\\]{6,}\1''', line):  # noqa: B007 (the last one is kept)
         pass
     return (m.start() + 1, m.end() - 1) if m else None
 
@@ -85,7 +81,7 @@ def _secret_span(line: str, f: Finding) -> tuple[int, int] | None:
 def candidates(f: Finding, text: str) -> list[Fix]:
     if not (f.category.startswith('secret/') or f.category in CATEGORIES) or f.line is None:
         return []
-    lang = _LANG.get(PurePosixPath(f.path).suffix.lower())
+    lang = languages.language(f.path)
     if lang is None:
         return []
     lines = split_lines(text)
@@ -109,7 +105,7 @@ def candidates(f: Finding, text: str) -> list[Fix]:
     if read is None:
         return []
     new_line = line[:lit[0]] + read + line[lit[1]:]
-    if lang == 'py' and not re.search(r'^\s*import\s+os\b|^\s*import\s+[\w, ]*\bos\b', text, re.MULTILINE):
+    if lang == 'python' and not re.search(r'^\s*import\s+os\b|^\s*import\s+[\w, ]*\bos\b', text, re.MULTILINE):
         stmt = re.match(r'(\s*)[A-Za-z_][\w.]*\s*(:\s*[\w\[\]., ]+)?\s*=', line)
         if stmt is None:
             return []

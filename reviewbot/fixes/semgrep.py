@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from reviewbot.config import Config
 from reviewbot.core import Finding, Fix
 from reviewbot.fixes.text import fix_from_texts
 
@@ -64,16 +65,12 @@ def fixed_codes() -> dict[str, list[str]]:
     return out
 
 
-def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float | None
-               ) -> tuple[dict[int, list[Fix]], list[str]]:
+def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float | None,
+               config: Config | None = None) -> tuple[dict[int, list[Fix]], list[str]]:
     """Fix-only rules run over the files of the findings they can fix: finding index -> fixes,
-    and notes (semgrep missing or failing is said, never fatal)."""
-    from reviewbot.reviewers.patterns import (
-        _fix_of,
-        _safe_relpath,
-        default_semgrep,
-        run_semgrep,
-    )
+    and notes (semgrep missing or failing is said, never fatal). semgrep is found as the patterns
+    reviewer finds it (reviewbot.toolenv, `[tool.reviewbot.patterns] semgrep` in `config`)."""
+    from reviewbot.reviewers.patterns import _fix_of, _safe_relpath, locate, run_semgrep
     configs = fix_rule_files()
     if not configs:  # never run semgrep without a rule file: it would fetch a registry config
         return {}, []
@@ -82,9 +79,10 @@ def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float 
               if _key(f) in codes and f.path in texts and f.line is not None}
     if not wanted:
         return {}, []
-    binary = default_semgrep()
+    semgrep = locate(config)
+    binary = semgrep.path
     if binary is None:
-        return {}, ['fixes: semgrep not installed, its fix rules for ruff findings did not run']
+        return {}, [f'fixes: {semgrep.problem}; its fix rules for ruff findings did not run']
     out: dict[int, list[Fix]] = {}
     with tempfile.TemporaryDirectory(prefix='reviewbot-fixes-') as tmp:
         root = Path(tmp) / 'src'

@@ -35,8 +35,9 @@ from reviewbot.core import (
     LineKind,
 )
 from reviewbot.fixes.text import apply_fix, bare, split_lines
+from reviewbot.languages import is_python
 from reviewbot.reviewers import ReviewContext
-from reviewbot.textscan import has_unsafe_chars
+from reviewbot.textsafe import has_unsafe_chars
 
 HUNK_SLACK = 3  # lines a fix may reach past its hunk
 # reviewers whose findings are re-checked on the patched text; the others (model, cloud) are not
@@ -49,7 +50,6 @@ _SUPPRESSION = re.compile(
     r'detect-secrets|ruff:\s*noqa|pyright:\s*ignore|#\s*nocov|\bnolint\b', re.IGNORECASE)
 _COMMENT = re.compile(r'^\s*(#|//|/\*|\*|--)')
 _PLACEHOLDERS = frozenset({'pass', '...', ''})
-PYTHON = ('.py', '.pyi')
 
 
 @dataclasses.dataclass
@@ -104,15 +104,17 @@ def carries_secret(fx: Fix) -> bool:
     """The secrets reviewer's scan finds a secret on a line of the replacement, or it holds the
     redaction mask. (The redactor's eager scan is not used here: it also masks code such as
     `KEY = rsa.generate_private_key(...)`; what it masks in a report stays masked there.)"""
-    from reviewbot.reviewers.secrets import MASK, scan_line
+    from reviewbot.privacy.redact import MASK, scan_line
     return MASK in fx.replacement or any(scan_line(ln) for ln in fx.replacement.split('\n') if ln.strip())
 
 
 def _statement_start(text: str, line: int) -> int | None:
     """First line of the innermost Python statement holding `line` (None: no parse, no statement)."""
     import ast
+
+    from reviewbot.fixes.edits import parse  # the tree the rewrite fixers read, not a second parse
     try:
-        tree = ast.parse(text)
+        tree = parse(text)
     except (SyntaxError, ValueError):
         return None
     best = None
@@ -136,7 +138,7 @@ def deletes_flagged_code(c: Candidate, text: str) -> bool:
         return True  # `result = 0` for `result = subprocess.run(...)`: the flagged code is gone
     if not (all(ln in old_code for ln in new_code) and len(new_code) < len(old_code)):
         return False  # something new is written
-    if c.finding.path.lower().endswith(PYTHON) and c.finding.line is not None:
+    if is_python(c.finding.path) and c.finding.line is not None:
         first = _statement_start(text, c.finding.line)
         if first is not None and not fx.line <= first <= fx.end_line:
             return False  # the statement starts before the fixed lines: it stays
@@ -147,7 +149,7 @@ def deletes_flagged_code(c: Candidate, text: str) -> bool:
 
 
 def python_parses(path: str, text: str) -> bool:
-    if not path.lower().endswith(PYTHON):
+    if not is_python(path):
         return True
     try:
         with warnings.catch_warnings():
@@ -216,7 +218,7 @@ def verify(cands: list[Candidate], texts: dict[str, str], diff: Diff, reviewers:
             continue
         new_text = apply_fix(text, c.fix)
         done = ['in-hunk', 'not-suppression', 'not-deletion', 'no-secret']
-        if path.lower().endswith(PYTHON):
+        if is_python(path):
             if path not in original_parses:
                 original_parses[path] = python_parses(path, text)
             if not original_parses[path]:
@@ -256,7 +258,7 @@ def verify(cands: list[Candidate], texts: dict[str, str], diff: Diff, reviewers:
         if vpath in unparsed and path not in unparsed:
             results[i] = dataclasses.replace(fx, rejected='does-not-parse')
             continue
-        if not path.lower().endswith(PYTHON) and 'patterns' in names and vpath not in unparsed:
+        if not is_python(path) and 'patterns' in names and vpath not in unparsed:
             checks[i].append('parses')
         reason = None
         if c.finding.reviewer in names:

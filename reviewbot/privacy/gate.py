@@ -105,7 +105,7 @@ def decide(
     for repo in platform_ctx.repos_to_verify():
         try:
             vis = fetch_visibility(platform_ctx, repo)
-        except Exception as e:  # noqa: BLE001 -- any failure at all means: not verified, local only
+        except Exception as e:  # any failure at all means: not verified, local only
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             reasons.append(f'visibility of {repo} could not be verified ({msg})')
             continue
@@ -120,12 +120,12 @@ def decide(
 
     by_repo = {v.repo.lower(): v for v in verified}
     for repo, hint in platform_ctx.visibility_hints:
-        vis = by_repo.get(repo.lower())
-        if vis is None:
+        known = by_repo.get(repo.lower())
+        if known is None:
             reasons.append(f'the environment names repository {repo} ({hint}), which was not verified')
-        elif hint != vis.visibility:
+        elif hint != known.visibility:
             reasons.append(f'disagreement about {repo}: the environment/event says {hint!r}, '
-                           f'the {api} says {vis.visibility!r}')
+                           f'the {api} says {known.visibility!r}')
     if reasons:
         return GateDecision(False, reasons, [], list(files), verified)
 

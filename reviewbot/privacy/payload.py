@@ -2,7 +2,7 @@
 
 Three layers stand between a secret in the diff and the wire, each line-preserving so the line
 numbers shown to the model stay true:
-  1. the secrets reviewer's redactor (reviewbot.reviewers.secrets.redact, detect-secrets based),
+  1. the detect-secrets based redactor (reviewbot.privacy.redact.redact, shared with the secrets reviewer),
      run over each file's lines;
   2. this module's own patterns for well-known token formats, URL passwords, secret assignments,
      high-entropy words and PEM blocks;
@@ -27,7 +27,7 @@ from reviewbot import textscan
 from reviewbot.core import FileChange, Hunk, LineKind, Skipped
 from reviewbot.errors import ReviewbotError
 
-MASK = '********'  # the same mask the secrets reviewer's redactor uses
+MASK = '********'  # the same mask reviewbot.privacy.redact uses
 WITHHELD = '[line withheld: possible secret]'
 BYTES_PER_TOKEN_ESTIMATE = 3  # conservative for code (real tokenizers give ~3.5-4 bytes per token)
 BODY_OVERHEAD = 1024  # JSON framing, model name, max_tokens...
@@ -69,10 +69,6 @@ class Payload:
     redactions: int  # secrets masked + lines withheld
     skipped: list[Skipped]
     max_output_tokens: int
-
-    @property
-    def estimated_prompt_tokens(self) -> int:
-        return math.ceil(len((self.system + self.user).encode('utf-8')) / BYTES_PER_TOKEN_ESTIMATE)
 
 
 # -- layer 2: our own patterns -------------------------------------------------------------------
@@ -210,9 +206,9 @@ def _benign(secret: Any, line: str) -> bool:
 
 
 def default_redactor() -> Redactor:
-    """The secrets reviewer's redactor; if it cannot be loaded, nothing may be sent."""
+    """The detect-secrets redactor; if it cannot be loaded, nothing may be sent."""
     try:
-        from reviewbot.reviewers.secrets import redact
+        from reviewbot.privacy.redact import redact
     except ImportError as e:
         raise PayloadError(f'the secrets redactor is unavailable ({e})') from None
     return redact
@@ -373,7 +369,7 @@ def verify_clean(text: str) -> None:
     scanner. (Re-running the eager redactor here would flag harmless names next to masks.)
     """
     try:
-        from reviewbot.reviewers.secrets import scan_line
+        from reviewbot.privacy.redact import scan_line
     except ImportError as e:
         raise PayloadError(f'the secrets detector is unavailable ({e})') from None
     lines = text.split('\n')

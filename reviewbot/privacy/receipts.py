@@ -14,11 +14,10 @@ import hashlib
 import json
 import os
 import stat
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from reviewbot import safefile
+from reviewbot import git, safefile
 from reviewbot.engine.paths import cache_home
 from reviewbot.errors import ReviewbotError
 
@@ -27,22 +26,18 @@ class ReceiptError(ReviewbotError):
     """The egress receipt could not be written, so nothing is sent."""
 
 
-def _git_dir(repo_root: Path) -> Path | None:
-    try:
-        out = subprocess.run(['git', '-C', str(repo_root), 'rev-parse', '--absolute-git-dir'],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return Path(out) if out else None
-
-
 def receipts_path(cloud: dict[str, Any], repo_root: Path | None) -> Path:
     configured = cloud.get('receipts_file') or ''
     if configured:
         p = Path(configured).expanduser()
         return p if p.is_absolute() or repo_root is None else repo_root / p
-    if repo_root is not None and (git_dir := _git_dir(repo_root)) is not None:
-        return git_dir / 'reviewbot' / 'egress.jsonl'
+    if repo_root is not None:
+        try:
+            git_dir = git.git_dir(repo_root)
+        except (git.GitError, OSError):  # git cannot run here: the cache directory
+            git_dir = None
+        if git_dir is not None:
+            return git_dir / 'reviewbot' / 'egress.jsonl'
     return cache_home() / 'egress.jsonl'
 
 

@@ -8,10 +8,13 @@ disappeared as resolved. Whatever could not be posted is named in PublishResult.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from reviewbot.core import Diff, Finding, Report
+from reviewbot.errors import ReviewbotError
 from reviewbot.publish.retry import RetryPolicy
+from reviewbot.textsafe import log_line
 
 
 @dataclasses.dataclass
@@ -43,6 +46,32 @@ class GitLabTarget:
     map_moved_head: bool = False  # head moved since the review: move findings to their code, not refuse
 
 
+def ci_target(ctx: Any) -> GitHubTarget | GitLabTarget:
+    """The target for this CI run's pull/merge request (needs a token with write access)."""
+    if not ctx.pr_number:
+        raise ReviewbotError('--publish: this run is not for a pull or merge request')
+    if ctx.platform == 'github':
+        if not ctx.token:
+            raise ReviewbotError('--publish needs a token: set GITHUB_TOKEN (permissions: '
+                                 'pull-requests: write), or publish from the JSON report in a '
+                                 'workflow_run job (workflows/github-publish.yml)')
+        try:
+            from github import Auth
+        except ModuleNotFoundError:
+            raise ReviewbotError("--publish needs PyGithub: pip install 'reviewbot[publish]'") from None
+        # an installation token (Actions' GITHUB_TOKEN) cannot say who it posts as: REVIEWBOT_BOT_LOGIN
+        return GitHubTarget(repo=ctx.base_repo or ctx.repo, pr_number=int(ctx.pr_number),
+                            base_url=ctx.api_url, auth=Auth.Token(ctx.token),
+                            bot_login=os.environ.get('REVIEWBOT_BOT_LOGIN') or None)
+    if ctx.platform == 'gitlab':
+        if not ctx.token or getattr(ctx, 'token_header', '') == 'JOB-TOKEN':
+            raise ReviewbotError('--publish needs a project access token with api scope in '
+                                 'REVIEWBOT_GITLAB_TOKEN (CI_JOB_TOKEN cannot comment on merge requests)')
+        return GitLabTarget(project=ctx.base_repo or ctx.repo, mr_iid=int(ctx.pr_number),
+                            url=ctx.api_url, token=ctx.token)
+    raise ReviewbotError(f'--publish: unknown platform {ctx.platform!r}')
+
+
 @dataclasses.dataclass
 class PublishResult:
     platform: str
@@ -65,20 +94,14 @@ class PublishResult:
         lines = [(f'{self.platform}: {len(self.inline_posted)} inline comment(s) posted, '
                   f'{len(self.inline_kept)} already present, {len(self.in_summary)} finding(s) in the summary, '
                   f'{len(self.resolved)} marked resolved, {len(self.dismissed)} dismissed')]
-        lines += [f'warning: {_printable(w)}' for w in self.warnings]
+        lines += [f'warning: {log_line(w)}' for w in self.warnings]
         if self.summary_error is not None:
-            lines.append(f'NOT POSTED: the summary comment: {_printable(self.summary_error)}')
+            lines.append(f'NOT POSTED: the summary comment: {log_line(self.summary_error)}')
         for f, why in self.not_posted:
-            where = _printable(f.path) + (f':{f.line}' if f.line is not None else '')
-            lines.append(f'NOT POSTED: {where} [{_printable(f.category)}] fingerprint {f.fingerprint}: '
-                         f'{_printable(why)}')
+            where = log_line(f.path) + (f':{f.line}' if f.line is not None else '')
+            lines.append(f'NOT POSTED: {where} [{log_line(f.category)}] fingerprint {f.fingerprint}: '
+                         f'{log_line(why)}')
         return '\n'.join(lines)
-
-
-def _printable(text: str) -> str:
-    """One log line: control characters (newlines, ANSI escapes) shown escaped, so report data cannot
-    forge log lines or CI workflow commands."""
-    return ''.join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
 
 
 def publish_report(report: Report, diff: Diff, target: GitHubTarget | GitLabTarget) -> PublishResult:

@@ -15,8 +15,9 @@ comment and the person's reply, reaction or resolution stay.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from reviewbot.core import Finding
@@ -73,7 +74,7 @@ def find(posted: Iterable[_Posted], forge: _Forge, call: Callable[[Callable[[], 
     if read_resolved is not None and items:
         try:
             call(lambda: read_resolved(items), 'read resolved threads')
-        except Exception as e:  # noqa: BLE001 - see above
+        except Exception as e:  # see above
             warnings.append(f'resolved threads could not be read, so none counts as dismissed this run: '
                             f'{describe(e)}')
     thumbs_down = getattr(forge, 'thumbs_down', None)
@@ -93,8 +94,8 @@ def find(posted: Iterable[_Posted], forge: _Forge, call: Callable[[Callable[[], 
         if thumbs_down is None:
             continue
         try:
-            who = call(lambda p=p: thumbs_down(p), 'read reactions')
-        except Exception as e:  # noqa: BLE001 - see above
+            who = call(functools.partial(thumbs_down, p), 'read reactions')
+        except Exception as e:  # see above
             warnings.append(f'reactions of comment {fp} could not be read: {describe(e)}')
             continue
         if who:
@@ -134,7 +135,7 @@ query($owner: String!, $name: String!, $number: Int!, $after: String) {
 MAX_THREAD_PAGES = 50
 
 
-def github_replies(ours: list[_Posted], listed: list[Any], is_ours: Callable[[Any], bool]) -> None:
+def github_replies(ours: Sequence[_Posted], listed: list[Any], is_ours: Callable[[Any], bool]) -> None:
     """Attach to each of our comments the replies others wrote in its thread."""
     by_id = {p.handle.id: p for p in ours}
     for c in listed:
@@ -145,7 +146,7 @@ def github_replies(ours: list[_Posted], listed: list[Any], is_ours: Callable[[An
             parent.thread.replies.append((c.user.login, c.body or ''))
 
 
-def github_resolved(requester: Any, repo: str, number: int, posted: list[_Posted], bot: str | None) -> None:
+def github_resolved(requester: Any, repo: str, number: int, posted: Sequence[_Posted], bot: str | None) -> None:
     """Fill thread.resolved_by from GraphQL `reviewThreads` (the REST API does not say)."""
     by_id = {p.handle.id: p for p in posted}
     owner, name = repo.split('/', 1)

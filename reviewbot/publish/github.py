@@ -8,9 +8,9 @@ from typing import Any
 from reviewbot.core import Diff, Report
 from reviewbot.errors import PublishError
 from reviewbot.publish import GitHubTarget, PublishResult, dismiss, retry
-from reviewbot.publish.sync import Posted, Rejected, run
 from reviewbot.publish.markers import parse_marker
 from reviewbot.publish.placement import Inline
+from reviewbot.publish.sync import Posted, Rejected, run
 
 REVIEW_EVENT = 'COMMENT'
 REVIEW_BODY = 'reviewbot: inline comments for this commit; the summary is in the conversation.'
@@ -66,16 +66,14 @@ def classify(e: BaseException, policy: retry.RetryPolicy) -> retry.Transient | N
 
 
 def error_text(e: BaseException) -> str:
-    """An API error in words on one line, e.g. 'bad credentials (HTTP 401)'; never the raw JSON."""
-    import requests
+    """An API error in words on one line, e.g. 'bad credentials (HTTP 401)' (retry.error_text)."""
     from github import GithubException
-    if isinstance(e, retry.GaveUp):
-        return str(e)
-    if isinstance(e, GithubException):
+
+    def api_error(e: BaseException) -> str | None:
+        if not isinstance(e, GithubException):
+            return None
         return f'{retry.words(_message(e)) or "no message"} (HTTP {e.status})'
-    if isinstance(e, requests.exceptions.RequestException):
-        return f'no answer ({type(e).__name__})'
-    return f'{type(e).__name__}: {e}'
+    return retry.error_text(e, api_error)
 
 
 

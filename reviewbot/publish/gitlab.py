@@ -9,9 +9,9 @@ from typing import Any
 from reviewbot.core import Diff, LineKind, Report
 from reviewbot.errors import PublishError
 from reviewbot.publish import GitLabTarget, PublishResult, dismiss, retry
-from reviewbot.publish.sync import Posted, Rejected, run
 from reviewbot.publish.markers import parse_marker
 from reviewbot.publish.placement import Inline
+from reviewbot.publish.sync import Posted, Rejected, run
 
 
 def server_url(url: str) -> str:
@@ -27,7 +27,7 @@ def make_client(target: GitLabTarget, seen_headers: dict[str, str]) -> Any:
     import gitlab
     import requests
 
-    class Client(gitlab.Gitlab):  # type: ignore[misc]
+    class Client(gitlab.Gitlab):
         def http_request(self, *args: Any, **kwargs: Any) -> Any:
             kwargs.update(obey_rate_limit=False, retry_transient_errors=False, max_retries=0)
             return super().http_request(*args, **kwargs)
@@ -64,17 +64,15 @@ def _message(e: Any) -> str:
 
 
 def error_text(e: BaseException) -> str:
-    """An API error in words on one line, e.g. 'unauthorized (HTTP 401)'; never the raw JSON."""
+    """An API error in words on one line, e.g. 'unauthorized (HTTP 401)' (retry.error_text)."""
     import gitlab
-    import requests
-    if isinstance(e, retry.GaveUp):
-        return str(e)
-    if isinstance(e, gitlab.exceptions.GitlabError):
+
+    def api_error(e: BaseException) -> str | None:
+        if not isinstance(e, gitlab.exceptions.GitlabError):
+            return None
         msg = retry.words(_message(e))
         return f'{msg or "no message"} (HTTP {e.response_code})' if e.response_code else (msg or type(e).__name__)
-    if isinstance(e, requests.exceptions.RequestException):
-        return f'no answer ({type(e).__name__})'
-    return f'{type(e).__name__}: {e}'
+    return retry.error_text(e, api_error)
 
 
 class GitLabForge:
@@ -276,5 +274,6 @@ def fetch_diff_bytes(target: GitLabTarget) -> bytes:
             continue
         a = '/dev/null' if f.get('new_file') else f'a/{old}'
         b = '/dev/null' if f.get('deleted_file') else f'b/{new}'
-        chunks.append('\n'.join(header + [f'--- {a}', f'+++ {b}']) + '\n' + (text if text.endswith('\n') else text + '\n'))
+        body = text if text.endswith('\n') else text + '\n'
+        chunks.append('\n'.join(header + [f'--- {a}', f'+++ {b}']) + '\n' + body)
     return ''.join(chunks).encode('utf-8', 'surrogateescape')

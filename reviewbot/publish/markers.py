@@ -4,7 +4,7 @@ Every comment reviewbot writes STARTS with one HTML comment line:
   <!-- reviewbot:fp=<fingerprint> -->                  an inline finding (core Finding.fingerprint)
   <!-- reviewbot:fp=<fingerprint> state=resolved -->   the same, after the finding disappeared
   <!-- reviewbot:summary fps=<fp>,<fp>,... -->          the one summary comment, with every finding of the run
-Only the first line is parsed. Untrusted text is escaped by sanitize.prose (`<` becomes `\\<`) and never
+Only the first line is parsed. Untrusted text is escaped by textsafe.prose (`<` becomes `\\<`) and never
 starts a body, so model output cannot forge or hide a marker.
 """
 from __future__ import annotations

@@ -124,10 +124,9 @@ def _relocate(f: Finding, diff: Diff) -> Finding | None:
     if fc is None or f.line is None or not normalise_code(f.anchored_code):
         return None
     span = (f.end_line - f.line) if f.end_line is not None and f.end_line >= f.line else 0
-    starts = sorted({(ln.new_lineno if f.side is Side.RIGHT else ln.old_lineno)
-                     for h in fc.hunks for ln in h.lines
-                     if (ln.new_lineno if f.side is Side.RIGHT else
-                         (ln.old_lineno if ln.kind is not LineKind.ADDED else None)) is not None})
+    starts = sorted({at for h in fc.hunks for ln in h.lines
+                     if (at := (ln.new_lineno if f.side is Side.RIGHT else
+                                (ln.old_lineno if ln.kind is not LineKind.ADDED else None))) is not None})
     found = [n for n in starts if n is not None
              and (texts := _range_texts(fc, f.side, n, n + span)) is not None
              and code_matches(f.anchored_code, texts)]

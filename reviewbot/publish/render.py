@@ -1,10 +1,10 @@
-"""Comment bodies: one per inline finding, and the summary. Every untrusted field goes through sanitize."""
+"""Comment bodies: one per inline finding, and the summary. Every untrusted field goes through textsafe."""
 from __future__ import annotations
 
 import dataclasses
 
+from reviewbot import textsafe
 from reviewbot.core import Finding, Severity, Skipped
-from reviewbot.publish import sanitize
 from reviewbot.publish.markers import finding_marker, strip_marker, summary_marker
 from reviewbot.publish.placement import Inline
 
@@ -19,25 +19,25 @@ RESOLVED_NOTE = '**Resolved:** reviewbot no longer reports this finding (the cod
 
 def _headline(f: Finding) -> str:
     label = _SEVERITY_LABEL.get(f.severity, 'note')
-    who = f' · {sanitize.one_line(f.reviewer, 60)}' if f.reviewer else ''
-    return f'**{label}** · {sanitize.code_span(f.category, 120)}{who}'
+    who = f' · {textsafe.one_line(f.reviewer, 60)}' if f.reviewer else ''
+    return f'**{label}** · {textsafe.code_span(f.category, 120)}{who}'
 
 
 def _suggestion(f: Finding, platform: str, inline: Inline) -> str:
     """A suggestion block, or '' with a reason line when it cannot be offered safely."""
     text = f.suggestion or ''
-    if sanitize.has_bidi(text):
+    if textsafe.has_bidi(text):
         return '_A suggested change was withheld: it contains bidirectional control characters._'
     if len(text) > MAX_SUGGESTION:
         return '_A suggested change was withheld: it is too long to post._'
     lang = 'suggestion'
     if platform == 'gitlab' and inline.start_line is not None:
         lang = f'suggestion:-{inline.line - inline.start_line}+0'  # the comment sits on the last line
-    return sanitize.code_block(text, lang, MAX_SUGGESTION)
+    return textsafe.code_block(text, lang, MAX_SUGGESTION)
 
 
 def finding_body(f: Finding, platform: str, inline: Inline | None = None) -> str:
-    parts = [finding_marker(f.fingerprint), _headline(f), '', sanitize.prose(f.message, MAX_MESSAGE)]
+    parts = [finding_marker(f.fingerprint), _headline(f), '', textsafe.prose(f.message, MAX_MESSAGE)]
     # a suggestion block is offered only for a fix the verifier passed (reviewbot.fixes.verify)
     if inline is not None and inline.suggestion and f.verified_fix is not None:
         parts += ['', _suggestion(f, platform, inline)]
@@ -69,19 +69,19 @@ class SummaryInput:
 
 
 def _location(f: Finding) -> str:
-    where = sanitize.code_span(f.path, 200)
+    where = textsafe.code_span(f.path, 200)
     if f.line is not None:
         where += f' line {f.line}' + (f'–{f.end_line}' if f.end_line and f.end_line > f.line else '')
     return where
 
 
 def _summary_item(f: Finding, reason: str, platform: str) -> str:
-    lines = [f'- {_headline(f)} at {_location(f)} — {sanitize.one_line(reason, 300)}']
-    lines += ['  ' + ln if ln else '' for ln in sanitize.prose(f.message, MAX_MESSAGE).split('\n')]
-    if (f.verified_fix is not None and f.suggestion and not sanitize.has_bidi(f.suggestion)
+    lines = [f'- {_headline(f)} at {_location(f)} — {textsafe.one_line(reason, 300)}']
+    lines += ['  ' + ln if ln else '' for ln in textsafe.prose(f.message, MAX_MESSAGE).split('\n')]
+    if (f.verified_fix is not None and f.suggestion and not textsafe.has_bidi(f.suggestion)
             and len(f.suggestion) <= MAX_SUGGESTION):
         lines += ['', '  Suggested replacement:', '']
-        lines += ['  ' + ln for ln in sanitize.code_block(f.suggestion, '', MAX_SUGGESTION).split('\n')]
+        lines += ['  ' + ln for ln in textsafe.code_block(f.suggestion, '', MAX_SUGGESTION).split('\n')]
     lines.append('  ' + f'<!-- reviewbot:item={f.fingerprint} -->')
     return '\n'.join(lines)
 
@@ -96,8 +96,8 @@ def _dismissed_lines(dismissed: list[tuple[Finding, str]]) -> list[str]:
             'not posted again.')
     lines = ['', head]
     for f, how in dismissed[:50]:
-        lines.append(f'- {sanitize.code_span(f.category, 120)} at {_location(f)}: '
-                     f'{sanitize.code_span(how, 200)}')
+        lines.append(f'- {textsafe.code_span(f.category, 120)} at {_location(f)}: '
+                     f'{textsafe.code_span(how, 200)}')
     if n > 50:
         lines.append(f'- … and {n - 50} more dismissed')
     return lines
@@ -108,7 +108,7 @@ def summary_body(s: SummaryInput, platform: str) -> tuple[str, list[tuple[Findin
     total = len(s.all_fps)
     # the marker keeps the run's fingerprints for the next run's "what changed" (capped: body limit)
     head = [summary_marker(s.all_fps[:MAX_MARKED]), '### reviewbot review', '']
-    sha = sanitize.code_span(s.head_sha[:12]) if s.head_sha else 'this commit'
+    sha = textsafe.code_span(s.head_sha[:12]) if s.head_sha else 'this commit'
     if total == 0:
         head.append(f'No findings on {sha}.')
     else:
@@ -123,8 +123,8 @@ def summary_body(s: SummaryInput, platform: str) -> tuple[str, list[tuple[Findin
                    f'{total - len(s.new_fps)} unchanged.')
         head += ['', changes]
         for fp, path in s.gone[:50]:
-            head.append(f'- resolved: {sanitize.code_span(path, 200) if path else "a finding"} '
-                        f'(fingerprint {sanitize.code_span(fp)})')
+            head.append(f'- resolved: {textsafe.code_span(path, 200) if path else "a finding"} '
+                        f'(fingerprint {textsafe.code_span(fp)})')
         if len(s.gone) > 50:
             head.append(f'- … and {len(s.gone) - 50} more resolved')
     body = '\n'.join(head)
@@ -142,17 +142,17 @@ def summary_body(s: SummaryInput, platform: str) -> tuple[str, list[tuple[Findin
     if s.skipped:
         body += f'\n\n#### Not reviewed ({len(s.skipped)})\n'
         for sk in s.skipped[:30]:
-            who = f' by {sanitize.one_line(sk.reviewer, 60)}' if sk.reviewer else ''
-            body += f'\n- {sanitize.code_span(sk.path, 200)}{who}: {sanitize.one_line(sk.reason, 200)}'
+            who = f' by {textsafe.one_line(sk.reviewer, 60)}' if sk.reviewer else ''
+            body += f'\n- {textsafe.code_span(sk.path, 200)}{who}: {textsafe.one_line(sk.reason, 200)}'
         if len(s.skipped) > 30:
             body += f'\n- … and {len(s.skipped) - 30} more (see the CI log)'
     if s.notes:
         body += '\n\n#### Notes\n'
         for note in s.notes[:20]:
-            body += f'\n- {sanitize.one_line(note, 500)}'
+            body += f'\n- {textsafe.one_line(note, 500)}'
     if s.duplicates:
         body += '\n\n#### Reported more than once\n'
         for dropped, kept in s.duplicates[:50]:
-            body += (f'\n- {sanitize.code_span(dropped.category, 120)} at {_location(dropped)} is the same '
+            body += (f'\n- {textsafe.code_span(dropped.category, 120)} at {_location(dropped)} is the same '
                      f'finding as at {_location(kept)}')
     return body[:MAX_BODY], omitted

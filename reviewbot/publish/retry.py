@@ -89,10 +89,17 @@ def server_wait(headers: Mapping[str, Any] | None, clock: Callable[[], float]) -
     return None
 
 
-def rate_limit_wait(headers: Mapping[str, Any] | None, clock: Callable[[], float]) -> float | None:
-    """Seconds the server asks us to wait (see server_wait)."""
-    found = server_wait(headers, clock)
-    return None if found is None else found[0]
+def error_text(e: BaseException, api_error: Callable[[BaseException], str | None]) -> str:
+    """An API error in words on one line, e.g. 'bad credentials (HTTP 401)'; never the raw JSON.
+    `api_error` words the client library's own error (PyGithub's, python-gitlab's), None for another."""
+    import requests
+    if isinstance(e, GaveUp):
+        return str(e)
+    if (text := api_error(e)) is not None:
+        return text
+    if isinstance(e, requests.exceptions.RequestException):
+        return f'no answer ({type(e).__name__})'
+    return f'{type(e).__name__}: {e}'
 
 
 def classify_status(status: int, headers: Mapping[str, Any] | None, message: str,

@@ -119,7 +119,7 @@ class _Run:
             half = len(pending) // 2
             self.post(pending[:half], posted, failed)
             self.post(pending[half:], posted, failed)
-        except Exception as e:  # noqa: BLE001 - e.g. 403/404 or gave up: the findings still go to the summary
+        except Exception as e:  # e.g. 403/404 or gave up: the findings still go to the summary
             failed.extend((i.finding, f'inline comment failed ({self.error(e)}); moved to the summary')
                           for i, _ in pending)
 
@@ -179,7 +179,7 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy, res
             body = render.finding_body(f, forge.platform, where)
             try:
                 forge.edit_inline(p, body, False)
-            except Exception as e:  # noqa: BLE001 - the finding's comment exists; only its label is stale
+            except Exception as e:  # the finding's comment exists; only its label is stale
                 result.warnings.append(f'could not mark comment {f.fingerprint} active again: {r.error(e)}')
 
     posted: list[Inline] = []
@@ -191,14 +191,14 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy, res
     if failed:  # a write that "failed" may have landed after all: the listing decides
         try:
             there = r.posted_fps()
-        except Exception:  # noqa: BLE001 - unknown: the findings stay named as not posted
+        except Exception:  # unknown: the findings stay named as not posted
             there = set()
         landed = {f.fingerprint for f, _ in failed if f.fingerprint in there}
         posted += [i for i in to_post if i.fingerprint in landed and i not in posted]
         failed = [(f, why) for f, why in failed if f.fingerprint not in landed]
     try:
         forge.discard_strays()
-    except Exception as e:  # noqa: BLE001 - a duplicate at worst, nothing lost
+    except Exception as e:  # a duplicate at worst, nothing lost
         result.warnings.append(f'a misplaced copy of an inline comment could not be removed: {r.error(e)}')
     result.inline_posted = [i.fingerprint for i in posted]
     result.inline_kept = sorted(kept_fps)
@@ -211,7 +211,7 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy, res
         try:
             forge.edit_inline(p, render.resolved_body(p.body, fp), True)
             result.resolved.append(fp)
-        except Exception as e:  # noqa: BLE001 - a stale label, nothing lost
+        except Exception as e:  # a stale label, nothing lost
             result.warnings.append(f'could not mark comment {fp} resolved: {r.error(e)}')
 
     previous = set(summaries[0].marker.summary_fingerprints) if summaries else set()
@@ -246,7 +246,7 @@ def run(report: Report, diff: Diff, forge: Forge, policy: retry.RetryPolicy, res
         left_out = {f.fingerprint for f, _ in omitted}
         result.in_summary = [(f, why) for f, why in in_summary if f.fingerprint not in left_out]
         result.not_posted += omitted
-    except Exception as e:  # noqa: BLE001 - reported: every finding it should have carried is named
+    except Exception as e:  # reported: every finding it should have carried is named
         result.summary_error = r.error(e)
         result.not_posted += [(f, f'{why}; and the summary comment could not be posted: {r.error(e)}')
                               for f, why in in_summary]

@@ -5,9 +5,6 @@ import collections
 from collections.abc import Iterable
 
 from reviewbot.core import Basis, Coverage, Finding, Severity, Side
-from reviewbot.textscan import defuse_mentions, visible
-
-__all__ = ['defuse_mentions', 'visible']  # shared with every reporter (defined in reviewbot.textscan)
 
 
 def line_span(f: Finding) -> tuple[int, int] | None:

@@ -21,19 +21,11 @@ from reviewbot.reporters._common import (
     most_severe_first,
     plural,
     rule_id,
-    visible,
 )
+from reviewbot.textsafe import escape_data, escape_property, visible
 
 COMMAND = {Severity.ERROR: 'error', Severity.WARNING: 'warning', Severity.INFO: 'notice'}
 SHOWN_PER_LEVEL = 10  # GitHub's per-step limit for each of error, warning and notice
-
-
-def escape_data(text: str) -> str:
-    return text.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
-
-
-def escape_property(text: str) -> str:
-    return escape_data(text).replace(':', '%3A').replace(',', '%2C')
 
 
 def command(name: str, message: str, **properties: object) -> str:

@@ -7,7 +7,6 @@ cells. GitHub accepts at most 1 MiB of summary per step; rows that do not fit ar
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 
 from reviewbot.core import Finding, Report
@@ -21,27 +20,12 @@ from reviewbot.reporters._common import (
     severity_counts,
     skipped_groups,
     sorted_findings,
-    visible,
 )
+from reviewbot.textsafe import html_pre, md_text
 
 MAX_BYTES = 1024 * 1024 - 16 * 1024  # GitHub's 1 MiB per step, less room for other steps' lines
 MAX_CELL_CHARS = 1000
 _ICON = {'error': ':x:', 'warning': ':warning:', 'info': ':information_source:'}
-# Markdown punctuation, HTML, autolink and mention triggers.
-_MARKUP = re.compile(r'[\\`*_{}\[\]()<>#+\-.!|~&"\':@$=^]')
-
-
-def md_text(text: str, limit: int = MAX_CELL_CHARS) -> str:
-    """Untrusted text as inert inline Markdown on one line (line breaks as <br>)."""
-    if len(text) > limit:
-        text = text[:limit] + '…'
-    text = _MARKUP.sub(lambda m: f'&#{ord(m.group())};', visible(text))
-    return '<br>'.join(text.split('\n'))
-
-
-def html_pre(text: str) -> str:
-    """Untrusted text for inside <pre>: &, < and > escaped so it cannot close the block."""
-    return visible(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
 
 
 def _location(f: Finding) -> str:
@@ -53,7 +37,8 @@ def _location(f: Finding) -> str:
 
 
 def _row(f: Finding) -> str:
-    return (f'| {_ICON[f.severity.value]} {f.severity.value} | {_location(f)} | {md_text(message_with_side(f))} '
+    return (f'| {_ICON[f.severity.value]} {f.severity.value} | {_location(f)} '
+            f'| {md_text(message_with_side(f), MAX_CELL_CHARS)} '
             f'| {md_text(rule_id(f.category), 200)} | {md_text(f.reviewer, 100)} |')
 
 
@@ -89,7 +74,7 @@ def render(report: Report, max_bytes: int = MAX_BYTES) -> str:
     findings = sorted_findings(report.findings)
     head = ['## reviewbot review', '', f'**{severity_counts(findings).capitalize()}.**', '']
     tail = _coverage(report)
-    tail += [f'> {md_text(note)}' for note in report.notes]
+    tail += [f'> {md_text(note, MAX_CELL_CHARS)}' for note in report.notes]
     if report.notes:
         tail.append('')
     tail.append(f'**Left this machine:** {len(report.egress) or "nothing"}'

@@ -12,13 +12,12 @@ from typing import Any
 
 from reviewbot.core import Finding, Report, Severity
 from reviewbot.reporters._common import (
-    defuse_mentions,
     line_span,
     message_with_side,
     rule_id,
     sorted_findings,
-    visible,
 )
+from reviewbot.textsafe import defuse_mentions, visible
 
 SEVERITY = {Severity.ERROR: 'ERROR', Severity.WARNING: 'WARNING', Severity.INFO: 'INFO'}
 SOURCE = {'name': 'reviewbot'}

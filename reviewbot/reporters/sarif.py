@@ -19,8 +19,8 @@ from reviewbot.reporters._common import (
     rule_id,
     skipped_groups,
     sorted_findings,
-    visible,
 )
+from reviewbot.textsafe import visible
 
 SARIF_VERSION = '2.1.0'
 SARIF_SCHEMA_URI = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json'
@@ -181,7 +181,7 @@ def information_uri() -> str | None:
         label, _, url = entry.partition(',')
         if label.strip().lower() in ('homepage', 'home', 'source', 'repository') and url.strip():
             return url.strip()
-    home = meta.get('Home-page')
+    home = meta['Home-page'] if 'Home-page' in meta else None
     return home.strip() if home and home.strip().lower() != 'unknown' else None
 
 

@@ -27,8 +27,8 @@ from reviewbot.reporters._common import (
     severity_counts,
     skipped_text,
     sorted_findings,
-    visible,
 )
+from reviewbot.textsafe import visible
 
 _RESET = '\x1b[0m'
 _BOLD = '\x1b[1m'

@@ -6,10 +6,10 @@ point at any new-file line; the anchoring stage (reviewbot.anchor) decides what 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-import importlib
 from typing import Any, Protocol
 
 from reviewbot.config import Config
@@ -55,7 +55,7 @@ class Reviewer(Protocol):
 
 def new_side_lines(f: FileChange) -> tuple[set[int], dict[int, str]]:
     """The added lines of a file's hunks (new-file numbers), and the text of every new-side line."""
-    added = {ln.new_lineno for h in f.hunks for ln in h.added}
+    added = {ln.new_lineno for h in f.hunks for ln in h.added if ln.new_lineno is not None}
     text_at = {ln.new_lineno: ln.text for h in f.hunks for ln in h.lines if ln.new_lineno}
     return added, text_at
 

@@ -162,7 +162,7 @@ class CloudReviewer:
         result = ReviewerResult()
         try:
             prepared = self._prepare(files, ctx, result)
-        except Exception as e:  # noqa: BLE001 -- as in review(): report it, send nothing
+        except Exception as e:  # as in review(): report it, send nothing
             result.notes.append(f'cloud: not used: internal error ({type(e).__name__}: {e})')
             prepared = None
         lines = list(result.notes)
@@ -181,7 +181,7 @@ class CloudReviewer:
         result = ReviewerResult()
         try:
             self._review(files, ctx, result)
-        except Exception as e:  # noqa: BLE001 -- a defect here must not end the local review
+        except Exception as e:  # a defect here must not end the local review
             result.notes.append(f'cloud: failed: internal error ({type(e).__name__}: {e})')
         return result
 
@@ -316,13 +316,17 @@ def _skip(f: FileChange, reason: str) -> Any:
 
 def _answer_text(provider: str, data: dict[str, Any]) -> tuple[str, tuple[int, int]]:
     """(text, (prompt tokens, completion tokens)) from a chat-completions or messages answer."""
-    usage = data.get('usage') if isinstance(data.get('usage'), dict) else {}
+    raw_usage = data.get('usage')
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+    text: Any = ''
     if provider == 'anthropic':
-        blocks = data.get('content') if isinstance(data.get('content'), list) else []
+        raw_blocks = data.get('content')
+        blocks: list[Any] = raw_blocks if isinstance(raw_blocks, list) else []
         text = ''.join(b.get('text', '') for b in blocks if isinstance(b, dict) and b.get('type') == 'text')
         tokens = (usage.get('input_tokens', 0), usage.get('output_tokens', 0))
     else:
-        choices = data.get('choices') if isinstance(data.get('choices'), list) else []
+        raw_choices = data.get('choices')
+        choices: list[Any] = raw_choices if isinstance(raw_choices, list) else []
         msg = choices[0].get('message') if choices and isinstance(choices[0], dict) else None
         text = msg.get('content') if isinstance(msg, dict) else ''
         tokens = (usage.get('prompt_tokens', 0), usage.get('completion_tokens', 0))

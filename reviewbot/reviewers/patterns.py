@@ -1,36 +1,37 @@
 """semgrep with a small bundled rule set on the changed lines of JS/TS, Go, Java, C/C++ (and Python).
 
 ruff covers Python, except data-flow classes (request input reaching a file path, a fetched URL, a
-command, SQL, a template, an HTML response, a redirect, ...) and a few constructs ruff's rules
-flag too broadly (`random` for secrets, chmod modes), which the Python rules here add. The rules (reviewbot/data/patterns/
-*.yaml) are few and chosen for precision: well-known CWE classes in the form that is a hole in
-nearly every real use (HTML sinks fed non-literals, shell commands and SQL built from strings, TLS
-verification off, deserialisation of network bytes, unbounded copies into fixed buffers,
-non-literal format strings, allocation sizes that can wrap, use after free / double free within a
-function, weak random for secrets, XXE, open redirects, prototype pollution, ...). Every rule is
-kept quiet on real, well-kept code (eval/results/rules-fp-c.md). semgrep runs fully offline (`--metrics=off`, only our local rule
-files, never the registry), once per review over all files: the new revisions are written into a
-temporary directory under their relative paths, so the startup cost is paid once. As with ruff, only
-hits that land on lines the diff adds are reported. A file whose new revision cannot be read (a bare
-patch) is scanned as its hunks made into one parseable program (reviewbot.fragments), and each hit
-is mapped back to its new-file line.
+command, SQL, a template, an HTML response, a redirect, ...) and a few constructs ruff's rules flag
+too broadly (`random` for secrets, chmod modes), which the Python rules here add. The rules
+(reviewbot/data/patterns/*.yaml) are few and chosen for precision: well-known CWE classes in the
+form that is a hole in nearly every real use (HTML sinks fed non-literals, shell commands and SQL
+built from strings, TLS verification off, deserialisation of network bytes, unbounded copies into
+fixed buffers, non-literal format strings, allocation sizes that can wrap, use after free / double
+free within a function, weak random for secrets, XXE, open redirects, prototype pollution, ...).
+Every rule is kept quiet on real, well-kept code (eval/results/rules-fp-c.md). semgrep runs fully
+offline (`--metrics=off`, only our local rule files, never the registry), once per review over all
+files: the new revisions are written into a temporary directory under their relative paths, so the
+startup cost is paid once. As with ruff, only hits that land on lines the diff adds are reported. A
+file whose new revision cannot be read (a bare patch) is scanned as its hunks made into one
+parseable program (reviewbot.fragments), and each hit is mapped back to its new-file line.
 
-semgrep is an optional extra (`pip install 'reviewbot[patterns]'`): without it the reviewer says so
-in a note and skips, it never fails the review.
+semgrep runs from an environment of its own (reviewbot.toolenv: `reviewbot tools install semgrep`,
+which scripts/setup.sh runs), never from the user's: its pins would break pip's check there.
+Without it the reviewer says so in a note naming that command and skips; it never fails the review
+and never installs anything. Only needed work: when no changed file is in a language a bundled rule
+covers (their `languages:`), semgrep is neither looked for nor run.
 """
 from __future__ import annotations
 
 import functools
 import json
-import os
-import shutil
+import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from reviewbot import fragments
+from reviewbot import fragments, languages, toolenv
 from reviewbot.config import Config
 from reviewbot.core import ChangeKind, FileChange, Finding, Severity, Skipped
 from reviewbot.reviewers import (
@@ -41,31 +42,34 @@ from reviewbot.reviewers import (
 )
 
 RULES_DIR = Path(__file__).resolve().parent.parent / 'data' / 'patterns'
-SUFFIXES = frozenset({
-    '.js', '.jsx', '.mjs', '.cjs', '.ts', '.tsx', '.mts', '.cts',
-    '.go', '.java',
-    '.py',  # only rules ruff has no precise equivalent of (request data -> sinks, python.yaml)
-    '.c', '.h', '.cc', '.cpp', '.cxx', '.c++', '.hh', '.hpp', '.hxx',
-})
 SEMGREP_TIMEOUT = 120.0  # seconds for the whole run when the review has no deadline
-MISSING_NOTE = "patterns: semgrep not installed: pip install 'reviewbot[patterns]'"
-
-
-def is_pattern_target(path: str) -> bool:
-    return PurePosixPath(path).suffix.lower() in SUFFIXES
-
-
-@functools.cache
-def default_semgrep() -> str | None:
-    """The semgrep installed next to this Python (the `patterns` extra), else one on PATH."""
-    beside = Path(sys.executable).parent / 'semgrep'
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which('semgrep')
+MISSING_NOTE = f'patterns: semgrep not installed: run `{toolenv.INSTALL_COMMAND}`'
+_LANGUAGES_LINE = re.compile(r'^\s*-?\s*languages:\s*\[([^\]]*)\]', re.MULTILINE)
 
 
 def rule_files() -> list[Path]:
     return sorted(RULES_DIR.glob('*.yaml'))
+
+
+@functools.cache
+def rule_languages() -> frozenset[str]:
+    """Every language a bundled rule names (`languages: [...]`, semgrep's ids, as in
+    reviewbot.languages); read as text, not YAML: a hook must not pay for parsing the rules."""
+    return frozenset(lang.strip() for path in rule_files()
+                     for m in _LANGUAGES_LINE.finditer(path.read_text(encoding='utf-8'))
+                     for lang in m.group(1).split(',') if lang.strip())
+
+
+def is_pattern_target(path: str) -> bool:
+    """A file in a language some bundled rule covers (Python only for what ruff lacks); not a
+    type stub (.pyi), which holds no code a rule matches."""
+    return languages.language(path) in rule_languages() and not path.lower().endswith('.pyi')
+
+
+def locate(config: Config | None = None) -> toolenv.Semgrep:
+    """Where semgrep comes from (reviewbot.toolenv), with `[tool.reviewbot.patterns] semgrep`."""
+    section = config.section('patterns') if config is not None else {}
+    return toolenv.locate_semgrep(str(section.get('semgrep') or ''))
 
 
 def _safe_relpath(path: str) -> PurePosixPath | None:
@@ -91,13 +95,7 @@ def run_semgrep(binary: str, root: Path, timeout: float, experimental: bool = Tr
     for rules in rule_files() if configs is None else configs:
         cmd += ['--config', str(rules)]
     cmd.append('.')
-    state = root.parent / 'semgrep-state'
-    env = dict(os.environ,
-               SEMGREP_SEND_METRICS='off', SEMGREP_ENABLE_VERSION_CHECK='0',
-               # keep semgrep's settings and log out of the user's home directory
-               SEMGREP_SETTINGS_FILE=str(state / 'settings.yml'),
-               SEMGREP_LOG_FILE=str(state / 'semgrep.log'),
-               SEMGREP_USER_DATA_FOLDER=str(state))
+    env = toolenv.quiet_env(root.parent / 'semgrep-state')  # settings and log: not in the user's home
     proc = subprocess.run(cmd, cwd=root, capture_output=True, timeout=timeout, env=env, check=False)
     try:
         out = json.loads(proc.stdout or b'')
@@ -105,7 +103,7 @@ def run_semgrep(binary: str, root: Path, timeout: float, experimental: bool = Tr
         err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
         raise ValueError(err[-1] if err else f'exit {proc.returncode}, no JSON output') from None
     if not isinstance(out, dict):
-        raise ValueError("unexpected semgrep output")  # noqa: TRY004 (caught with the others)
+        raise ValueError("unexpected semgrep output")  # caught with the others
     return out
 
 
@@ -113,15 +111,9 @@ class PatternsReviewer:
     name = 'patterns'
 
     def __init__(self, config: Config | None = None):
+        self.config = config
         section = config.section('patterns') if config is not None else {}
-        self.semgrep = str(section.get('semgrep') or '')
         self.ignore = set(section.get('ignore', []))
-
-    def binary(self) -> str | None:
-        if self.semgrep:
-            found = shutil.which(self.semgrep)
-            return found if found and os.path.isfile(found) else None
-        return default_semgrep()
 
     def plan(self, files: list[FileChange], ctx: ReviewContext) -> list[str]:
         targets = self._targets(files)
@@ -139,13 +131,13 @@ class PatternsReviewer:
         result.stats['pattern_files'] = len(targets)
         if not targets:
             return result
-        binary = self.binary()
+        semgrep = locate(self.config)  # only now: a diff with no target never looks for semgrep
+        binary = semgrep.path
         if binary is None:
-            note = MISSING_NOTE if not self.semgrep else f'patterns: semgrep not found at {self.semgrep!r}'
-            result.notes.append(note)
+            result.notes.append(f'patterns: {semgrep.problem}')
             for f in targets:
-                result.skipped.append(Skipped(f.path, note.removeprefix('patterns: '),
-                                              reviewer=self.name, lines=f.added_count))
+                result.skipped.append(Skipped(f.path, semgrep.problem, reviewer=self.name,
+                                              lines=f.added_count))
             return result
         left = ctx.time_left()
         timeout = SEMGREP_TIMEOUT if left is None else max(1.0, left)
@@ -165,7 +157,7 @@ class PatternsReviewer:
                     # (reviewbot.fragments); findings are mapped back to new-file lines.
                     text = frag.text
                     pieces[str(rel)] = frag
-                if text is None:
+                if text is None or rel is None:
                     reason = ('unsafe path in the diff' if rel is None
                               else 'new revision of the file not readable, semgrep needs the whole file')
                     result.skipped.append(Skipped(f.path, reason, reviewer=self.name,

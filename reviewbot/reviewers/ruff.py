@@ -14,25 +14,26 @@ same file (or asyncio.sleep & co.) inside `async def` whose result is never awai
 """
 from __future__ import annotations
 
-import ast
 import functools
 import json
 import os
-import re
 import shutil
 import subprocess
-from pathlib import PurePosixPath
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reviewbot import fragments
 from reviewbot.config import Config
 from reviewbot.core import ChangeKind, FileChange, Finding, Severity, Skipped
+from reviewbot.languages import is_python
 from reviewbot.reviewers import (
     ReviewContext,
     ReviewerResult,
     first_added_line,
     new_side_lines,
 )
+from reviewbot.reviewers.pychecks import drop_known_safe, unawaited_coroutines
 
 # Errors: a hit is a bug or a security hole in nearly every real use.
 ERROR_RULES = (
@@ -66,7 +67,6 @@ WARNING_RULES = (
     'PLW1508', 'PLW1509', 'PLW2101', 'PLW3301',
     'SIM222',  # `x == 'a' or 'b'`: a truthy constant in `or`, always true
 )
-PYTHON_SUFFIXES = ('.py', '.pyi')
 RUFF_TIMEOUT = 30.0  # seconds for one file; ruff takes milliseconds
 
 
@@ -89,23 +89,42 @@ def severity_of(code: str) -> Severity:
     return Severity.WARNING
 
 
-def is_python(path: str) -> bool:
-    return PurePosixPath(path).suffix.lower() in PYTHON_SUFFIXES
+def _ruff(binary: str, args: list[str], select: list[str], ignore: list[str], timeout: float,
+          stdin: bytes | None = None) -> list[dict[str, Any]]:
+    cmd = [binary, 'check', '--isolated', '--no-cache', '--no-fix', '--exit-zero',
+           '--output-format', 'json', '--select', ','.join(select)]
+    if ignore:
+        cmd += ['--ignore', ','.join(ignore)]
+    proc = subprocess.run([*cmd, *args], input=stdin, capture_output=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
+        raise ValueError(err[-1] if err else f'exit {proc.returncode}')
+    return json.loads(proc.stdout or b'[]')
 
 
 def run_ruff(binary: str, path: str, text: str, select: list[str], ignore: list[str],
              timeout: float = RUFF_TIMEOUT) -> list[dict[str, Any]]:
     """ruff's JSON diagnostics for `text` as if it were the file `path`. Raises OSError/ValueError."""
-    cmd = [binary, 'check', '--isolated', '--no-cache', '--no-fix', '--exit-zero',
-           '--output-format', 'json', '--select', ','.join(select), '--stdin-filename', path]
-    if ignore:
-        cmd += ['--ignore', ','.join(ignore)]
-    proc = subprocess.run([*cmd, '-'], input=text.encode('utf-8', 'surrogateescape'),
-                          capture_output=True, timeout=timeout)
-    if proc.returncode != 0:
-        err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
-        raise ValueError(err[-1] if err else f'exit {proc.returncode}')
-    return json.loads(proc.stdout or b'[]')
+    return _ruff(binary, ['--stdin-filename', path, '-'], select, ignore, timeout,
+                 stdin=text.encode('utf-8', 'surrogateescape'))
+
+
+def run_ruff_each(binary: str, path: str, texts: list[str], select: list[str], ignore: list[str],
+                  timeout: float = RUFF_TIMEOUT) -> list[list[dict[str, Any]]]:
+    """run_ruff for several texts of the file `path` in ONE ruff process: the diagnostics of each
+    text, in order. Each text is a file of `path`'s name in a folder of its own."""
+    if not texts:
+        return []
+    with tempfile.TemporaryDirectory(prefix='reviewbot-ruff-') as tmp:
+        files = [Path(tmp) / str(i) / PurePosixPath(path).name for i in range(len(texts))]
+        for file, text in zip(files, texts):
+            file.parent.mkdir()
+            file.write_bytes(text.encode('utf-8', 'surrogateescape'))
+        diagnostics = _ruff(binary, ['--', *map(str, files)], select, ignore, timeout)
+    out: list[list[dict[str, Any]]] = [[] for _ in texts]
+    for d in diagnostics:
+        out[int(Path(d['filename']).parent.name)].append(d)
+    return out
 
 
 _MAX_SNIPPET_LINES = 200
@@ -215,7 +234,7 @@ class RuffReviewer:
         linted together as one repaired program (reviewbot.fragments); diagnostics that start on
         scaffolding are dropped. Rules that need the whole module or are fooled by the scaffold
         (undefined and unused names, `await`/`nonlocal`/bare `raise` out of their place) are left
-        out. Added lines the repair had to cut out are linted one at a time."""
+        out. Added lines the repair had to cut out are linted one by one (one ruff process for all)."""
         select = [r for r in self.select if not r.startswith('F') or r in FRAGMENT_F_RULES]
         ignore = self.ignore + list(FRAGMENT_IGNORE)
         frag = fragments.build(f)
@@ -235,13 +254,11 @@ class RuffReviewer:
                     line = frag.anchor(row, row, added)
                     if line is not None:
                         unawaited.append(_unawaited_finding(f.path, line, name, text_at[line]))
-        for line in sorted(set(frag.dropped if frag is not None else added) & added)[:_MAX_SNIPPET_LINES]:
-            one = _single_statement(text_at[line])
-            if one is None:
-                continue
-            text = _with_imports('\n' * (line - 1) + one + '\n')
-            out.extend(d for d in run_ruff(binary, f.path, text, select, ignore)
-                       if not _is_syntax_error(d))
+        lines = sorted(set(frag.dropped if frag is not None else added) & added)[:_MAX_SNIPPET_LINES]
+        singles = [(line, _single_statement(text_at[line])) for line in lines]
+        texts = [_with_imports('\n' * (line - 1) + one + '\n') for line, one in singles if one is not None]
+        for diags in run_ruff_each(binary, f.path, texts, select, ignore):
+            out.extend(d for d in diags if not _is_syntax_error(d))
         return out, unawaited
 
     def _unawaited(self, f: FileChange, text: str) -> list[Finding]:
@@ -259,9 +276,9 @@ class RuffReviewer:
         added, text_at = new_side_lines(f)
         out = []
         for d in diagnostics:
-            code = d.get('code')
             if _is_syntax_error(d):  # the file may target another Python: not our call
                 continue
+            code = str(d['code'])
             # a multi-line diagnostic (e.g. a SQL string over several lines) is reported at its
             # first added line
             line = first_added_line(added, int(d['location']['row']),
@@ -276,147 +293,6 @@ class RuffReviewer:
                        **({'ruff_fix': d['fix']} if whole_file and d.get('fix') else {})},
             ))
         return out
-
-
-# --- ruff diagnostics on forms known to be safe ------------------------------------------------
-# Two rules flag a form that is safe when read with the file's syntax tree:
-# S608 flags any SQL-looking string built with interpolation, also when every interpolated value
-# is a module constant (`f"SELECT {_COLUMNS} FROM t WHERE id = %s"`, parameters passed apart);
-# PLW1508 flags a non-string env default, also `os.environ.get("CA_BUNDLE", True)`, where the
-# bool is the deliberate "no setting" value of an option that takes a path or a flag (requests'
-# verify). Int/float defaults stay flagged: the value's type then depends on the environment.
-
-_CONSTANT_NAME = re.compile(r'^_*[A-Z][A-Z0-9_]*$')
-
-
-def _interpolated(node: ast.AST) -> list[ast.AST] | None:
-    """The values a string-building expression puts into its literal; None if it is not one."""
-    if isinstance(node, ast.JoinedStr):
-        return [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
-        if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
-            right = node.right
-            return list(right.elts) if isinstance(right, ast.Tuple) else [right]
-        if isinstance(node.op, ast.Add):
-            parts = [p for side in (node.left, node.right) for p in (_interpolated(side) or [side])]
-            return [p for p in parts if not (isinstance(p, ast.Constant) and isinstance(p.value, str))]
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr == 'format' and isinstance(node.func.value, ast.Constant)):
-        return [*node.args, *(k.value for k in node.keywords)]
-    return None
-
-
-def _only_constants(values: list[ast.AST]) -> bool:
-    def constant(v: ast.AST) -> bool:
-        if isinstance(v, ast.FormattedValue):
-            v = v.value
-        return (isinstance(v, ast.Constant) and not isinstance(v.value, (bytes,))
-                or isinstance(v, ast.Name) and bool(_CONSTANT_NAME.match(v.id)))
-    return all(constant(v) for v in values)
-
-
-def _sql_from_constants(tree: ast.AST, row: int, end_row: int) -> bool:
-    """The outermost string-building expression starting on rows row..end_row interpolates
-    only literals and UPPER_CASE names."""
-    best = None
-    for node in ast.walk(tree):
-        if row <= getattr(node, 'lineno', 0) <= end_row and _interpolated(node) is not None:
-            key = (node.lineno, node.col_offset, -(node.end_lineno or 0), -(node.end_col_offset or 0))
-            if best is None or key < best[0]:
-                best = (key, node)
-    return best is not None and _only_constants(_interpolated(best[1]) or [])
-
-
-def _env_default_is_bool(tree: ast.AST, row: int) -> bool:
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and getattr(node, 'lineno', 0) == row
-                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
-                and isinstance(node.args[1].value, bool)):
-            return True
-    return False
-
-
-def drop_known_safe(diagnostics: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
-    if not any(d.get('code') in ('S608', 'PLW1508') for d in diagnostics):
-        return diagnostics
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return diagnostics
-    out = []
-    for d in diagnostics:
-        row = int(d['location']['row'])
-        end_row = int((d.get('end_location') or d['location'])['row'])
-        if d.get('code') == 'S608' and _sql_from_constants(tree, row, end_row):
-            continue
-        if d.get('code') == 'PLW1508' and _env_default_is_bool(tree, row):
-            continue
-        out.append(d)
-    return out
-
-
-# --- one check ruff lacks: a coroutine called and never awaited -------------------------------
-# ruff has no rule for `send(...)` inside `async def` when `send` is itself `async def` (that needs
-# types in general); within one file the definition is visible, so the common case is precise.
-
-_ASYNCIO_COROUTINES = frozenset({'sleep', 'wait_for', 'wait', 'open_connection', 'to_thread',
-                                 'start_server', 'create_subprocess_exec', 'create_subprocess_shell'})
-
-
-def unawaited_coroutines(text: str) -> list[tuple[int, str]]:
-    """(line, callee) of coroutine calls inside `async def` bodies whose result is dropped or only
-    used as a plain value (never awaited, passed on, returned or yielded)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    async_names = {n.name for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef)}
-    sync_names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
-    async_names -= sync_names  # a name that is sync somewhere is ambiguous: say nothing
-
-    def callee(call: ast.Call) -> str | None:
-        fn = call.func
-        if isinstance(fn, ast.Name) and fn.id in async_names:
-            return fn.id
-        if isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name):
-            if fn.value.id in ('self', 'cls') and fn.attr in async_names:
-                return f'{fn.value.id}.{fn.attr}'
-            if fn.value.id == 'asyncio' and fn.attr in _ASYNCIO_COROUTINES:
-                return f'asyncio.{fn.attr}'
-        return None
-
-    def handed_on(func: ast.AST, name: str) -> bool:
-        """Is the variable awaited, passed to a call, returned, yielded or stored anywhere?"""
-        for node in ast.walk(func):
-            if isinstance(node, (ast.Await, ast.Return, ast.Yield, ast.YieldFrom)):
-                if node.value is not None and any(isinstance(n, ast.Name) and n.id == name
-                                                  for n in ast.walk(node.value)):
-                    return True
-            if isinstance(node, ast.Call):
-                args = list(node.args) + [k.value for k in node.keywords]
-                if any(isinstance(a, ast.Name) and a.id == name for a in args):
-                    return True
-            if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
-                elts = node.values if isinstance(node, ast.Dict) else node.elts
-                if any(isinstance(e, ast.Name) and e.id == name for e in elts):
-                    return True
-        return False
-
-    found: list[tuple[int, str]] = []
-    for func in ast.walk(tree):
-        if not isinstance(func, ast.AsyncFunctionDef):
-            continue
-        for stmt in ast.walk(func):
-            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-                name = callee(stmt.value)
-                if name:
-                    found.append((stmt.lineno, name))
-            elif (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
-                  and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
-                name = callee(stmt.value)
-                if name and not handed_on(func, stmt.targets[0].id):
-                    found.append((stmt.lineno, name))
-    return sorted(set(found))
 
 
 def from_config(config: Config, **_: Any) -> RuffReviewer:

@@ -70,7 +70,7 @@ class Readout:
 
 
 def save(path: Path, readout: Readout) -> None:
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {  # Any: numpy's stubs type savez's **kwds as its allow_pickle flag
         'format': np.asarray(FORMAT),
         'names': np.asarray(readout.names, dtype=str),
         'scalar_mean': readout.scalar_mean, 'scalar_std': readout.scalar_std,

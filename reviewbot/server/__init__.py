@@ -4,8 +4,7 @@
 - metrics: counters exposed at /metrics (Prometheus text or JSON)
 - app:     the Starlette application (OpenAI-compatible chat/completions, /v1/review, health)
 - runner:  binding checks, token loading and the uvicorn server with graceful shutdown
-- client:  RemoteModel (same surface as the engine's model) and model_for(config)
 
-Starlette and uvicorn are the `server` extra; only `client` is imported on the review path, and it
-imports httpx only when a server is configured.
+Starlette and uvicorn are the `server` extra. The client side (RemoteModel, model_for) is
+reviewbot.engine.remote: reviewers never import this package.
 """

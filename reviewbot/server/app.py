@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hmac
-import json
 import logging
 import math
 import time
@@ -22,15 +21,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from reviewbot import defaults as default
 from reviewbot.config import Config
 from reviewbot.errors import DiffError, ModelError, ReviewbotError
+from reviewbot.server import bodies
+from reviewbot.server.bodies import ApiError, RequestInvalid
 from reviewbot.server.metrics import Metrics, prometheus_text
 from reviewbot.server.worker import DeadlineExpired, ModelWorker, QueueFull, Unavailable
 
 log = logging.getLogger('reviewbot.server')
 
 STAGES = ('cli', 'pre-commit', 'pre-push', 'ci')
-ROLES = ('system', 'user', 'assistant')
 DIFF_TYPES = ('text/x-diff', 'text/x-patch', 'text/plain')
 
 
@@ -38,25 +39,9 @@ DIFF_TYPES = ('text/x-diff', 'text/x-patch', 'text/plain')
 class Settings:
     model_name: str
     token: str | None = None  # bearer token; None: no authentication (loopback only)
-    max_request_bytes: int = 2 * 1024 * 1024
-    request_timeout: float = 120.0  # seconds from arrival to answer, queue wait included
-    max_tokens: int = 1024  # most new tokens one request may ask for
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, reason: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.reason = reason  # label in the rejected-requests metric
-        self.headers = headers or {}
-
-
-class RequestInvalid(ApiError):
-    """Raised inside a job when the request cannot be served as asked (e.g. prompt too long)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(400, message, 'bad_request')
+    max_request_bytes: int = default.SERVER_MAX_REQUEST_BYTES
+    request_timeout: float = default.SERVER_REQUEST_TIMEOUT  # from arrival to answer, queue wait included
+    max_tokens: int = default.SERVER_MAX_TOKENS  # most new tokens one request may ask for
 
 
 def _error_type(status: int) -> str:
@@ -93,124 +78,6 @@ def _check_auth(state: ServerState, request: Request) -> None:
     if scheme.lower() != 'bearer' or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise ApiError(401, 'missing or wrong bearer token', 'unauthorized',
                        {'WWW-Authenticate': 'Bearer'})
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing (413) as soon as it is known to exceed `limit` - before reading it all."""
-    declared = request.headers.get('content-length')
-    if declared is not None:
-        if not declared.isdigit():
-            raise ApiError(400, 'invalid Content-Length', 'bad_request')
-        if int(declared) > limit:
-            raise ApiError(413, f'request body over {limit} bytes', 'too_large')
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, f'request body over {limit} bytes', 'too_large')
-    return bytes(body)
-
-
-MAX_JSON_DEPTH = 32  # nested arrays/objects: no request needs more (messages[].content[] is 4)
-MAX_INT_DIGITS = 20  # an integer in a request is a count, a seed or a limit (int64 has 19 digits)
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip('-')) > MAX_INT_DIGITS:
-        raise ApiError(400, f'malformed JSON: an integer longer than {MAX_INT_DIGITS} digits',
-                       'bad_request')
-    return int(text)
-
-
-def _json_depth(value: Any) -> int:
-    """How deeply arrays/objects nest in a parsed value (iterative: no recursion of our own)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body, parse_int=_bounded_int)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ApiError(400, f'malformed JSON: {e.__class__.__name__} at position '
-                       f'{getattr(e, "pos", getattr(e, "start", "?"))}', 'bad_request') from None
-    except RecursionError:  # the parser recurses per level: 100k nested '[' end here
-        raise ApiError(400, f'malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels',
-                       'bad_request') from None
-    except ValueError as e:  # anything else the parser refuses is still bad input
-        raise ApiError(400, f'malformed JSON: {e.__class__.__name__}', 'bad_request') from None
-    if _json_depth(value) > MAX_JSON_DEPTH:
-        raise ApiError(400, f'malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels', 'bad_request')
-    if not isinstance(value, dict):
-        raise ApiError(400, 'the JSON body must be an object', 'bad_request')
-    return value
-
-
-def _deadline(state: ServerState, body: dict[str, Any], arrived: float) -> float:
-    seconds = state.settings.request_timeout
-    asked = body.get('timeout')  # extension: a client with its own budget asks for less
-    if asked is not None:
-        if isinstance(asked, bool) or not isinstance(asked, (int, float)) or asked <= 0:
-            raise ApiError(400, 'timeout must be a positive number of seconds', 'bad_request')
-        seconds = min(seconds, float(asked))
-    return arrived + seconds
-
-
-def _generation_args(state: ServerState, body: dict[str, Any]) -> dict[str, Any]:
-    max_tokens = body.get('max_tokens', body.get('max_completion_tokens', 128))
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise ApiError(400, 'max_tokens must be a positive integer', 'bad_request')
-    if max_tokens > state.settings.max_tokens:
-        raise ApiError(400, f'max_tokens must be <= {state.settings.max_tokens}', 'bad_request')
-    temperature = body.get('temperature', 0.0)
-    if temperature is None:
-        temperature = 0.0
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
-        raise ApiError(400, 'temperature must be a number from 0 to 2', 'bad_request')
-    stop = body.get('stop')
-    if stop is None:
-        stop = []
-    elif isinstance(stop, str):
-        stop = [stop]
-    if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
-        raise ApiError(400, 'stop must be a non-empty string or a list of up to 4 of them', 'bad_request')
-    seed = body.get('seed', 0)
-    if seed is None:
-        seed = 0
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ApiError(400, 'seed must be an integer', 'bad_request')
-    if body.get('stream'):
-        raise ApiError(400, 'stream is not supported by this server; send stream: false', 'bad_request')
-    n = body.get('n', 1)
-    if n != 1:
-        raise ApiError(400, 'only n = 1 is supported', 'bad_request')
-    return {'max_new_tokens': max_tokens, 'stop': tuple(stop), 'temperature': float(temperature),
-            'seed': seed}
-
-
-def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
-    messages = body.get('messages')
-    if not isinstance(messages, list) or not messages:
-        raise ApiError(400, 'messages must be a non-empty list', 'bad_request')
-    out = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get('role') not in ROLES:
-            raise ApiError(400, f'messages[{i}].role must be one of {", ".join(ROLES)}', 'bad_request')
-        content = m.get('content')
-        if isinstance(content, list):  # OpenAI content parts: only text parts are meaningful here
-            if not all(isinstance(p, dict) and p.get('type') == 'text' and isinstance(p.get('text'), str)
-                       for p in content):
-                raise ApiError(400, f'messages[{i}].content parts must all be text', 'bad_request')
-            content = ''.join(p['text'] for p in content)
-        if not isinstance(content, str):
-            raise ApiError(400, f'messages[{i}].content must be a string', 'bad_request')
-        out.append({'role': m['role'], 'content': content})
-    return out
 
 
 def _finish_reason(stop_reason: str) -> str:
@@ -262,7 +129,7 @@ def _endpoint(name: str, handler: Handler, *, model_request: bool = True,
         except ApiError as e:
             state.metrics.count_rejection(e.reason)
             response = error_response(e.status, e.message, e.headers)
-        except Exception as e:  # noqa: BLE001 - a bug must still answer JSON, and log no traceback
+        except Exception as e:  # a bug must still answer JSON, and log no traceback
             log.error('%s failed: %s', name, e.__class__.__name__)
             response = error_response(500, f'internal error ({e.__class__.__name__})')
         state.metrics.count_response(name, response.status_code)
@@ -292,16 +159,16 @@ async def _run_job(state: ServerState, run: Callable[[Any], Any], deadline: floa
         raise ApiError(503, f'model unavailable: {e}', 'unavailable', {'Retry-After': '30'}) from None
     except ReviewbotError as e:
         raise ApiError(500, str(e), 'error') from None
-    except Exception as e:  # noqa: BLE001 - never echo the request; the type is enough to find it in the code
+    except Exception as e:  # never echo the request; the type is enough to find it in the code
         log.error('job failed: %s', e.__class__.__name__)
         raise ApiError(500, f'internal error ({e.__class__.__name__})', 'error') from None
 
 
 async def chat_completions(state: ServerState, request: Request, arrived: float) -> Response:
-    body = _json_object(await _read_body(request, state.settings.max_request_bytes))
-    messages = _messages(body)
-    args = _generation_args(state, body)
-    deadline = _deadline(state, body, arrived)
+    body = bodies.json_object(await bodies.read_body(request, state.settings.max_request_bytes))
+    messages = bodies.messages(body)
+    args = bodies.generation_args(state.settings, body)
+    deadline = bodies.deadline(state.settings, body, arrived)
 
     def run(model: Any) -> Any:
         return _generate(model, model.chat_prompt(messages), args, deadline)
@@ -316,12 +183,12 @@ async def chat_completions(state: ServerState, request: Request, arrived: float)
 
 
 async def completions(state: ServerState, request: Request, arrived: float) -> Response:
-    body = _json_object(await _read_body(request, state.settings.max_request_bytes))
+    body = bodies.json_object(await bodies.read_body(request, state.settings.max_request_bytes))
     prompt = body.get('prompt')
     if not isinstance(prompt, str) or not prompt:
         raise ApiError(400, 'prompt must be a non-empty string', 'bad_request')
-    args = _generation_args(state, body)
-    deadline = _deadline(state, body, arrived)
+    args = bodies.generation_args(state.settings, body)
+    deadline = bodies.deadline(state.settings, body, arrived)
     result = await _run_job(state, lambda model: _generate(model, prompt, args, deadline), deadline)
     return JSONResponse({
         'id': f'cmpl-{uuid.uuid4().hex}', 'object': 'text_completion', 'created': int(time.time()),
@@ -332,29 +199,22 @@ async def completions(state: ServerState, request: Request, arrived: float) -> R
 
 async def chat_prompt(state: ServerState, request: Request, arrived: float) -> Response:
     """The model's chat template applied to messages (RemoteModel.chat_prompt)."""
-    body = _json_object(await _read_body(request, state.settings.max_request_bytes))
-    messages = _messages(body)
-    deadline = _deadline(state, body, arrived)
+    body = bodies.json_object(await bodies.read_body(request, state.settings.max_request_bytes))
+    messages = bodies.messages(body)
+    deadline = bodies.deadline(state.settings, body, arrived)
     prompt = await _run_job(state, lambda model: model.chat_prompt(messages), deadline)
     return JSONResponse({'prompt': prompt})
 
 
-def _string(body: dict[str, Any], key: str, *, empty: bool = False) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or (not value and not empty):
-        raise ApiError(400, f'{key} must be a {"" if empty else "non-empty "}string', 'bad_request')
-    return value
-
-
 async def next_token_logprobs(state: ServerState, request: Request, arrived: float) -> Response:
     """log P(first token of each candidate | prompt) (RemoteModel.next_token_logprobs)."""
-    body = _json_object(await _read_body(request, state.settings.max_request_bytes))
-    prompt = _string(body, 'prompt')
+    body = bodies.json_object(await bodies.read_body(request, state.settings.max_request_bytes))
+    prompt = bodies.string(body, 'prompt')
     candidates = body.get('candidates')
     if not isinstance(candidates, list) or not candidates or len(candidates) > 64 or \
             not all(isinstance(c, str) for c in candidates):
         raise ApiError(400, 'candidates must be a list of 1 to 64 strings', 'bad_request')
-    deadline = _deadline(state, body, arrived)
+    deadline = bodies.deadline(state.settings, body, arrived)
 
     def run(model: Any) -> Any:
         _prompt_tokens(model, prompt)
@@ -367,10 +227,10 @@ async def next_token_logprobs(state: ServerState, request: Request, arrived: flo
 
 async def token_surprisals(state: ServerState, request: Request, arrived: float) -> Response:
     """Surprisal of each token of text after prefix (RemoteModel.token_surprisals)."""
-    body = _json_object(await _read_body(request, state.settings.max_request_bytes))
-    prefix = _string(body, 'prefix', empty=True)
-    text = _string(body, 'text')
-    deadline = _deadline(state, body, arrived)
+    body = bodies.json_object(await bodies.read_body(request, state.settings.max_request_bytes))
+    prefix = bodies.string(body, 'prefix', empty=True)
+    text = bodies.string(body, 'text')
+    deadline = bodies.deadline(state.settings, body, arrived)
 
     def run(model: Any) -> Any:
         _prompt_tokens(model, prefix + text)
@@ -386,6 +246,8 @@ async def tokenizer(state: ServerState, request: Request, arrived: float) -> Res
 
 
 def review_job(diff: bytes, config: Config, stage: str, deadline: float) -> Callable[[Any], Any]:
+    """The review of one diff as a job for the model thread. The configured reviewers get the server's
+    own loaded model: a review never loads a second copy of the model."""
     def run(model: Any) -> dict[str, Any]:
         from reviewbot import pipeline
         from reviewbot.sources import DiffSource
@@ -393,25 +255,16 @@ def review_job(diff: bytes, config: Config, stage: str, deadline: float) -> Call
                             read_new_file=lambda path: None)
         left = max(0.001, deadline - time.monotonic())
         budget = min(config.budget, left) if config.budget else left
-        prep = pipeline.prepare(source, config, stage=stage, budget=budget)
-        report = pipeline.run(prep, make_reviewers(config, model))
-        return report.to_dict()
+        return pipeline.review(source, config, stage=stage, budget=budget, model=model).to_dict()
     return run
 
 
-def make_reviewers(config: Config, model: Any) -> list[Any]:
-    """The configured reviewers; the model reviewer gets the server's own loaded model: a review
-    never loads a second copy of the model."""
-    from reviewbot import reviewers
-    return reviewers.build(config.reviewers, config, model=model)
-
-
 async def review(state: ServerState, request: Request, arrived: float) -> Response:
-    raw = await _read_body(request, state.settings.max_request_bytes)
+    raw = await bodies.read_body(request, state.settings.max_request_bytes)
     content_type = request.headers.get('content-type', '').split(';')[0].strip().lower()
     stage = 'cli'
     if content_type == 'application/json':
-        body = _json_object(raw)
+        body = bodies.json_object(raw)
         diff = body.get('diff')
         if not isinstance(diff, str):
             raise ApiError(400, 'diff must be a string holding a unified diff', 'bad_request')
@@ -422,7 +275,7 @@ async def review(state: ServerState, request: Request, arrived: float) -> Respon
             data = diff.encode('utf-8', 'surrogateescape')
         except UnicodeEncodeError:  # a lone surrogate escape (\\ud800) in the JSON string
             raise ApiError(400, 'diff must be valid Unicode text', 'bad_request') from None
-        deadline = _deadline(state, body, arrived)
+        deadline = bodies.deadline(state.settings, body, arrived)
     elif content_type in DIFF_TYPES:
         data = raw
         deadline = arrived + state.settings.request_timeout

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewbot.engine import warm
-from reviewbot.errors import ModelError
+from reviewbot.errors import EXIT_OK, EXIT_USAGE, ModelError
 from reviewbot.server.metrics import Metrics
 from reviewbot.server.worker import ModelWorker
 
@@ -113,7 +113,7 @@ class Daemon:
             return {'result': self.worker.submit(lambda m: job(m, args)).result()}
         except ModelError as e:
             return {'error': str(e), 'kind': 'model'}
-        except Exception as e:  # noqa: BLE001 - one line to the client, which then loads the model itself
+        except Exception as e:  # one line to the client, which then loads the model itself
             log(f'{op} failed: {e.__class__.__name__}')
             return {'error': f'{op} failed ({e.__class__.__name__})', 'kind': 'internal'}
 
@@ -121,16 +121,16 @@ class Daemon:
         where = self.path.parent
         if not warm.supported():
             log('needs Unix sockets with SO_PEERCRED (Linux): not starting')
-            return 2
+            return EXIT_USAGE
         if not warm.secure_dir(where, create=True):
             log(f'{where} is not a private directory of this user: not starting')
-            return 2
+            return EXIT_USAGE
         lock = os.open(self.path.with_suffix('.lock'), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             log(f'a daemon for {self.folder} is already running')
-            return 0
+            return EXIT_OK
         from reviewbot.engine import load_model
         # one job at most per connection; the queue only bounds how many hooks wait at once
         self.worker = ModelWorker(lambda: load_model(str(self.folder), threads=self.threads), 64, Metrics())
@@ -138,7 +138,7 @@ class Daemon:
             self.worker.start()
         except ModelError as e:
             log(str(e))
-            return 2
+            return EXIT_USAGE
         try:
             self.path.unlink()  # a socket left by a daemon that was killed (we hold the lock)
         except FileNotFoundError:
@@ -168,7 +168,7 @@ class Daemon:
             self.worker.close(5.0)
             os.close(lock)
             log('stopped')
-        return 0
+        return EXIT_OK
 
     def _watch_idle(self) -> None:
         while True:

@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from reviewbot import defaults as default
 from reviewbot.config import Config
 from reviewbot.errors import ConfigError
 from reviewbot.server.metrics import Metrics
 from reviewbot.server.worker import ModelWorker
 
-TOKEN_ENV = 'REVIEWBOT_SERVER_TOKEN'
+TOKEN_ENV = default.SERVER_TOKEN_ENV
 MIN_TOKEN_LENGTH = 16
 
 
@@ -33,7 +34,7 @@ def is_loopback(host: str) -> bool:
         infos = socket.getaddrinfo(host, None)
     except OSError:
         return False
-    addresses = {info[4][0] for info in infos}
+    addresses = {str(info[4][0]) for info in infos}
     return bool(addresses) and all(ipaddress.ip_address(a.split('%')[0]).is_loopback for a in addresses)
 
 
@@ -81,13 +82,16 @@ class ModelServer:
     """One model thread + one uvicorn server. run() blocks (CLI); start()/stop() use a thread (tests)."""
 
     def __init__(self, load: Callable[[], Any], config: Config, *, model_name: str,
-                 host: str = '127.0.0.1', port: int = 8000, token: str | None = None,
-                 queue_size: int = 8, max_request_bytes: int = 2 * 1024 * 1024,
-                 request_timeout: float = 120.0, max_tokens: int = 1024,
-                 graceful_timeout: float = 300.0, log_level: str = 'info', access_log: bool = True) -> None:
+                 host: str = default.SERVER_HOST, port: int = default.SERVER_PORT, token: str | None = None,
+                 queue_size: int = default.SERVER_QUEUE_SIZE,
+                 max_request_bytes: int = default.SERVER_MAX_REQUEST_BYTES,
+                 request_timeout: float = default.SERVER_REQUEST_TIMEOUT,
+                 max_tokens: int = default.SERVER_MAX_TOKENS,
+                 graceful_timeout: float = default.SERVER_GRACEFUL_TIMEOUT, log_level: str = 'info',
+                 access_log: bool = True) -> None:
         import uvicorn
 
-        from reviewbot.server import client
+        from reviewbot.engine import remote as client
         from reviewbot.server.app import Settings, create_app
 
         check_bind(host, token)
@@ -104,7 +108,9 @@ class ModelServer:
         self.state = self.app.state.server
         uv_config = uvicorn.Config(
             self.app, host=host, port=port, log_level=log_level, access_log=access_log,
-            timeout_graceful_shutdown=graceful_timeout, server_header=False,
+            # seconds, any number: uvicorn waits with asyncio (its annotation says int)
+            timeout_graceful_shutdown=graceful_timeout,  # type: ignore[arg-type]
+            server_header=False,
             # connections beyond what the queue could ever serve are turned away by uvicorn (503)
             limit_concurrency=max(64, queue_size * 4))
         state = self.state

@@ -116,7 +116,7 @@ class ModelWorker:
     def _main(self) -> None:
         try:
             raw = self._load()
-        except BaseException as e:  # noqa: BLE001 - reported by start() in the caller's thread
+        except BaseException as e:  # reported by start() in the caller's thread
             self.load_error = e
             self._loaded.set()
             return
@@ -149,7 +149,7 @@ class ModelWorker:
         t0 = time.perf_counter()
         try:
             result = job.run(model)
-        except BaseException as e:  # noqa: BLE001 - delivered to the request handler, which maps it to a status
+        except BaseException as e:  # delivered to the request handler, which maps it to a status
             job.future.set_exception(e)
         else:
             job.future.set_result(result)

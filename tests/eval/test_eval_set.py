@@ -13,8 +13,8 @@ from reviewbot.diffparse import parse_diff
 from tests.conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / 'eval'))
-import build  # noqa: E402
-import score  # noqa: E402
+import build
+import score
 
 
 @pytest.fixture(scope='module')

@@ -306,7 +306,8 @@ class FakeGitHub(FakeServer):
             raise HttpError(422, {'message': 'Unprocessable Entity', 'errors': [f'Invalid event {event!r}']})
         commit = data.get('commit_id', pull.head_sha)
         if commit not in pull.commits:
-            raise HttpError(422, {'message': 'Unprocessable Entity', 'errors': ['commit_id is not part of the pull request']})
+            raise HttpError(422, {'message': 'Unprocessable Entity',
+                                  'errors': ['commit_id is not part of the pull request']})
         if len(data.get('body') or '') > MAX_BODY:
             raise HttpError(422, {'message': 'Unprocessable Entity', 'errors': ['Body is too long']})
         comments = data.get('comments') or []

@@ -219,7 +219,8 @@ class FakeGitLab(FakeServer):
         pos = data.get('position')
         note_type = None
         if pos:
-            if (pos.get('base_sha'), pos.get('start_sha'), pos.get('head_sha')) != (mr.base_sha, mr.base_sha, mr.head_sha):
+            shas = (pos.get('base_sha'), pos.get('start_sha'), pos.get('head_sha'))
+            if shas != (mr.base_sha, mr.base_sha, mr.head_sha):
                 raise HttpError(400, {'message': '400 Bad request - Note {:line_code=>["can\'t be blank", '
                                                  '"must be a valid line code"]}'})
             # a line that is not in the diff: GitLab quietly makes an ordinary comment

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from reviewbot.reviewers.secrets import redact
+from reviewbot.privacy.redact import redact
 from tests.conftest import GitRepo, run_cli
 
 FULL_CHECKS = {'in-hunk', 'not-suppression', 'not-deletion', 'no-secret', 'finding-gone',
@@ -49,7 +49,8 @@ CASES = [
      'ruff/S608', 'rewrite', 'unsafe',
      '    return conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchall()'),
     ('sql_percent.py', ('def orders(cursor, customer, status):\n'
-                       '    query = "SELECT id FROM orders WHERE customer = %s AND status = \'%s\'" % (customer, status)\n'
+                       '    query = "SELECT id FROM orders WHERE customer = %s AND status = \'%s\'" '
+                       '% (customer, status)\n'
                        '    cursor.execute(query)\n    return cursor.fetchall()\n'),
      'ruff/S608', 'rewrite', 'unsafe',
      ('    query = "SELECT id FROM orders WHERE customer = %s AND status = %s"\n'
@@ -100,7 +101,8 @@ CASES = [
     # an app bound to every interface: 0.0.0.0 is no public address, the fix may carry it
     ('serve_all.py', 'def main(app):\n    app.run(host="0.0.0.0", port=5000, debug=True)\n',
      'patterns/py-flask-debug-run', 'semgrep', 'safe', '    app.run(host="0.0.0.0", port=5000, debug=False)'),
-    ('xxe_network.py', 'from lxml import etree\n\nPARSER = etree.XMLParser(no_network=False, resolve_entities=True, load_dtd=True)\n',
+    ('xxe_network.py',
+     'from lxml import etree\n\nPARSER = etree.XMLParser(no_network=False, resolve_entities=True, load_dtd=True)\n',
      'patterns/py-xml-external-entities-enabled', 'rewrite', 'unsafe',
      'PARSER = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)'),
     ('os_system.py', ('import os\nimport subprocess\n\n\ndef resize(src, dst, width: int):\n'
@@ -122,7 +124,8 @@ CASES = [
      'ruff/B023', 'rewrite', 'unsafe', '        def show(scale, i=i):\n            return i * scale'),
     ('literal_eval.py', 'import ast\n\n\ndef parse(raw):\n    return eval(raw)\n',
      'ruff/S307', 'rewrite', 'unsafe', '    return ast.literal_eval(raw)'),
-    ('markup_f.py', 'from markupsafe import Markup\n\n\ndef badge(label):\n    return Markup(f"<i class=\'b\'>{label!s}</i>")\n',
+    ('markup_f.py',
+     'from markupsafe import Markup\n\n\ndef badge(label):\n    return Markup(f"<i class=\'b\'>{label!s}</i>")\n',
      'ruff/S704', 'rewrite', 'unsafe', '    return Markup("<i class=\'b\'>{!s}</i>").format(label)'),
     ('markup_pct.py', 'import markupsafe\n\n\ndef bold(name):\n    return markupsafe.Markup("<b>%s</b>" % name)\n',
      'ruff/S704', 'rewrite', 'unsafe', '    return markupsafe.Markup("<b>%s</b>") % name'),
@@ -154,7 +157,8 @@ SECRET_CASES = [
      '    import os\n    github_token = os.environ["GITHUB_TOKEN"]'),
     ('keys.js', f'const githubToken = "{GH}";\nmodule.exports = {{ githubToken }};\n',
      'const githubToken = process.env.GITHUB_TOKEN;'),
-    ('keys.go', f'package main\n\nimport "os"\n\nvar awsKeyID = "{AWS}"\n\nfunc home() string {{ return os.Getenv("HOME") }}\n',
+    ('keys.go',
+     f'package main\n\nimport "os"\n\nvar awsKeyID = "{AWS}"\n\nfunc home() string {{ return os.Getenv("HOME") }}\n',
      'var awsKeyID = os.Getenv("AWS_KEY_ID")'),
     ('Keys.java', f'class Keys {{\n    static final String API_TOKEN = "{GH}";\n}}\n',
      '    static final String API_TOKEN = System.getenv("API_TOKEN");'),

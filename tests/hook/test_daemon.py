@@ -115,7 +115,7 @@ def test_socket_is_owner_only_in_a_private_dir(ddir: Path):
     assert daemon_cli('stop', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(ddir)).returncode == 0
     assert dies(info['pid'])
     assert not path.exists()
-    assert daemon_cli('status', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(ddir)).returncode == 3
+    assert daemon_cli('status', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(ddir)).returncode == 5
 
 
 def test_peer_uid_check():
@@ -145,7 +145,7 @@ def connect_as(uid: int, path: Path) -> bytes:
             s.sendall(b'{"op": "hello"}\n')
             os.write(write, b'answer:' + s.recv(100))
             code = 0
-        except BaseException as e:  # noqa: BLE001 - reported to the parent
+        except BaseException as e:  # reported to the parent
             os.write(write, f'error:{e!r}'.encode())
         finally:
             os._exit(code)
@@ -204,6 +204,18 @@ def _copy_model(dest: Path) -> Path:
         else:
             os.link(f, dest / f.name)
     return dest
+
+
+def test_a_daemon_that_cannot_start_is_a_one_line_error(tmp_path: Path):
+    """`daemon start` where the daemon dir cannot be made (a file is in the way): exit 2, one line
+    saying why, no traceback (warm.reach reports what spawn met)."""
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('')
+    proc = daemon_cli('start', '--model', TINY, REVIEWBOT_DAEMON_DIR=str(blocker / 'daemon'))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and 'Traceback' not in err, err
+    assert err.count('\n') == 1 and 'did not start' in err and 'cannot be made private' in err
+    assert not proc.stdout
 
 
 def test_a_model_upgrade_replaces_the_daemon(ddir: Path, tmp_path: Path):

@@ -210,9 +210,8 @@ def test_fail_open_lets_the_other_reviewers_decide(repo: GitRepo, capsys):
     from reviewbot.reviewers.secrets import SecretsReviewer
     messy_repo(repo, staged_secret=True)
     cfg = cfgmod.defaults()
-    prep = pipeline.prepare(staged(repo.path), cfg, stage='pre-commit')
     reviewers = [hook.FailOpen(MissingModelReviewer()), hook.FailOpen(SecretsReviewer())]
-    report = pipeline.run(prep, reviewers)
+    report = pipeline.review(staged(repo.path), cfg, stage='pre-commit', reviewers=reviewers)
     assert [f.category for f in report.findings] == ['secret/aws-access-key']
     assert any('local-model did not run' in n and 'reviewbot model fetch tiny' in n for n in report.notes)
     assert any(s.reviewer == 'local-model' and 'model unavailable' in s.reason for s in report.coverage.skipped)
@@ -224,10 +223,9 @@ def test_fail_closed_blocks_with_the_fetch_command(repo: GitRepo):
     from reviewbot import pipeline
     messy_repo(repo, staged_secret=False)
     cfg = cfgmod.defaults()
-    prep = pipeline.prepare(staged(repo.path), cfg, stage='pre-commit')
     with pytest.raises(ModelError) as info:
         try:
-            pipeline.run(prep, [MissingModelReviewer()])
+            pipeline.review(staged(repo.path), cfg, stage='pre-commit', reviewers=[MissingModelReviewer()])
         except ModelError as e:
             raise ModelError(hook._closed_text(e, cfg)) from None
     msg = str(info.value)

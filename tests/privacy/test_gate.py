@@ -150,7 +150,8 @@ def test_deny_list_withholds_files_and_empty_means_nothing_sent():
                                                            ['docs/internal/**'], False),
     ('vendor/x', ['vendor'], True), ('src/vendor.py', ['vendor'], False),
     ('./.env', ['.env'], True), ('docs/internal/a.md', ['docs/internal/'], True),
-    ('x/build/a.o', ['build/'], True), ('/abs/secrets.json', ['secrets.json'], True), ('a/b/c.key', ['a/**/*.key'], True), ('a/c.key', ['a/**/*.key'], True),
+    ('x/build/a.o', ['build/'], True), ('/abs/secrets.json', ['secrets.json'], True),
+    ('a/b/c.key', ['a/**/*.key'], True), ('a/c.key', ['a/**/*.key'], True),
 ])
 def test_glob_matching(path, patterns, denied):
     _, denied_files = split_denied(_files(path), patterns)

@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.redaction_precision import LOOKALIKES, PLANTED
 from reviewbot.privacy import payload
-from reviewbot.reviewers.secrets import redact, scan_line
+from reviewbot.privacy.redact import redact, scan_line
 
 
 @pytest.mark.parametrize('line', LOOKALIKES)

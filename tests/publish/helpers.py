@@ -176,7 +176,8 @@ def sample_findings() -> list[Finding]:
     """Six findings: inline single-line, multi-line with suggestion, LEFT side, file-level, off-diff."""
     return [
         finding('src/app.py', 2, 'security/subprocess', 'subprocess imported', 'import subprocess'),
-        finding('src/app.py', 5, 'security/shell-true', 'shell=True runs a shell', 'out = subprocess.run(cmd, shell=True)\nreturn out.returncode',
+        finding('src/app.py', 5, 'security/shell-true', 'shell=True runs a shell',
+                'out = subprocess.run(cmd, shell=True)\nreturn out.returncode',
                 end_line=6, suggestion='    out = subprocess.run(cmd.split())\n    return out.returncode'),
         finding('src/app.py', 24, 'bug/zero-division', 'division by zero', 'b = a / 0', severity=Severity.ERROR),
         finding('src/app.py', 4, 'style/removed-call', 'os.system removed', 'return os.system(cmd)', side=Side.LEFT),

@@ -141,7 +141,8 @@ def forge(request: pytest.FixtureRequest) -> Forge:
 
 DISMISSALS: dict[str, Callable[[Forge, str], None]] = {
     'resolved thread': lambda f, fp: f.resolve(fp, 'alice'),
-    'false positive reply': lambda f, fp: f.reply(fp, 'alice', 'This is a False Positive: the divisor is patched in tests.'),
+    'false positive reply': lambda f, fp: f.reply(fp, 'alice',
+                                                  'This is a False Positive: the divisor is patched in tests.'),
     "won't fix reply": lambda f, fp: f.reply(fp, 'alice', "won't fix"),
     'wontfix reply': lambda f, fp: f.reply(fp, 'alice', 'WONTFIX'),
     'not a bug reply': lambda f, fp: f.reply(fp, 'alice', 'not a bug, intended'),

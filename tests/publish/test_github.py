@@ -480,7 +480,8 @@ def _every_comment_on_its_code(fake: FakeGitHub, findings: list) -> int:  # type
 
 def test_a_report_of_an_older_head_is_refused_and_nothing_is_posted(fake: FakeGitHub) -> None:
     r = _stale_setup(fake)
-    with pytest.raises(StaleReport, match=r'^GitHub acme/app#7: the head moved from aaaaaaaaaaaa .* to cccccccccccc') as e:
+    moved = r'^GitHub acme/app#7: the head moved from aaaaaaaaaaaa .* to cccccccccccc'
+    with pytest.raises(StaleReport, match=moved) as e:
         publish_report(r, diff_from_patches(FILES_PLUS5, added=('src/util.py',)), target(fake))
     assert e.value.exit_code == 4
     assert not [m for m, _, _ in fake.log if m in ('POST', 'PATCH')]

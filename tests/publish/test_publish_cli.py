@@ -116,12 +116,14 @@ def test_api_errors_are_words_never_raw_json(report_file: Path, tmp_path: Path) 
         fake.add_user('ghp_x', 'bot')
         fake.add_repo('acme', 'app')
         fake.add_pull('acme/app', 1, 'a' * 40, FILES)
-        args = ['--report', str(report_file), '--github-pr', '1', '--repo', 'acme/app', '--github-api-url', fake.base_url]
+        args = ['--report', str(report_file), '--github-pr', '1', '--repo', 'acme/app',
+                '--github-api-url', fake.base_url]
         bad = run_cli(args + ['--diff', str(diff)], {'GITHUB_TOKEN': 'wrong'})
     with FakeGitLab() as gl:
         gl.add_user('glpat-x', 'bot')
         gl.add_project(42, 'acme/app')
-        glbad = run_cli(['--report', str(report_file), '--gitlab-mr', '3', '--project', '42', '--gitlab-url', gl.base_url],
+        glbad = run_cli(['--report', str(report_file), '--gitlab-mr', '3', '--project', '42',
+                         '--gitlab-url', gl.base_url],
                         {'GITLAB_TOKEN': 'glpat-x'})
     assert bad.returncode == 2 and bad.stderr == 'reviewbot: GitHub acme/app#1: bad credentials (HTTP 401)\n'
     assert glbad.returncode == 2 and len(glbad.stderr.splitlines()) == 1, glbad.stderr
@@ -149,7 +151,8 @@ def _stale_report(tmp_path: Path) -> tuple[Path, Path]:
     diff.write_bytes(b'diff --git a/src/app.py b/src/app.py\n--- a/src/app.py\n+++ b/src/app.py\n'
                      + FILES['src/app.py'].encode())
     import hashlib
-    r = Report(stale_findings(), Coverage(), reviewed=Reviewed('a' * 40, 'b' * 40, hashlib.sha256(diff.read_bytes()).hexdigest()))
+    r = Report(stale_findings(), Coverage(),
+               reviewed=Reviewed('a' * 40, 'b' * 40, hashlib.sha256(diff.read_bytes()).hexdigest()))
     path = tmp_path / 'stale.json'
     path.write_text(json.dumps(r.to_dict()), encoding='utf-8')
     return path, diff
@@ -166,7 +169,8 @@ def test_a_report_of_an_older_head_is_refused_with_exit_4_or_mapped(tmp_path: Pa
             fake.add_repo('acme', 'app')
             fake.add_pull('acme/app', 7, 'a' * 40, FILES, status={'src/util.py': 'added'})
             fake.push('acme/app', 7, 'c' * 40, FILES_PLUS5)
-            args = ['--report', str(report), '--github-pr', '7', '--repo', 'acme/app', '--github-api-url', fake.base_url]
+            args = ['--report', str(report), '--github-pr', '7', '--repo', 'acme/app',
+                    '--github-api-url', fake.base_url]
             env = {'GITHUB_TOKEN': 'ghp_x'}
         else:
             fake.add_user('glpat-x', 'bot')

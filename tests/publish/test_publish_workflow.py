@@ -28,7 +28,8 @@ def publish_step() -> dict:
     return next(s for s in steps if 'publish' in s.get('run', '') and '--report' in s.get('run', ''))
 
 
-def run_step(tmp_path: Path, fake: FakeGitHub, reviewed_commit: str, map_moved: str = 'false') -> subprocess.CompletedProcess[str]:
+def run_step(tmp_path: Path, fake: FakeGitHub, reviewed_commit: str,
+             map_moved: str = 'false') -> subprocess.CompletedProcess[str]:
     step = publish_step()
     env = step['env']
     # what GitHub puts into the step's ${{ }} expressions

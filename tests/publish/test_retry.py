@@ -8,15 +8,21 @@ from reviewbot.publish.retry import (
     RetryPolicy,
     Transient,
     call,
-    rate_limit_wait,
+    server_wait,
 )
 
 
+def wait_seconds(headers: dict[str, str], clock) -> float | None:
+    found = server_wait(headers, clock)
+    return None if found is None else found[0]
+
+
 def test_wait_comes_from_retry_after_then_the_reset_header() -> None:
-    assert rate_limit_wait({'Retry-After': '7'}, lambda: 0) == 7
-    assert rate_limit_wait({'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1000'}, lambda: 990) == 10
-    assert rate_limit_wait({'RateLimit-Remaining': '0', 'RateLimit-Reset': '1000'}, lambda: 1005) == 0
-    assert rate_limit_wait({'x-ratelimit-remaining': '12', 'x-ratelimit-reset': '1000'}, lambda: 0) is None
+    assert wait_seconds({'Retry-After': '7'}, lambda: 0) == 7
+    assert wait_seconds({'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1000'}, lambda: 990) == 10
+    assert wait_seconds({'RateLimit-Remaining': '0', 'RateLimit-Reset': '1000'}, lambda: 1005) == 0
+    assert wait_seconds({'x-ratelimit-remaining': '12', 'x-ratelimit-reset': '1000'}, lambda: 0) is None
+    assert server_wait({'Retry-After': '7'}, lambda: 0) == (7, 'Retry-After: 7')
 
 
 class Flaky:

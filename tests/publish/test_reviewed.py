@@ -29,7 +29,8 @@ def test_a_range_and_staged_changes_record_their_commits_and_diff_hash(tmp_path:
     head = repo.commit('head')
     diff = subprocess.run(['git', 'diff', '--no-color', '--no-ext-diff', '--no-textconv', '--find-renames',
                            '--src-prefix=a/', '--dst-prefix=b/', '--unified=3', '--ignore-submodules=none',
-                           '--diff-filter=ACDMRTUXB', base, head, '--'], cwd=repo.path, capture_output=True, check=True).stdout
+                           '--diff-filter=ACDMRTUXB', base, head, '--'],
+                          cwd=repo.path, capture_output=True, check=True).stdout
 
     ranged = review_json(repo.path, '--range', f'{base}..{head}')['reviewed']
     assert ranged == {'head': head, 'base': base, 'diff_sha256': hashlib.sha256(diff).hexdigest()}

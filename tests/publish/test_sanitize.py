@@ -4,13 +4,13 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from reviewbot.publish import sanitize
+from reviewbot import textsafe
 from reviewbot.publish.markers import finding_marker, parse_marker, summary_marker
 from tests.publish.helpers import INJECTION, assert_inert, mentions, references
 
 
 def test_prompt_injection_is_inert() -> None:
-    out = sanitize.prose(INJECTION)
+    out = textsafe.prose(INJECTION)
     assert_inert(out)
     assert 'evil.example' not in out  # every occurrence had a scheme or www.: all defanged
     assert 'Ignore previous instructions' in out  # shown, as text
@@ -24,36 +24,37 @@ def test_prompt_injection_is_inert() -> None:
                   max_size=60).map(''.join))
 @example('\\WWW.(')  # a URL right after a backslash: the escaped backslash leaves the span live
 def test_any_text_is_inert(text: str) -> None:
-    assert_inert(sanitize.prose(text))
+    assert_inert(textsafe.prose(text))
 
 
 def test_references_are_defused_anywhere_in_a_line() -> None:
-    out = sanitize.prose('fixes #1 and !7 in %milestone, ~bug &3 $4 GH-12 for @alice')
+    out = textsafe.prose('fixes #1 and !7 in %milestone, ~bug &3 $4 GH-12 for @alice')
     assert not references(out) and not mentions(out)
-    assert out.replace(sanitize.ZWJ, '').replace('\\', '') == 'fixes #1 and !7 in %milestone, ~bug &3 $4 GH-12 for @alice'
+    plain = 'fixes #1 and !7 in %milestone, ~bug &3 $4 GH-12 for @alice'
+    assert out.replace(textsafe.ZWJ, '').replace('\\', '') == plain
 
 
 def test_extended_references_and_commit_shas_are_split() -> None:
     raw = 'see [vulnerability:12], [feature_flag:3], *iteration:5, [contact:x] and 1a2b3c4d5e6f7a8b'
-    out = sanitize.prose(raw)
+    out = textsafe.prose(raw)
     assert not references(out), references(out)
-    assert out.replace(sanitize.ZWJ, '').replace('\\', '') == raw
-    assert sanitize.prose('defaced 2024 fixed') == 'defaced 2024 fixed'  # words and numbers stay whole
+    assert out.replace(textsafe.ZWJ, '').replace('\\', '') == raw
+    assert textsafe.prose('defaced 2024 fixed') == 'defaced 2024 fixed'  # words and numbers stay whole
 
 
 def test_a_defanged_url_leaves_a_closing_parenthesis_outside_its_code_span() -> None:
-    out = sanitize.prose('(see https://evil.example/a). and https://x.example/wiki/A_(b)')
+    out = textsafe.prose('(see https://evil.example/a). and https://x.example/wiki/A_(b)')
     assert out == '\\(see `https[:]//evil[.]example/a`\\). and `https[:]//x[.]example/wiki/A_(b)`'
 
 
 def test_length_limit() -> None:
-    out = sanitize.prose('x' * 10000, limit=100)
-    assert out.endswith(sanitize.TRUNCATED) and out.count('x') == 100 - len(sanitize.TRUNCATED)
+    out = textsafe.prose('x' * 10000, limit=100)
+    assert out.endswith(textsafe.TRUNCATED) and out.count('x') == 100 - len(textsafe.TRUNCATED)
 
 
 @given(st.text(max_size=200))
 def test_code_block_cannot_be_closed_by_its_content(content: str) -> None:
-    block = sanitize.code_block(content, 'suggestion')
+    block = textsafe.code_block(content, 'suggestion')
     fence = block.split('\n', 1)[0][:-len('suggestion')]
     inner = block[len(fence) + len('suggestion') + 1:-len(fence) - 1]
     assert set(fence) == {'`'} and len(fence) >= 3
@@ -62,11 +63,11 @@ def test_code_block_cannot_be_closed_by_its_content(content: str) -> None:
 
 
 def test_code_block_rejects_a_hostile_language_tag() -> None:
-    assert sanitize.code_block('x', 'js onload=alert(1)').startswith('```\n')
+    assert textsafe.code_block('x', 'js onload=alert(1)').startswith('```\n')
 
 
 def test_code_span_holds_backticks() -> None:
-    span = sanitize.code_span('a``b`')
+    span = textsafe.code_span('a``b`')
     assert span.startswith('``` ') and span.endswith(' ```')
 
 

@@ -1,6 +1,6 @@
-"""Soak: seeded random faults (25 % of all requests: 5xx before and after the write, 429, rate-limited 403,
-answers slower than the client's timeout) on every request, three faulty runs, then a clean run. Afterwards each fake holds
-exactly the comments of a fault-free run: none lost, none duplicated, for every seed.
+"""Soak: seeded random faults (25 % of all requests: 5xx before and after the write, 429, rate-limited
+403, answers slower than the client's timeout) on every request, three faulty runs, then a clean run.
+Afterwards each fake holds exactly the comments of a fault-free run: none lost, none duplicated, for every seed.
 
 Loopback only; no real waits (the retry sleep is recorded, not slept); the only time spent is the
 slow answers outliving the client timeout.

@@ -4,7 +4,7 @@ import json
 
 from reviewbot.core import Coverage, Report
 from reviewbot.reporters import rdjsonl
-from reviewbot.textscan import defuse_mentions, visible
+from reviewbot.textsafe import defuse_mentions, visible
 
 from .conftest import SPACE_PATH, UNICODE_PATH, finding
 

@@ -616,8 +616,8 @@ def test_through_the_pipeline_cloud_findings_reach_the_report(world: World):
     cfg = world.config(stages=['pre-commit'])
     env = {'REVIEWBOT_GITHUB_API_URL': world.gh.base_url, 'GITHUB_TOKEN': TOKEN,
            'OPENAI_API_KEY': API_KEY}
-    prep = pipeline.prepare(sources.staged(repo.path), cfg, stage='pre-commit')
-    report = pipeline.run(prep, [SecretsReviewer(), CloudReviewer(cfg, env=env)])
+    report = pipeline.review(sources.staged(repo.path), cfg, stage='pre-commit',
+                             reviewers=[SecretsReviewer(), CloudReviewer(cfg, env=env)])
 
     _assert_no_secret_left(_all_bodies(world))
     cloud = [f for f in report.findings if f.reviewer == 'cloud']
@@ -678,14 +678,14 @@ def test_cloud_findings_reach_the_pull_request_through_the_publishing_path(world
     cfg = world.config(stages=['pre-commit'])
     env = {'REVIEWBOT_GITHUB_API_URL': world.gh.base_url, 'GITHUB_TOKEN': TOKEN,
            'OPENAI_API_KEY': API_KEY}
-    prep = pipeline.prepare(sources.staged(repo.path), cfg, stage='pre-commit')
-    report = pipeline.run(prep, [CloudReviewer(cfg, env=env)])
+    source = sources.staged(repo.path)
+    report = pipeline.review(source, cfg, stage='pre-commit', reviewers=[CloudReviewer(cfg, env=env)])
     cloud = {(f.path, f.line) for f in report.findings if f.reviewer == 'cloud'}
     assert cloud == {('app/logic.py', 3), ('app/settings.py', 2)}
 
     # the PR shows the same change: each file's hunks as pr.get_files() gives them
     patches = {}
-    for chunk in prep.source.data.decode().split('diff --git ')[1:]:
+    for chunk in source.data.decode().split('diff --git ')[1:]:
         path = chunk.split('\n', 1)[0].split(' b/', 1)[1]
         patches[path] = chunk[chunk.index('@@'):]
     gh = world.gh  # the same fake GitHub that answered the visibility check
@@ -694,7 +694,7 @@ def test_cloud_findings_reach_the_pull_request_through_the_publishing_path(world
     target = GitHubTarget('acme/widget', 7, gh.base_url, Auth.Token('ghp_bot_token_0123456789'),
                           retry=RetryPolicy(attempts=3, base_delay=0.01, timeout=5, sleep=lambda s: None),
                           seconds_between_requests=0, seconds_between_writes=0)
-    publish_report(report, prep.diff, target)
+    publish_report(report, parse_diff(source.data), target)
     comments = gh.repos['acme/widget'].pulls[7].review_comments
     assert {(c['path'], c['line']) for c in comments} == cloud
     for comment in comments:

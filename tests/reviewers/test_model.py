@@ -15,6 +15,7 @@ from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ModelError
 from reviewbot.reviewers import ReviewContext
 from reviewbot.reviewers import model as mr
+from reviewbot.reviewers.model import triage
 from tests.reviewers.full_vocabulary import FullVocabularyScoring
 
 TINY = 'smollm2-135m'
@@ -90,7 +91,7 @@ def test_view_numbers_new_file_lines_and_marks_added_ones():
         num, mark, code = int(row[1:width].strip()), row[width + 1], row[width + 3:]
         assert lines[num - 1].rstrip() == code.rstrip()
         assert (mark == '+') == (num in u.added)
-        assert bool(mr._ADDED_ROW.match(row)) == (num in u.added)
+        assert bool(triage._ADDED_ROW.match(row)) == (num in u.added)
     assert set(u.added) == {10, 11, 12, 13, 14}
     prompt = mr.review_messages(u)[-1]['content']
     assert 'File: app/db.py (Python)' in prompt and u.view in prompt
@@ -322,12 +323,6 @@ def test_missing_model_is_a_one_line_model_error_naming_the_fetch_command(tmp_pa
     with pytest.raises(ModelError) as e:
         mr.ModelReviewer(config).review(files, ctx)
     assert '\n' not in str(e.value) and 'reviewbot model fetch' in str(e.value)
-
-
-def test_naive_baseline_runs_on_the_tiny_model(tiny):
-    files, _ = files_and_ctx('app/db.py', OLD_APP, NEW_APP)
-    findings = mr.naive_review(files, tiny, max_new_tokens=24)
-    assert all(f.reviewer == 'model-naive' for f in findings)
 
 
 def test_default_model_flags_sql_built_from_user_input(cache_dir):

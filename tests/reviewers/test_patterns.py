@@ -10,14 +10,13 @@ from reviewbot.core import Severity
 from reviewbot.reviewers.patterns import (
     MISSING_NOTE,
     PatternsReviewer,
-    default_semgrep,
+    locate,
     rule_files,
 )
 from reviewbot.sources import staged
 from tests.conftest import GitRepo, run_cli
 
-needs_semgrep = pytest.mark.skipif(default_semgrep() is None,
-                                   reason="semgrep not installed (pip install 'reviewbot[patterns]')")
+needs_semgrep = pytest.mark.skipif(locate().path is None, reason=locate().problem)
 
 # One (base, vulnerable, fixed, refactor) quartet per language. The vulnerable and fixed versions
 # differ in the planted line; `refactor` is a behaviour-preserving change of the fixed one.
@@ -127,8 +126,7 @@ def download():
 
 def _review(repo: GitRepo, config=None) -> pipeline.Report:
     cfg = config or defaults()
-    prep = pipeline.prepare(staged(repo.path), cfg)
-    return pipeline.run(prep, [PatternsReviewer(cfg)])
+    return pipeline.review(staged(repo.path), cfg, reviewers=[PatternsReviewer(cfg)])
 
 
 def _line_of(text: str, needle: str) -> int:

@@ -15,12 +15,11 @@ import yaml
 from reviewbot import pipeline
 from reviewbot.config import defaults
 from reviewbot.core import Finding
-from reviewbot.reviewers.patterns import RULES_DIR, PatternsReviewer, default_semgrep
+from reviewbot.reviewers.patterns import RULES_DIR, PatternsReviewer, locate
 from reviewbot.sources import staged
 from tests.conftest import GitRepo, run_cli
 
-needs_semgrep = pytest.mark.skipif(default_semgrep() is None,
-                                   reason="semgrep not installed (pip install 'reviewbot[patterns]')")
+needs_semgrep = pytest.mark.skipif(locate().path is None, reason=locate().problem)
 
 BUG_RULES = {r['id'] for r in yaml.safe_load((RULES_DIR / 'bugs.yaml').read_text())['rules']}
 
@@ -469,7 +468,7 @@ def sample_findings(tmp_path_factory) -> dict[str, list[Finding]]:
         repo.write(f'good/{rule}{suffix}', _text(good))
     repo.git('add', '-A')
     cfg = defaults()
-    report = pipeline.run(pipeline.prepare(staged(repo.path), cfg), [PatternsReviewer(cfg)])
+    report = pipeline.review(staged(repo.path), cfg, reviewers=[PatternsReviewer(cfg)])
     by_path: dict[str, list[Finding]] = {}
     for f in report.findings:
         by_path.setdefault(f.path, []).append(f)
@@ -601,6 +600,6 @@ def test_loop_past_end_in_a_transform_of_a_length_parameter(tmp_path):
     repo.write('good/upper.c', _text(TRANSFORM_GOOD))
     repo.git('add', '-A')
     cfg = defaults()
-    report = pipeline.run(pipeline.prepare(staged(repo.path), cfg), [PatternsReviewer(cfg)])
+    report = pipeline.review(staged(repo.path), cfg, reviewers=[PatternsReviewer(cfg)])
     hits = [(f.path, _rule(f), f.line) for f in report.findings if _rule(f) in BUG_RULES]
     assert hits == [('bad/upper.c', 'c-loop-past-end-of-array', _bug_line(TRANSFORM_BAD))]

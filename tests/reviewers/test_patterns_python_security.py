@@ -11,12 +11,11 @@ import pytest
 from reviewbot import pipeline
 from reviewbot.config import defaults
 from reviewbot.core import Severity
-from reviewbot.reviewers.patterns import PatternsReviewer, default_semgrep
+from reviewbot.reviewers.patterns import PatternsReviewer, locate
 from reviewbot.sources import staged
 from tests.conftest import GitRepo
 
-pytestmark = pytest.mark.skipif(default_semgrep() is None,
-                                reason="semgrep not installed (pip install 'reviewbot[patterns]')")
+pytestmark = pytest.mark.skipif(locate().path is None, reason=locate().problem)
 
 MARK = '# FLAW'
 
@@ -752,7 +751,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> list:
         repo.write(_path(name, 'safe'), safe)
     repo.git('add', '-A')
     cfg = defaults()
-    report = pipeline.run(pipeline.prepare(staged(repo.path), cfg), [PatternsReviewer(cfg)])
+    report = pipeline.review(staged(repo.path), cfg, reviewers=[PatternsReviewer(cfg)])
     return report.findings
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ from reviewbot.config import defaults
 from reviewbot.core import Severity
 from reviewbot.diffparse import parse_diff
 from reviewbot.reviewers import ReviewContext
-from reviewbot.reviewers.ruff import RuffReviewer, ruff_binary, severity_of
+from reviewbot.reviewers.ruff import (
+    RuffReviewer,
+    ruff_binary,
+    run_ruff,
+    run_ruff_each,
+    severity_of,
+)
 from reviewbot.sources import staged
 from tests.conftest import GitRepo, run_cli
 
@@ -47,8 +54,7 @@ REFACTORED = BASE.replace('def health():\n    return {"ok": True}',
 
 
 def _review_staged(repo: GitRepo) -> list:
-    prep = pipeline.prepare(staged(repo.path), defaults())
-    report = pipeline.run(prep, [RuffReviewer(defaults())])
+    report = pipeline.review(staged(repo.path), defaults(), reviewers=[RuffReviewer(defaults())])
     return report.findings
 
 
@@ -136,6 +142,30 @@ def test_without_the_file_each_hunk_is_linted_at_its_true_lines():
     assert not any(f.category.startswith('ruff/F') for f in result.findings)
 
 
+def test_lines_linted_one_by_one_share_one_ruff_process(monkeypatch):
+    """Added lines a fragment's repair cut out are linted each as a module of its own: all in ONE
+    ruff process, with exactly the diagnostics one `ruff -` per line gives."""
+    binary = ruff_binary()
+    select = RuffReviewer(defaults()).select
+    imports = 'import yaml, subprocess'  # line 1 of a snippet that starts later (ruff._with_imports)
+    texts = [imports + '\n' * 4 + 'x = eval(a)\n', 'import yaml; data = yaml.load(b)\n',
+             'print "python 2"\n', '\n', imports + '\n' * 9 + 'subprocess.call(cmd, shell=True)\n',
+             'def f(x=[]): pass\n']
+    one_by_one = [run_ruff(binary, 'app/x.py', t, select, []) for t in texts]
+    calls = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, 'run', lambda cmd, **kw: calls.append(cmd) or real_run(cmd, **kw))
+    together = run_ruff_each(binary, 'app/x.py', texts, select, [])
+    assert len(calls) == 1
+
+    def same(diags):
+        return [{k: v for k, v in d.items() if k != 'filename'} for d in diags]
+    assert [same(d) for d in together] == [same(d) for d in one_by_one]
+    assert [sorted({d['code'] for d in ds} - {'F821'}) for ds in together] == [
+        ['S307'], ['S506'], ['invalid-syntax'], [], ['S602'], ['B006']]
+    assert run_ruff_each(binary, 'app/x.py', [], select, []) == []
+
+
 def test_syntax_error_in_new_file_is_not_a_finding():
     text = 'print "python 2"\nx = eval(y)\n'
     result = _review_new_file('old.py', text)
@@ -202,7 +232,8 @@ async def notify(client, users):
         ('bug/unawaited-coroutine', _line_of(bad, 'asyncio.sleep(0.1)')),
     ]
     repo.commit('bad')
-    fixed = bad.replace('ok = send(', 'ok = await send(').replace('        asyncio.sleep', '        await asyncio.sleep')
+    fixed = (bad.replace('ok = send(', 'ok = await send(')
+             .replace('        asyncio.sleep', '        await asyncio.sleep'))
     repo.write('jobs.py', fixed + '''
 
 async def fan_out(client, users):

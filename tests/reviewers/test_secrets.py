@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from reviewbot.config import defaults
 from reviewbot.diffparse import parse_diff
+from reviewbot.privacy.redact import MASK, redact
 from reviewbot.reviewers import ReviewContext
-from reviewbot.reviewers.secrets import MASK, SecretsReviewer, redact
+from reviewbot.reviewers.secrets import SecretsReviewer
 
 AWS_ID = 'AKIAIOSFODNN7EXAMPLE'
 AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from reviewbot import config as cfgmod
+from reviewbot.engine.remote import RemoteModel, model_for
 from reviewbot.errors import ConfigError, ModelError
-from reviewbot.server.client import RemoteModel, model_for
 from tests.server.conftest import AUTH, MODEL, TOKEN, chat_body
 
 MESSAGES = [{'role': 'user', 'content': 'Name one fruit.'}]
@@ -139,7 +139,7 @@ def test_model_reviewer_refuses_a_server_not_declared_in_house(tmp_path: Path) -
     from reviewbot.reviewers.model import ModelReviewer
     cfg = server_config(tmp_path, 'http://127.0.0.1:9', is_local=False)
     with pytest.raises(ConfigError):
-        ModelReviewer(cfg).model
+        _ = ModelReviewer(cfg).model
 
 
 def test_every_request_to_the_in_house_server_is_in_the_reports_egress(served: tuple[Any, str],

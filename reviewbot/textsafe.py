@@ -1,7 +1,17 @@
-"""Make untrusted text (model output, report fields) safe to embed in a GitHub/GitLab Markdown comment.
+"""Every sanitiser of untrusted text (diff lines, paths, model output, report fields), by destination.
 
-A report may come from another CI job or from a model that read hostile code, so everything in it is
-treated as data. After `prose()` a text cannot:
+Untrusted text is data wherever it is shown; this module is the one place that makes it so:
+  - anywhere (terminal, CI log, every report format, stderr): `visible()` shows control and bidi
+    characters as escapes (\\x1b, \\u202e) instead of obeying them; `has_unsafe_chars()` tells
+    whether it would; `log_line()` keeps a publish log line to one line of printable characters;
+  - Markdown that reviewdog posts: `defuse_mentions()` keeps '@name' from pinging anyone;
+  - GitHub Actions workflow commands: `escape_data()` and `escape_property()` keep an annotation
+    on one line, so no text starts a workflow command of its own;
+  - the job summary (Markdown + HTML): `md_text()` turns every markup character into a numeric
+    character reference, `html_pre()` escapes what could close a <pre> block;
+  - GitHub/GitLab comments: `prose()`, `one_line()`, `code_span()` and `code_block()` (below).
+
+After `prose()` a text cannot:
   - @mention a user or team, or reference an issue, pull/merge request, milestone, label, epic or
     snippet anywhere in a line (`@name`, `#1`, `!1`, `%name`, `~label`, `&1`, `$1`, `GH-1`): a zero-width
     joiner follows every such sigil, and the forges' reference parsers need a name character right
@@ -18,7 +28,80 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from reviewbot.textscan import ZWJ  # the joiner that splits mentions and references
+# C0/C1 controls (ESC starts terminal escape sequences) and the bidi overrides of "Trojan Source":
+# untrusted text must never recolour a terminal, move the cursor, return to column 0 of a CI log
+# or reorder what a reviewer reads. Lone surrogates (bytes of a non-UTF-8 path, kept by
+# surrogateescape) cannot be printed at all.
+_UNSAFE_CHARS = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029'
+                           '\u202a-\u202e\u2066-\u2069\ud800-\udfff]')
+ZWJ = '\u200d'
+_MENTION = re.compile(r'@(?=[A-Za-z0-9_\-])')
+
+
+def visible(text: str, *, keep_newlines: bool = True) -> str:
+    """`text` with control and bidi characters shown as escapes (\\x1b, \\u202e) instead of obeyed.
+    With keep_newlines=False, CR and LF are escaped too (one line, e.g. an error message)."""
+    def esc(m: re.Match[str]) -> str:
+        c = ord(m.group())
+        if 0xdc80 <= c <= 0xdcff:  # an undecodable byte, shown as the byte
+            c -= 0xdc00
+        return f'\\x{c:02x}' if c < 0x100 else f'\\u{c:04x}'
+    out = _UNSAFE_CHARS.sub(esc, text.replace('\r\n', '\n') if keep_newlines else text)
+    if not keep_newlines:
+        out = out.replace('\r', '\\r').replace('\n', '\\n')
+    return out
+
+
+def log_line(text: str) -> str:
+    """One log line: every character str.isprintable() refuses (newlines, ANSI escapes, zero-width
+    and bidi characters) shown as its Python escape, so report data cannot forge log lines or CI
+    workflow commands. Stricter than `visible(text, keep_newlines=False)`."""
+    return ''.join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+
+
+def has_unsafe_chars(text: str) -> bool:
+    """True when `text` holds a control or bidi character that `visible` would escape (tab and LF are fine)."""
+    return _UNSAFE_CHARS.search(text.replace('\r\n', '\n')) is not None
+
+
+def defuse_mentions(text: str) -> str:
+    """'@name' with a zero-width joiner after the '@': shown the same, but GitHub's and GitLab's
+    Markdown no longer notify (or link) the user or team."""
+    return _MENTION.sub('@' + ZWJ, text)
+
+
+# -- GitHub Actions workflow commands (annotations) ----------------------------------------------
+
+def escape_data(text: str) -> str:
+    """The message of a workflow command: % CR LF escaped, so it stays one line."""
+    return text.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
+
+
+def escape_property(text: str) -> str:
+    """A property value of a workflow command (file=, title=): also : and , escaped."""
+    return escape_data(text).replace(':', '%3A').replace(',', '%2C')
+
+
+# -- the job summary: Markdown with HTML ----------------------------------------------------------
+
+# Markdown punctuation, HTML, autolink and mention triggers.
+_MARKUP = re.compile(r'[\\`*_{}\[\]()<>#+\-.!|~&"\':@$=^]')
+
+
+def md_text(text: str, limit: int) -> str:
+    """Untrusted text as inert inline Markdown on one line (line breaks as <br>)."""
+    if len(text) > limit:
+        text = text[:limit] + '…'
+    text = _MARKUP.sub(lambda m: f'&#{ord(m.group())};', visible(text))
+    return '<br>'.join(text.split('\n'))
+
+
+def html_pre(text: str) -> str:
+    """Untrusted text for inside <pre>: &, < and > escaped so it cannot close the block."""
+    return visible(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+
+
+# -- GitHub/GitLab comments -----------------------------------------------------------------------
 
 TRUNCATED = ' … truncated'
 

@@ -1,14 +1,17 @@
-"""Use a configured in-house server instead of loading the model locally.
+"""The in-house server as a Backend: use a configured `reviewbot serve` instead of loading the model.
 
-`model_for(config)` is how a reviewer gets its model:
-- inside the server's model thread: the server's own model (one instance, one owner);
+`model_for(config)` is how a reviewer gets its model when `server` is configured:
+- inside the server's model thread: the server's own model (one instance, one owner; the server
+  binds it with bind_thread_model);
 - `server = "http://..."` with `server_is_local = true`: a RemoteModel talking to that server;
 - `server` set but not declared local: ConfigError - code is never sent to a server that is not
   known to be in-house (privacy fails closed);
 - otherwise: the engine's load_model(...) on this machine.
 
-RemoteModel has the engine model's surface (name, context_length, tokenizer, encode, decode,
-chat_prompt, generate, next_token_logprobs, token_surprisals). httpx is imported only when a server is actually used.
+RemoteModel is an engine.Backend (reviewbot.engine.backend: name, context_length, tokenizer,
+encode, decode, chat_prompt, generate, next_token_logprobs, token_surprisals); every request it
+makes is recorded for the report's `egress` (take_egress). httpx is imported only when a server is
+actually used.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reviewbot.config import Config, credential_env_problem
+from reviewbot.engine.backend import Backend, GenerationResult
 from reviewbot.errors import ConfigError, ModelError
 
 _thread_model = threading.local()
@@ -38,7 +42,7 @@ def bind_thread_model(model: Any) -> None:
     _thread_model.model = model
 
 
-def model_for(config: Config) -> Any:
+def model_for(config: Config) -> Backend:
     served = getattr(_thread_model, 'model', None)
     if served is not None:
         return served
@@ -57,7 +61,7 @@ def model_for(config: Config) -> Any:
 
 
 class RemoteModel:
-    """The engine model's generate()/chat_prompt() surface, served by `reviewbot serve`."""
+    """The engine.Backend surface, served by `reviewbot serve`."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 300.0,
                  token_env: str | None = None) -> None:
@@ -99,7 +103,7 @@ class RemoteModel:
             text = self._request('GET', '/v1/reviewbot/tokenizer', None, None, raw=True)
             try:
                 self._tokenizer = Tokenizer.from_str(text)
-            except Exception:  # noqa: BLE001 - any parse failure means the same to the user
+            except Exception:  # any parse failure means the same to the user
                 raise ModelError(f'{self.url} sent a tokenizer that cannot be read') from None
         return self._tokenizer
 
@@ -134,8 +138,7 @@ class RemoteModel:
         return prompt
 
     def generate(self, prompt: str, max_new_tokens: int = 128, stop: Sequence[str] = (),
-                 temperature: float = 0.0, seed: int = 0, deadline: float | None = None) -> Any:
-        from reviewbot.engine import GenerationResult
+                 temperature: float = 0.0, seed: int = 0, deadline: float | None = None) -> GenerationResult:
         body: dict[str, Any] = {'prompt': prompt, 'max_tokens': max_new_tokens, 'stop': list(stop) or None,
                                 'temperature': temperature, 'seed': seed}
         out = self._request('POST', '/v1/completions', body, deadline)
@@ -216,5 +219,5 @@ def _retry_after(response: Any) -> float:
 def _message(response: Any) -> str:
     try:
         return str(response.json()['error']['message'])[:200]
-    except Exception:  # noqa: BLE001 - not our error format: fall back to the status text
+    except Exception:  # not our error format: fall back to the status text
         return response.reason_phrase or 'error'

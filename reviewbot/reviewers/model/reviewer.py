@@ -1,0 +1,381 @@
+"""ModelReviewer: units are triaged (one prefill each), the riskiest generated while the budget lasts,
+every answer validated and cached; and from_config, the registry's factory."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from reviewbot import defaults
+from reviewbot.config import Config
+from reviewbot.core import FileChange, Skipped
+from reviewbot.engine import backend
+from reviewbot.engine.backend import Backend
+from reviewbot.errors import ModelError
+from reviewbot.reviewers import ReviewContext, ReviewerResult
+from reviewbot.reviewers.model import triage as triage_mod
+from reviewbot.reviewers.model.cache import ResultCache, cache_key, default_cache_dir
+from reviewbot.reviewers.model.prompt import (
+    GUIDELINES_MAX_CHARS,
+    PROMPT_OVERHEAD_CHARS,
+    PROMPT_VERSION,
+    review_messages,
+    unit_header,
+)
+from reviewbot.reviewers.model.triage import Scan, pick_line, scan_unit, unit_risk
+from reviewbot.reviewers.model.units import Unit, language, make_units, render_view
+from reviewbot.reviewers.model.validate import NAME, parse_output, validate
+
+MAX_NEW_TOKENS = 64  # three finding lines
+DEFAULT_TRIAGE_THRESHOLD = defaults.TRIAGE_THRESHOLD  # calibrated on the eval set: eval/results/model.md
+# Until the first model call has measured them: speeds of the 0.5B int4 model on a busy 2-core machine.
+ASSUMED_PREFILL_TOKENS_PER_SECOND = 150.0
+ASSUMED_DECODE_TOKENS_PER_SECOND = 20.0
+ASSUMED_LOAD_SECONDS = 2.0
+
+
+class ModelReviewer:
+    name = NAME
+
+    def __init__(self, config: Config, model: Backend | None = None) -> None:
+        self.config = config
+        self._model: Backend | None = model  # loaded lazily: a fully cached review never loads it
+        self.model_name = str(_cfg(config, 'model', '') or '')
+        self.model_dir = str(_cfg(config, 'model_dir', '') or '') or None
+        self.threads = int(_cfg(config, 'threads', defaults.THREADS))
+        self.threshold = float(_cfg(config, 'triage_threshold', DEFAULT_TRIAGE_THRESHOLD))
+        use_cache = bool(_cfg(config, 'cache', True))
+        self.cache = ResultCache(default_cache_dir() if use_cache else None)
+        self.max_new_tokens = MAX_NEW_TOKENS
+        self._prefill_rate: float | None = None  # tokens per second, measured as we go
+        self._decode_rate: float | None = None
+        self._head_kept = False
+        self._notes: list[str] = []  # e.g. the warm daemon went away (reviewbot.engine.warm)
+
+    # The model -------------------------------------------------------------------------------
+    @property
+    def model(self) -> Backend:
+        """The engine.Backend: an in-house server when configured, else the warm daemon's model,
+        else the model loaded in this process."""
+        if self._model is None and _cfg(self.config, 'server', ''):
+            # a team's in-house server instead of a local model; model_for refuses (ConfigError)
+            # a server that is not declared in-house, so no code reaches it
+            from reviewbot.engine.remote import model_for
+            self._model = model_for(self.config)
+        if self._model is None:
+            self._model = self._warm_model()
+        if self._model is None:
+            self._model = self._load_local()
+        return self._model
+
+    def _warm_model(self) -> Backend | None:
+        """The model of a running `reviewbot daemon` (reviewbot.engine.warm); None when there is
+        none (or it serves another export or version) and the model loads in this process."""
+        from reviewbot.engine import warm
+        section = _section(self.config, 'daemon')
+        mode = warm.mode_from(str(section.get('mode', defaults.DAEMON_MODE)))
+        model, notes = warm.connect(self.model_name or None, self.model_dir, self.threads, mode=mode,
+                                    fallback=self._load_local,
+                                    idle_minutes=float(section.get('idle_minutes', defaults.DAEMON_IDLE_MINUTES)))
+        self._notes.extend(notes)
+        return model
+
+    def _load_local(self) -> Backend:
+        """The model loaded in this process."""
+        try:
+            from reviewbot.engine import load_model
+            return load_model(self.model_name or None, model_dir=self.model_dir,
+                              threads=self.threads)
+        except ModelError:
+            raise
+        except ImportError as e:
+            raise ModelError(f'the local model engine is not available ({e}): reinstall '
+                             'reviewbot, or remove "model" from the reviewers') from None
+        except Exception as e:
+            name = self.model_name or defaults.MODEL
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ModelError(f'cannot load model {name!r} ({first[:200]}): run '
+                             f'`reviewbot model fetch {name} --force`') from None
+
+    def model_identity(self) -> str:
+        """Model name and precision for cache keys, found without loading the model."""
+        server = str(_cfg(self.config, 'server', '') or '')
+        if server:  # the same before and after the server is first asked, and never a local model's
+            return f'server|{server.rstrip("/")}'
+        if self._model is not None:
+            return backend.identity(self._model)
+        try:
+            from reviewbot.engine.paths import model_path
+            folder = model_path(self.model_name, self.model_dir) if self.model_name else None
+        except Exception:
+            folder = None
+        if folder is None:
+            return f'{self.model_name}|'
+        return f'{self.model_name}|{folder.name.removeprefix("onnx-")}'
+
+    # Planning -------------------------------------------------------------------------------
+    def units(self, files: list[FileChange], ctx: ReviewContext) -> tuple[list[Unit], list[Skipped]]:
+        units: list[Unit] = []
+        skipped: list[Skipped] = []
+        for fc in files:
+            if not fc.hunks or fc.added_count == 0:
+                continue
+            if language(fc.path) is None:
+                skipped.append(Skipped(fc.path, 'model: not a source file the model reviews',
+                                       reviewer=NAME, lines=fc.added_count))
+                continue
+            try:
+                text = ctx.read_new_file(fc.path)
+            except Exception:
+                text = None
+            for u in make_units(fc):
+                u.view = render_view(u, text)
+                units.append(u)
+        return units, skipped
+
+    def plan(self, files: list[FileChange], ctx: ReviewContext) -> list[str]:
+        units, skipped = self.units(files, ctx)
+        left = ctx.time_left()
+        budget = 'no time limit' if left is None else f'budget {max(left, 0):.0f} s'
+        lines = [(f'model: local model {self.model_name or "(default)"}, {len(units)} units '
+                  f'to triage, {budget}; runs on this machine')]
+        lines += [f'  model skips {s.path}: {s.reason}' for s in skipped]
+        return lines
+
+    def guidelines(self, ctx: ReviewContext) -> str:
+        path = str(_cfg(self.config, 'guidelines', '') or '')
+        if not path:
+            return ''
+        from reviewbot import guidelines as guidelines_file
+        from reviewbot.errors import ConfigError
+        # the file goes into every prompt: in CI from the trusted base commit, never the work tree;
+        # never through a symbolic link nor from the git directory (reviewbot.guidelines)
+        files_from = getattr(self.config, 'files_from', None)
+        if files_from == '':
+            raise ConfigError(f'guidelines {path!r}: this CI run has no base commit to read it from '
+                              '(the checked-out work tree is the code under review)')
+        base = ctx.repo_root or (self.config.source.parent if self.config.source else Path.cwd())
+        return guidelines_file.read(Path(base), path, files_from)[:GUIDELINES_MAX_CHARS]
+
+    # Review ---------------------------------------------------------------------------------
+    def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
+        result = ReviewerResult()
+        try:
+            return self._review(files, ctx, result)
+        finally:
+            # every request to an in-house server is in the report's egress log
+            take = getattr(self._model, 'take_egress', None)
+            if callable(take):
+                result.egress.extend(take())
+            notes = getattr(self._model, 'take_notes', None)
+            result.notes.extend(self._notes + (notes() if callable(notes) else []))
+            self._notes = []
+
+    def _review(self, files: list[FileChange], ctx: ReviewContext, result: ReviewerResult) -> ReviewerResult:
+        stats: dict[str, Any] = {'units': 0, 'triaged': 0, 'generated': 0, 'cache_hits': 0,
+                                 'model_calls': 0, 'findings': 0, 'dropped': {}}
+        result.stats = stats
+        units, skipped = self.units(files, ctx)
+        result.skipped.extend(skipped)
+        stats['units'] = len(units)
+        if not units:
+            return result
+        guidelines = self.guidelines(ctx)
+
+        # Phase 1: triage every unit (one prefill each), in diff order, while time allows.
+        untriaged: list[Unit] = []
+        for u in units:
+            score = self.triage(u, guidelines, ctx, stats)
+            if score is None:
+                untriaged.append(u)
+
+        # Phase 2: generate for units at or above the threshold, riskiest first.
+        for u in units:
+            if u.score is not None and u.score < self.threshold:
+                result.skipped.append(self._skip(u, f'triage: low risk score {u.score:.2f}'))
+        for u in untriaged:
+            result.skipped.append(self._skip(u, 'budget: not reached'))
+        risky = sorted((u for u in units if u.score is not None and u.score >= self.threshold),
+                       key=lambda u: (-(u.score or 0.0), u.path, u.first_line))
+        for u in risky:
+            answer = self.answer(u, guidelines, ctx, stats)
+            if answer is None:
+                result.skipped.append(self._skip(u, 'budget: not reached'))
+                continue
+            text, complete = answer
+            if not complete:
+                result.skipped.append(self._skip(u, 'budget: generation cut at the deadline'))
+            stats['generated'] += 1
+            checked = validate(parse_output(text), u, confidence=u.score)
+            for reason, n in checked.dropped.items():
+                stats['dropped'][reason] = stats['dropped'].get(reason, 0) + n
+            if u.cached_answer:  # the finding says it was computed in an earlier run
+                checked.findings[:] = [dataclasses.replace(f, extra={**f.extra, 'cached': True})
+                                       for f in checked.findings]
+            result.findings.extend(checked.findings)
+        stats['findings'] = len(result.findings)
+        cached = sum(1 for f in result.findings if f.extra.get('cached'))
+        if cached:
+            result.notes.append(f'model: {cached} of {len(result.findings)} findings answered from the '
+                                'result cache (computed in an earlier run; nothing was asked of the '
+                                'model for them in this one)')
+        if stats['dropped']:
+            parts = ', '.join(f'{n} {r}' for r, n in sorted(stats['dropped'].items()))
+            result.notes.append(f'model: dropped {sum(stats["dropped"].values())} unusable '
+                                f'model findings ({parts})')
+        return result
+
+    def triage_key(self, u: Unit, guidelines: str) -> str:
+        return cache_key('scan', PROMPT_VERSION, self.model_identity(), guidelines,
+                         unit_header(u), u.view)
+
+    def answer_key(self, u: Unit, guidelines: str, line: int) -> str:
+        return cache_key('review', PROMPT_VERSION, self.model_identity(), guidelines,
+                         unit_header(u), u.view, str(line))
+
+    def triage(self, u: Unit, guidelines: str, ctx: ReviewContext,
+               stats: dict[str, Any]) -> float | None:
+        """The unit's risk score (cached); None when the budget does not allow the prefill."""
+        key = self.triage_key(u, guidelines)
+        hit = self.cache.get(key)
+        if hit is not None:
+            try:
+                u.scan = Scan(float(hit['risk']), {int(k): float(v) for k, v in hit['lines'].items()},
+                              lines_scored=bool(hit.get('lines_scored', True)))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                u.scan = None
+            if u.scan is not None:
+                u.score = unit_risk(u.scan)
+                stats['cache_hits'] += 1
+                stats['triaged'] += 1
+                return u.score
+        if not self._time_for(ctx, self._prompt_cost(u, 0)):
+            return None
+        t0 = time.perf_counter()
+        self._keep_head(u, guidelines)
+        # The line surprisals are needed only to pick where generation starts (or when they are
+        # the triage signal): most units are cleared by triage and never need them.
+        u.scan = scan_unit(self.model, u, guidelines, lines=triage_mod.TRIAGE_SIGNAL != 'answer')
+        self._note_prefill(u.view + ' ' * PROMPT_OVERHEAD_CHARS, time.perf_counter() - t0)
+        u.score = unit_risk(u.scan)
+        stats['model_calls'] += 1
+        stats['triaged'] += 1
+        self._remember_scan(key, u.scan)
+        return u.score
+
+    def _keep_head(self, u: Unit, guidelines: str) -> None:
+        """Once per review: the prompt head every unit shares (system prompt, guidelines and the
+        two examples, ~300 tokens) comes from the key/values an earlier run kept in the cache dir,
+        so a cold hook does not prefill it again. Off with the result cache off."""
+        if self._head_kept or self.cache.root is None:
+            return
+        self._head_kept = True
+        keep = getattr(self.model, 'keep_prefix', None)
+        if keep is None:
+            return
+        prompt = self.model.chat_prompt(review_messages(u, guidelines))
+        at = prompt.rfind(unit_header(u))
+        if at > 0:
+            keep(prompt[:at], self.cache.root / 'kv')
+
+    def _remember_scan(self, key: str, scan: Scan) -> None:
+        self.cache.put(key, {'risk': scan.risk, 'lines': scan.line_surprisal, 'lines_scored': scan.lines_scored})
+
+    def _score_lines(self, u: Unit, guidelines: str, ctx: ReviewContext, stats: dict[str, Any]) -> bool:
+        """Complete a unit's answer-only scan with its line surprisals; False when out of time."""
+        if not self._time_for(ctx, self._prompt_cost(u, 0)):
+            return False
+        risk = u.scan.risk if u.scan is not None else None
+        u.scan = scan_unit(self.model, u, guidelines)
+        if risk is not None:
+            u.scan.risk = risk  # the same number; the score already decided on stays as it was
+        stats['model_calls'] += 1
+        self._remember_scan(self.triage_key(u, guidelines), u.scan)
+        return True
+
+    def answer(self, u: Unit, guidelines: str, ctx: ReviewContext,
+               stats: dict[str, Any]) -> tuple[str, bool] | None:
+        """The model's finding for the unit's least natural added line (cached), and whether it
+        is complete; None when the budget does not allow it."""
+        if u.scan is not None and not u.scan.lines_scored and not self._score_lines(u, guidelines, ctx, stats):
+            return None
+        line = pick_line(u.scan) if u.scan is not None else None
+        if line is None:
+            return '', True
+        key = self.answer_key(u, guidelines, line)
+        hit = self.cache.get(key)
+        if hit is not None and isinstance(hit.get('text'), str):
+            stats['cache_hits'] += 1
+            u.cached_answer = True
+            return hit['text'], True
+        if not self._time_for(ctx, self._prompt_cost(u, self.max_new_tokens // 3)):
+            return None
+        # The answer is started at the chosen line: the model only says what is wrong there.
+        start = f'L{line}:'
+        prompt = self.model.chat_prompt(review_messages(u, guidelines)) + start
+        t0 = time.perf_counter()
+        gen = self.model.generate(prompt, max_new_tokens=self.max_new_tokens, stop=('\n',),
+                                  temperature=0.0, seed=0, deadline=ctx.deadline)
+        self._note_generation(gen, prompt, time.perf_counter() - t0)
+        stats['model_calls'] += 1
+        text = start + gen.text if isinstance(getattr(gen, 'text', None), str) else ''
+        if getattr(gen, 'stop_reason', '') == 'deadline':
+            return '', False  # a cut message is no message; not cached
+        self.cache.put(key, {'text': text})
+        return text, True
+
+    def _note_generation(self, gen: Any, prompt: str, seconds: float) -> None:
+        prefill = getattr(gen, 'prefill_seconds', None)
+        decode = getattr(gen, 'decode_seconds', None)
+        if prefill and getattr(gen, 'prompt_tokens', 0):
+            self._prefill_rate = gen.prompt_tokens / max(prefill, 1e-3)
+        elif prefill is None:
+            self._note_prefill(prompt, seconds)
+        if decode and getattr(gen, 'token_ids', None):
+            self._decode_rate = len(gen.token_ids) / max(decode, 1e-3)
+
+    def _skip(self, u: Unit, reason: str) -> Skipped:
+        return Skipped(u.path, reason, reviewer=NAME, hunk=u.hunk_indexes[0], lines=len(u.added))
+
+    # Time -----------------------------------------------------------------------------------
+    def _prompt_cost(self, u: Unit, new_tokens: int) -> float:
+        """Seconds a prompt for this unit will take: from the speeds seen so far, or, before the
+        first call, from conservative speeds of a busy 2-core machine plus the model load. A model
+        call cannot be interrupted, so one is never started that would overrun the deadline."""
+        tokens = (len(u.view) + PROMPT_OVERHEAD_CHARS) / 3.5  # ~3.5 chars per token of code
+        cost = tokens / (self._prefill_rate or ASSUMED_PREFILL_TOKENS_PER_SECOND)
+        if new_tokens:
+            cost += new_tokens / (self._decode_rate or ASSUMED_DECODE_TOKENS_PER_SECOND)
+        if self._model is None:
+            cost += ASSUMED_LOAD_SECONDS
+        return cost
+
+    def _note_prefill(self, prompt: str, seconds: float) -> None:
+        if seconds > 0:
+            self._prefill_rate = (len(prompt) / 3.5) / seconds
+
+    @staticmethod
+    def _time_for(ctx: ReviewContext, cost: float) -> bool:
+        left = ctx.time_left()
+        return left is None or left > cost
+
+
+def _section(config: Config, name: str) -> dict[str, Any]:
+    try:
+        return config.section(name)
+    except (KeyError, AttributeError):
+        return {}
+
+
+def _cfg(config: Config, key: str, default: Any) -> Any:
+    try:
+        return config.get(key)
+    except KeyError:
+        return default
+
+
+def from_config(config: Config, *, model: Backend | None = None) -> ModelReviewer:
+    """The registry's factory (reviewbot.reviewers.REGISTRY). `model`: an already loaded model to use
+    (the server's own), else the reviewer loads the configured one when it first needs it."""
+    return ModelReviewer(config, model=model)
