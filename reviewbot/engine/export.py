@@ -10,6 +10,7 @@ Steps, each written under a temporary name and renamed into place:
      a tied lm_head's Transpose folded into a constant (so the quantizers see a plain MatMul).
      (both graphs) a scoring output: the log-probability of a given token at each kept position,
      so scoring reads N floats instead of N x vocabulary logits.
+     (fused graph) hidden-state outputs `hidden.<layer>` for the risk read-out (reviewbot.risk).
   4. Quantization: int8 dynamic (MatMul weights) or int4 MatMulNBits (block 128, accuracy_level 4).
   5. onnxruntime graph optimization saved offline (fused norms etc.), so the session loads fast.
   6. Tokenizer, chat template and a manifest (sha256 of every file) beside the ONNX file.
@@ -32,7 +33,13 @@ TARGET_IDS = 'target_ids'
 TARGET_LOGPROBS = 'target_logprobs'
 # Bump when the exported layout changes: older exports are redone by tests. 4: the scoring output
 # (target_ids -> target_logprobs); version-3 exports still load and score in numpy.
-EXPORT_VERSION = 4
+# 5: hidden-state outputs `hidden.<layer>` (fused graph; the risk read-out pools them over the added
+# lines of the same prefill); version-4 exports still load and review, and simply get no risk score.
+EXPORT_VERSION = 5
+HIDDEN_PREFIX = 'hidden.'
+# Layers whose input (the RMS-normalised residual stream after layer-1 blocks, tensor `l<layer>.h`
+# of the fused graph) becomes an output: the middle and three quarters of Qwen2.5-0.5B's 24 layers.
+HIDDEN_LAYERS = (12, 18)
 HF_VERSION = 3  # the Hugging Face folder (step 1) only changes when this is bumped
 INT4_BLOCK_SIZE = 128
 INT4_ACCURACY_LEVEL = 4  # int8 compute for MatMulNBits: uses VNNI on CPUs that have it
@@ -220,6 +227,29 @@ def add_scoring(model) -> None:
     graph.node.extend(nodes)
 
 
+def add_hidden_states(model, layers: tuple[int, ...] = HIDDEN_LAYERS) -> list[str]:
+    """Step 3c (fused graph): outputs `hidden.<layer>` [batch, sequence, hidden] = the fused graph's
+    tensor `l<layer>.h` (RMSNorm of the residual stream entering block <layer>), through an
+    Identity so the name is stable. Works on the built graph and on an exported (optimized) one,
+    whose tensor names are the same. Returns the names added (none when the graph has no such
+    tensor, e.g. an optimum graph: such exports get no risk score)."""
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    have = {out for node in graph.node for out in node.output}
+    existing = {o.name for o in graph.output}
+    added = []
+    for layer in layers:
+        source, name = f'l{layer}.h', f'{HIDDEN_PREFIX}{layer}'
+        if source not in have or name in existing:
+            continue
+        graph.node.append(helper.make_node('Identity', [source], [name], name=f'hidden_{layer}'))
+        graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT,
+                                                          ['batch_size', 'sequence_length', 'hidden']))
+        added.append(name)
+    return added
+
+
 def _save(model, path: Path) -> None:
     import onnx
     big = sum(t.ByteSize() for t in model.graph.initializer) > 1_800_000_000
@@ -341,6 +371,8 @@ def export(name: str, precision: str | None = None, model_dir: str | os.PathLike
                     keep_last_logits(model)
                     shutil.rmtree(work / 'raw')
                 add_scoring(model)
+                if graph == 'fused':
+                    add_hidden_states(model)
                 _save(model, sliced)
                 del model
                 timings['onnx_graph'] = time.monotonic() - t

@@ -35,6 +35,7 @@ from reviewbot.errors import ModelError
 SCORE_CHUNK = 64  # scored positions per graph call (even): bounds the logits held at once (64 x vocab)
 TARGET_IDS = 'target_ids'  # = reviewbot.engine.export.TARGET_IDS (export is not imported here)
 TARGET_LOGPROBS = 'target_logprobs'
+HIDDEN_PREFIX = 'hidden.'  # = reviewbot.engine.export.HIDDEN_PREFIX: `hidden.<layer>` outputs (export 5+)
 
 
 ENV_SPIN = 'REVIEWBOT_ORT_SPIN'
@@ -107,7 +108,10 @@ class OnnxModel:
                              f're-export it with `reviewbot model export {self.name}`') from None
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._kv_dtype = np.float16 if 'float16' in self._session.get_inputs()[-1].type else np.float32
-        self._output_names = [o.name for o in self._session.get_outputs() if o.name != TARGET_LOGPROBS]
+        outputs = [o.name for o in self._session.get_outputs()]
+        # hidden-state outputs (export 5+, read by reviewbot.risk): fetched only when asked for
+        self.hidden_names: list[str] = [o for o in outputs if o.startswith(HIDDEN_PREFIX)]
+        self._output_names = [o for o in outputs if o != TARGET_LOGPROBS and o not in self.hidden_names]
         self._present_names = [n for n in self._output_names if n != 'logits']
         self.scores_in_graph = TARGET_LOGPROBS in {o.name for o in self._session.get_outputs()}
         # int8 exports quantize activations with one scale per graph call (the max over all its
@@ -171,22 +175,34 @@ class OnnxModel:
             feed[f'past_key_values.{layer}.value'] = past[2 * layer + 1]
         return feed
 
-    def _run(self, ids: Sequence[int], past: list[np.ndarray], keep: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _call(self, names: list[str], feed: dict[str, np.ndarray],
+              states: dict[str, list[np.ndarray]] | None) -> list[np.ndarray]:
+        """Run the graph for `names`; with `states`, also each hidden-state output's rows of the
+        tokens fed, appended to states[name]."""
+        if states is None or not self.hidden_names:
+            return self._session.run(names, feed)
+        outputs = self._session.run(names + self.hidden_names, feed)
+        for name, rows in zip(self.hidden_names, outputs[len(names):]):
+            states.setdefault(name, []).append(rows[0])
+        return outputs[:len(names)]
+
+    def _run(self, ids: Sequence[int], past: list[np.ndarray], keep: int,
+             states: dict[str, list[np.ndarray]] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed `ids` after `past`; return logits of the last `keep` positions and the new past."""
-        outputs = self._session.run(self._output_names, self._feed(ids, past, keep))
+        outputs = self._call(self._output_names, self._feed(ids, past, keep), states)
         return outputs[0][0], outputs[1:]
 
-    def _score(self, ids: Sequence[int], targets: Sequence[int],
-               past: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _score(self, ids: Sequence[int], targets: Sequence[int], past: list[np.ndarray],
+               states: dict[str, list[np.ndarray]] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed `ids` after `past`; return log P(targets[i]) at each of the last len(targets)
         positions (float32) and the new past. In the graph when it has the scoring output; else
         from its logits, here."""
         feed = self._feed(ids, past, keep=len(targets))
         if self.scores_in_graph:
             feed[TARGET_IDS] = np.asarray([targets], dtype=np.int64)
-            outputs = self._session.run([TARGET_LOGPROBS] + self._present_names, feed)
+            outputs = self._call([TARGET_LOGPROBS] + self._present_names, feed, states)
             return outputs[0][0], outputs[1:]
-        outputs = self._session.run(self._output_names, feed)
+        outputs = self._call(self._output_names, feed, states)
         logits = outputs[0][0]
         top = logits.max(axis=-1)
         lse = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
@@ -314,12 +330,17 @@ class OnnxModel:
         prefix.save_kept(file, past)
         return 0
 
-    def token_surprisals(self, prefix: str, text: str, last: int | None = None) -> list[float]:
+    def token_surprisals(self, prefix: str, text: str, last: int | None = None,
+                         states: dict[str, np.ndarray] | None = None) -> list[float]:
         """Surprisal (nats, -log P) of each token of `text` after `prefix`, from one prefill.
 
         prefix and text are tokenized separately, so token boundaries never cross between them.
         With an empty prefix the first token has no context and is not scored. `last`: score only
-        the last `last` tokens of text (the rest is prefilled without the vocabulary projection)."""
+        the last `last` tokens of text (the rest is prefilled without the vocabulary projection).
+
+        `states`: a dict filled, when the export has hidden-state outputs (`hidden_names`), with
+        each one's rows for the tokens of `text`, [len(text tokens), hidden] float32, from the same
+        prefill (reviewbot.risk reads them); rows of tokens served by the prefix cache are NaN."""
         prefix_ids = self.encode(prefix) if prefix else []
         text_ids = self.encode(text)
         if not text_ids:
@@ -336,9 +357,11 @@ class OnnxModel:
         n = len(ids)
         first = n - scored
         targets = list(ids[1:]) + [0]  # the last position predicts nothing given
+        collected: dict[str, list[np.ndarray]] | None = {} if states is not None else None
         if not self.splits_exactly:  # one call, the same rows as ever (see __init__)
             # (and the vocabulary projection of the same rows: its activations share one scale too)
-            logprobs, past = self._score(ids, targets[first - 1:], self._empty_past())
+            logprobs, past = self._score(ids, targets[first - 1:], self._empty_past(), collected)
+            self._keep_states(collected, states, 0, len(prefix_ids), n)
             return [-float(x) for x in logprobs[:-1]][scored - wanted:]
         # Every graph call starts at an even position and all of them but the last have even
         # lengths: the int4 kernels compute rows in pairs (a lone last row takes another path),
@@ -346,14 +369,28 @@ class OnnxModel:
         start = (first - 1) & ~1
         reused, past = self._resume(ids, start)
         if reused < start:  # the unscored head: one plain prefill
-            _, past = self._run(ids[reused:start], past, keep=1)
+            _, past = self._run(ids[reused:start], past, keep=1, states=collected)
         out: list[float] = []
         for a in range(start, n, SCORE_CHUNK):
             b = min(a + SCORE_CHUNK, n)
-            logprobs, past = self._score(ids[a:b], targets[a:b], past)
+            logprobs, past = self._score(ids[a:b], targets[a:b], past, collected)
             out.extend(-float(logprobs[p - a]) for p in range(max(a, first - 1), min(b, n - 1)))
         self.prefix_cache.put(ids, past)
+        self._keep_states(collected, states, reused, len(prefix_ids), n)
         return out
+
+    @staticmethod
+    def _keep_states(collected: dict[str, list[np.ndarray]] | None, states: dict[str, np.ndarray] | None,
+                     fed_from: int, text_from: int, n: int) -> None:
+        """The rows of positions text_from..n-1 out of the rows fed for positions fed_from..n-1."""
+        if states is None or not collected:
+            return
+        for name, parts in collected.items():
+            rows = np.concatenate(parts, axis=0).astype(np.float32, copy=False)
+            full = np.full((n - text_from, rows.shape[-1]), np.nan, dtype=np.float32)
+            lo = max(fed_from, text_from)
+            full[lo - text_from:] = rows[lo - fed_from:]
+            states[name] = full
 
 
 def _fix_hint(name: str, folder: Path) -> str:
