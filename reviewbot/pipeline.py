@@ -7,6 +7,8 @@ review() would do, without running a reviewer.
 from __future__ import annotations
 
 import dataclasses
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,10 +21,12 @@ from reviewbot.config import Config
 from reviewbot.core import (
     Coverage,
     Diff,
+    FileChange,
     Finding,
     Report,
     Reviewed,
     Severity,
+    Skipped,
     commit_id,
     diff_sha256,
 )
@@ -30,9 +34,13 @@ from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
 from reviewbot.newside import NewFiles
 from reviewbot.privacy.redact import redact
-from reviewbot.reviewers import ReviewContext, Reviewer
+from reviewbot.reviewers import ANALYZERS, ReviewContext, Reviewer, ReviewerResult
 from reviewbot.scope import Plan, make_plan
 from reviewbot.sources import DiffSource
+
+# how long past the deadline the pipeline still waits for a reviewer's own (partial) result: the model
+# checks the deadline between tokens and units, a subprocess is killed at it
+GRACE_SECONDS = 0.25
 
 # the reviewers to run: built objects, or a factory called only when there is something to review
 Reviewers = Sequence[Reviewer] | Callable[[], Sequence[Reviewer]]
@@ -60,13 +68,11 @@ def review(source: DiffSource, config: Config, *, stage: str = 'cli', platform: 
     # 2. who reviews: built only when there is something to review (a name is checked either way)
     chosen = _reviewers(config, reviewers, model, needed=bool(plan.files))
     report.reviewers = [r.name for r in chosen]
-    # 3. each reviewer in turn, each with the whole budget: a slow cloud call must not starve the model
+    # 3. the reviewers at once, against one deadline: the analyzers' subprocesses and the model's engine
+    # wait outside the GIL; results are merged in reviewer order, so the report is as if run in turn
     raw: list[Finding] = []
-    for r in chosen if plan.files else ():
-        t0 = time.perf_counter()
-        _restart_clock(ctx)
-        result = r.review(plan.files, ctx)
-        report.timings[r.name] = time.perf_counter() - t0
+    for r, result, seconds in _run_reviewers(chosen, plan, ctx) if plan.files else ():
+        report.timings[r.name] = seconds
         raw.extend(result.findings)
         coverage.skipped.extend(result.skipped)
         report.notes.extend(result.notes)
@@ -196,6 +202,79 @@ def _reviewers(config: Config, given: Reviewers | None, model: object, *, needed
     if callable(given):
         return list(given()) if needed else []
     return list(given)
+
+
+def _run_reviewers(chosen: Sequence[Reviewer], plan: Plan,
+                   ctx: ReviewContext) -> list[tuple[Reviewer, ReviewerResult, float]]:
+    """Run every reviewer in its own thread, all against one deadline (the budget), and return
+    (reviewer, result, seconds) in reviewer order. An analyzer's error or warning on a hunk's added
+    lines marks that hunk explained (ctx.explained) as soon as the analyzer returns: the model
+    reviews such hunks last. A reviewer still running at the deadline (plus GRACE_SECONDS) is not
+    waited for: its files are reported skipped, with a note. A reviewer's exception is raised here,
+    the first reviewer's first."""
+    _restart_clock(ctx)
+    files = plan.files
+    done: queue.Queue[tuple[int, ReviewerResult | None, BaseException | None, float]] = queue.Queue()
+
+    def work(i: int, r: Reviewer) -> None:
+        t0 = time.perf_counter()
+        try:
+            result = r.review(files, ctx)
+        except BaseException as e:  # raised in the pipeline's thread, in reviewer order
+            done.put((i, None, e, time.perf_counter() - t0))
+            return
+        done.put((i, result, None, time.perf_counter() - t0))
+
+    start = time.perf_counter()
+    for i, r in enumerate(chosen):
+        # daemon: a reviewer abandoned at the deadline must not keep the process (the hook) alive
+        threading.Thread(target=work, args=(i, r), name=f'reviewbot-{r.name}', daemon=True).start()
+    results: dict[int, tuple[ReviewerResult | None, BaseException | None, float]] = {}
+    while len(results) < len(chosen):
+        wait = None if ctx.deadline is None else max(0.0, ctx.deadline + GRACE_SECONDS - time.monotonic())
+        try:
+            i, result, error, seconds = done.get(timeout=wait)
+        except queue.Empty:
+            break
+        results[i] = (result, error, seconds)
+        if result is not None and chosen[i].name in ANALYZERS:
+            ctx.explained.update(explained_hunks(result.findings, files))
+    errors = [e for i in sorted(results) if (e := results[i][1]) is not None]
+    if errors:
+        raise errors[0]
+    out = []
+    for i, r in enumerate(chosen):
+        if i in results:
+            result, _, seconds = results[i]
+            out.append((r, result or ReviewerResult(), seconds))
+        else:
+            out.append((r, _not_finished(r.name, files, ctx.budget), time.perf_counter() - start))
+    return out
+
+
+def explained_hunks(findings: Sequence[Finding], files: Sequence[FileChange]) -> set[tuple[str, int]]:
+    """(path, hunk new_start) of each hunk with an error or warning on one of its added lines."""
+    lines: dict[tuple[str, int], int] = {}
+    for fc in files:
+        for h in fc.hunks:
+            for ln in h.added:
+                if ln.new_lineno is not None:
+                    lines[(fc.path, ln.new_lineno)] = h.new_start
+    out = set()
+    for f in findings:
+        if f.severity in (Severity.ERROR, Severity.WARNING):
+            start = lines.get((f.path, f.line)) if f.line is not None else None
+            if start is not None:
+                out.add((f.path, start))
+    return out
+
+
+def _not_finished(name: str, files: Sequence[FileChange], budget: float | None) -> ReviewerResult:
+    reason = f'{name}: budget: still running at the deadline'
+    return ReviewerResult(
+        skipped=[Skipped(f.path, reason, reviewer=name, lines=f.added_count) for f in files],
+        notes=[f'{name} did not finish within the {budget or 0:g} s budget: not waited for; '
+               'its files are reported as skipped'])
 
 
 def _restart_clock(ctx: ReviewContext) -> None:

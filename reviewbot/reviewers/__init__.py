@@ -29,6 +29,9 @@ class ReviewContext:
     budget: float | None = None  # seconds each reviewer may use; the pipeline sets `deadline` from it
     dry_run: bool = False
     platform: Any = None  # the CI/PR platform context, when there is one (cloud gate, publishing)
+    # (path, hunk new_start) of the hunks an analyzer (ANALYZERS) found an error or warning on the added
+    # lines of; the pipeline adds to it as each analyzer returns, the model reviewer reviews these last
+    explained: set[tuple[str, int]] = dataclasses.field(default_factory=set)
 
     def time_left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
@@ -76,6 +79,9 @@ REGISTRY = {
     'model': 'reviewbot.reviewers.model',
     'cloud': 'reviewbot.reviewers.cloud',
 }
+
+# The deterministic analyzers: an error or warning of theirs on a hunk explains it (ReviewContext.explained).
+ANALYZERS = frozenset({'secrets', 'ruff', 'patterns'})
 
 
 def build(names: list[str], config: Config, *, model: Any = None) -> list[Reviewer]:
