@@ -41,6 +41,7 @@ from reviewbot.sources import DiffSource
 # how long past the deadline the pipeline still waits for a reviewer's own (partial) result: the model
 # checks the deadline between tokens and units, a subprocess is killed at it
 GRACE_SECONDS = 0.25
+HOOK_STAGES = ('pre-commit', 'pre-push')
 
 # the reviewers to run: built objects, or a factory called only when there is something to review
 Reviewers = Sequence[Reviewer] | Callable[[], Sequence[Reviewer]]
@@ -52,7 +53,7 @@ def review(source: DiffSource, config: Config, *, stage: str = 'cli', platform: 
     """Review one diff, from its bytes to a Report.
 
     `stage` ('cli', 'pre-commit', 'pre-push', 'ci') picks the time budget (`budget` overrides it: seconds
-    each reviewer may use, 0 for no limit); `platform`: the CI context (forge.detect) the cloud
+    the reviewers, run at once, may use, 0 for no limit); `platform`: the CI context (forge.detect) the cloud
     reviewer's privacy gate reads; `use_baseline`: drop the findings of `baseline` (default: the
     repository's .reviewbot-baseline.json, when there is one); `reviewers`: default the configured
     ones, built from the registry (with `model`, an already loaded model, for the server)."""
@@ -92,9 +93,11 @@ def review(source: DiffSource, config: Config, *, stage: str = 'cli', platform: 
     # 6. findings the team recorded as known are not reported again (with a note)
     if prep.baseline is not None:
         baseline_mod.apply(report, prep.baseline, _shown_path(prep.baseline.path, source.repo_root))
-    # 7. fix proposals, each verified on the patched text in memory before a person may see it
+    # 7. fix proposals, each verified on the patched text in memory before a person may see it; in a hook
+    # within what is left of the one budget (the hook's answer is due), elsewhere with a budget of their own
     t0 = time.perf_counter()
-    _restart_clock(ctx)
+    if stage not in HOOK_STAGES:
+        _restart_clock(ctx)
     outcome = fixes.run(report.findings, prep.diff, ctx, chosen, enabled=bool(config.get('enabled', 'fix')),
                         model=_fix_model(config, chosen, stage))
     report.findings = outcome.findings
@@ -186,7 +189,7 @@ def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: 
 def stage_budget(config: Config, stage: str) -> float:
     """Seconds the reviewers may use when no --budget is given: a hook must answer in seconds,
     a CI job may take minutes."""
-    if stage in ('pre-commit', 'pre-push'):
+    if stage in HOOK_STAGES:
         return config.get('budget', 'hook')
     if stage == 'ci':
         return config.ci_budget

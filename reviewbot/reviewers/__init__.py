@@ -26,7 +26,7 @@ class ReviewContext:
     repo_root: Path | None = None
     stage: str = 'cli'  # 'cli', 'pre-commit', 'pre-push', 'ci'
     deadline: float | None = None  # time.monotonic() by which the running reviewer must return
-    budget: float | None = None  # seconds each reviewer may use; the pipeline sets `deadline` from it
+    budget: float | None = None  # seconds the reviewers (run at once) may use; the pipeline sets `deadline`
     dry_run: bool = False
     platform: Any = None  # the CI/PR platform context, when there is one (cloud gate, publishing)
     # (path, hunk new_start) of the hunks an analyzer (ANALYZERS) found an error or warning on the added
