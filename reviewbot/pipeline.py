@@ -42,6 +42,7 @@ from reviewbot.sources import DiffSource
 # checks the deadline between tokens and units, a subprocess is killed at it
 GRACE_SECONDS = 0.25
 HOOK_STAGES = ('pre-commit', 'pre-push')
+THREAD_PREFIX = 'reviewbot-reviewer-'  # the reviewers' threads; see abandoned()
 
 # the reviewers to run: built objects, or a factory called only when there is something to review
 Reviewers = Sequence[Reviewer] | Callable[[], Sequence[Reviewer]]
@@ -231,7 +232,7 @@ def _run_reviewers(chosen: Sequence[Reviewer], plan: Plan,
     start = time.perf_counter()
     for i, r in enumerate(chosen):
         # daemon: a reviewer abandoned at the deadline must not keep the process (the hook) alive
-        threading.Thread(target=work, args=(i, r), name=f'reviewbot-{r.name}', daemon=True).start()
+        threading.Thread(target=work, args=(i, r), name=f'{THREAD_PREFIX}{r.name}', daemon=True).start()
     results: dict[int, tuple[ReviewerResult | None, BaseException | None, float]] = {}
     while len(results) < len(chosen):
         wait = None if ctx.deadline is None else max(0.0, ctx.deadline + GRACE_SECONDS - time.monotonic())
@@ -255,6 +256,11 @@ def _run_reviewers(chosen: Sequence[Reviewer], plan: Plan,
     return out
 
 
+def abandoned() -> bool:
+    """Whether a reviewer the pipeline stopped waiting for is still running in this process."""
+    return any(t.name.startswith(THREAD_PREFIX) and t.is_alive() for t in threading.enumerate())
+
+
 def explained_hunks(findings: Sequence[Finding], files: Sequence[FileChange]) -> set[tuple[str, int]]:
     """(path, hunk new_start) of each hunk with an error or warning on one of its added lines."""
     lines: dict[tuple[str, int], int] = {}
@@ -276,7 +282,7 @@ def _not_finished(name: str, files: Sequence[FileChange], budget: float | None) 
     reason = f'{name}: budget: still running at the deadline'
     return ReviewerResult(
         skipped=[Skipped(f.path, reason, reviewer=name, lines=f.added_count) for f in files],
-        notes=[f'{name} did not finish within the {budget or 0:g} s budget: not waited for; '
+        notes=[f'{name} did not finish within the {budget or 0:.1f} s budget: not waited for; '
                'its files are reported as skipped'])
 
 

@@ -509,8 +509,8 @@ def test_a_flagged_hunk_is_skipped_with_a_reason_when_the_budget_ends_first(tiny
     assert {who for _, who in spy.calls} == {'second'}  # no model work at all for the flagged hunk
     assert [(s.hunk, s.reason) for s in result.skipped] == \
         [(0, 'budget: not reached; an analyzer already flagged this hunk')]
-    assert ('model: 1 of 2 units were not reviewed: an analyzer already flagged their hunks, and the '
-            'budget ran out on the others first') in result.notes
+    assert ('model: 1 of 2 units were not reviewed: an analyzer already flagged their hunks, so they came '
+            'last, and the budget did not reach them') in result.notes
 
 
 def test_an_answer_is_sized_to_the_time_left(tiny, cache_dir):

@@ -3,6 +3,7 @@ every answer validated and cached; and from_config, the registry's factory."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -220,7 +221,7 @@ class ModelReviewer:
         left_out = sum(1 for u in later if u.score is None or (u.score >= self.threshold and id(u) not in found))
         if left_out:
             result.notes.append(f'model: {left_out} of {len(units)} units were not reviewed: an analyzer '
-                                'already flagged their hunks, and the budget ran out on the others first')
+                                'already flagged their hunks, so they came last, and the budget did not reach them')
         stats['findings'] = len(result.findings)
         cached = sum(1 for f in result.findings if f.extra.get('cached'))
         if cached:
@@ -388,7 +389,9 @@ class ModelReviewer:
         if new_tokens:
             cost += new_tokens / (self._decode_rate or ASSUMED_DECODE_TOKENS_PER_SECOND)
         if self._model is None:
-            cost += ASSUMED_LOAD_SECONDS
+            # loading holds the GIL in parts (the tokenizer): one not finished by the deadline would
+            # delay the whole review past it, so it is started only with time for it on a loaded machine
+            cost += ASSUMED_LOAD_SECONDS * _busy()
         return cost
 
     def _tokens_for(self, u: Unit, ctx: ReviewContext) -> int:
@@ -410,6 +413,14 @@ class ModelReviewer:
     def _time_for(ctx: ReviewContext, cost: float) -> bool:
         left = ctx.time_left()
         return left is None or left > cost
+
+
+def _busy() -> float:
+    """How much slower than on an idle machine work may run now: 1-minute load average per CPU, >= 1."""
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except OSError:
+        return 1.0
 
 
 def _risk_order(u: Unit) -> tuple[float, str, int]:
