@@ -27,7 +27,7 @@ from typing import Any
 from reviewbot.errors import EXIT_FINDINGS, EXIT_OK
 
 HOOK_ID = 'reviewbot'
-REPLY_SECONDS = 0.5  # of the hook's budget, kept for what follows the reviewers: anchoring, fixes, the report
+REPLY_SECONDS = 1.0  # of the hook's budget, kept for what follows the reviewers: grace, fixes, report, exit
 MIN_SECONDS = 0.01  # a budget already spent still means "no time", never "no limit" (0)
 _ZERO_SHA = re.compile(r'^0+$')
 
