@@ -34,7 +34,7 @@ from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
 from reviewbot.newside import NewFiles
 from reviewbot.privacy.redact import redact
-from reviewbot.reviewers import ANALYZERS, ReviewContext, Reviewer, ReviewerResult
+from reviewbot.reviewers import ANALYZERS, WAITED_FOR, ReviewContext, Reviewer, ReviewerResult
 from reviewbot.scope import Plan, make_plan
 from reviewbot.sources import DiffSource
 
@@ -214,8 +214,8 @@ def _run_reviewers(chosen: Sequence[Reviewer], plan: Plan,
     (reviewer, result, seconds) in reviewer order. An analyzer's error or warning on a hunk's added
     lines marks that hunk explained (ctx.explained) as soon as the analyzer returns: the model
     reviews such hunks last. A reviewer still running at the deadline (plus GRACE_SECONDS) is not
-    waited for: its files are reported skipped, with a note. A reviewer's exception is raised here,
-    the first reviewer's first."""
+    waited for, unless it is in WAITED_FOR (secrets): its files are reported skipped, with a note.
+    A reviewer's exception is raised here, the first reviewer's first."""
     _restart_clock(ctx)
     files = plan.files
     done: queue.Queue[tuple[int, ReviewerResult | None, BaseException | None, float]] = queue.Queue()
@@ -235,7 +235,8 @@ def _run_reviewers(chosen: Sequence[Reviewer], plan: Plan,
         threading.Thread(target=work, args=(i, r), name=f'{THREAD_PREFIX}{r.name}', daemon=True).start()
     results: dict[int, tuple[ReviewerResult | None, BaseException | None, float]] = {}
     while len(results) < len(chosen):
-        wait = None if ctx.deadline is None else max(0.0, ctx.deadline + GRACE_SECONDS - time.monotonic())
+        must = any(r.name in WAITED_FOR for i, r in enumerate(chosen) if i not in results)
+        wait = None if ctx.deadline is None or must else max(0.0, ctx.deadline + GRACE_SECONDS - time.monotonic())
         try:
             i, result, error, seconds = done.get(timeout=wait)
         except queue.Empty:

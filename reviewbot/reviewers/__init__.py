@@ -82,6 +82,9 @@ REGISTRY = {
 
 # The deterministic analyzers: an error or warning of theirs on a hunk explains it (ReviewContext.explained).
 ANALYZERS = frozenset({'secrets', 'ruff', 'patterns'})
+# Waited for past the deadline: a hook must not let a secret through because the machine was slow
+# (it is deterministic and normally takes well under a second).
+WAITED_FOR = frozenset({'secrets'})
 
 
 def build(names: list[str], config: Config, *, model: Any = None) -> list[Reviewer]:
