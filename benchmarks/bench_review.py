@@ -170,7 +170,8 @@ def run_warm(code: Path, env: dict[str, str], reviewbot: list[str], repo_base: P
     return out
 
 
-def run_tree(name: str, code: Path, model_dir: str | None, repo_base: Path, cache_root: Path) -> dict:
+def run_tree(name: str, code: Path, model_dir: str | None, repo_base: Path, cache_root: Path,
+             only: set[str] | None = None) -> dict:
     env = {**os.environ, 'PYTHONPATH': str(code), 'REVIEWBOT_DAEMON': 'off'}  # cold: model in-process
     env.pop('REVIEWBOT_MODEL_DIR', None)
     if model_dir:
@@ -178,16 +179,19 @@ def run_tree(name: str, code: Path, model_dir: str | None, repo_base: Path, cach
     reviewbot = [sys.executable, '-m', 'reviewbot']
     out = {}
     cache = Path(tempfile.mkdtemp(prefix=f'{name}-', dir=cache_root))
-    out['review'] = timed([*reviewbot, 'review', '--no-cache', '--fail-level', 'none', '--diff',
-                           str(ROOT / 'examples' / 'sql-injection.diff')], ROOT,
-                          {**env, 'REVIEWBOT_CACHE_DIR': str(cache / 'review')})
-    repo = make_hook_repo(repo_base, 'service/app.py')
-    try:
-        hook_env = {**env, 'REVIEWBOT_CACHE_DIR': str(cache / 'hook')}
-        out.update(hook_runs(reviewbot, repo, hook_env, ('hook_cold', 'hook_rerun', 'hook_next')))
-    finally:
-        shutil.rmtree(repo, ignore_errors=True)
-    out.update(run_warm(code, env, reviewbot, repo_base, cache))
+    if only is None or 'review' in only:
+        out['review'] = timed([*reviewbot, 'review', '--no-cache', '--fail-level', 'none', '--diff',
+                               str(ROOT / 'examples' / 'sql-injection.diff')], ROOT,
+                              {**env, 'REVIEWBOT_CACHE_DIR': str(cache / 'review')})
+    if only is None or 'hook' in only:
+        repo = make_hook_repo(repo_base, 'service/app.py')
+        try:
+            hook_env = {**env, 'REVIEWBOT_CACHE_DIR': str(cache / 'hook')}
+            out.update(hook_runs(reviewbot, repo, hook_env, ('hook_cold', 'hook_rerun', 'hook_next')))
+        finally:
+            shutil.rmtree(repo, ignore_errors=True)
+    if only is None or 'warm' in only:
+        out.update(run_warm(code, env, reviewbot, repo_base, cache))
     return out
 
 
@@ -196,6 +200,7 @@ def main() -> None:
     ap.add_argument('--tree', action='append', required=True, metavar='NAME=CODE[:MODEL_DIR]')
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--name', default='review')
+    ap.add_argument('--only', metavar='A,B', help='scenario groups to run: review, hook, warm (default: all)')
     args = ap.parse_args()
     trees = []
     for spec in args.tree:
@@ -208,7 +213,8 @@ def main() -> None:
     try:
         for r in range(args.rounds):
             for name, code, model_dir in trees:
-                result = run_tree(name, code, model_dir, repo_base, cache_root)
+                result = run_tree(name, code, model_dir, repo_base, cache_root,
+                                  set(args.only.split(',')) if args.only else None)
                 runs[name].append(result)
                 print(f'round {r + 1} {name}: ' + ', '.join(
                     f"{k} {v['seconds']} s {v['peak_rss_mb']} MB (load {v['load1']})" for k, v in result.items()),

@@ -106,7 +106,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         'model': Key(str, default.MODEL, 'local model name (see `reviewbot model list`)'),
         'model_dir': Key(str, '', 'where models are cached (default: per-user cache directory)'),
         'threads': Key(int, default.THREADS, 'CPU threads for the local model', check=_positive),
-        'budget': Key((int, float), default.BUDGET, 'seconds the model reviewer may spend (0: no limit)',
+        'budget': Key((int, float), default.BUDGET, 'seconds the reviewers, run at once, may spend (0: no limit)',
                       check=_non_negative),
         'ci_budget': Key((int, float), default.CI_BUDGET, 'the same, in CI (--stage ci)',
                          check=_non_negative),
@@ -137,7 +137,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                 'when the local model is missing or broken: "fail-open" commits with the '
                                 'other reviewers and says how to fetch it; "fail-closed" blocks the commit',
                                 choices=('fail-open', 'fail-closed')),
-        'budget': Key((int, float), default.HOOK_BUDGET, 'seconds the model reviewer may spend in the hook',
+        'budget': Key((int, float), default.HOOK_BUDGET, 'seconds the reviewers may spend in the hook',
                       check=_non_negative),
         'fail_level': Key(str, '', 'block at this severity in the hook ("" = the top-level fail_level)',
                           choices=('', *SEVERITY_LEVELS)),

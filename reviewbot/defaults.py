@@ -8,7 +8,7 @@ MODEL = 'qwen2.5-coder-0.5b'  # the local model; reviewbot/data/registry.toml's 
 REVIEWERS = ('secrets', 'ruff', 'patterns', 'model')  # in the order they run
 FAIL_LEVEL = 'error'  # exit 1 at or above this severity
 THREADS = 2  # CPU threads for the local model
-BUDGET = 60  # seconds each reviewer may use (0: no limit)
+BUDGET = 60  # seconds the reviewers (run at once) may use (0: no limit)
 CI_BUDGET = 600  # the same in CI
 # model reviewer: its own free-form findings are not shown by default: their measured precision is under
 # 50 % (eval/results/model-precision.md: 5 of 14 within 3 lines of the defect, 0 of 14 naming it on

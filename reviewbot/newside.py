@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -106,14 +107,16 @@ class NewFiles:
         self.repo = repo  # a repository whose objects may hold the diff's blobs
         self.revision = revision
         self._cache: dict[str, Resolved] = {}
+        self._lock = threading.Lock()  # the reviewers run in threads (pipeline): each file is read once
 
     def read(self, path: str) -> str | None:
         return self.resolve(path).text
 
     def resolve(self, path: str) -> Resolved:
-        if path not in self._cache:
-            self._cache[path] = self._resolve(path)
-        return self._cache[path]
+        with self._lock:
+            if path not in self._cache:
+                self._cache[path] = self._resolve(path)
+            return self._cache[path]
 
     def basis(self, path: str) -> FileBasis:
         if self.exact and path not in self._cache:  # no reviewer needed it: not read just to say so

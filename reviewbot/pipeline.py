@@ -7,6 +7,8 @@ review() would do, without running a reviewer.
 from __future__ import annotations
 
 import dataclasses
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,10 +21,12 @@ from reviewbot.config import Config
 from reviewbot.core import (
     Coverage,
     Diff,
+    FileChange,
     Finding,
     Report,
     Reviewed,
     Severity,
+    Skipped,
     commit_id,
     diff_sha256,
 )
@@ -30,9 +34,15 @@ from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
 from reviewbot.newside import NewFiles
 from reviewbot.privacy.redact import redact
-from reviewbot.reviewers import ReviewContext, Reviewer
+from reviewbot.reviewers import ANALYZERS, WAITED_FOR, ReviewContext, Reviewer, ReviewerResult
 from reviewbot.scope import Plan, make_plan
 from reviewbot.sources import DiffSource
+
+# how long past the deadline the pipeline still waits for a reviewer's own (partial) result: the model
+# checks the deadline between tokens and units, a subprocess is killed at it
+GRACE_SECONDS = 0.25
+HOOK_STAGES = ('pre-commit', 'pre-push')
+THREAD_PREFIX = 'reviewbot-reviewer-'  # the reviewers' threads; see abandoned()
 
 # the reviewers to run: built objects, or a factory called only when there is something to review
 Reviewers = Sequence[Reviewer] | Callable[[], Sequence[Reviewer]]
@@ -44,7 +54,7 @@ def review(source: DiffSource, config: Config, *, stage: str = 'cli', platform: 
     """Review one diff, from its bytes to a Report.
 
     `stage` ('cli', 'pre-commit', 'pre-push', 'ci') picks the time budget (`budget` overrides it: seconds
-    each reviewer may use, 0 for no limit); `platform`: the CI context (forge.detect) the cloud
+    the reviewers, run at once, may use, 0 for no limit); `platform`: the CI context (forge.detect) the cloud
     reviewer's privacy gate reads; `use_baseline`: drop the findings of `baseline` (default: the
     repository's .reviewbot-baseline.json, when there is one); `reviewers`: default the configured
     ones, built from the registry (with `model`, an already loaded model, for the server)."""
@@ -60,13 +70,11 @@ def review(source: DiffSource, config: Config, *, stage: str = 'cli', platform: 
     # 2. who reviews: built only when there is something to review (a name is checked either way)
     chosen = _reviewers(config, reviewers, model, needed=bool(plan.files))
     report.reviewers = [r.name for r in chosen]
-    # 3. each reviewer in turn, each with the whole budget: a slow cloud call must not starve the model
+    # 3. the reviewers at once, against one deadline: the analyzers' subprocesses and the model's engine
+    # wait outside the GIL; results are merged in reviewer order, so the report is as if run in turn
     raw: list[Finding] = []
-    for r in chosen if plan.files else ():
-        t0 = time.perf_counter()
-        _restart_clock(ctx)
-        result = r.review(plan.files, ctx)
-        report.timings[r.name] = time.perf_counter() - t0
+    for r, result, seconds in _run_reviewers(chosen, plan, ctx) if plan.files else ():
+        report.timings[r.name] = seconds
         raw.extend(result.findings)
         coverage.skipped.extend(result.skipped)
         report.notes.extend(result.notes)
@@ -86,9 +94,11 @@ def review(source: DiffSource, config: Config, *, stage: str = 'cli', platform: 
     # 6. findings the team recorded as known are not reported again (with a note)
     if prep.baseline is not None:
         baseline_mod.apply(report, prep.baseline, _shown_path(prep.baseline.path, source.repo_root))
-    # 7. fix proposals, each verified on the patched text in memory before a person may see it
+    # 7. fix proposals, each verified on the patched text in memory before a person may see it; in a hook
+    # within what is left of the one budget (the hook's answer is due), elsewhere with a budget of their own
     t0 = time.perf_counter()
-    _restart_clock(ctx)
+    if stage not in HOOK_STAGES:
+        _restart_clock(ctx)
     outcome = fixes.run(report.findings, prep.diff, ctx, chosen, enabled=bool(config.get('enabled', 'fix')),
                         model=_fix_model(config, chosen, stage))
     report.findings = outcome.findings
@@ -180,7 +190,7 @@ def prepare(source: DiffSource, config: Config, *, stage: str = 'cli', dry_run: 
 def stage_budget(config: Config, stage: str) -> float:
     """Seconds the reviewers may use when no --budget is given: a hook must answer in seconds,
     a CI job may take minutes."""
-    if stage in ('pre-commit', 'pre-push'):
+    if stage in HOOK_STAGES:
         return config.get('budget', 'hook')
     if stage == 'ci':
         return config.ci_budget
@@ -196,6 +206,85 @@ def _reviewers(config: Config, given: Reviewers | None, model: object, *, needed
     if callable(given):
         return list(given()) if needed else []
     return list(given)
+
+
+def _run_reviewers(chosen: Sequence[Reviewer], plan: Plan,
+                   ctx: ReviewContext) -> list[tuple[Reviewer, ReviewerResult, float]]:
+    """Run every reviewer in its own thread, all against one deadline (the budget), and return
+    (reviewer, result, seconds) in reviewer order. An analyzer's error or warning on a hunk's added
+    lines marks that hunk explained (ctx.explained) as soon as the analyzer returns: the model
+    reviews such hunks last. A reviewer still running at the deadline (plus GRACE_SECONDS) is not
+    waited for, unless it is in WAITED_FOR (secrets): its files are reported skipped, with a note.
+    A reviewer's exception is raised here, the first reviewer's first."""
+    _restart_clock(ctx)
+    files = plan.files
+    done: queue.Queue[tuple[int, ReviewerResult | None, BaseException | None, float]] = queue.Queue()
+
+    def work(i: int, r: Reviewer) -> None:
+        t0 = time.perf_counter()
+        try:
+            result = r.review(files, ctx)
+        except BaseException as e:  # raised in the pipeline's thread, in reviewer order
+            done.put((i, None, e, time.perf_counter() - t0))
+            return
+        done.put((i, result, None, time.perf_counter() - t0))
+
+    start = time.perf_counter()
+    for i, r in enumerate(chosen):
+        # daemon: a reviewer abandoned at the deadline must not keep the process (the hook) alive
+        threading.Thread(target=work, args=(i, r), name=f'{THREAD_PREFIX}{r.name}', daemon=True).start()
+    results: dict[int, tuple[ReviewerResult | None, BaseException | None, float]] = {}
+    while len(results) < len(chosen):
+        must = any(r.name in WAITED_FOR for i, r in enumerate(chosen) if i not in results)
+        wait = None if ctx.deadline is None or must else max(0.0, ctx.deadline + GRACE_SECONDS - time.monotonic())
+        try:
+            i, result, error, seconds = done.get(timeout=wait)
+        except queue.Empty:
+            break
+        results[i] = (result, error, seconds)
+        if result is not None and chosen[i].name in ANALYZERS:
+            ctx.explained.update(explained_hunks(result.findings, files))
+    errors = [e for i in sorted(results) if (e := results[i][1]) is not None]
+    if errors:
+        raise errors[0]
+    out = []
+    for i, r in enumerate(chosen):
+        if i in results:
+            result, _, seconds = results[i]
+            out.append((r, result or ReviewerResult(), seconds))
+        else:
+            out.append((r, _not_finished(r.name, files, ctx.budget), time.perf_counter() - start))
+    return out
+
+
+def abandoned() -> bool:
+    """Whether a reviewer the pipeline stopped waiting for is still running in this process."""
+    return any(t.name.startswith(THREAD_PREFIX) and t.is_alive() for t in threading.enumerate())
+
+
+def explained_hunks(findings: Sequence[Finding], files: Sequence[FileChange]) -> set[tuple[str, int]]:
+    """(path, hunk new_start) of each hunk with an error or warning on one of its added lines."""
+    lines: dict[tuple[str, int], int] = {}
+    for fc in files:
+        for h in fc.hunks:
+            for ln in h.added:
+                if ln.new_lineno is not None:
+                    lines[(fc.path, ln.new_lineno)] = h.new_start
+    out = set()
+    for f in findings:
+        if f.severity in (Severity.ERROR, Severity.WARNING):
+            start = lines.get((f.path, f.line)) if f.line is not None else None
+            if start is not None:
+                out.add((f.path, start))
+    return out
+
+
+def _not_finished(name: str, files: Sequence[FileChange], budget: float | None) -> ReviewerResult:
+    reason = f'{name}: budget: still running at the deadline'
+    return ReviewerResult(
+        skipped=[Skipped(f.path, reason, reviewer=name, lines=f.added_count) for f in files],
+        notes=[f'{name} did not finish within the {budget or 0:.1f} s budget: not waited for; '
+               'its files are reported as skipped'])
 
 
 def _restart_clock(ctx: ReviewContext) -> None:

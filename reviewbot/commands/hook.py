@@ -27,6 +27,8 @@ from typing import Any
 from reviewbot.errors import EXIT_FINDINGS, EXIT_OK
 
 HOOK_ID = 'reviewbot'
+REPLY_SECONDS = 1.0  # of the hook's budget, kept for what follows the reviewers: grace, fixes, report, exit
+MIN_SECONDS = 0.01  # a budget already spent still means "no time", never "no limit" (0)
 _ZERO_SHA = re.compile(r'^0+$')
 
 
@@ -52,7 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    'or pyproject.toml [tool.reviewbot])')
     p.add_argument('--reviewers', metavar='A,B', help='comma-separated reviewers to run')
     p.add_argument('--budget', type=float, metavar='SECONDS',
-                   help='time each reviewer may use (default: [hook] budget)')
+                   help='seconds the reviewers (run at once) may use: the hook answers by then with what it has '
+                        '(default: [hook] budget)')
     p.add_argument('--model', metavar='NAME', help='local model name or exported model folder')
     p.add_argument('--model-dir', metavar='DIR', help='model cache directory')
     p.add_argument('--no-cache', action='store_true', help='do not use the result cache')
@@ -218,6 +221,17 @@ def hook_reviewers(names: list[str], config: Any, on_missing_model: str) -> list
     return out
 
 
+def process_age() -> float:
+    """Seconds since this process started (Linux /proc), 0.0 where that cannot be read."""
+    try:
+        fields = Path('/proc/self/stat').read_text().rsplit(')', 1)[1].split()
+        started = int(fields[19]) / os.sysconf('SC_CLK_TCK')
+        uptime = float(Path('/proc/uptime').read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - started)
+
+
 def _closed_text(err: Exception, config: Any) -> str:
     return (f'{missing_model_text(err, config)}; blocking (hook.on_missing_model = "fail-closed"); '
             'to commit once without it: SKIP=reviewbot git commit ...')
@@ -236,11 +250,15 @@ def review_sources(stage: str, srcs: list[Any], config: Any, *, budget: float,
             built.extend(hook_reviewers(reviewer_names or config.reviewers, config, on_missing_model))
         return built
 
+    # the budget is the hook's whole answer: the process's start-up so far and the time to report after
+    # the reviewers are taken off it, and several pushed ranges share it
+    ends = time.monotonic() - process_age() + budget - REPLY_SECONDS if budget else None
     reports = []
     for src in srcs:
         t0 = time.perf_counter()
+        left = max(ends - time.monotonic(), MIN_SECONDS) if ends is not None else 0
         try:
-            report = pipeline.review(src, config, stage=stage, budget=budget, use_baseline=True,
+            report = pipeline.review(src, config, stage=stage, budget=left, use_baseline=True,
                                      reviewers=reviewers)
         except ModelError as e:  # fail-closed: a reviewer's model is missing
             raise ModelError(_closed_text(e, config)) from None
@@ -289,4 +307,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f'reviewbot: blocking the {action}: findings at or above {fail_level!r} '
                          f'(fix them, or {action} once with SKIP=reviewbot)\n')
     sys.stdout.flush()
-    return EXIT_FINDINGS if blocked else EXIT_OK
+    code = EXIT_FINDINGS if blocked else EXIT_OK
+    if pipeline.abandoned():
+        # a reviewer still running past the budget (the model inside onnxruntime, say) must neither
+        # delay the answer nor run into the interpreter's shutdown: the report is out, leave now
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -56,7 +56,7 @@ def add_reviewer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument('--config', metavar='FILE', help='config file (default: nearest .reviewbot.toml '
                    'or pyproject.toml [tool.reviewbot])')
     p.add_argument('--reviewers', metavar='A,B', help='comma-separated reviewers to run')
-    p.add_argument('--budget', type=float, metavar='SECONDS', help='time each reviewer may use')
+    p.add_argument('--budget', type=float, metavar='SECONDS', help='seconds the reviewers (run at once) may use')
     p.add_argument('--model', metavar='NAME', help='local model name or exported model folder')
     p.add_argument('--model-dir', metavar='DIR', help='model cache directory')
     p.add_argument('--no-cache', action='store_true', help='do not use the result cache')

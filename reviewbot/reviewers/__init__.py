@@ -26,9 +26,12 @@ class ReviewContext:
     repo_root: Path | None = None
     stage: str = 'cli'  # 'cli', 'pre-commit', 'pre-push', 'ci'
     deadline: float | None = None  # time.monotonic() by which the running reviewer must return
-    budget: float | None = None  # seconds each reviewer may use; the pipeline sets `deadline` from it
+    budget: float | None = None  # seconds the reviewers (run at once) may use; the pipeline sets `deadline`
     dry_run: bool = False
     platform: Any = None  # the CI/PR platform context, when there is one (cloud gate, publishing)
+    # (path, hunk new_start) of the hunks an analyzer (ANALYZERS) found an error or warning on the added
+    # lines of; the pipeline adds to it as each analyzer returns, the model reviewer reviews these last
+    explained: set[tuple[str, int]] = dataclasses.field(default_factory=set)
 
     def time_left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
@@ -76,6 +79,12 @@ REGISTRY = {
     'model': 'reviewbot.reviewers.model',
     'cloud': 'reviewbot.reviewers.cloud',
 }
+
+# The deterministic analyzers: an error or warning of theirs on a hunk explains it (ReviewContext.explained).
+ANALYZERS = frozenset({'secrets', 'ruff', 'patterns'})
+# Waited for past the deadline: a hook must not let a secret through because the machine was slow
+# (it is deterministic and normally takes well under a second).
+WAITED_FOR = frozenset({'secrets'})
 
 
 def build(names: list[str], config: Config, *, model: Any = None) -> list[Reviewer]:

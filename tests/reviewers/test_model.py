@@ -16,6 +16,7 @@ from reviewbot.errors import ModelError
 from reviewbot.reviewers import ReviewContext
 from reviewbot.reviewers import model as mr
 from reviewbot.reviewers.model import triage
+from reviewbot.reviewers.model.reviewer import GENERATION_MARGIN_SECONDS
 from tests.reviewers.full_vocabulary import FullVocabularyScoring
 
 TINY = 'smollm2-135m'
@@ -444,6 +445,91 @@ def test_the_shared_prompt_head_is_kept_in_the_cache_dir_only_with_the_cache_on(
     result = on.review(files, ctx)
     assert len(list((cache_dir / 'kv').glob('*.npz'))) == 1
     assert [s.reason for s in result.skipped] == [s.reason for s in cleared.skipped]
+
+
+# --- hunks the analyzers already explain; answers sized to the time left --------------------------
+class Spy:
+    """The real model, with a record of which unit each call was for (by its added line's text);
+    `after_answer` runs after each generation (the tests use it to spend the budget)."""
+
+    def __init__(self, model, marks: dict[str, str], after_answer=None):
+        self._model, self._marks, self._after = model, marks, after_answer
+        self.calls: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._model, name)
+        if not callable(attr) or name in ('encode', 'decode', 'chat_prompt'):
+            return attr
+
+        def call(*args, **kwargs):
+            text = ' '.join(a for a in args if isinstance(a, str))
+            who = [unit for mark, unit in self._marks.items() if mark in text]
+            out = attr(*args, **kwargs)
+            if who and name != 'keep_prefix':
+                self.calls.append((name, who[0]))
+                if name == 'generate' and self._after is not None:
+                    self._after()
+            return out
+        return call
+
+
+def explained_setup(tiny, after_answer=None):
+    # generate for every unit
+    config = defaults().override(model=TINY, triage_threshold=0.0, cache=False, model_findings='on')
+    old, new = many_hunks_source(2)
+    files, ctx = files_and_ctx('pkg/calc.py', old, new, config)
+    spy = Spy(tiny, {'y = y * 2': 'first', 'y = y * 3': 'second'}, after_answer)
+    reviewer = mr.ModelReviewer(config, model=spy)  # type: ignore[arg-type]
+    reviewer.max_new_tokens = 8
+    return files, ctx, reviewer, spy
+
+
+def test_a_hunk_an_analyzer_flagged_gets_model_work_only_after_the_others(tiny, cache_dir):
+    files, ctx, reviewer, spy = explained_setup(tiny)
+    plain = reviewer.review(files, ctx)
+    assert [who for _, who in spy.calls][:1] == ['first']  # diff order when nothing is explained
+    files, ctx, reviewer, spy = explained_setup(tiny)
+    ctx.explained.add(('pkg/calc.py', files[0].hunks[0].new_start))  # an analyzer flagged the first hunk
+    flagged = reviewer.review(files, ctx)
+    whose = [who for _, who in spy.calls]
+    assert 'first' in whose and 'generate' in [n for n, who in spy.calls if who == 'second']
+    # every call for the second unit (triage, line scores, answer) came before any for the first
+    assert whose.index('first') == whose.count('second'), spy.calls
+    # with the budget to spare the report is the same as when nothing was explained
+    assert (flagged.findings, flagged.skipped, flagged.notes) == (plain.findings, plain.skipped, plain.notes)
+    assert flagged.stats['explained_last'] == 1
+
+
+def test_a_flagged_hunk_is_skipped_with_a_reason_when_the_budget_ends_first(tiny, cache_dir):
+    box: dict = {}
+    files, ctx, reviewer, spy = explained_setup(tiny, after_answer=lambda: setattr(box['ctx'], 'deadline',
+                                                                                   time.monotonic() - 1))
+    box['ctx'] = ctx
+    ctx.deadline = time.monotonic() + 3600
+    ctx.explained.add(('pkg/calc.py', files[0].hunks[0].new_start))
+    result = reviewer.review(files, ctx)
+    assert {who for _, who in spy.calls} == {'second'}  # no model work at all for the flagged hunk
+    assert [(s.hunk, s.reason) for s in result.skipped] == \
+        [(0, 'budget: not reached; an analyzer already flagged this hunk')]
+    assert ('model: 1 of 2 units were not reviewed: an analyzer already flagged their hunks, so they came '
+            'last, and the budget did not reach them') in result.notes
+
+
+def test_an_answer_is_sized_to_the_time_left(tiny, cache_dir):
+    config = defaults().override(model=TINY, triage_threshold=0.0, cache=False, model_findings='on')
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
+    reviewer = mr.ModelReviewer(config, model=tiny)
+    (u,), _ = reviewer.units(files, ctx)
+    reviewer._prefill_rate, reviewer._decode_rate = 1000.0, 10.0
+    assert reviewer._tokens_for(u, ctx) == reviewer.max_new_tokens  # no deadline: no limit
+    prompt = reviewer._prompt_cost(u, 0)
+    ctx.deadline = time.monotonic() + prompt + GENERATION_MARGIN_SECONDS + 3.0
+    assert 25 <= reviewer._tokens_for(u, ctx) <= 30  # ~3 s at 10 tokens/s
+    ctx.deadline = time.monotonic() + prompt  # not even the margin: nothing is started
+    assert reviewer._tokens_for(u, ctx) == 0
+    stats = {'model_calls': 0, 'cache_hits': 0, 'triaged': 0}
+    u.scan = triage.Scan(0.9, {12: 1.0}, lines_scored=True)
+    assert reviewer.answer(u, '', ctx, stats) is None and stats['model_calls'] == 0
 
 
 def test_free_form_findings_are_off_by_default_and_info_when_asked(tiny) -> None:

@@ -3,13 +3,15 @@ every answer validated and cached; and from_config, the registry's factory."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from reviewbot import defaults
 from reviewbot.config import Config
-from reviewbot.core import FileChange, Severity, Skipped
+from reviewbot.core import FileChange, Finding, Severity, Skipped
 from reviewbot.engine import backend
 from reviewbot.engine.backend import Backend
 from reviewbot.errors import ModelError
@@ -33,6 +35,7 @@ DEFAULT_TRIAGE_THRESHOLD = defaults.TRIAGE_THRESHOLD  # calibrated on the eval s
 ASSUMED_PREFILL_TOKENS_PER_SECOND = 150.0
 ASSUMED_DECODE_TOKENS_PER_SECOND = 20.0
 ASSUMED_LOAD_SECONDS = 2.0
+GENERATION_MARGIN_SECONDS = 0.1  # an answer is sized to end this long before the deadline
 
 
 class ModelReviewer:
@@ -175,7 +178,7 @@ class ModelReviewer:
 
     def _review(self, files: list[FileChange], ctx: ReviewContext, result: ReviewerResult) -> ReviewerResult:
         stats: dict[str, Any] = {'units': 0, 'triaged': 0, 'generated': 0, 'cache_hits': 0,
-                                 'model_calls': 0, 'findings': 0, 'dropped': {}}
+                                 'model_calls': 0, 'findings': 0, 'dropped': {}, 'explained_last': 0}
         result.stats = stats
         units, skipped = self.units(files, ctx)
         result.skipped.extend(skipped)
@@ -183,47 +186,52 @@ class ModelReviewer:
         if not units:
             return result
         guidelines = self.guidelines(ctx)
+        starts = {fc.path: [h.new_start for h in fc.hunks] for fc in files}
 
-        # Phase 1: triage every unit (one prefill each), in diff order, while time allows.
-        untriaged: list[Unit] = []
-        for u in units:
-            score = self.triage(u, guidelines, ctx, stats)
-            if score is None:
-                untriaged.append(u)
+        def explained(u: Unit) -> bool:
+            return any((u.path, starts[u.path][i]) in ctx.explained for i in u.hunk_indexes)
 
-        # Phase 2: generate for units at or above the threshold, riskiest first.
+        # Units whose hunks an analyzer already flagged (ctx.explained, filled while this runs) get no
+        # model work until every other unit is triaged and answered; then, while the budget lasts, they
+        # are reviewed too. The report is assembled in the same order whichever pass did a unit.
+        found: dict[int, list[Finding]] = {}  # id(unit) -> its findings, once answered
+        cut: set[int] = set()  # id(unit) of answers the deadline cut
+        later = [u for u in units if explained(u)]
+        self._pass([u for u in units if not explained(u)], later, explained, guidelines, ctx, stats, found, cut)
+        stats['explained_last'] = len(later)
+        self._pass(later, None, explained, guidelines, ctx, stats, found, cut)
+
+        flagged = {id(u) for u in later}
+
+        def why_not(u: Unit) -> str:
+            return 'budget: not reached' + ('; an analyzer already flagged this hunk' if id(u) in flagged else '')
+
         for u in units:
             if u.score is not None and u.score < self.threshold:
                 result.skipped.append(self._skip(u, f'triage: low risk score {u.score:.2f}'))
-        for u in untriaged:
-            result.skipped.append(self._skip(u, 'budget: not reached'))
-        risky = sorted((u for u in units if u.score is not None and u.score >= self.threshold),
-                       key=lambda u: (-(u.score or 0.0), u.path, u.first_line))
+        for u in units:
+            if u.score is None:
+                result.skipped.append(self._skip(u, why_not(u)))
+        risky = sorted((u for u in units if u.score is not None and u.score >= self.threshold), key=_risk_order)
         if self.findings_mode == 'off':
-            # free-form findings are off (the default): nothing is generated for them
+            # free-form findings are off (the default): nothing was generated for them
             if risky:
                 result.notes.append(f'model: {len(risky)} hunk(s) over the triage threshold not asked for '
                                     'findings (model_findings = "off": their measured precision is under '
                                     '50 %; "on" or "info" shows them)')
             risky = []
         for u in risky:
-            answer = self.answer(u, guidelines, ctx, stats)
-            if answer is None:
-                result.skipped.append(self._skip(u, 'budget: not reached'))
-                continue
-            text, complete = answer
-            if not complete:
+            if id(u) not in found:
+                result.skipped.append(self._skip(u, why_not(u)))
+            elif id(u) in cut:
                 result.skipped.append(self._skip(u, 'budget: generation cut at the deadline'))
-            stats['generated'] += 1
-            checked = validate(parse_output(text), u, confidence=u.score)
-            for reason, n in checked.dropped.items():
-                stats['dropped'][reason] = stats['dropped'].get(reason, 0) + n
-            if u.cached_answer:  # the finding says it was computed in an earlier run
-                checked.findings[:] = [dataclasses.replace(f, extra={**f.extra, 'cached': True})
-                                       for f in checked.findings]
-            if self.findings_mode == 'info':
-                checked.findings[:] = [dataclasses.replace(f, severity=Severity.INFO) for f in checked.findings]
-            result.findings.extend(checked.findings)
+            result.findings.extend(found.get(id(u), []))
+        asked = self.findings_mode != 'off'
+        left_out = sum(1 for u in later
+                       if u.score is None or (asked and u.score >= self.threshold and id(u) not in found))
+        if left_out:
+            result.notes.append(f'model: {left_out} of {len(units)} units were not reviewed: an analyzer '
+                                'already flagged their hunks, so they came last, and the budget did not reach them')
         stats['findings'] = len(result.findings)
         cached = sum(1 for f in result.findings if f.extra.get('cached'))
         if cached:
@@ -235,6 +243,41 @@ class ModelReviewer:
             result.notes.append(f'model: dropped {sum(stats["dropped"].values())} unusable '
                                 f'model findings ({parts})')
         return result
+
+    def _pass(self, todo: list[Unit], defer: list[Unit] | None, explained: Callable[[Unit], bool],
+              guidelines: str, ctx: ReviewContext, stats: dict[str, Any], found: dict[int, list[Finding]],
+              cut: set[int]) -> None:
+        """Triage `todo` (one prefill each, in diff order), then answer its units at or above the
+        threshold, riskiest first, while time allows. With `defer`: a unit an analyzer flags
+        meanwhile is moved there instead."""
+        triaged: list[Unit] = []
+        for u in todo:
+            if defer is not None and explained(u):
+                defer.append(u)
+            elif u.score is not None or self.triage(u, guidelines, ctx, stats) is not None:
+                triaged.append(u)
+        if self.findings_mode == 'off':
+            return  # triage only: the free-form findings are not asked for
+        for u in sorted((u for u in triaged if (u.score or 0.0) >= self.threshold), key=_risk_order):
+            if defer is not None and explained(u):
+                defer.append(u)
+                continue
+            answer = self.answer(u, guidelines, ctx, stats)
+            if answer is None:
+                continue  # not reached: said when the report is assembled
+            text, complete = answer
+            if not complete:
+                cut.add(id(u))
+            stats['generated'] += 1
+            checked = validate(parse_output(text), u, confidence=u.score)
+            for reason, n in checked.dropped.items():
+                stats['dropped'][reason] = stats['dropped'].get(reason, 0) + n
+            if u.cached_answer:  # the finding says it was computed in an earlier run
+                checked.findings[:] = [dataclasses.replace(f, extra={**f.extra, 'cached': True})
+                                       for f in checked.findings]
+            if self.findings_mode == 'info':
+                checked.findings[:] = [dataclasses.replace(f, severity=Severity.INFO) for f in checked.findings]
+            found[id(u)] = checked.findings
 
     def triage_key(self, u: Unit, guidelines: str) -> str:
         return cache_key('scan', PROMPT_VERSION, self.model_identity(), guidelines,
@@ -319,18 +362,20 @@ class ModelReviewer:
             stats['cache_hits'] += 1
             u.cached_answer = True
             return hit['text'], True
-        if not self._time_for(ctx, self._prompt_cost(u, self.max_new_tokens // 3)):
+        tokens = self._tokens_for(u, ctx)
+        if tokens < self.max_new_tokens // 3:
             return None
         # The answer is started at the chosen line: the model only says what is wrong there.
         start = f'L{line}:'
         prompt = self.model.chat_prompt(review_messages(u, guidelines)) + start
         t0 = time.perf_counter()
-        gen = self.model.generate(prompt, max_new_tokens=self.max_new_tokens, stop=('\n',),
+        gen = self.model.generate(prompt, max_new_tokens=tokens, stop=('\n',),
                                   temperature=0.0, seed=0, deadline=ctx.deadline)
         self._note_generation(gen, prompt, time.perf_counter() - t0)
         stats['model_calls'] += 1
         text = start + gen.text if isinstance(getattr(gen, 'text', None), str) else ''
-        if getattr(gen, 'stop_reason', '') == 'deadline':
+        reason = getattr(gen, 'stop_reason', '')
+        if reason == 'deadline' or (reason == 'length' and tokens < self.max_new_tokens):
             return '', False  # a cut message is no message; not cached
         self.cache.put(key, {'text': text})
         return text, True
@@ -358,8 +403,21 @@ class ModelReviewer:
         if new_tokens:
             cost += new_tokens / (self._decode_rate or ASSUMED_DECODE_TOKENS_PER_SECOND)
         if self._model is None:
-            cost += ASSUMED_LOAD_SECONDS
+            # loading holds the GIL in parts (the tokenizer): one not finished by the deadline would
+            # delay the whole review past it, so it is started only with time for it on a loaded machine
+            cost += ASSUMED_LOAD_SECONDS * _busy()
         return cost
+
+    def _tokens_for(self, u: Unit, ctx: ReviewContext) -> int:
+        """New tokens the unit's answer may generate: max_new_tokens, or fewer when the time left
+        (after the prompt, at the decode speed measured so far) allows fewer, so the answer ends
+        before the deadline instead of being cut at it."""
+        left = ctx.time_left()
+        if left is None:
+            return self.max_new_tokens
+        spare = left - self._prompt_cost(u, 0) - GENERATION_MARGIN_SECONDS
+        rate = self._decode_rate or ASSUMED_DECODE_TOKENS_PER_SECOND
+        return max(0, min(self.max_new_tokens, int(spare * rate)))
 
     def _note_prefill(self, prompt: str, seconds: float) -> None:
         if seconds > 0:
@@ -369,6 +427,18 @@ class ModelReviewer:
     def _time_for(ctx: ReviewContext, cost: float) -> bool:
         left = ctx.time_left()
         return left is None or left > cost
+
+
+def _busy() -> float:
+    """How much slower than on an idle machine work may run now: 1-minute load average per CPU, >= 1."""
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except OSError:
+        return 1.0
+
+
+def _risk_order(u: Unit) -> tuple[float, str, int]:
+    return (-(u.score or 0.0), u.path, u.first_line)
 
 
 def _section(config: Config, name: str) -> dict[str, Any]:
