@@ -73,7 +73,8 @@ def review(source: DiffSource, config: Config, *, stage: str = 'cli', platform: 
     # 3. the reviewers at once, against one deadline: the analyzers' subprocesses and the model's engine
     # wait outside the GIL; results are merged in reviewer order, so the report is as if run in turn
     raw: list[Finding] = []
-    for r, result, seconds in _run_reviewers(chosen, plan, ctx) if plan.files else ():
+    # (the server's own model, `model`, is used only on the server's model thread: there, in turn)
+    for r, result, seconds in _run_reviewers(chosen, plan, ctx, in_turn=model is not None) if plan.files else ():
         report.timings[r.name] = seconds
         raw.extend(result.findings)
         coverage.skipped.extend(result.skipped)
@@ -208,16 +209,29 @@ def _reviewers(config: Config, given: Reviewers | None, model: object, *, needed
     return list(given)
 
 
-def _run_reviewers(chosen: Sequence[Reviewer], plan: Plan,
-                   ctx: ReviewContext) -> list[tuple[Reviewer, ReviewerResult, float]]:
+def _run_reviewers(chosen: Sequence[Reviewer], plan: Plan, ctx: ReviewContext,
+                   in_turn: bool = False) -> list[tuple[Reviewer, ReviewerResult, float]]:
     """Run every reviewer in its own thread, all against one deadline (the budget), and return
     (reviewer, result, seconds) in reviewer order. An analyzer's error or warning on a hunk's added
     lines marks that hunk explained (ctx.explained) as soon as the analyzer returns: the model
     reviews such hunks last. A reviewer still running at the deadline (plus GRACE_SECONDS) is not
     waited for, unless it is in WAITED_FOR (secrets): its files are reported skipped, with a note.
-    A reviewer's exception is raised here, the first reviewer's first."""
-    _restart_clock(ctx)
+    A reviewer's exception is raised here, the first reviewer's first.
+
+    `in_turn` (the server, whose loaded model belongs to its model thread): one reviewer after another
+    in this thread, each with the whole budget, and every one waited for."""
     files = plan.files
+    if in_turn:
+        ran = []
+        for r in chosen:
+            _restart_clock(ctx)
+            t0 = time.perf_counter()
+            got = r.review(files, ctx)
+            if r.name in ANALYZERS:
+                ctx.explained.update(explained_hunks(got.findings, files))
+            ran.append((r, got, time.perf_counter() - t0))
+        return ran
+    _restart_clock(ctx)
     done: queue.Queue[tuple[int, ReviewerResult | None, BaseException | None, float]] = queue.Queue()
 
     def work(i: int, r: Reviewer) -> None:

@@ -28,8 +28,11 @@ def with_hidden_states(folder: Path, layers: tuple[int, ...] = RESEARCH_LAYERS, 
     info = json.loads((folder / 'reviewbot-model.json').read_text(encoding='utf-8'))
     model = onnx.load(str(folder / info.get('onnx', 'model.onnx')), load_external_data=False)
     added = export.add_hidden_states(model, layers)
-    if not added:
+    present = {o.name for o in model.graph.output}
+    if not all(f'{export.HIDDEN_PREFIX}{layer}' in present for layer in layers):
         raise SystemExit(f'{folder}: no fused-graph tensors l<layer>.h to expose')
+    if not added:  # a version-5 export already has them: use it as it is
+        return OnnxModel(folder, info, threads)
     tmp = Path(tempfile.mkdtemp(prefix='reviewbot-risk-graph-'))
     for item in folder.iterdir():
         if item.name == info.get('onnx', 'model.onnx'):
