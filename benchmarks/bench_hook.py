@@ -34,36 +34,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_review import ADDED_FUNCTION, GIT_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / 'results'
 MODULE_COMMIT = '655a810'
 MODULE_SOURCE = 'reviewbot/server/app.py'
 MODULE = 'service/app.py'
-GIT_ENV = {'GIT_AUTHOR_NAME': 'bench', 'GIT_AUTHOR_EMAIL': 'bench@example.invalid',
-           'GIT_COMMITTER_NAME': 'bench', 'GIT_COMMITTER_EMAIL': 'bench@example.invalid'}
 ROWS = ('cold', 'rerun', 'warm', 'warm_rerun')
 TARGETS = {'cold': 2.0, 'warm': 0.8, 'rerun': 0.3, 'warm_rerun': 0.3}
 
-CHANGE = '''
-def _client_address(request: Request) -> str:
-    """The address a request came from, for the access log."""
-    forwarded = request.headers.get('x-forwarded-for', '')
-    if forwarded:
-        first = forwarded.split(',')[0].strip()
-        if first:
-            return first
-    client = request.client
-    if client is None:
-        return 'unknown'
-    host, port = client.host, client.port
-    if ':' in host:
-        host = f'[{host}]'
-    return f'{host}:{port}'
-
-
-def _elapsed_ms(arrived: float) -> int:
-    return int((time.monotonic() - arrived) * 1000)
-'''
+# the same 20-line function bench_review.py stages (benchmarks/ is on sys.path when run as a script)
+CHANGE = ADDED_FUNCTION
 
 OTHER_CHANGE = '''
 def _retry_after(seconds: float) -> dict[str, str]:
