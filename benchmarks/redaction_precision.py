@@ -76,17 +76,17 @@ def corpus(files: int) -> list[str]:
 
 
 def measure(lines: list[str]) -> dict[str, int]:
-    from reviewbot.privacy import payload
+    from reviewbot.privacy import layers
     from reviewbot.privacy.redact import redact
     masked1 = masked2 = 0
     any_masked = 0
     for line in lines:
         r1, n1 = redact(line)
-        _, n2 = payload.own_redact_line(r1)
+        _, n2 = layers.own_redact_line(r1)
         masked1 += bool(n1)
         masked2 += bool(n2)
         any_masked += bool(n1 or n2)
-    flagged3 = len(payload.detect_secrets_lines('\n'.join(lines)))
+    flagged3 = len(layers.detect_secrets_lines('\n'.join(lines)))
     return {'lines': len(lines), 'masked_layer1': masked1, 'masked_layer2': masked2,
             'masked_layer1_or_2': any_masked, 'withheld_layer3': flagged3}
 

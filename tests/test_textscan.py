@@ -9,7 +9,7 @@ import time
 from reviewbot import textscan
 from reviewbot.config import defaults
 from reviewbot.diffparse import parse_diff
-from reviewbot.privacy import payload
+from reviewbot.privacy import layers
 from reviewbot.privacy import redact as redact_module
 from reviewbot.privacy.redact import MASK, redact, scan_line
 from reviewbot.reviewers import ReviewContext
@@ -104,7 +104,7 @@ def test_secret_after_a_long_run_of_spaces_is_still_masked_in_place():
 
 
 def test_payload_regexes_have_no_unbounded_repetition_before_the_value():
-    pattern = payload._ASSIGNMENT.pattern.split('(?P<secret>')[0]
+    pattern = layers._ASSIGNMENT.pattern.split('(?P<secret>')[0]
     assert not re.search(r'(?<!\\)[*+]', pattern.replace('[bru])?', '')), pattern
 
 

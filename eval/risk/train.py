@@ -54,7 +54,7 @@ SEED = 18
 L2_GRID = (1.0, 10.0, 100.0)
 PCA_GRID = (8, 32)
 INNER_FOLDS = 3
-PRODUCT_LAYERS = (12, 18)  # = reviewbot.engine.export.HIDDEN_LAYERS
+PRODUCT_LAYERS = (12, 18)  # = reviewbot.engine.surgery.HIDDEN_LAYERS
 # Never trained or evaluated on (issue 18): BugsInPy's projects, click, requests, and the
 # SVEN/SecurityEval/bandit example sets.
 EXCLUDED = frozenset({

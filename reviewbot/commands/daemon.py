@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reviewbot.engine import warm
+    from reviewbot.engine import unixsock, warm
     from reviewbot.errors import ConfigError, ModelError
 
     model, model_dir, threads, idle = args.model, args.model_dir, args.threads, args.idle_minutes
@@ -42,13 +42,13 @@ def run(args: argparse.Namespace) -> int:
         model_dir = model_dir or config.model_dir or None
         threads = threads if threads is not None else config.threads
         idle = idle if idle is not None else config.section('daemon')['idle_minutes']
-    if not warm.supported():
+    if not unixsock.supported():
         raise ConfigError('the daemon needs Unix sockets with SO_PEERCRED (Linux); the hook loads '
                           'the model itself here')
     if threads < 1 or idle <= 0:
         raise ConfigError('--threads must be >= 1 and --idle-minutes > 0')
     folder = warm.model_folder(model, model_dir)
-    path = warm.socket_path(folder, threads)
+    path = unixsock.socket_path(folder, threads)
     want = warm.identity(folder, threads)
 
     if args.action == 'run':
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             conn, info = warm.hello(path, want)
             conn.close()
-        except warm.DaemonGone:
+        except unixsock.DaemonGone:
             print(f'reviewbot daemon: not running ({folder})')
             return EXIT_NOT_RUNNING
         current = 'current' if info['identity'] == want else 'STALE (another export or version: it ' \

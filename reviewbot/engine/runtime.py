@@ -29,13 +29,14 @@ import numpy as np
 from reviewbot import defaults
 from reviewbot.engine import manifest, paths, prefix, registry
 from reviewbot.engine.backend import GenerationResult
+from reviewbot.engine.chat import compile_template, special_tokens
 from reviewbot.engine.prefix import PREFIX_CACHE_BYTES, PrefixCache
 from reviewbot.errors import ModelError
 
 SCORE_CHUNK = 64  # scored positions per graph call (even): bounds the logits held at once (64 x vocab)
-TARGET_IDS = 'target_ids'  # = reviewbot.engine.export.TARGET_IDS (export is not imported here)
+TARGET_IDS = 'target_ids'  # = reviewbot.engine.surgery.TARGET_IDS (not imported here)
 TARGET_LOGPROBS = 'target_logprobs'
-HIDDEN_PREFIX = 'hidden.'  # = reviewbot.engine.export.HIDDEN_PREFIX: `hidden.<layer>` outputs (export 5+)
+HIDDEN_PREFIX = 'hidden.'  # = reviewbot.engine.surgery.HIDDEN_PREFIX: `hidden.<layer>` outputs (export 5+)
 
 
 ENV_SPIN = 'REVIEWBOT_ORT_SPIN'
@@ -55,25 +56,6 @@ def _spin() -> bool:
         return True
 
 
-def _raise_exception(message: str) -> None:
-    raise ModelError(f'chat template: {message}')
-
-
-def _compile_template(source: str) -> Any:
-    # The same environment transformers uses for chat templates, minus transformers.
-    import json
-
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=['jinja2.ext.loopcontrols'])
-    env.filters['tojson'] = lambda x, indent=None, ensure_ascii=False, separators=None, sort_keys=False: \
-        json.dumps(x, indent=indent, ensure_ascii=ensure_ascii, separators=separators, sort_keys=sort_keys)
-    env.globals['raise_exception'] = _raise_exception
-    env.globals['strftime_now'] = lambda fmt: time.strftime(fmt)
-    return env.from_string(source)
-
-
 class OnnxModel:
     """An exported model, ready to generate. Build it with load_model()."""
 
@@ -87,8 +69,8 @@ class OnnxModel:
         self.context_length: int = int(info['context_length'])
         self.stop_token_ids: tuple[int, ...] = tuple(int(i) for i in info['stop_token_ids'])
         self.tokenizer = Tokenizer.from_file(str(folder / 'tokenizer.json'))
-        self._special = self._special_tokens(folder)
-        self._template = _compile_template((folder / 'chat_template.jinja').read_text(encoding='utf-8'))
+        self._special = special_tokens(folder)
+        self._template = compile_template((folder / 'chat_template.jinja').read_text(encoding='utf-8'))
         self._num_layers = int(info['num_layers'])
         self._kv_shape = (1, int(info['num_kv_heads']), 0, int(info['head_dim']))
 
@@ -122,22 +104,6 @@ class OnnxModel:
         self.tokens_fed = 0  # tokens run through the graph so far (prefix-cache hits are not fed)
         onnx_entry = info.get('files', {}).get(info.get('onnx', 'model.onnx'), {})
         self.weights_sha256: str = onnx_entry.get('sha256', '') if isinstance(onnx_entry, dict) else ''
-
-    @staticmethod
-    def _special_tokens(folder: Path) -> dict[str, str]:
-        import json
-        try:
-            config = json.loads((folder / 'tokenizer_config.json').read_text(encoding='utf-8'))
-        except (OSError, ValueError):
-            return {}
-        out = {}
-        for key in ('bos_token', 'eos_token'):
-            value = config.get(key)
-            if isinstance(value, dict):
-                value = value.get('content')
-            if isinstance(value, str):
-                out[key] = value
-        return out
 
     # -- text <-> ids -------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reviewbot.engine import warm
+from reviewbot.engine import unixsock, warm
 from reviewbot.errors import EXIT_OK, EXIT_USAGE, ModelError
 from reviewbot.server.metrics import Metrics
 from reviewbot.server.worker import ModelWorker
@@ -38,7 +38,7 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         while True:
-            line = self.rfile.readline(warm.MAX_LINE)
+            line = self.rfile.readline(unixsock.MAX_LINE)
             if not line.endswith(b'\n'):
                 return
             try:
@@ -65,10 +65,10 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         try:
-            uid = warm.peer_uid(request)
+            uid = unixsock.peer_uid(request)
         except (OSError, AttributeError):  # no peer credentials: nobody is let in
             uid = -1
-        if warm.peer_allowed(uid):
+        if unixsock.peer_allowed(uid):
             return True
         log(f'refused a connection from uid {uid} (only uid {os.getuid()} may connect)')
         return False
@@ -80,7 +80,7 @@ class Daemon:
         self.threads = threads
         self.idle_seconds = idle_seconds
         self.identity = warm.identity(self.folder, threads)
-        self.path = warm.socket_path(self.folder, threads)
+        self.path = unixsock.socket_path(self.folder, threads)
         self.last = time.monotonic()
         self.started = time.time()
         self.requests = 0
@@ -119,10 +119,10 @@ class Daemon:
 
     def run(self) -> int:
         where = self.path.parent
-        if not warm.supported():
+        if not unixsock.supported():
             log('needs Unix sockets with SO_PEERCRED (Linux): not starting')
             return EXIT_USAGE
-        if not warm.secure_dir(where, create=True):
+        if not unixsock.secure_dir(where, create=True):
             log(f'{where} is not a private directory of this user: not starting')
             return EXIT_USAGE
         lock = os.open(self.path.with_suffix('.lock'), os.O_RDWR | os.O_CREAT, 0o600)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewbot.engine import paths, warm
+from reviewbot.engine import paths, unixsock, warm
 from tests.conftest import GitRepo
 from tests.hook.conftest import hook_env, run_hook, snapshot
 
@@ -45,7 +45,7 @@ def ddir(monkeypatch: pytest.MonkeyPatch):
     """A private daemon dir (short: socket paths are limited to ~100 bytes); daemons stopped after."""
     base = Path(tempfile.mkdtemp(prefix='rbd', dir='/tmp'))
     where = base / 'd'
-    monkeypatch.setenv(warm.ENV_DIR, str(where))
+    monkeypatch.setenv(unixsock.ENV_DIR, str(where))
     monkeypatch.delenv(warm.ENV_MODE, raising=False)
     yield where
     for sock in where.glob('*.sock') if where.is_dir() else []:
@@ -63,7 +63,7 @@ def start(ddir: Path, *extra: str, **env: str) -> tuple[Path, dict]:
     proc = daemon_cli('start', '--model', TINY, *extra, REVIEWBOT_DAEMON_DIR=str(ddir), **env)
     assert proc.returncode == 0, proc.stderr.decode()
     folder = warm.model_folder(TINY, None)
-    path = warm.socket_path(folder, 2)
+    path = unixsock.socket_path(folder, 2)
     conn, info = warm.hello(path, None)
     conn.close()
     return path, info
@@ -121,11 +121,11 @@ def test_socket_is_owner_only_in_a_private_dir(ddir: Path):
 def test_peer_uid_check():
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with a, b:
-        assert warm.peer_uid(a) == os.getuid()
-    assert warm.peer_allowed(os.getuid())
-    assert not warm.peer_allowed(os.getuid() + 1)
-    assert not warm.peer_allowed(0, own_uid=1000)  # not even root gets into another user's daemon
-    assert not warm.peer_allowed(-1)
+        assert unixsock.peer_uid(a) == os.getuid()
+    assert unixsock.peer_allowed(os.getuid())
+    assert not unixsock.peer_allowed(os.getuid() + 1)
+    assert not unixsock.peer_allowed(0, own_uid=1000)  # not even root gets into another user's daemon
+    assert not unixsock.peer_allowed(-1)
 
 
 def connect_as(uid: int, path: Path) -> bytes:
@@ -182,14 +182,14 @@ def test_a_connection_from_another_uid_is_refused(ddir: Path):
 def test_the_client_refuses_a_socket_or_dir_others_can_open(ddir: Path):
     path, _info = start(ddir)
     os.chmod(path, 0o666)
-    with pytest.raises(warm.DaemonGone, match='mode 0600'):
-        warm.Connection(path)
+    with pytest.raises(unixsock.DaemonGone, match='mode 0600'):
+        unixsock.Connection(path)
     os.chmod(path, 0o600)
     os.chmod(ddir, 0o755)
-    with pytest.raises(warm.DaemonGone, match='open to other users'):
-        warm.Connection(path)
+    with pytest.raises(unixsock.DaemonGone, match='open to other users'):
+        unixsock.Connection(path)
     os.chmod(ddir, 0o700)
-    warm.Connection(path).close()
+    unixsock.Connection(path).close()
 
 
 # -- version check -------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def test_a_model_upgrade_replaces_the_daemon(ddir: Path, tmp_path: Path):
     folder = _copy_model(tmp_path / 'model')
     proc = daemon_cli('start', '--model', str(folder), REVIEWBOT_DAEMON_DIR=str(ddir))
     assert proc.returncode == 0, proc.stderr.decode()
-    path = warm.socket_path(folder.resolve(), 2)
+    path = unixsock.socket_path(folder.resolve(), 2)
     conn, old = warm.hello(path, None)
     conn.close()
     # the model is exported again: same files, another manifest
@@ -350,7 +350,7 @@ def test_mode_start_starts_it_on_demand(ddir: Path, tmp_path: Path):
     assert _findings(started) == _findings(cold)
     assert snapshot(repo.path) == before  # the daemon started from the hook wrote nothing there
     folder = warm.model_folder(TINY, None)
-    conn, info = warm.hello(warm.socket_path(folder, 2), None)
+    conn, info = warm.hello(unixsock.socket_path(folder, 2), None)
     conn.close()
     assert info['requests'] > 2
 

@@ -16,7 +16,7 @@ from reviewbot.errors import ModelError
 from reviewbot.reviewers import ReviewContext
 from reviewbot.reviewers import model as mr
 from reviewbot.reviewers.model import triage
-from reviewbot.reviewers.model.reviewer import GENERATION_MARGIN_SECONDS
+from reviewbot.reviewers.model.pace import GENERATION_MARGIN_SECONDS
 from tests.reviewers.full_vocabulary import FullVocabularyScoring
 
 TINY = 'smollm2-135m'
@@ -520,13 +520,15 @@ def test_an_answer_is_sized_to_the_time_left(tiny, cache_dir):
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     reviewer = mr.ModelReviewer(config, model=tiny)
     (u,), _ = reviewer.units(files, ctx)
-    reviewer._prefill_rate, reviewer._decode_rate = 1000.0, 10.0
-    assert reviewer._tokens_for(u, ctx) == reviewer.max_new_tokens  # no deadline: no limit
-    prompt = reviewer._prompt_cost(u, 0)
+    pace = reviewer.pace
+    pace.prefill_rate, pace.decode_rate = 1000.0, 10.0
+    most = reviewer.max_new_tokens
+    assert pace.tokens_for(u.view, ctx, most, loaded=True) == most  # no deadline: no limit
+    prompt = pace.prompt_cost(u.view, 0, loaded=True)
     ctx.deadline = time.monotonic() + prompt + GENERATION_MARGIN_SECONDS + 3.0
-    assert 25 <= reviewer._tokens_for(u, ctx) <= 30  # ~3 s at 10 tokens/s
+    assert 25 <= pace.tokens_for(u.view, ctx, most, loaded=True) <= 30  # ~3 s at 10 tokens/s
     ctx.deadline = time.monotonic() + prompt  # not even the margin: nothing is started
-    assert reviewer._tokens_for(u, ctx) == 0
+    assert pace.tokens_for(u.view, ctx, most, loaded=True) == 0
     stats = {'model_calls': 0, 'cache_hits': 0, 'triaged': 0}
     u.scan = triage.Scan(0.9, {12: 1.0}, lines_scored=True)
     assert reviewer.answer(u, '', ctx, stats) is None and stats['model_calls'] == 0

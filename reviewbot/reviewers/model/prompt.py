@@ -1,6 +1,9 @@
 """The model reviewer's prompt: a system prompt, one worked example each way, and the unit's view."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from reviewbot.config import Config
 from reviewbot.reviewers.model.units import Unit
 
 # Bump when the prompt, the triage question or the parser changes: it is part of every cache key.
@@ -51,3 +54,19 @@ def review_messages(unit: Unit, guidelines: str = '') -> list[dict[str, str]]:
         {'role': 'user', 'content': f'{unit_header(unit)}\n{unit.view}\n\n{INSTRUCTIONS}'},
     ]
 
+
+
+def read_guidelines(config: Config, path: str, repo_root: Path | None) -> str:
+    """The team's guidelines file (key `guidelines`), cut to GUIDELINES_MAX_CHARS; '' when none."""
+    if not path:
+        return ''
+    from reviewbot import guidelines as guidelines_file
+    from reviewbot.errors import ConfigError
+    # the file goes into every prompt: in CI from the trusted base commit, never the work tree;
+    # never through a symbolic link nor from the git directory (reviewbot.guidelines)
+    files_from = getattr(config, 'files_from', None)
+    if files_from == '':
+        raise ConfigError(f'guidelines {path!r}: this CI run has no base commit to read it from '
+                          '(the checked-out work tree is the code under review)')
+    base = repo_root or (config.source.parent if config.source else Path.cwd())
+    return guidelines_file.read(Path(base), path, files_from)[:GUIDELINES_MAX_CHARS]

@@ -3,10 +3,8 @@ every answer validated and cached; and from_config, the registry's factory."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from reviewbot import defaults
@@ -18,10 +16,11 @@ from reviewbot.errors import ModelError
 from reviewbot.reviewers import ReviewContext, ReviewerResult
 from reviewbot.reviewers.model import triage as triage_mod
 from reviewbot.reviewers.model.cache import ResultCache, cache_key, default_cache_dir
+from reviewbot.reviewers.model.pace import Pace, time_for
 from reviewbot.reviewers.model.prompt import (
-    GUIDELINES_MAX_CHARS,
     PROMPT_OVERHEAD_CHARS,
     PROMPT_VERSION,
+    read_guidelines,
     review_messages,
     unit_header,
 )
@@ -32,10 +31,6 @@ from reviewbot.reviewers.model.validate import NAME, parse_output, validate
 MAX_NEW_TOKENS = 64  # three finding lines
 DEFAULT_TRIAGE_THRESHOLD = defaults.TRIAGE_THRESHOLD  # calibrated on the eval set: eval/results/model.md
 # Until the first model call has measured them: speeds of the 0.5B int4 model on a busy 2-core machine.
-ASSUMED_PREFILL_TOKENS_PER_SECOND = 150.0
-ASSUMED_DECODE_TOKENS_PER_SECOND = 20.0
-ASSUMED_LOAD_SECONDS = 2.0
-GENERATION_MARGIN_SECONDS = 0.1  # an answer is sized to end this long before the deadline
 
 
 class ModelReviewer:
@@ -52,8 +47,7 @@ class ModelReviewer:
         use_cache = bool(_cfg(config, 'cache', True))
         self.cache = ResultCache(default_cache_dir() if use_cache else None)
         self.max_new_tokens = MAX_NEW_TOKENS
-        self._prefill_rate: float | None = None  # tokens per second, measured as we go
-        self._decode_rate: float | None = None
+        self.pace = Pace()  # prefill and decode speeds, measured as we go
         self._head_kept = False
         self._notes: list[str] = []  # e.g. the warm daemon went away (reviewbot.engine.warm)
 
@@ -148,19 +142,7 @@ class ModelReviewer:
         return lines
 
     def guidelines(self, ctx: ReviewContext) -> str:
-        path = str(_cfg(self.config, 'guidelines', '') or '')
-        if not path:
-            return ''
-        from reviewbot import guidelines as guidelines_file
-        from reviewbot.errors import ConfigError
-        # the file goes into every prompt: in CI from the trusted base commit, never the work tree;
-        # never through a symbolic link nor from the git directory (reviewbot.guidelines)
-        files_from = getattr(self.config, 'files_from', None)
-        if files_from == '':
-            raise ConfigError(f'guidelines {path!r}: this CI run has no base commit to read it from '
-                              '(the checked-out work tree is the code under review)')
-        base = ctx.repo_root or (self.config.source.parent if self.config.source else Path.cwd())
-        return guidelines_file.read(Path(base), path, files_from)[:GUIDELINES_MAX_CHARS]
+        return read_guidelines(self.config, str(_cfg(self.config, 'guidelines', '') or ''), ctx.repo_root)
 
     # Review ---------------------------------------------------------------------------------
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
@@ -303,14 +285,14 @@ class ModelReviewer:
                 stats['cache_hits'] += 1
                 stats['triaged'] += 1
                 return u.score
-        if not self._time_for(ctx, self._prompt_cost(u, 0)):
+        if not time_for(ctx, self._cost(u)):
             return None
         t0 = time.perf_counter()
         self._keep_head(u, guidelines)
         # The line surprisals are needed only to pick where generation starts (or when they are
         # the triage signal): most units are cleared by triage and never need them.
         u.scan = scan_unit(self.model, u, guidelines, lines=triage_mod.TRIAGE_SIGNAL != 'answer')
-        self._note_prefill(u.view + ' ' * PROMPT_OVERHEAD_CHARS, time.perf_counter() - t0)
+        self.pace.note_prefill(u.view + ' ' * PROMPT_OVERHEAD_CHARS, time.perf_counter() - t0)
         u.score = unit_risk(u.scan)
         stats['model_calls'] += 1
         stats['triaged'] += 1
@@ -337,7 +319,7 @@ class ModelReviewer:
 
     def _score_lines(self, u: Unit, guidelines: str, ctx: ReviewContext, stats: dict[str, Any]) -> bool:
         """Complete a unit's answer-only scan with its line surprisals; False when out of time."""
-        if not self._time_for(ctx, self._prompt_cost(u, 0)):
+        if not time_for(ctx, self._cost(u)):
             return False
         risk = u.scan.risk if u.scan is not None else None
         u.scan = scan_unit(self.model, u, guidelines)
@@ -362,7 +344,7 @@ class ModelReviewer:
             stats['cache_hits'] += 1
             u.cached_answer = True
             return hit['text'], True
-        tokens = self._tokens_for(u, ctx)
+        tokens = self.pace.tokens_for(u.view, ctx, self.max_new_tokens, loaded=self._model is not None)
         if tokens < self.max_new_tokens // 3:
             return None
         # The answer is started at the chosen line: the model only says what is wrong there.
@@ -371,7 +353,7 @@ class ModelReviewer:
         t0 = time.perf_counter()
         gen = self.model.generate(prompt, max_new_tokens=tokens, stop=('\n',),
                                   temperature=0.0, seed=0, deadline=ctx.deadline)
-        self._note_generation(gen, prompt, time.perf_counter() - t0)
+        self.pace.note_generation(gen, prompt, time.perf_counter() - t0)
         stats['model_calls'] += 1
         text = start + gen.text if isinstance(getattr(gen, 'text', None), str) else ''
         reason = getattr(gen, 'stop_reason', '')
@@ -380,61 +362,11 @@ class ModelReviewer:
         self.cache.put(key, {'text': text})
         return text, True
 
-    def _note_generation(self, gen: Any, prompt: str, seconds: float) -> None:
-        prefill = getattr(gen, 'prefill_seconds', None)
-        decode = getattr(gen, 'decode_seconds', None)
-        if prefill and getattr(gen, 'prompt_tokens', 0):
-            self._prefill_rate = gen.prompt_tokens / max(prefill, 1e-3)
-        elif prefill is None:
-            self._note_prefill(prompt, seconds)
-        if decode and getattr(gen, 'token_ids', None):
-            self._decode_rate = len(gen.token_ids) / max(decode, 1e-3)
-
     def _skip(self, u: Unit, reason: str) -> Skipped:
         return Skipped(u.path, reason, reviewer=NAME, hunk=u.hunk_indexes[0], lines=len(u.added))
 
-    # Time -----------------------------------------------------------------------------------
-    def _prompt_cost(self, u: Unit, new_tokens: int) -> float:
-        """Seconds a prompt for this unit will take: from the speeds seen so far, or, before the
-        first call, from conservative speeds of a busy 2-core machine plus the model load. A model
-        call cannot be interrupted, so one is never started that would overrun the deadline."""
-        tokens = (len(u.view) + PROMPT_OVERHEAD_CHARS) / 3.5  # ~3.5 chars per token of code
-        cost = tokens / (self._prefill_rate or ASSUMED_PREFILL_TOKENS_PER_SECOND)
-        if new_tokens:
-            cost += new_tokens / (self._decode_rate or ASSUMED_DECODE_TOKENS_PER_SECOND)
-        if self._model is None:
-            # loading holds the GIL in parts (the tokenizer): one not finished by the deadline would
-            # delay the whole review past it, so it is started only with time for it on a loaded machine
-            cost += ASSUMED_LOAD_SECONDS * _busy()
-        return cost
-
-    def _tokens_for(self, u: Unit, ctx: ReviewContext) -> int:
-        """New tokens the unit's answer may generate: max_new_tokens, or fewer when the time left
-        (after the prompt, at the decode speed measured so far) allows fewer, so the answer ends
-        before the deadline instead of being cut at it."""
-        left = ctx.time_left()
-        if left is None:
-            return self.max_new_tokens
-        spare = left - self._prompt_cost(u, 0) - GENERATION_MARGIN_SECONDS
-        rate = self._decode_rate or ASSUMED_DECODE_TOKENS_PER_SECOND
-        return max(0, min(self.max_new_tokens, int(spare * rate)))
-
-    def _note_prefill(self, prompt: str, seconds: float) -> None:
-        if seconds > 0:
-            self._prefill_rate = (len(prompt) / 3.5) / seconds
-
-    @staticmethod
-    def _time_for(ctx: ReviewContext, cost: float) -> bool:
-        left = ctx.time_left()
-        return left is None or left > cost
-
-
-def _busy() -> float:
-    """How much slower than on an idle machine work may run now: 1-minute load average per CPU, >= 1."""
-    try:
-        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
-    except OSError:
-        return 1.0
+    def _cost(self, u: Unit) -> float:
+        return self.pace.prompt_cost(u.view, 0, loaded=self._model is not None)
 
 
 def _risk_order(u: Unit) -> tuple[float, str, int]:
