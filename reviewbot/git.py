@@ -184,6 +184,12 @@ def diff_index(root: Path, base: str) -> bytes:
     return _run(['diff', '--cached', *DIFF_FLAGS, base, '--'], root)
 
 
+def index_state(root: Path, base: str) -> bytes:
+    """`git diff-index --cached --full-index -M -z base`: mode and full blob id of every path the index
+    changes from `base` (renames found): what a review of the staged changes reads, as ids."""
+    return _run(['diff-index', '--cached', '--full-index', '-M', '-z', base, '--'], root)
+
+
 def tree_diff(root: Path, base: str, head: str) -> bytes:
     """`git diff base head` of two commits, blind to the checkout's `.gitattributes`.
 

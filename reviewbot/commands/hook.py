@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reviewbot import answers
 from reviewbot.errors import EXIT_FINDINGS, EXIT_OK
 
 HOOK_ID = 'reviewbot'
@@ -268,6 +269,26 @@ def review_sources(stage: str, srcs: list[Any], config: Any, *, budget: float,
     return reports
 
 
+def _answer_key(src: Any, config: Any, fail_level: str, budget: float, color: bool) -> str:
+    """The answer cache's key for a review of the staged changes (reviewbot.answers)."""
+    from reviewbot import git
+    from reviewbot.baseline import BASELINE_FILE
+    root = src.repo_root
+    model_manifest = None
+    try:
+        from reviewbot.engine import paths, warm
+        model_manifest = warm.model_folder(config.model or None, config.model_dir or None) / paths.MANIFEST
+    except Exception:  # no such model: the answer says so, and is not kept
+        pass
+    guidelines = config.guidelines
+    return answers.key({
+        'root': str(root), 'head': src.base_rev, 'index': git.index_state(root, src.base_rev or git.empty_tree(root)),
+        'config': config.values, 'files_from': config.files_from, 'fail_level': fail_level, 'budget': budget,
+        'color': color, 'model': answers.file_identity(model_manifest),
+        'guidelines': answers.file_identity(root / guidelines) if guidelines else None,
+        'baseline': answers.file_identity(root / BASELINE_FILE)})
+
+
 def run(args: argparse.Namespace) -> int:
     env = os.environ
     if skipped_by_env(env):
@@ -275,7 +296,6 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     # read-only git: no opportunistic index refresh by any git command we run
     os.environ['GIT_OPTIONAL_LOCKS'] = '0'
-    from reviewbot import pipeline, reporters
     from reviewbot.commands.review import run_config
     # `pre-commit run` in a CI job: trusted keys from the event's base commit, else their defaults
     config, _ = run_config(args, env)
@@ -283,31 +303,47 @@ def run(args: argparse.Namespace) -> int:
     fail_level = args.fail_level or hook_cfg['fail_level'] or config.fail_level
     budget = args.budget if args.budget is not None else hook_cfg['budget']
     stage, srcs = hook_sources(args, env, Path.cwd())
+    color = sys.stdout.isatty() and not env.get('NO_COLOR')
+    answer_key = None
+    if stage == 'pre-commit' and not args.no_cache and config.cache:
+        answer_key = _answer_key(srcs[0], config, fail_level, budget, color)
+        cached = answers.load(answer_key)
+        if cached is not None:  # the same index, config and code as an answer given whole before
+            sys.stdout.write(cached.stdout)
+            sys.stdout.flush()
+            print('reviewbot: the same answer as for this index before (nothing it depends on changed; '
+                  '--no-cache reviews it again)', file=sys.stderr)
+            return cached.code
+    from reviewbot import pipeline, reporters
     reports = review_sources(stage, srcs, config, budget=budget,
                              on_missing_model=hook_cfg['on_missing_model'])
     if not reports:
         what = 'staged' if stage == 'pre-commit' else 'in the pushed commits'
         print(f'reviewbot: nothing reviewable {what}', file=sys.stderr)
         return EXIT_OK
-    color = sys.stdout.isatty() and not env.get('NO_COLOR')
+    out: list[str] = []
     blocked = False
     for src, report in reports:
         if len(reports) > 1:
-            sys.stdout.write(f'reviewbot: {src.description}\n')
-        sys.stdout.write(reporters.render(report, 'terminal', color=color))
+            out.append(f'reviewbot: {src.description}\n')
+        out.append(reporters.render(report, 'terminal', color=color))
         blocked = pipeline.fails(report, fail_level) or blocked
         fixable = [f.verified_fix for f in report.findings if f.verified_fix is not None]
         if fixable and stage == 'pre-commit':
             # the hook never writes to the work tree: it says the one command that does
             unsafe = ' --unsafe-fixes' if any(fx.safety == 'unsafe' for fx in fixable) else ''
-            sys.stdout.write(f'reviewbot: {len(fixable)} verified fixes; to apply them to the work '
-                             f'tree: reviewbot review --staged --apply-fixes{unsafe}\n')
+            out.append(f'reviewbot: {len(fixable)} verified fixes; to apply them to the work '
+                       f'tree: reviewbot review --staged --apply-fixes{unsafe}\n')
     if blocked:
         action = 'commit' if stage == 'pre-commit' else 'push'
-        sys.stdout.write(f'reviewbot: blocking the {action}: findings at or above {fail_level!r} '
-                         f'(fix them, or {action} once with SKIP=reviewbot)\n')
+        out.append(f'reviewbot: blocking the {action}: findings at or above {fail_level!r} '
+                   f'(fix them, or {action} once with SKIP=reviewbot)\n')
+    sys.stdout.write(''.join(out))
     sys.stdout.flush()
     code = EXIT_FINDINGS if blocked else EXIT_OK
+    whole = len(reports) == 1 and answers.whole(reports[0][1].coverage.skipped) and not pipeline.abandoned()
+    if answer_key is not None and whole:
+        answers.store(answer_key, answers.Answer(''.join(out), code))
     if pipeline.abandoned():
         # a reviewer still running past the budget (the model inside onnxruntime, say) must neither
         # delay the answer nor run into the interpreter's shutdown: the report is out, leave now

@@ -1,0 +1,133 @@
+"""The hook's answer cache: `reviewbot hook` run again on an index it has already reviewed whole prints
+the answer it gave then, without loading a reviewer.
+
+The key is everything the answer depends on, computed with git and a few stat calls (nothing heavy is
+imported): the repository, HEAD, the index as `git diff-index` sees it (modes and full blob ids of every
+staged path, renames found), the resolved configuration, the hook's own options, the REVIEWBOT_*,
+NO_COLOR and PATH environment, reviewbot's code (size and mtime of every module), the packages installed
+beside it (the tools the reviewers run), the exported model's manifest, the baseline and the guidelines
+file. Only a whole answer is kept: nothing skipped that another run could review (no budget cut, no
+missing model, no reviewer that failed; `whole`) and no reviewer left running. Answers live under
+($XDG_CACHE_HOME or ~/.cache)/reviewbot/answers ($REVIEWBOT_CACHE_DIR/answers when that is set),
+owner-only, the newest MAX_ENTRIES kept; never in the work tree. `--no-cache` neither reads nor writes
+them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+VERSION = 1
+MAX_ENTRIES = 64
+ENV_PREFIX = 'REVIEWBOT_'
+ENV_CACHE_DIR = 'REVIEWBOT_CACHE_DIR'  # = reviewbot.reviewers.model.cache.ENV_CACHE_DIR
+
+
+# skips a later run would decide the same way: the model's triage and the files it does not read
+# (a skip with no reviewer is the diff's scope: size limits, generated or binary files, excludes)
+DECIDED = ('triage: ', 'model: not a source file')
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    stdout: str
+    code: int
+
+
+def whole(skipped: Sequence[Any]) -> bool:
+    """True when nothing was skipped that another run could review: no budget cut, no missing model,
+    no failed or missing tool; only skips decided by the diff and the configuration (reviewer None)
+    or by the model's triage."""
+    return all(s.reviewer is None or s.reason.startswith(DECIDED) for s in skipped)
+
+
+def answers_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """$REVIEWBOT_CACHE_DIR/answers when set (beside the model's results), else <cache home>/answers."""
+    from reviewbot.engine.paths import cache_home
+    env = dict(os.environ if environ is None else environ)
+    if env.get(ENV_CACHE_DIR):
+        return Path(env[ENV_CACHE_DIR]).expanduser() / 'answers'
+    return cache_home(env) / 'answers'
+
+
+def code_identity() -> list[Any]:
+    """reviewbot's modules and data (path, size, mtime), and the folders Python installs packages into
+    (their mtime changes when a package such as ruff or detect-secrets is installed, upgraded or
+    removed: its dist-info folder is replaced)."""
+    root = Path(__file__).parent
+    files = sorted((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns)
+                   for p in root.rglob('*') if p.suffix in ('.py', '.yml', '.yaml', '.json', '.npz', '.toml')
+                   for st in (p.stat(),))
+    installed = []
+    for entry in sys.path:
+        if entry.endswith(('site-packages', 'dist-packages')):
+            try:
+                installed.append((entry, os.stat(entry).st_mtime_ns))
+            except OSError:
+                continue
+    return [files, installed]
+
+
+def file_identity(path: Path | None) -> list[Any] | None:
+    """(path, size, mtime) of a file the answer depends on; None when there is none."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return [str(path), None]
+    return [str(path), st.st_size, st.st_mtime_ns]
+
+
+def key(parts: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> str:
+    """The answer's key: `parts` (what the caller knows it depends on) with the environment and code."""
+    env = os.environ if environ is None else environ
+    env_part = sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIX) or k in ('NO_COLOR', 'PATH'))
+    blob = json.dumps({'version': VERSION, 'parts': parts, 'env': env_part, 'code': code_identity()},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode('utf-8', 'surrogateescape')).hexdigest()
+
+
+def load(answer_key: str, folder: Path | None = None) -> Answer | None:
+    """The answer stored under the key; None when there is none (or it cannot be read)."""
+    path = (folder or answers_dir()) / f'{answer_key}.json'
+    try:
+        data = json.loads(path.read_text(encoding='utf-8'))
+        answer = Answer(str(data['stdout']), int(data['code']))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    _touch(path)  # the newest entries are the ones kept
+    return answer
+
+
+def _touch(path: Path) -> None:
+    now = time.time_ns()  # finer than the file system's own clock, so the order of entries is true
+    try:
+        os.utime(path, ns=(now, now))
+    except OSError:
+        pass
+
+
+def store(answer_key: str, answer: Answer, folder: Path | None = None) -> None:
+    """Keep the answer (atomically; a folder that cannot be written is left alone: it is only a cache)."""
+    folder = folder or answers_dir()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.answer-')
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(dataclasses.asdict(answer), f)
+        os.replace(tmp, folder / f'{answer_key}.json')
+        _touch(folder / f'{answer_key}.json')
+        entries = sorted(folder.glob('*.json'), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in entries[MAX_ENTRIES:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return
