@@ -7,11 +7,12 @@ under /usr/bin/time -v (wall time; peak RSS of the hook process, or of an analyz
 for if that was larger):
 
 * cold: no daemon running, empty result cache (the model loads in the hook process);
-* rerun: the same again, unchanged, with the result cache the cold run left;
+* rerun: the same again, unchanged, with the caches the cold run left: the hook's answer cache
+  (reviewbot/answers.py) prints the answer kept from the cold run without loading a reviewer;
 * warm: a daemon started (`reviewbot daemon start`, which returns once the model is loaded) and used
   once on another change in another repository (both not timed), then the hook on the 20-line change
   with an empty result cache: all model work done again, in the daemon;
-* warm_rerun: the same again with that result cache (the daemon still running).
+* warm_rerun: the same again with those caches (the daemon still running).
 
 Every round uses fresh repositories, caches and daemon; the load average is recorded at the start and end
 of every run. Reported per row: best and median of the rounds, peak RSS, and the daemon's own peak RSS
@@ -168,7 +169,7 @@ def write_reports(data: dict) -> None:
     s = data['summary']
     m = data['meta']
     names = {'cold': 'cold process (no daemon, empty result cache)',
-             'rerun': 'unchanged re-run (result cache kept, no daemon)',
+             'rerun': 'unchanged re-run (answer and result caches kept, no daemon)',
              'warm': 'warm daemon (empty result cache)',
              'warm_rerun': 'unchanged re-run, daemon running'}
     lines = [f"# `reviewbot hook` on a staged 20-line change ({m['rounds']} rounds)", '',
@@ -197,7 +198,8 @@ def write_reports(data: dict) -> None:
                f"(not timed: {', '.join(f'{x:.1f}' for x in warm_up if x is not None)} s); `reviewbot daemon "
                "start` itself returns once the model is loaded. Exit 1 means the hook reported findings at "
                "its fail level."), '', 'What the hook printed on its last cold run:', '', '```',
-              *data['runs'][-1]['cold']['said'], '```']
+              *data['runs'][-1]['cold']['said'], '```', '', 'And on its last unchanged re-run:', '', '```',
+              *data['runs'][-1]['rerun']['said'], '```']
     (RESULTS / 'hook.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')
 
 
