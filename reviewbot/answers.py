@@ -3,9 +3,10 @@ the answer it gave then, without loading a reviewer.
 
 The key is everything the answer depends on, computed with git and a few stat calls (nothing heavy is
 imported): the repository, HEAD, the index as `git diff-index` sees it (modes and full blob ids of every
-staged path, renames found), the resolved configuration, the hook's own options, the REVIEWBOT_*,
-NO_COLOR and PATH environment, reviewbot's code (size and mtime of every module), the packages installed
-beside it (the tools the reviewers run), the exported model's manifest, the baseline and the guidelines
+staged path, renames found) and the diff's bytes, the resolved configuration, the hook's own options,
+the environment reviewbot and its tools read (REVIEWBOT_*, RUFF_*, SEMGREP_*, XDG_*, NO_COLOR, PATH,
+HOME), reviewbot's code (size and mtime of every module), the packages installed beside it (the tools
+the reviewers run), the exported model's manifest, the baseline and the guidelines
 file. Only a whole answer is kept: nothing skipped that another run could review (no budget cut, no
 missing model, no reviewer that failed; `whole`) and no reviewer left running. Answers live under
 ($XDG_CACHE_HOME or ~/.cache)/reviewbot/answers ($REVIEWBOT_CACHE_DIR/answers when that is set),
@@ -27,7 +28,8 @@ from typing import Any
 
 VERSION = 1
 MAX_ENTRIES = 64
-ENV_PREFIX = 'REVIEWBOT_'
+ENV_PREFIXES = ('REVIEWBOT_', 'RUFF_', 'SEMGREP_', 'XDG_')  # what reviewbot and its tools read
+ENV_NAMES = ('NO_COLOR', 'PATH', 'HOME')
 ENV_CACHE_DIR = 'REVIEWBOT_CACHE_DIR'  # = reviewbot.reviewers.model.cache.ENV_CACHE_DIR
 
 
@@ -90,7 +92,7 @@ def file_identity(path: Path | None) -> list[Any] | None:
 def key(parts: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> str:
     """The answer's key: `parts` (what the caller knows it depends on) with the environment and code."""
     env = os.environ if environ is None else environ
-    env_part = sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIX) or k in ('NO_COLOR', 'PATH'))
+    env_part = sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIXES) or k in ENV_NAMES)
     blob = json.dumps({'version': VERSION, 'parts': parts, 'env': env_part, 'code': code_identity()},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode('utf-8', 'surrogateescape')).hexdigest()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import os
 import re
 import sys
@@ -283,6 +284,7 @@ def _answer_key(src: Any, config: Any, fail_level: str, budget: float, color: bo
     guidelines = config.guidelines
     return answers.key({
         'root': str(root), 'head': src.base_rev, 'index': git.index_state(root, src.base_rev or git.empty_tree(root)),
+        'diff': hashlib.sha256(src.data).hexdigest(),
         'config': config.values, 'files_from': config.files_from, 'fail_level': fail_level, 'budget': budget,
         'color': color, 'model': answers.file_identity(model_manifest),
         'guidelines': answers.file_identity(root / guidelines) if guidelines else None,

@@ -60,6 +60,12 @@ def test_what_the_answer_depends_on_brings_a_new_review(repo: GitRepo, tmp_path:
     repo.git('add', 'app.py')
     fixed = run_hook(repo.path, XDG_CACHE_HOME=cache)
     assert SAME.encode() not in fixed.stderr and b'aws-access-key' not in fixed.stdout and b'S602' in fixed.stdout
+    # the diff git gives: a .gitattributes in the work tree that makes the file binary to diff
+    assert SAME.encode() in run_hook(repo.path, XDG_CACHE_HOME=cache).stderr
+    (repo.path / '.gitattributes').write_text('app.py -diff\n')
+    binary = run_hook(repo.path, XDG_CACHE_HOME=cache)
+    assert SAME.encode() not in binary.stderr and b'S602' not in binary.stdout
+    (repo.path / '.gitattributes').unlink()
     # the configuration file
     repo.write('.reviewbot.toml', 'reviewers = ["secrets"]\n')
     config = run_hook(repo.path, XDG_CACHE_HOME=cache)
