@@ -165,3 +165,15 @@ def test_review_templates_say_which_config_ci_trusts(name: str):
     assert 'Which config this job trusts' in text and 'base commit' in text
     for key in ('cloud.*', 'server*', 'guidelines'):
         assert key in text
+
+
+def test_review_templates_prepare_semgrep_in_a_runner_local_tools_dir():
+    # without it the patterns reviewer is skipped in every CI job ("semgrep is not installed")
+    gh = load('github-review.yml')['jobs']['review']
+    assert gh['env']['REVIEWBOT_TOOLS_DIR'].startswith('/')
+    runs = [str(s.get('run', '')) for s in gh['steps']]
+    install = next(i for i, r in enumerate(runs) if 'reviewbot tools install semgrep' in r)
+    assert install < next(i for i, r in enumerate(runs) if 'reviewbot ci' in r)
+    gl = load('gitlab-review.yml')['reviewbot']
+    assert gl['variables']['REVIEWBOT_TOOLS_DIR'].startswith('/')
+    assert 'reviewbot tools install semgrep' in gl['before_script']
