@@ -65,6 +65,9 @@ def fixed_codes() -> dict[str, list[str]]:
     return out
 
 
+MIN_SECONDS = 1.0  # the least time the semgrep fix rules are started with
+
+
 def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float | None,
                config: Config | None = None) -> tuple[dict[int, list[Fix]], list[str]]:
     """Fix-only rules run over the files of the findings they can fix: finding index -> fixes,
@@ -79,6 +82,10 @@ def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float 
               if _key(f) in codes and f.path in texts and f.line is not None}
     if not wanted:
         return {}, []
+    if time_left is not None and time_left < MIN_SECONDS:
+        # semgrep does not start in less: a run would only time out, and delay the answer by MIN_SECONDS
+        return {}, [f'fixes: budget: {max(time_left, 0):.1f} s left, too little to run the semgrep fix '
+                    f'rules for {len(wanted)} finding(s)']
     semgrep = locate(config)
     binary = semgrep.path
     if binary is None:
@@ -95,7 +102,7 @@ def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float 
             dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(texts[path], encoding='utf-8', errors='surrogateescape')
-        timeout = 120.0 if time_left is None else max(1.0, time_left)
+        timeout = 120.0 if time_left is None else time_left
         try:
             try:
                 result = run_semgrep(binary, root, timeout, configs=configs)

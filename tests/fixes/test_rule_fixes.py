@@ -242,3 +242,23 @@ def test_the_report_counts_the_fixes(report):
     assert fixes['verified'] >= len(CASES) + len(SECRET_CASES)
     assert sum(fixes['verified_by_source'].values()) == fixes['verified']
     assert any(n.startswith('fixes: ') for n in report['notes'])
+
+
+def test_semgrep_fix_rules_are_not_started_without_the_time_for_them(monkeypatch):
+    import time as time_mod
+
+    from reviewbot.core import Finding, Severity
+    from reviewbot.fixes import semgrep as semgrep_fixer
+    from reviewbot.reviewers import patterns
+
+    started = []
+    monkeypatch.setattr(patterns, 'run_semgrep', lambda *a, **k: started.append(a) or {'results': []})
+    finding = Finding('app.py', 2, 2, Severity.ERROR, 'ruff/S506', 'unsafe yaml.load', 'ruff')
+    texts = {'app.py': 'import yaml\ndata = yaml.load(open("c.yml"))\n'}
+    t0 = time_mod.monotonic()
+    fixes, notes = semgrep_fixer.rule_fixes([finding], texts, 0.2)
+    assert (fixes, started) == ({}, []) and time_mod.monotonic() - t0 < 0.5
+    assert notes == ['fixes: budget: 0.2 s left, too little to run the semgrep fix rules for 1 finding(s)']
+    # with the time for it, semgrep is run (here a stand-in that finds nothing)
+    if patterns.locate(None).path is not None:  # (setup builds semgrep's tool environment)
+        assert semgrep_fixer.rule_fixes([finding], texts, 5.0) == ({}, []) and len(started) == 1
