@@ -19,12 +19,15 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from reviewbot.engine.unixsock import secure_dir
 
 VERSION = 1
 MAX_ENTRIES = 64
@@ -44,11 +47,26 @@ class Answer:
     code: int
 
 
-def whole(skipped: Sequence[Any]) -> bool:
-    """True when nothing was skipped that another run could review: no budget cut, no missing model,
-    no failed or missing tool; only skips decided by the diff and the configuration (reviewer None)
-    or by the model's triage."""
-    return all(s.reviewer is None or s.reason.startswith(DECIDED) for s in skipped)
+def whole(report: Any) -> bool:
+    """True when another run of the same review could not answer differently: nothing skipped that it
+    could review (no budget cut, no missing model, no failed or missing tool; only skips decided by
+    the diff and the configuration, reviewer None, or by the model's triage), the fix stage finished
+    (report.unfinished), and no reviewer that depends on the network (cloud)."""
+    return (all(s.reviewer is None or s.reason.startswith(DECIDED) for s in report.coverage.skipped)
+            and not report.unfinished and 'cloud' not in report.reviewers)
+
+
+def outside(root: Path | None, folder: Path | None = None) -> bool:
+    """True when the answers folder is outside the work tree at `root` (a relative or in-repository
+    $XDG_CACHE_HOME / $REVIEWBOT_CACHE_DIR would put it inside: then nothing is stored)."""
+    folder = folder or answers_dir()
+    if root is None or not folder.is_absolute():
+        return False
+    try:
+        folder.resolve().relative_to(root.resolve())
+    except ValueError:
+        return True
+    return False
 
 
 def answers_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -61,32 +79,36 @@ def answers_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def code_identity() -> list[Any]:
-    """reviewbot's modules and data (path, size, mtime), and the folders Python installs packages into
+    """reviewbot's modules and data (path, size, mtime); the folders Python installs packages into
     (their mtime changes when a package such as ruff or detect-secrets is installed, upgraded or
-    removed: its dist-info folder is replaced)."""
+    removed: its dist-info folder is replaced); and the tools found outside them: ruff and semgrep on
+    PATH, semgrep's tool environment."""
+    from reviewbot import toolenv
     root = Path(__file__).parent
-    files = sorted((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns)
-                   for p in root.rglob('*') if p.suffix in ('.py', '.yml', '.yaml', '.json', '.npz', '.toml')
-                   for st in (p.stat(),))
-    installed = []
-    for entry in sys.path:
-        if entry.endswith(('site-packages', 'dist-packages')):
-            try:
-                installed.append((entry, os.stat(entry).st_mtime_ns))
-            except OSError:
-                continue
-    return [files, installed]
+    files = []
+    for p in root.rglob('*'):
+        if p.suffix in ('.py', '.yml', '.yaml', '.json', '.npz', '.toml'):
+            files.append([p.relative_to(root).as_posix(), *_stat(p)])
+    installed = [[entry, *_stat(Path(entry))] for entry in sys.path
+                 if entry.endswith(('site-packages', 'dist-packages'))]
+    tools = [file_identity(Path(found) if found else None) for found in (shutil.which('ruff'), shutil.which('semgrep'))]
+    tools.append(file_identity(toolenv.env_path() / toolenv.MANIFEST))
+    return [sorted(files), installed, tools]
+
+
+def _stat(path: Path) -> list[Any]:
+    try:
+        st = path.stat()
+    except OSError:  # e.g. a dangling link, or a file removed by an upgrade under way
+        return [None, None]
+    return [st.st_size, st.st_mtime_ns]
 
 
 def file_identity(path: Path | None) -> list[Any] | None:
     """(path, size, mtime) of a file the answer depends on; None when there is none."""
     if path is None:
         return None
-    try:
-        st = path.stat()
-    except OSError:
-        return [str(path), None]
-    return [str(path), st.st_size, st.st_mtime_ns]
+    return [str(path), *_stat(path)]
 
 
 def key(parts: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> str:
@@ -100,7 +122,10 @@ def key(parts: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> s
 
 def load(answer_key: str, folder: Path | None = None) -> Answer | None:
     """The answer stored under the key; None when there is none (or it cannot be read)."""
-    path = (folder or answers_dir()) / f'{answer_key}.json'
+    folder = folder or answers_dir()
+    if not secure_dir(folder, create=False):  # another user could have written it: not trusted
+        return None
+    path = folder / f'{answer_key}.json'
     try:
         data = json.loads(path.read_text(encoding='utf-8'))
         answer = Answer(str(data['stdout']), int(data['code']))
@@ -121,15 +146,21 @@ def _touch(path: Path) -> None:
 def store(answer_key: str, answer: Answer, folder: Path | None = None) -> None:
     """Keep the answer (atomically; a folder that cannot be written is left alone: it is only a cache)."""
     folder = folder or answers_dir()
+    if not secure_dir(folder, create=True):
+        return
+    tmp = None
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix='.answer-')
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
             json.dump(dataclasses.asdict(answer), f)
         os.replace(tmp, folder / f'{answer_key}.json')
+        tmp = None
         _touch(folder / f'{answer_key}.json')
         entries = sorted(folder.glob('*.json'), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for old in entries[MAX_ENTRIES:]:
             old.unlink(missing_ok=True)
     except OSError:
         return
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

@@ -356,6 +356,9 @@ class Report:
     # the fix stage's counts: proposed, verified, rejected by reason, verified by source, ...
     fixes: dict[str, Any] = dataclasses.field(default_factory=dict)
     reviewed: Reviewed | None = None  # the commits and diff this report was computed on
+    # not in the JSON: why another run of the same review could answer differently (the fix stage cut
+    # by the budget or a missing tool); coverage.skipped holds the reviewers' own
+    unfinished: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -105,6 +105,7 @@ def review(source: DiffSource, config: Config, *, stage: str = 'cli', platform: 
     report.findings = outcome.findings
     report.fixes = outcome.summary
     report.notes.extend(outcome.notes)
+    report.unfinished.extend(outcome.cut)
     if report.findings:
         report.timings['fixes'] = time.perf_counter() - t0
     return report

@@ -308,8 +308,11 @@ def run(args: argparse.Namespace) -> int:
     color = sys.stdout.isatty() and not env.get('NO_COLOR')
     answer_key = None
     if stage == 'pre-commit' and not args.no_cache and config.cache:
-        answer_key = _answer_key(srcs[0], config, fail_level, budget, color)
-        cached = answers.load(answer_key)
+        try:
+            answer_key = _answer_key(srcs[0], config, fail_level, budget, color)
+            cached = answers.load(answer_key)
+        except Exception:  # only a cache: whatever goes wrong with it, the review runs as ever
+            answer_key = cached = None
         if cached is not None:  # the same index, config and code as an answer given whole before
             sys.stdout.write(cached.stdout)
             sys.stdout.flush()
@@ -343,8 +346,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(''.join(out))
     sys.stdout.flush()
     code = EXIT_FINDINGS if blocked else EXIT_OK
-    whole = len(reports) == 1 and answers.whole(reports[0][1].coverage.skipped) and not pipeline.abandoned()
-    if answer_key is not None and whole:
+    whole = len(reports) == 1 and answers.whole(reports[0][1]) and not pipeline.abandoned()
+    if answer_key is not None and whole and answers.outside(srcs[0].repo_root):
         answers.store(answer_key, answers.Answer(''.join(out), code))
     if pipeline.abandoned():
         # a reviewer still running past the budget (the model inside onnxruntime, say) must neither

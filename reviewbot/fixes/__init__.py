@@ -36,6 +36,8 @@ class FixOutcome:
     findings: list[Finding]
     summary: dict[str, Any]
     notes: list[str]
+    # why the stage did not finish (a tool missing or failing, the time budget): another run could do more
+    cut: list[str] = dataclasses.field(default_factory=list)
 
 
 def _reviewer_fix(f: Finding, text: str) -> list[Fix]:
@@ -77,6 +79,7 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
     if not findings:
         return FixOutcome(findings, summary, [])
     notes: list[str] = []
+    cut: list[str] = []
     checkers = [r for r in reviewers if r.name in DETERMINISTIC]
     texts: dict[str, str] = {}
     for path in {f.path for f in findings}:
@@ -90,6 +93,7 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
     if enabled:
         rule_fixes, more = semgrep_fixer.rule_fixes(findings, texts, ctx.time_left(), ctx.config)
         notes += more
+        cut += more  # each of its notes says why the fix rules did not (all) run
     cands: list[Candidate] = []
     owner: list[int] = []
     none_why: dict[int, str] = {}
@@ -122,7 +126,7 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
     model_seconds = 0.0
     if enabled and model is not None:
         skipped_for_time, calls, model_seconds = _model_round(
-            findings, texts, diff, ctx, checkers, model, chosen, proposed, rejected, notes)
+            findings, texts, diff, ctx, checkers, model, chosen, proposed, rejected, notes, cut)
     no_fix = collections.Counter(why for i, why in none_why.items() if i not in proposed)
     out: list[Finding] = []
     by_source: collections.Counter[str] = collections.Counter()
@@ -140,18 +144,22 @@ def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list
                    model_skipped_for_time=skipped_for_time, model_seconds=round(model_seconds, 3))
     if skipped_for_time:
         notes.append(f'fixes: {skipped_for_time} model fixes skipped: the time budget ran out')
+        cut.append(notes[-1])
+    left = ctx.time_left()
+    if left is not None and left <= 0:  # the verifier's analyzers may have stopped at the deadline
+        cut.append('fixes: the time budget ran out during the fix stage')
     if proposed:
         text = f'fixes: {len(chosen)} of {len(findings)} findings have a verified fix'
         if rejected:
             text += ('; proposals rejected by the verifier: '
                      + ', '.join(f'{n} {r}' for r, n in rejected.most_common()))
         notes.append(text)
-    return FixOutcome(out, summary, notes)
+    return FixOutcome(out, summary, notes, cut)
 
 
 def _model_round(findings: list[Finding], texts: dict[str, str], diff: Diff, ctx: ReviewContext,
                  checkers: list, reviewer: Any, chosen: dict[int, Fix], proposed: set[int],
-                 rejected: collections.Counter[str], notes: list[str]) -> tuple[int, int, float]:
+                 rejected: collections.Counter[str], notes: list[str], cut: list[str]) -> tuple[int, int, float]:
     """The model's proposals for analyzer findings still without a fix: one attempt, then one
     retry with the verifier's reason. Returns (fixes skipped for time, model calls, their seconds)."""
     from reviewbot.errors import ModelError
@@ -178,6 +186,7 @@ def _model_round(findings: list[Finding], texts: dict[str, str], diff: Diff, ctx
                 continue
             except ModelError as e:
                 notes.append(f'fixes: the model fixer did not run: {str(e).splitlines()[0][:200]}')
+                cut.append(notes[-1])
                 return skipped, fixer.calls, sum(fixer.seconds)
             if fx is None:  # the deadline cut the answer
                 skipped += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +104,15 @@ def rule_fixes(findings: list[Finding], texts: dict[str, str], time_left: float 
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(texts[path], encoding='utf-8', errors='surrogateescape')
         timeout = 120.0 if time_left is None else time_left
+        started = time.monotonic()
         try:
             try:
                 result = run_semgrep(binary, root, timeout, configs=configs)
-            except ValueError:
-                result = run_semgrep(binary, root, timeout, experimental=False, configs=configs)
+            except ValueError:  # the retry gets what the first attempt left of the time
+                left = timeout - (time.monotonic() - started)
+                if left < MIN_SECONDS:
+                    return {}, ['fixes: budget: the semgrep fix rules ran out of time']
+                result = run_semgrep(binary, root, left, experimental=False, configs=configs)
         except (OSError, ValueError, subprocess.TimeoutExpired) as e:
             return {}, [f'fixes: semgrep fix rules failed: {e}']
     for r in result.get('results') or []:

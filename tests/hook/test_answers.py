@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reviewbot import answers
+from reviewbot import answers, toolenv
 from tests.conftest import GitRepo
-from tests.hook.conftest import AWS_KEY_LINE, index_bytes, run_hook, snapshot
+from tests.hook.conftest import AWS_KEY_LINE, index_bytes, snapshot
+from tests.hook.conftest import run_hook as _run_hook
 
 SAME = 'the same answer as for this index before'
 CHANGE = 'import subprocess\n\n\ndef main(cmd):\n    return subprocess.call(cmd, shell=True)\n'
+
+
+def run_hook(repo: Path, *args: str, **env: str):
+    # semgrep's tool environment stays where setup built it when XDG_CACHE_HOME moves the caches
+    return _run_hook(repo, *args, **{'REVIEWBOT_TOOLS_DIR': str(toolenv.tools_dir()), **env})
 
 
 def _repo(repo: GitRepo, config: str = 'reviewers = ["secrets", "ruff"]\n') -> None:
@@ -91,16 +97,55 @@ def test_a_partial_answer_is_not_kept(repo: GitRepo, tmp_path: Path):
     assert len(_stored(cache)) == 1
 
 
-def test_whole_counts_only_skips_another_run_could_do_better():
+def _report(skipped, unfinished=(), reviewers=('secrets', 'ruff', 'model')):
+    from reviewbot.core import Coverage, Report
+    return Report([], Coverage(skipped=list(skipped)), reviewers=list(reviewers), unfinished=list(unfinished))
+
+
+def test_whole_counts_only_what_another_run_could_do_better():
     from reviewbot.core import Skipped
     decided = [Skipped('a.py', 'over size limit (20 changed lines > 10)'),
                Skipped('a.py', 'triage: low risk score 0.12', reviewer='model', hunk=0, lines=3),
                Skipped('README.md', 'model: not a source file the model reviews', reviewer='model')]
-    assert answers.whole(decided)
+    assert answers.whole(_report(decided))
     for reason, reviewer in [('budget: not reached', 'model'), ('model: model unavailable', 'model'),
                              ('ruff: over the time budget, not checked', 'ruff'),
                              ('budget: still running at the deadline', 'patterns')]:
-        assert not answers.whole([*decided, Skipped('a.py', reason, reviewer=reviewer)])
+        assert not answers.whole(_report([*decided, Skipped('a.py', reason, reviewer=reviewer)]))
+    assert not answers.whole(_report(decided, ['fixes: the time budget ran out during the fix stage']))
+    assert not answers.whole(_report(decided, reviewers=('secrets', 'cloud')))  # the network decides
+
+
+def test_a_fix_stage_that_could_not_run_is_not_kept(repo: GitRepo, tmp_path: Path):
+    # ruff S506 has a semgrep fix rule: with semgrep missing the fix stage is cut, so nothing is kept
+    repo.write('.reviewbot.toml', 'reviewers = ["ruff"]\n')
+    repo.write('app.py', 'import yaml\n')
+    repo.commit('initial')
+    repo.write('app.py', 'import yaml\n\n\ndef load(path):\n    return yaml.load(open(path))\n')
+    repo.git('add', 'app.py')
+    cache = tmp_path / 'cache'
+    env = {'XDG_CACHE_HOME': str(cache), 'REVIEWBOT_SEMGREP': str(tmp_path / 'no-semgrep')}
+    first = run_hook(repo.path, **env)
+    assert b'S506' in first.stdout and b'fix rules' in first.stdout, first.stdout
+    assert _stored(cache) == []
+
+
+def test_nothing_is_kept_inside_the_work_tree_and_a_bad_cache_is_no_error(repo: GitRepo, tmp_path: Path):
+    _repo(repo)
+    before = snapshot(repo.path)
+    inside = run_hook(repo.path, REVIEWBOT_CACHE_DIR=str(repo.path / '.rbcache'))
+    assert inside.returncode == 1 and b'aws-access-key' in inside.stdout
+    assert snapshot(repo.path) == before  # no answers folder appeared in the work tree
+    # a folder other users may write is not trusted: not read, and the review runs as ever
+    shared = tmp_path / 'shared'
+    (shared / 'answers').mkdir(parents=True)
+    assert run_hook(repo.path, REVIEWBOT_CACHE_DIR=str(shared)).returncode == 1
+    (shared / 'answers').chmod(0o777)
+    again = run_hook(repo.path, REVIEWBOT_CACHE_DIR=str(shared))
+    assert again.returncode == 1 and SAME.encode() not in again.stderr
+    # a dangling link or a vanished file is part of the key, never a traceback
+    (tmp_path / 'gone.py').symlink_to(tmp_path / 'nowhere.py')
+    assert answers.file_identity(tmp_path / 'gone.py') == [str(tmp_path / 'gone.py'), None, None]
 
 
 def test_store_keeps_the_newest_and_ignores_a_damaged_entry(tmp_path: Path):
