@@ -71,7 +71,7 @@ def worker_onnx(name: str, precision: str, model_dir: str | None, repeats: int) 
     ids = prompt_ids(name, model_dir)
     t = time.perf_counter()
     from reviewbot.engine import load_model
-    from reviewbot.engine.runtime import _spin
+    from reviewbot.engine.session import _spin
     model = load_model(name, model_dir=model_dir, threads=THREADS, precision=precision)
     load = time.perf_counter() - t
     spin = _spin()  # what the session was created with (the engine decides by the load average)

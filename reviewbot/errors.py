@@ -50,6 +50,11 @@ class ModelError(ReviewbotError):
     """A model is missing, corrupt or failed to load."""
 
 
+class DeadlinePassed(ReviewbotError):
+    """A model call stopped at the review's deadline (between two graph calls): what it was for is
+    reported as skipped for the budget, never as an error."""
+
+
 class PublishError(ReviewbotError):
     """Posting to GitHub/GitLab failed."""
 

@@ -31,29 +31,14 @@ from reviewbot.engine import manifest, paths, prefix, registry
 from reviewbot.engine.backend import GenerationResult
 from reviewbot.engine.chat import compile_template, special_tokens
 from reviewbot.engine.prefix import PREFIX_CACHE_BYTES, PrefixCache
-from reviewbot.errors import ModelError
+from reviewbot.engine.session import session_options
+from reviewbot.errors import DeadlinePassed, ModelError
 
 SCORE_CHUNK = 64  # scored positions per graph call (even): bounds the logits held at once (64 x vocab)
+PREFILL_CHUNK = 128  # unscored prompt tokens per graph call when a deadline is given (even)
 TARGET_IDS = 'target_ids'  # = reviewbot.engine.surgery.TARGET_IDS (not imported here)
 TARGET_LOGPROBS = 'target_logprobs'
 HIDDEN_PREFIX = 'hidden.'  # = reviewbot.engine.surgery.HIDDEN_PREFIX: `hidden.<layer>` outputs (export 5+)
-
-
-ENV_SPIN = 'REVIEWBOT_ORT_SPIN'
-
-
-def _spin() -> bool:
-    """Whether onnxruntime's threads busy-wait between operators. They do on an idle machine
-    (a decode step is ~300 small operators); not when the 1-minute load average is over the core
-    count: then spinning threads steal time from the ones doing the work (measured at load 6 on
-    2 cores: decode 8 -> 14 tok/s, prefill +10-25 %). $REVIEWBOT_ORT_SPIN=1/0 decides instead."""
-    forced = os.environ.get(ENV_SPIN, '').strip()
-    if forced in ('0', '1'):
-        return forced == '1'
-    try:
-        return os.getloadavg()[0] < (os.cpu_count() or 1)
-    except OSError:  # pragma: no cover - no load average on this platform
-        return True
 
 
 class OnnxModel:
@@ -74,13 +59,7 @@ class OnnxModel:
         self._num_layers = int(info['num_layers'])
         self._kv_shape = (1, int(info['num_kv_heads']), 0, int(info['head_dim']))
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, int(threads))
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        options.add_session_config_entry('session.intra_op.allow_spinning', '1' if _spin() else '0')
+        options = session_options(threads)
         try:
             self._session = ort.InferenceSession(str(folder / info.get('onnx', 'model.onnx')), options,
                                                  providers=['CPUExecutionProvider'])
@@ -297,7 +276,8 @@ class OnnxModel:
         return 0
 
     def token_surprisals(self, prefix: str, text: str, last: int | None = None,
-                         states: dict[str, np.ndarray] | None = None) -> list[float]:
+                         states: dict[str, np.ndarray] | None = None,
+                         deadline: float | None = None) -> list[float]:
         """Surprisal (nats, -log P) of each token of `text` after `prefix`, from one prefill.
 
         prefix and text are tokenized separately, so token boundaries never cross between them.
@@ -306,7 +286,11 @@ class OnnxModel:
 
         `states`: a dict filled, when the export has hidden-state outputs (`hidden_names`), with
         each one's rows for the tokens of `text`, [len(text tokens), hidden] float32, from the same
-        prefill (reviewbot.risk reads them); rows of tokens served by the prefix cache are NaN."""
+        prefill (reviewbot.risk reads them); rows of tokens served by the prefix cache are NaN.
+
+        `deadline` (time.monotonic()): checked before every graph call; once passed, DeadlinePassed.
+        With a deadline the unscored head is fed PREFILL_CHUNK tokens a call (even lengths from even
+        positions, so int4 gives the same numbers as one call; int8 scores in one call regardless)."""
         prefix_ids = self.encode(prefix) if prefix else []
         text_ids = self.encode(text)
         if not text_ids:
@@ -324,6 +308,7 @@ class OnnxModel:
         first = n - scored
         targets = list(ids[1:]) + [0]  # the last position predicts nothing given
         collected: dict[str, list[np.ndarray]] | None = {} if states is not None else None
+        _in_time(deadline)
         if not self.splits_exactly:  # one call, the same rows as ever (see __init__)
             # (and the vocabulary projection of the same rows: its activations share one scale too)
             logprobs, past = self._score(ids, targets[first - 1:], self._empty_past(), collected)
@@ -334,10 +319,13 @@ class OnnxModel:
         # so the rows pair up exactly as in one prefill of all n tokens and the numbers are the same.
         start = (first - 1) & ~1
         reused, past = self._resume(ids, start)
-        if reused < start:  # the unscored head: one plain prefill
-            _, past = self._run(ids[reused:start], past, keep=1, states=collected)
+        step = PREFILL_CHUNK if deadline is not None else max(start - reused, 1)
+        for a in range(reused, start, step):  # the unscored head: plain prefill
+            _in_time(deadline)
+            _, past = self._run(ids[a:min(a + step, start)], past, keep=1, states=collected)
         out: list[float] = []
         for a in range(start, n, SCORE_CHUNK):
+            _in_time(deadline)
             b = min(a + SCORE_CHUNK, n)
             logprobs, past = self._score(ids[a:b], targets[a:b], past, collected)
             out.extend(-float(logprobs[p - a]) for p in range(max(a, first - 1), min(b, n - 1)))
@@ -357,6 +345,11 @@ class OnnxModel:
             lo = max(fed_from, text_from)
             full[lo - text_from:] = rows[lo - fed_from:]
             states[name] = full
+
+
+def _in_time(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DeadlinePassed('the deadline passed before the model call')
 
 
 def _fix_hint(name: str, folder: Path) -> str:

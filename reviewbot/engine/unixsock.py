@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewbot.engine.paths import cache_home
-from reviewbot.errors import ModelError
+from reviewbot.errors import DeadlinePassed, ModelError
 
 ENV_DIR = 'REVIEWBOT_DAEMON_DIR'
 MAX_LINE = 64 << 20
@@ -118,6 +118,8 @@ class Connection:
         if 'error' in reply:
             if reply.get('kind') == 'model':
                 raise ModelError(str(reply['error']))  # what the model itself would have raised here
+            if reply.get('kind') == 'deadline':
+                raise DeadlinePassed(str(reply['error']))
             raise DaemonGone(f'the daemon failed: {str(reply["error"])[:200]}')
         return reply.get('result')
 

@@ -48,7 +48,7 @@ MODES = ('off', 'use', 'start')  # never use it; use one that runs (default); al
 ENV_MODE = 'REVIEWBOT_DAEMON'
 START_TIMEOUT = 60.0  # seconds `start` waits for a new daemon's model to load
 CALL_TIMEOUT = 300.0  # seconds one model call may take before the model is loaded here instead
-ENGINE_SOURCES = ('runtime.py', 'chat.py', 'prefix.py', 'backend.py')
+ENGINE_SOURCES = ('runtime.py', 'session.py', 'chat.py', 'prefix.py', 'backend.py')
 
 
 def mode_from(config_mode: str, environ: dict[str, str] | None = None) -> str:
@@ -175,9 +175,12 @@ class WarmModel:
                         lambda r: {str(k): float(v) for k, v in r.items()},
                         prompt=prompt, candidates=list(candidates))
 
-    def token_surprisals(self, prefix: str, text: str, last: int | None = None) -> list[float]:
-        return self._do('token_surprisals', lambda m: m.token_surprisals(prefix, text, last=last),
-                        lambda r: [float(x) for x in r], prefix=prefix, text=text, last=last)
+    def token_surprisals(self, prefix: str, text: str, last: int | None = None,
+                         deadline: float | None = None) -> list[float]:
+        left = None if deadline is None else deadline - time.monotonic()  # the daemon has its own clock
+        return self._do('token_surprisals',
+                        lambda m: m.token_surprisals(prefix, text, last=last, deadline=deadline),
+                        lambda r: [float(x) for x in r], prefix=prefix, text=text, last=last, time_left=left)
 
     def keep_prefix(self, text: str, folder: Path) -> int:
         return self._do('keep_prefix', lambda m: m.keep_prefix(text, Path(folder)), int,

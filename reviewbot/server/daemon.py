@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewbot.engine import unixsock, warm
-from reviewbot.errors import EXIT_OK, EXIT_USAGE, ModelError
+from reviewbot.errors import EXIT_OK, EXIT_USAGE, DeadlinePassed, ModelError
 from reviewbot.server.metrics import Metrics
 from reviewbot.server.worker import ModelWorker
 
@@ -113,6 +113,8 @@ class Daemon:
             return {'result': self.worker.submit(lambda m: job(m, args)).result()}
         except ModelError as e:
             return {'error': str(e), 'kind': 'model'}
+        except DeadlinePassed as e:
+            return {'error': str(e), 'kind': 'deadline'}
         except Exception as e:  # one line to the client, which then loads the model itself
             log(f'{op} failed: {e.__class__.__name__}')
             return {'error': f'{op} failed ({e.__class__.__name__})', 'kind': 'internal'}
@@ -196,6 +198,11 @@ def _tokenize(m: Any, a: dict[str, Any]) -> dict[str, Any]:
     return {'ids': list(enc.ids), 'offsets': [list(o) for o in enc.offsets]}
 
 
+def _deadline(a: dict[str, Any]) -> float | None:
+    """The caller's deadline on this process's clock (it sends the seconds it has left)."""
+    return None if a.get('time_left') is None else time.monotonic() + float(a['time_left'])
+
+
 def _last(a: dict[str, Any]) -> int | None:
     return None if a.get('last') is None else int(a['last'])
 
@@ -206,6 +213,7 @@ JOBS = {
     'chat_prompt': lambda m, a: m.chat_prompt(list(a['messages'])),
     'generate': _generate,
     'next_token_logprobs': lambda m, a: m.next_token_logprobs(str(a['prompt']), list(a['candidates'])),
-    'token_surprisals': lambda m, a: m.token_surprisals(str(a['prefix']), str(a['text']), last=_last(a)),
+    'token_surprisals': lambda m, a: m.token_surprisals(str(a['prefix']), str(a['text']), last=_last(a),
+                                                        deadline=_deadline(a)),
     'keep_prefix': lambda m, a: m.keep_prefix(str(a['text']), Path(a['folder'])),
 }

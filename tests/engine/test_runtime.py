@@ -266,3 +266,38 @@ def test_a_kept_prompt_head_is_loaded_by_the_next_process_instead_of_prefilled(t
     third = load_model(str(tiny_models['int4']))
     assert third.keep_prefix(head, tmp_path) == 0
     assert np.abs(np.array(third.token_surprisals(head, rest)) - np.array(expected)).max() < 1e-4
+
+
+@pytest.mark.parametrize('precision', ['int4', 'int8'])
+def test_scoring_with_a_deadline_gives_the_same_numbers_and_stops_once_it_passed(tiny_models, precision, monkeypatch):
+    import time
+    import types
+
+    from reviewbot.errors import DeadlinePassed
+    model = load_model(str(tiny_models[precision]))
+    prefix = '# a prefix\n'
+    model.prefix_cache.clear()
+    plain = model.token_surprisals(prefix, SCORED_CODE, last=5)
+    model.prefix_cache.clear()
+    calls = model.tokens_fed
+    # with a deadline the unscored head goes through the graph PREFILL_CHUNK tokens a call (int4)
+    timed = model.token_surprisals(prefix, SCORED_CODE, last=5, deadline=time.monotonic() + 600)
+    assert len(model.encode(prefix + SCORED_CODE)) > 2 * runtime.PREFILL_CHUNK
+    assert np.abs(np.array(timed) - np.array(plain)).max() < 1e-4
+    assert model.tokens_fed - calls == len(model.encode(prefix)) + len(model.encode(SCORED_CODE))
+    model.prefix_cache.clear()
+    with pytest.raises(DeadlinePassed):
+        model.token_surprisals(prefix, SCORED_CODE, last=5, deadline=time.monotonic() - 1)
+    # a deadline that passes between two graph calls stops the prefill there (int4); int8 scores
+    # in one call (its activations share one scale), so only the check before it applies
+    ticks = iter([0.0, 0.0])
+    clock = types.SimpleNamespace(monotonic=lambda: next(ticks, 10.0), perf_counter=time.perf_counter)
+    monkeypatch.setattr(runtime, 'time', clock)
+    model.prefix_cache.clear()
+    fed = model.tokens_fed
+    if model.splits_exactly:
+        with pytest.raises(DeadlinePassed):
+            model.token_surprisals(prefix, SCORED_CODE, last=5, deadline=5.0)
+        assert model.tokens_fed - fed == runtime.PREFILL_CHUNK
+    else:
+        assert model.token_surprisals(prefix, SCORED_CODE, last=5, deadline=5.0) == pytest.approx(plain, abs=1e-4)

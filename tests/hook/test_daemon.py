@@ -311,7 +311,15 @@ def test_the_daemon_computes_the_same_numbers(ddir: Path):
         u.view = render_view(u, AFTER)
         assert scan_unit(model, u) == scan_unit(local, u)
         assert model.chat_prompt(review_messages(u)) == local.chat_prompt(review_messages(u))
-    assert model.warm and not model.take_notes()
+    # the review's deadline reaches the daemon as the seconds left; passed, it stops there and says so
+    import time as time_mod
+
+    from reviewbot.errors import DeadlinePassed
+    assert model.token_surprisals(prompt, AFTER, last=3, deadline=time_mod.monotonic() + 600) == \
+        local.token_surprisals(prompt, AFTER, last=3)
+    with pytest.raises(DeadlinePassed):
+        model.token_surprisals(prompt, AFTER, last=3, deadline=time_mod.monotonic() - 1)
+    assert model.warm and not model.take_notes()  # still the daemon's: no fallback to a local model
     model.close()
 
 

@@ -555,3 +555,28 @@ def test_free_form_findings_are_off_by_default_and_info_when_asked(tiny) -> None
     assert all(f.severity is Severity.INFO for f in shown['info'].findings)
     assert ([(f.line, f.message) for f in shown['info'].findings]
             == [(f.line, f.message) for f in shown['on'].findings])
+
+
+def test_a_triage_the_deadline_stops_is_reported_as_not_reached(tiny, cache_dir):
+    # the time estimate said yes, the machine was slower: the engine stops between graph calls and the
+    # unit is reported as skipped for the budget, never as an error
+    from reviewbot.errors import DeadlinePassed
+
+    seen: list[float | None] = []
+
+    class Slow:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def token_surprisals(self, prefix, text, last=None, deadline=None):
+            seen.append(deadline)
+            raise DeadlinePassed('the deadline passed before the model call')
+
+    config = defaults().override(model=TINY, cache=False)
+    files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config, deadline=time.monotonic() + 600)
+    result = mr.ModelReviewer(config, model=Slow(tiny)).review(files, ctx)
+    assert seen == [ctx.deadline]
+    assert result.findings == [] and [s.reason for s in result.skipped] == ['budget: not reached']

@@ -12,7 +12,7 @@ from reviewbot.config import Config
 from reviewbot.core import FileChange, Finding, Severity, Skipped
 from reviewbot.engine import backend
 from reviewbot.engine.backend import Backend
-from reviewbot.errors import ModelError
+from reviewbot.errors import DeadlinePassed, ModelError
 from reviewbot.reviewers import ReviewContext, ReviewerResult
 from reviewbot.reviewers.model import triage as triage_mod
 from reviewbot.reviewers.model.cache import ResultCache, cache_key, default_cache_dir
@@ -275,11 +275,7 @@ class ModelReviewer:
         key = self.triage_key(u, guidelines)
         hit = self.cache.get(key)
         if hit is not None:
-            try:
-                u.scan = Scan(float(hit['risk']), {int(k): float(v) for k, v in hit['lines'].items()},
-                              lines_scored=bool(hit.get('lines_scored', True)))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                u.scan = None
+            u.scan = Scan.from_cache(hit)
             if u.scan is not None:
                 u.score = unit_risk(u.scan)
                 stats['cache_hits'] += 1
@@ -291,7 +287,12 @@ class ModelReviewer:
         self._keep_head(u, guidelines)
         # The line surprisals are needed only to pick where generation starts (or when they are
         # the triage signal): most units are cleared by triage and never need them.
-        u.scan = scan_unit(self.model, u, guidelines, lines=triage_mod.TRIAGE_SIGNAL != 'answer')
+        try:
+            u.scan = scan_unit(self.model, u, guidelines, lines=triage_mod.TRIAGE_SIGNAL != 'answer',
+                               deadline=ctx.deadline)
+        except DeadlinePassed:  # the estimate was optimistic (a loaded machine): not triaged, said so
+            u.scan = None
+            return None
         self.pace.note_prefill(u.view + ' ' * PROMPT_OVERHEAD_CHARS, time.perf_counter() - t0)
         u.score = unit_risk(u.scan)
         stats['model_calls'] += 1
@@ -315,14 +316,17 @@ class ModelReviewer:
             keep(prompt[:at], self.cache.root / 'kv')
 
     def _remember_scan(self, key: str, scan: Scan) -> None:
-        self.cache.put(key, {'risk': scan.risk, 'lines': scan.line_surprisal, 'lines_scored': scan.lines_scored})
+        self.cache.put(key, scan.to_cache())
 
     def _score_lines(self, u: Unit, guidelines: str, ctx: ReviewContext, stats: dict[str, Any]) -> bool:
         """Complete a unit's answer-only scan with its line surprisals; False when out of time."""
         if not time_for(ctx, self._cost(u)):
             return False
         risk = u.scan.risk if u.scan is not None else None
-        u.scan = scan_unit(self.model, u, guidelines)
+        try:
+            u.scan = scan_unit(self.model, u, guidelines, deadline=ctx.deadline)
+        except DeadlinePassed:
+            return False
         if risk is not None:
             u.scan.risk = risk  # the same number; the score already decided on stays as it was
         stats['model_calls'] += 1

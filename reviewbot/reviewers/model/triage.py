@@ -19,12 +19,25 @@ class Scan:
     line_surprisal: dict[int, float]  # added line -> mean surprisal (nats/token) of its code
     lines_scored: bool = True  # False: scanned for the answer only (scan_unit(lines=False))
 
+    def to_cache(self) -> dict[str, Any]:
+        return {'risk': self.risk, 'lines': self.line_surprisal, 'lines_scored': self.lines_scored}
+
+    @classmethod
+    def from_cache(cls, hit: Any) -> Scan | None:
+        """The scan a result-cache entry holds; None when it is not one (an older or damaged entry)."""
+        try:
+            return cls(float(hit['risk']), {int(k): float(v) for k, v in hit['lines'].items()},
+                       lines_scored=bool(hit.get('lines_scored', True)))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
 
 NONE_ANSWER = 'NONE'
 _ADDED_ROW = re.compile(r'^L(?P<n>\d+) +\+ (?P<code>.*)$')  # an added line in render_view's layout
 
 
-def scan_unit(model: Any, u: Unit, guidelines: str = '', lines: bool = True) -> Scan:
+def scan_unit(model: Any, u: Unit, guidelines: str = '', lines: bool = True,
+              deadline: float | None = None) -> Scan:
     """One prefill of the review prompt followed by 'NONE': the surprisal of each code token of
     the view (how unnatural each added line is to the model; Ray et al., ICSE 2016) and, at the
     end, the probability of NONE as the answer. Generation then starts at the least natural
@@ -32,7 +45,10 @@ def scan_unit(model: Any, u: Unit, guidelines: str = '', lines: bool = True) -> 
 
     lines=False: only the answer's probability (line_surprisal left empty), when the model can
     score just the last tokens: the prompt is then prefilled without projecting every code
-    token onto the vocabulary (a third of the prefill's work for Qwen-0.5B)."""
+    token onto the vocabulary (a third of the prefill's work for Qwen-0.5B).
+
+    `deadline` (time.monotonic()) goes to a model that takes one: it raises DeadlinePassed once the
+    deadline is past, between graph calls."""
     prompt = model.chat_prompt(review_messages(u, guidelines))
     at = prompt.rfind('\n' + u.view + '\n')
     if at < 0:  # pragma: no cover - the template keeps the user text intact
@@ -43,12 +59,14 @@ def scan_unit(model: Any, u: Unit, guidelines: str = '', lines: bool = True) -> 
     n_head = len(head.ids)
     if full.ids[:n_head] != head.ids or len(full.ids) == n_head:
         return Scan(0.0, {})
-    if not lines and 'last' in inspect.signature(model.token_surprisals).parameters:
-        tail = list(model.token_surprisals(prefix, text + NONE_ANSWER, last=len(full.ids) - n_head))
+    params = inspect.signature(model.token_surprisals).parameters
+    timed = {'deadline': deadline} if deadline is not None and 'deadline' in params else {}
+    if not lines and 'last' in params:
+        tail = list(model.token_surprisals(prefix, text + NONE_ANSWER, last=len(full.ids) - n_head, **timed))
         if len(tail) != len(full.ids) - n_head:
             return Scan(0.0, {})
         return Scan(_answer_risk(tail[0]), {}, lines_scored=False)
-    surprisals = list(model.token_surprisals(prefix, text + NONE_ANSWER))
+    surprisals = list(model.token_surprisals(prefix, text + NONE_ANSWER, **timed))
     if len(surprisals) != len(full.ids):
         return Scan(0.0, {})
     spans: list[tuple[int, int, int]] = []  # code span of each added line in the view text
