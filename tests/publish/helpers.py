@@ -227,7 +227,8 @@ def assert_inert(text: str) -> None:
     assert not re.search(r'(?i)(//|www\.)evil\.example', text)  # URLs are defanged: evil[.]example
     assert not re.search(r'(?i)https?://', text)
     # our code spans (defanged URLs) are inert; a backtick after an escaped backslash (\\\\`) is live
-    outside_spans = re.sub(r'((?:^|[^\\])(?:\\\\)*)`[^`]*`', r'\1', text)
+    # (a lookbehind, so a span right after another span, e.g. `a`\\\\`b`, is found too)
+    outside_spans = re.sub(r'(?<!\\)((?:\\\\)*)`[^`]*`', r'\1', text)
     assert not re.search(r'(?<!\\)[\[\]]\(', outside_spans)  # no Markdown link or image
     assert not references(outside_spans), references(outside_spans)  # code spans are never parsed for them
     assert '```' not in text.replace('\\`', '')

@@ -23,6 +23,7 @@ def test_prompt_injection_is_inert() -> None:
                                    '%', '&', '$', 'GH-', '"']),
                   max_size=60).map(''.join))
 @example('\\WWW.(')  # a URL right after a backslash: the escaped backslash leaves the span live
+@example('A0://\\A0://&0')  # two code spans with an escaped backslash between them
 def test_any_text_is_inert(text: str) -> None:
     assert_inert(textsafe.prose(text))
 
