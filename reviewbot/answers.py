@@ -21,19 +21,18 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from reviewbot.engine.unixsock import secure_dir
+from reviewbot.safefile import atomic_write
 
 VERSION = 1
 MAX_ENTRIES = 64
 ENV_PREFIXES = ('REVIEWBOT_', 'RUFF_', 'SEMGREP_', 'XDG_')  # what reviewbot and its tools read
 ENV_NAMES = ('NO_COLOR', 'PATH', 'HOME')
-ENV_CACHE_DIR = 'REVIEWBOT_CACHE_DIR'  # = reviewbot.reviewers.model.cache.ENV_CACHE_DIR
 
 
 # skips a later run would decide the same way: the model's triage and the files it does not read
@@ -56,11 +55,12 @@ def whole(report: Any) -> bool:
             and not report.unfinished and 'cloud' not in report.reviewers)
 
 
-def outside(root: Path | None, folder: Path | None = None) -> bool:
-    """True when the answers folder is outside the work tree at `root` (a relative or in-repository
-    $XDG_CACHE_HOME / $REVIEWBOT_CACHE_DIR would put it inside: then nothing is stored)."""
-    folder = folder or answers_dir()
-    if root is None or not folder.is_absolute():
+def _outside(root: Path | None, folder: Path) -> bool:
+    """True when `folder` is outside the work tree at `root` (a relative or in-repository
+    $XDG_CACHE_HOME / $REVIEWBOT_CACHE_DIR would put it inside); no root: no work tree to keep out of."""
+    if root is None:
+        return True
+    if not folder.is_absolute():
         return False
     try:
         folder.resolve().relative_to(root.resolve())
@@ -71,7 +71,7 @@ def outside(root: Path | None, folder: Path | None = None) -> bool:
 
 def answers_dir(environ: Mapping[str, str] | None = None) -> Path:
     """$REVIEWBOT_CACHE_DIR/answers when set (beside the model's results), else <cache home>/answers."""
-    from reviewbot.engine.paths import cache_home
+    from reviewbot.engine.paths import ENV_CACHE_DIR, cache_home
     env = dict(os.environ if environ is None else environ)
     if env.get(ENV_CACHE_DIR):
         return Path(env[ENV_CACHE_DIR]).expanduser() / 'answers'
@@ -143,24 +143,17 @@ def _touch(path: Path) -> None:
         pass
 
 
-def store(answer_key: str, answer: Answer, folder: Path | None = None) -> None:
-    """Keep the answer (atomically; a folder that cannot be written is left alone: it is only a cache)."""
+def store(answer_key: str, answer: Answer, folder: Path | None = None, *, work_tree: Path | None = None) -> None:
+    """Keep the answer (atomically; a folder that cannot be written is left alone: it is only a cache),
+    never inside `work_tree` and only in a folder of this user closed to others."""
     folder = folder or answers_dir()
-    if not secure_dir(folder, create=True):
+    if not _outside(work_tree, folder) or not secure_dir(folder, create=True):
         return
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.answer-')
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(dataclasses.asdict(answer), f)
-        os.replace(tmp, folder / f'{answer_key}.json')
-        tmp = None
+        atomic_write(folder / f'{answer_key}.json', json.dumps(dataclasses.asdict(answer)))
         _touch(folder / f'{answer_key}.json')
         entries = sorted(folder.glob('*.json'), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for old in entries[MAX_ENTRIES:]:
             old.unlink(missing_ok=True)
     except OSError:
         return
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)

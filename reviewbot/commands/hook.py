@@ -347,8 +347,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     code = EXIT_FINDINGS if blocked else EXIT_OK
     whole = len(reports) == 1 and answers.whole(reports[0][1]) and not pipeline.abandoned()
-    if answer_key is not None and whole and answers.outside(srcs[0].repo_root):
-        answers.store(answer_key, answers.Answer(''.join(out), code))
+    if answer_key is not None and whole:
+        answers.store(answer_key, answers.Answer(''.join(out), code), work_tree=srcs[0].repo_root)
     if pipeline.abandoned():
         # a reviewer still running past the budget (the model inside onnxruntime, say) must neither
         # delay the answer nor run into the interpreter's shutdown: the report is out, leave now

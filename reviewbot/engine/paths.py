@@ -18,6 +18,7 @@ from reviewbot.engine import registry
 
 MANIFEST = 'reviewbot-model.json'
 ENV_MODEL_DIR = 'REVIEWBOT_MODEL_DIR'
+ENV_CACHE_DIR = 'REVIEWBOT_CACHE_DIR'  # the model's results and the hook's answers
 
 
 def cache_home(environ: dict[str, str] | os._Environ[str] | None = None) -> Path:

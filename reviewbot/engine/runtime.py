@@ -32,13 +32,11 @@ from reviewbot.engine.backend import GenerationResult
 from reviewbot.engine.chat import compile_template, special_tokens
 from reviewbot.engine.prefix import PREFIX_CACHE_BYTES, PrefixCache
 from reviewbot.engine.session import session_options
+from reviewbot.engine.surgery import HIDDEN_PREFIX, TARGET_IDS, TARGET_LOGPROBS
 from reviewbot.errors import DeadlinePassed, ModelError
 
 SCORE_CHUNK = 64  # scored positions per graph call (even): bounds the logits held at once (64 x vocab)
 PREFILL_CHUNK = 128  # unscored prompt tokens per graph call when a deadline is given (even)
-TARGET_IDS = 'target_ids'  # = reviewbot.engine.surgery.TARGET_IDS (not imported here)
-TARGET_LOGPROBS = 'target_logprobs'
-HIDDEN_PREFIX = 'hidden.'  # = reviewbot.engine.surgery.HIDDEN_PREFIX: `hidden.<layer>` outputs (export 5+)
 
 
 class OnnxModel:

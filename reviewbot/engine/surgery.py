@@ -14,7 +14,7 @@ from pathlib import Path
 from reviewbot.errors import ModelError
 
 LOGITS_TO_KEEP = 'logits_to_keep'
-TARGET_IDS = 'target_ids'  # = reviewbot.engine.runtime.TARGET_IDS
+TARGET_IDS = 'target_ids'
 TARGET_LOGPROBS = 'target_logprobs'
 HIDDEN_PREFIX = 'hidden.'
 # Layers whose input (the RMS-normalised residual stream after layer-1 blocks, tensor `l<layer>.h`

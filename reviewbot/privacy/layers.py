@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewbot import textscan
-
-MASK = '********'  # the same mask reviewbot.privacy.redact uses
-
+from reviewbot.privacy.redact import MASK
 
 # -- layer 2: our own patterns -------------------------------------------------------------------
 

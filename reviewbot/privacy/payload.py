@@ -21,8 +21,8 @@ from typing import Any
 from reviewbot.core import FileChange, Hunk, LineKind, Skipped
 from reviewbot.errors import ReviewbotError
 from reviewbot.privacy.layers import detect_secrets_lines, own_redact_line, own_redact_lines
+from reviewbot.privacy.redact import MASK as MASK  # the one mask, as payload.MASK (reviewbot.reviewers.cloud)
 
-MASK = '********'  # the same mask reviewbot.privacy.redact uses
 WITHHELD = '[line withheld: possible secret]'
 BYTES_PER_TOKEN_ESTIMATE = 3  # conservative for code (real tokenizers give ~3.5-4 bytes per token)
 BODY_OVERHEAD = 1024  # JSON framing, model name, max_tokens...

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from reviewbot.core import Hunk
+from reviewbot.engine.surgery import HIDDEN_PREFIX
 
 VIEW_TOKEN_CAP = 256  # view tokens read for the features (the research prefill feeds at most these)
-HIDDEN_PREFIX = 'hidden.'  # = reviewbot.engine.surgery.HIDDEN_PREFIX
 
 # Branch points, as counted for a complexity delta (McCabe-like) over the languages the model reviews.
 _BRANCH = re.compile(r'\b(?:if|elif|else|for|while|except|catch|case|switch|and|or|try|finally|with|'

@@ -9,10 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from reviewbot.engine.paths import cache_home
+from reviewbot.engine.paths import ENV_CACHE_DIR, cache_home
 from reviewbot.safefile import atomic_write
-
-ENV_CACHE_DIR = 'REVIEWBOT_CACHE_DIR'
 
 
 def default_cache_dir() -> Path:
