@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from reviewbot.engine import paths, registry
 from reviewbot.engine.paths import MANIFEST
 from reviewbot.errors import ModelError
 
@@ -63,3 +64,36 @@ def check(folder: Path, data: dict[str, Any], fix_hint: str, full: bool,
             from reviewbot.engine.fetch import sha256_file
             if sha256_file(path, on_bytes) != want['sha256']:
                 raise ModelError(f'{path} is corrupt (sha256 mismatch): {fix_hint}')
+
+
+def _fix_hint(name: str, folder: Path) -> str:
+    if name in registry.names():
+        return f'run `reviewbot model export {name}` again (or delete {folder})'
+    return f'copy the exported model folder {folder} again'
+
+
+def locate(name_or_path: str | None, model_dir: str | os.PathLike[str] | None = None,
+           precision: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """The exported folder of a registered model (by name, from the model dir; None or '': the
+    default model) or of an exported folder given by path, and its manifest, checked (sizes; hashes
+    of the small files): what runtime.load_model loads, found without importing the runtime.
+    A missing or damaged model is a one-line ModelError that says how to fix it."""
+    candidate = Path(name_or_path or '').expanduser()
+    if name_or_path and name_or_path not in registry.names() and (candidate / MANIFEST).is_file():
+        folder = candidate
+        data = read(folder, _fix_hint('', folder))
+    else:
+        spec = registry.resolve(name_or_path)
+        if precision and precision not in registry.PRECISIONS:
+            raise ModelError(f'unknown precision {precision!r}: use int4, int8 or fp32')
+        folder = paths.model_path(spec.name, model_dir, precision)
+        if not (folder / MANIFEST).is_file():
+            flag = f' --precision {precision}' if precision else ''
+            if not paths.gguf_path(spec.name, model_dir).is_file():
+                raise ModelError(f"model {spec.name!r} is not fetched: run `reviewbot model fetch {spec.name} "
+                                 f"&& reviewbot model export {spec.name}{flag}`")
+            raise ModelError(f"model {spec.name!r} is not exported{' at ' + precision if precision else ''}: "
+                             f"run `reviewbot model export {spec.name}{flag}`")
+        data = read(folder, _fix_hint(spec.name, folder))
+    check(folder, data, _fix_hint(data.get('name', ''), folder), full=False)
+    return folder, data

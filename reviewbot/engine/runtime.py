@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from reviewbot import defaults
-from reviewbot.engine import manifest, paths, prefix, registry
+from reviewbot.engine import manifest, prefix
 from reviewbot.engine.backend import GenerationResult
 from reviewbot.engine.chat import compile_template, special_tokens
 from reviewbot.engine.prefix import PREFIX_CACHE_BYTES, PrefixCache
@@ -350,35 +350,12 @@ def _in_time(deadline: float | None) -> None:
         raise DeadlinePassed('the deadline passed before the model call')
 
 
-def _fix_hint(name: str, folder: Path) -> str:
-    if name in registry.names():
-        return f'run `reviewbot model export {name}` again (or delete {folder})'
-    return f'copy the exported model folder {folder} again'
-
-
 def load_model(name_or_path: str | None, model_dir: str | os.PathLike[str] | None = None,
                threads: int = defaults.THREADS, precision: str | None = None) -> OnnxModel:
     """Load a registered model by name (from the model dir; None or '': the default model) or an
     exported folder by path.
 
-    Checks the folder against its manifest (sizes; hashes of the small files) first, so a missing
-    or damaged model is a one-line ModelError that says how to fix it."""
-    candidate = Path(name_or_path or '').expanduser()
-    if name_or_path and name_or_path not in registry.names() and (candidate / paths.MANIFEST).is_file():
-        folder = candidate
-        data = manifest.read(folder, _fix_hint('', folder))
-    else:
-        spec = registry.resolve(name_or_path)
-        if precision and precision not in registry.PRECISIONS:
-            raise ModelError(f'unknown precision {precision!r}: use int4, int8 or fp32')
-        folder = paths.model_path(spec.name, model_dir, precision)
-        if not (folder / paths.MANIFEST).is_file():
-            flag = f' --precision {precision}' if precision else ''
-            if not paths.gguf_path(spec.name, model_dir).is_file():
-                raise ModelError(f"model {spec.name!r} is not fetched: run `reviewbot model fetch {spec.name} "
-                                 f"&& reviewbot model export {spec.name}{flag}`")
-            raise ModelError(f"model {spec.name!r} is not exported{' at ' + precision if precision else ''}: "
-                             f"run `reviewbot model export {spec.name}{flag}`")
-        data = manifest.read(folder, _fix_hint(spec.name, folder))
-    manifest.check(folder, data, _fix_hint(data.get('name', ''), folder), full=False)
+    Checks the folder against its manifest (sizes; hashes of the small files) first
+    (manifest.locate), so a missing or damaged model is a one-line ModelError that says how to fix it."""
+    folder, data = manifest.locate(name_or_path, model_dir, precision)
     return OnnxModel(folder, data, threads)
