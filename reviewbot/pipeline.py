@@ -34,7 +34,7 @@ from reviewbot.diffparse import parse_diff
 from reviewbot.errors import ConfigError
 from reviewbot.newside import NewFiles
 from reviewbot.privacy.redact import redact
-from reviewbot.reviewers import ANALYZERS, WAITED_FOR, ReviewContext, Reviewer, ReviewerResult
+from reviewbot.reviewers import ANALYZERS, STARTED_FIRST, WAITED_FOR, ReviewContext, Reviewer, ReviewerResult
 from reviewbot.scope import Plan, make_plan
 from reviewbot.sources import DiffSource
 
@@ -245,7 +245,9 @@ def _run_reviewers(chosen: Sequence[Reviewer], plan: Plan, ctx: ReviewContext,
         done.put((i, result, None, time.perf_counter() - t0))
 
     start = time.perf_counter()
-    for i, r in enumerate(chosen):
+    first = [i for i, r in enumerate(chosen) if r.name in STARTED_FIRST]
+    for i in first + [i for i in range(len(chosen)) if i not in first]:
+        r = chosen[i]
         # daemon: a reviewer abandoned at the deadline must not keep the process (the hook) alive
         threading.Thread(target=work, args=(i, r), name=f'{THREAD_PREFIX}{r.name}', daemon=True).start()
     results: dict[int, tuple[ReviewerResult | None, BaseException | None, float]] = {}

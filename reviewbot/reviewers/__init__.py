@@ -85,6 +85,9 @@ ANALYZERS = frozenset({'secrets', 'ruff', 'patterns'})
 # Waited for past the deadline: a hook must not let a secret through because the machine was slow
 # (it is deterministic and normally takes well under a second).
 WAITED_FOR = frozenset({'secrets'})
+# started first: their work is a subprocess (semgrep ~0.6 s, the longest part of a hook run), which then
+# runs while the others' Python (detect-secrets' imports) holds the GIL; results still merge in config order
+STARTED_FIRST = ('patterns', 'ruff')
 
 
 def build(names: list[str], config: Config, *, model: Any = None) -> list[Reviewer]:

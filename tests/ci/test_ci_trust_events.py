@@ -126,7 +126,7 @@ def test_outside_ci_the_checkout_config_is_used(world: World):
 def guidelines_pr(w: World, link_to: str) -> PR:
     """Base: the model on the maintainers' in-house server (recorded by the fake) with guidelines;
     the head replaces GUIDELINES.md by a symbolic link to `link_to`."""
-    base_cfg = ('reviewers = ["secrets", "model"]\nguidelines = "GUIDELINES.md"\n'
+    base_cfg = ('reviewers = ["secrets", "model"]\nguidelines = "GUIDELINES.md"\nmodel_findings = "info"\n'
                 f'server = "{w.attacker.origin}"\nserver_is_local = true\n')
     pr = w.pull_request({'.reviewbot.toml': base_cfg, 'GUIDELINES.md': 'Be nice to the parser.\n'}, {})
     r = pr.repo

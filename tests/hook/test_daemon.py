@@ -33,7 +33,8 @@ AFTER = ('def total(prices, tax):\n    result = 0\n    for p in prices:\n       
          '    if tax > 0:\n        result = result * tax / 100\n    eval(str(result))\n'
          '    password = "hunter2"\n    return result\n')
 # threshold 1: every unit is reported as skipped with its triage score, so the reports compare numbers
-CONFIG = (f'reviewers = ["model"]\nmodel = "{TINY}"\ncache = false\ntriage_threshold = 1.0\n'
+# model_findings = "info": the model triages every unit (the default, "off", asks it for nothing)
+CONFIG = (f'reviewers = ["model"]\nmodel = "{TINY}"\ncache = false\ntriage_threshold = 1.0\nmodel_findings = "info"\n'
           '[hook]\nbudget = 0\n')
 SECOND = 'import os\n\n\ndef run(cmd):\n    return os.system(cmd)\n'
 SECOND_AFTER = ('import os\nimport subprocess\n\n\ndef run(cmd):\n'
@@ -379,12 +380,16 @@ def test_killed_mid_review_falls_back_with_a_note(ddir: Path, tmp_path: Path):
     assert dies(info['pid'])
 
 
-def test_bad_mode_env_is_one_line(ddir: Path, tmp_path: Path):
+@pytest.mark.parametrize('findings', ['info', 'off'])
+def test_bad_mode_env_is_one_line(ddir: Path, tmp_path: Path, findings: str):
+    # "off" (the default): the model is not asked for anything here, and the bad value is still said
     repo = staged_repo(tmp_path)
+    if findings == 'off':
+        repo.write('.reviewbot.toml', CONFIG.replace('model_findings = "info"\n', ''))
     proc = run_hook(repo.path, REVIEWBOT_DAEMON='sometimes', REVIEWBOT_DAEMON_DIR=str(ddir))
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
-    assert 'REVIEWBOT_DAEMON' in err and 'Traceback' not in err
+    assert 'REVIEWBOT_DAEMON' in err and 'Traceback' not in err and len(err.strip().splitlines()) == 1
 
 
 def test_signal_stops_it(ddir: Path):

@@ -39,7 +39,8 @@ def test_a_tiny_budget_answers_with_what_it_has_and_says_what_it_skipped(repo: G
     from reviewbot.engine.paths import exported_precisions
     if not exported_precisions(TINY, None):
         pytest.skip(f'{TINY} is not exported here')
-    repo.write('.reviewbot.toml', 'reviewers = ["secrets", "ruff", "patterns", "model"]\n')
+    # "info": the model triages (the default asks it for nothing when no finding needs a fix)
+    repo.write('.reviewbot.toml', 'reviewers = ["secrets", "ruff", "patterns", "model"]\nmodel_findings = "info"\n')
     repo.write('mod.py', MODULE)
     repo.commit('initial')
     repo.write('mod.py', MODULE + CHANGE)

@@ -263,7 +263,7 @@ def test_tiny_budget_skips_with_budget_reasons_and_accounts_for_every_unit(tiny,
 
 
 def test_deadline_already_passed_calls_no_model(cache_dir):
-    config = defaults().override(model=TINY)
+    config = defaults().override(model=TINY, model_findings="info")  # triage runs
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config, deadline=time.monotonic() - 1)
     reviewer = mr.ModelReviewer(config)
     result = reviewer.review(files, ctx)
@@ -274,7 +274,7 @@ def test_deadline_already_passed_calls_no_model(cache_dir):
 def test_budget_smaller_than_one_model_call_starts_none(cache_dir):
     # A model call cannot be interrupted: one that cannot finish in time is never started, and
     # the model is not even loaded.
-    config = defaults().override(model=TINY)
+    config = defaults().override(model=TINY, model_findings="info")  # triage runs
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config, deadline=time.monotonic() + 0.5)
     reviewer = mr.ModelReviewer(config)
     result = reviewer.review(files, ctx)
@@ -310,7 +310,7 @@ def test_rerun_hits_the_cache_and_does_no_inference(tiny, cache_dir):
 
 
 def test_no_cache_config_always_calls_the_model(tiny, cache_dir):
-    config = defaults().override(model=TINY, triage_threshold=1.0, cache=False)
+    config = defaults().override(model=TINY, triage_threshold=1.0, cache=False, model_findings="info")
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     for _ in range(2):
         result = mr.ModelReviewer(config, model=tiny).review(files, ctx)
@@ -437,11 +437,11 @@ def test_answer_after_an_answer_only_triage_completes_the_scan_and_caches_it(tin
 def test_the_shared_prompt_head_is_kept_in_the_cache_dir_only_with_the_cache_on(tiny_int4, cache_dir):
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP)
     tiny_int4.prefix_cache.clear()
-    off = mr.ModelReviewer(defaults().override(model=TINY, cache=False), model=tiny_int4)
+    off = mr.ModelReviewer(defaults().override(model=TINY, cache=False, model_findings="info"), model=tiny_int4)
     cleared = off.review(files, ctx)
     assert not (cache_dir / 'kv').exists()
     tiny_int4.prefix_cache.clear()
-    on = mr.ModelReviewer(defaults().override(model=TINY), model=tiny_int4)
+    on = mr.ModelReviewer(defaults().override(model=TINY, model_findings="info"), model=tiny_int4)
     result = on.review(files, ctx)
     assert len(list((cache_dir / 'kv').glob('*.npz'))) == 1
     assert [s.reason for s in result.skipped] == [s.reason for s in cleared.skipped]
@@ -535,8 +535,9 @@ def test_an_answer_is_sized_to_the_time_left(tiny, cache_dir):
 
 
 def test_free_form_findings_are_off_by_default_and_info_when_asked(tiny) -> None:
-    """Issue 18: the model's own findings measured under 50 % precision, so the defaults generate
-    nothing for them and say so; "info" shows them at info severity; "on" as the model labels them."""
+    """Issue 18: the model's own findings measured under 50 % precision, so the defaults neither
+    triage nor generate for them (issue 17: no model work nothing reads) and say so in the plan;
+    "info" shows them at info severity; "on" as the model labels them."""
     from reviewbot.core import Severity
     old, new = many_hunks_source(3)
     shown = {}
@@ -545,12 +546,15 @@ def test_free_form_findings_are_off_by_default_and_info_when_asked(tiny) -> None
         if mode != 'off':
             config = config.override(model_findings=mode)
         files, ctx = files_and_ctx('pkg/calc.py', old, new, config)
-        reviewer = mr.ModelReviewer(config, model=tiny)
+        reviewer = mr.ModelReviewer(config, model=tiny if mode != 'off' else None)
         reviewer.max_new_tokens = 24
         result = reviewer.review(files, ctx)
         shown[mode] = result
-    assert shown['off'].stats['generated'] == 0 and not shown['off'].findings
-    assert any('model_findings = "off"' in n for n in shown['off'].notes)
+        if mode == 'off':
+            # nothing reads a triage score then: the model is not even loaded, and plan() says why
+            assert reviewer._model is None
+            assert any('model_findings = "off"' in line for line in reviewer.plan(files, ctx))
+    assert shown['off'].stats['triage'] == 'off' and not shown['off'].findings and not shown['off'].skipped
     assert shown['info'].stats['generated'] == shown['on'].stats['generated'] > 0
     assert all(f.severity is Severity.INFO for f in shown['info'].findings)
     assert ([(f.line, f.message) for f in shown['info'].findings]
@@ -575,7 +579,7 @@ def test_a_triage_the_deadline_stops_is_reported_as_not_reached(tiny, cache_dir)
             seen.append(deadline)
             raise DeadlinePassed('the deadline passed before the model call')
 
-    config = defaults().override(model=TINY, cache=False)
+    config = defaults().override(model=TINY, cache=False, model_findings="info")
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config, deadline=time.monotonic() + 600)
     result = mr.ModelReviewer(config, model=Slow(tiny)).review(files, ctx)
     assert seen == [ctx.deadline]

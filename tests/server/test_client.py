@@ -121,7 +121,7 @@ def test_model_reviewer_reviews_through_the_in_house_server(served: tuple[Any, s
     from reviewbot.reviewers.model import ModelReviewer
     _, base = served
     monkeypatch.setenv('RB_TEST_TOKEN', TOKEN)
-    cfg = server_config(tmp_path, base, is_local=True).override(cache=False)
+    cfg = server_config(tmp_path, base, is_local=True).override(cache=False, model_findings='info')
     diff = parse_diff(b'diff --git a/q.py b/q.py\nnew file mode 100644\n--- /dev/null\n+++ b/q.py\n'
                       b'@@ -0,0 +1,2 @@\n+def f(name, db):\n+    return db.execute("SELECT " + name)\n')
     reviewer = ModelReviewer(cfg)

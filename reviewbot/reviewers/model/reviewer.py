@@ -29,8 +29,9 @@ from reviewbot.reviewers.model.units import Unit, language, make_units, render_v
 from reviewbot.reviewers.model.validate import NAME, parse_output, validate
 
 MAX_NEW_TOKENS = 64  # three finding lines
+OFF_PLAN = ('free-form findings off (model_findings = "off": their measured precision is under 50 %; "on" or '
+            '"info" asks for them), so no hunk is triaged; the model proposes fixes for findings that lack one')
 DEFAULT_TRIAGE_THRESHOLD = defaults.TRIAGE_THRESHOLD  # calibrated on the eval set: eval/results/model.md
-# Until the first model call has measured them: speeds of the 0.5B int4 model on a busy 2-core machine.
 
 
 class ModelReviewer:
@@ -68,8 +69,7 @@ class ModelReviewer:
         return self._model
 
     def _warm_model(self) -> Backend | None:
-        """The model of a running `reviewbot daemon` (reviewbot.engine.warm); None when there is
-        none (or it serves another export or version) and the model loads in this process."""
+        """A running `reviewbot daemon`'s model (engine.warm); None: it loads in this process."""
         from reviewbot.engine import warm
         section = _section(self.config, 'daemon')
         mode = warm.mode_from(str(section.get('mode', defaults.DAEMON_MODE)))
@@ -96,8 +96,17 @@ class ModelReviewer:
             raise ModelError(f'cannot load model {name!r} ({first[:200]}): run '
                              f'`reviewbot model fetch {name} --force`') from None
 
-    def model_identity(self) -> str:
-        """Model name and precision for cache keys, found without loading the model."""
+    def _check_available(self) -> None:
+        """A missing or damaged local model, a bad $REVIEWBOT_DAEMON or an in-house server without its
+        extra or declaration is said now; nothing is loaded or sent."""
+        if self._model is None and _cfg(self.config, 'server', ''):
+            _ = self.model  # the client only
+        elif self._model is None:
+            from reviewbot.engine import manifest, warm
+            warm.mode_from(str(_section(self.config, 'daemon').get('mode', defaults.DAEMON_MODE)))
+            manifest.locate(self.model_name or None, self.model_dir)
+
+    def model_identity(self) -> str:  # name and precision for cache keys, without loading the model
         server = str(_cfg(self.config, 'server', '') or '')
         if server:  # the same before and after the server is first asked, and never a local model's
             return f'server|{server.rstrip("/")}'
@@ -112,7 +121,6 @@ class ModelReviewer:
             return f'{self.model_name}|'
         return f'{self.model_name}|{folder.name.removeprefix("onnx-")}'
 
-    # Planning -------------------------------------------------------------------------------
     def units(self, files: list[FileChange], ctx: ReviewContext) -> tuple[list[Unit], list[Skipped]]:
         units: list[Unit] = []
         skipped: list[Skipped] = []
@@ -133,6 +141,8 @@ class ModelReviewer:
         return units, skipped
 
     def plan(self, files: list[FileChange], ctx: ReviewContext) -> list[str]:
+        if self.findings_mode == 'off':
+            return [f'model: local model {self.model_name or "(default)"}: {OFF_PLAN}']
         units, skipped = self.units(files, ctx)
         left = ctx.time_left()
         budget = 'no time limit' if left is None else f'budget {max(left, 0):.0f} s'
@@ -163,8 +173,14 @@ class ModelReviewer:
                                  'model_calls': 0, 'findings': 0, 'dropped': {}, 'explained_last': 0}
         result.stats = stats
         units, skipped = self.units(files, ctx)
-        result.skipped.extend(skipped)
         stats['units'] = len(units)
+        if self.findings_mode == 'off':
+            # Nothing reads a triage score when no free-form finding is asked for: no prefill, and
+            # no model loaded unless a finding needs a fix proposal (reviewbot.fixes.model).
+            stats['triage'] = 'off'  # said by plan(), not in every report
+            self._check_available()
+            return result
+        result.skipped.extend(skipped)
         if not units:
             return result
         guidelines = self.guidelines(ctx)
@@ -195,22 +211,14 @@ class ModelReviewer:
             if u.score is None:
                 result.skipped.append(self._skip(u, why_not(u)))
         risky = sorted((u for u in units if u.score is not None and u.score >= self.threshold), key=_risk_order)
-        if self.findings_mode == 'off':
-            # free-form findings are off (the default): nothing was generated for them
-            if risky:
-                result.notes.append(f'model: {len(risky)} hunk(s) over the triage threshold not asked for '
-                                    'findings (model_findings = "off": their measured precision is under '
-                                    '50 %; "on" or "info" shows them)')
-            risky = []
         for u in risky:
             if id(u) not in found:
                 result.skipped.append(self._skip(u, why_not(u)))
             elif id(u) in cut:
                 result.skipped.append(self._skip(u, 'budget: generation cut at the deadline'))
             result.findings.extend(found.get(id(u), []))
-        asked = self.findings_mode != 'off'
         left_out = sum(1 for u in later
-                       if u.score is None or (asked and u.score >= self.threshold and id(u) not in found))
+                       if u.score is None or (u.score >= self.threshold and id(u) not in found))
         if left_out:
             result.notes.append(f'model: {left_out} of {len(units)} units were not reviewed: an analyzer '
                                 'already flagged their hunks, so they came last, and the budget did not reach them')
@@ -238,8 +246,6 @@ class ModelReviewer:
                 defer.append(u)
             elif u.score is not None or self.triage(u, guidelines, ctx, stats) is not None:
                 triaged.append(u)
-        if self.findings_mode == 'off':
-            return  # triage only: the free-form findings are not asked for
         for u in sorted((u for u in triaged if (u.score or 0.0) >= self.threshold), key=_risk_order):
             if defer is not None and explained(u):
                 defer.append(u)
@@ -297,7 +303,7 @@ class ModelReviewer:
         u.score = unit_risk(u.scan)
         stats['model_calls'] += 1
         stats['triaged'] += 1
-        self._remember_scan(key, u.scan)
+        self.cache.put(key, u.scan.to_cache())
         return u.score
 
     def _keep_head(self, u: Unit, guidelines: str) -> None:
@@ -315,9 +321,6 @@ class ModelReviewer:
         if at > 0:
             keep(prompt[:at], self.cache.root / 'kv')
 
-    def _remember_scan(self, key: str, scan: Scan) -> None:
-        self.cache.put(key, scan.to_cache())
-
     def _score_lines(self, u: Unit, guidelines: str, ctx: ReviewContext, stats: dict[str, Any]) -> bool:
         """Complete a unit's answer-only scan with its line surprisals; False when out of time."""
         if not time_for(ctx, self._cost(u)):
@@ -330,7 +333,7 @@ class ModelReviewer:
         if risk is not None:
             u.scan.risk = risk  # the same number; the score already decided on stays as it was
         stats['model_calls'] += 1
-        self._remember_scan(self.triage_key(u, guidelines), u.scan)
+        self.cache.put(self.triage_key(u, guidelines), u.scan.to_cache())
         return True
 
     def answer(self, u: Unit, guidelines: str, ctx: ReviewContext,
