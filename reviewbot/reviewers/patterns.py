@@ -11,7 +11,10 @@ free within a function, weak random for secrets, XXE, open redirects, prototype 
 Every rule is kept quiet on real, well-kept code (eval/results/rules-fp-c.md). semgrep runs fully
 offline (`--metrics=off`, only our local rule files, never the registry), once per review over all
 files: the new revisions are written into a temporary directory under their relative paths, so the
-startup cost is paid once. As with ruff, only hits that land on lines the diff adds are reported. A
+startup cost is paid once; of a Python file only the top-level statements the change touches and the
+imports are given (reviewbot.pyslice: lines and byte offsets kept; semgrep's taint analysis is per
+function, so the rest cannot change what it finds there, and matching it was half of semgrep's time in
+a hook). As with ruff, only hits that land on lines the diff adds are reported. A
 file whose new revision cannot be read (a bare patch) is scanned as its hunks made into one
 parseable program (reviewbot.fragments), and each hit is mapped back to its new-file line.
 
@@ -31,7 +34,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from reviewbot import fragments, languages, toolenv
+from reviewbot import fragments, languages, pyslice, toolenv
 from reviewbot.config import Config
 from reviewbot.core import ChangeKind, FileChange, Finding, Severity, Skipped
 from reviewbot.reviewers import (
@@ -163,6 +166,8 @@ class PatternsReviewer:
                     result.skipped.append(Skipped(f.path, reason, reviewer=self.name,
                                                   lines=f.added_count))
                     continue
+                if frag is None and languages.language(f.path) == 'python':
+                    text = pyslice.narrowed(text, new_side_lines(f)[0])  # only what the change touches
                 dest = root / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_text(text, encoding='utf-8', errors='surrogateescape')
