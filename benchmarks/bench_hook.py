@@ -1,4 +1,4 @@
-"""The pre-commit hook as a user meets it: `reviewbot hook` on a staged 20-line change, three ways.
+"""The pre-commit hook as a user meets it: `reviewbot hook` on a staged 20-line change, six ways.
 
 A real temporary git repository holds a 477-line Python module (this project's reviewbot/server/app.py
 as of commit 655a810, pinned so runs stay comparable) with a 20-line function staged into its middle.
@@ -6,13 +6,16 @@ as of commit 655a810, pinned so runs stay comparable) with a 20-line function st
 under /usr/bin/time -v (wall time; peak RSS of the hook process, or of an analyzer subprocess it waited
 for if that was larger):
 
-* cold: no daemon running, empty result cache (the model loads in the hook process);
+* cold: no daemon running, empty result cache (the model would load in the hook process; with the
+  defaults nothing on this change needs it: its free-form findings are off, no finding needs a fix);
 * rerun: the same again, unchanged, with the caches the cold run left: the hook's answer cache
   (reviewbot/answers.py) prints the answer kept from the cold run without loading a reviewer;
 * warm: a daemon started (`reviewbot daemon start`, which returns once the model is loaded) and used
   once on another change in another repository (both not timed), then the hook on the 20-line change
   with an empty result cache: all model work done again, in the daemon;
-* warm_rerun: the same again with those caches (the daemon still running).
+* warm_rerun: the same again with those caches (the daemon still running);
+* cold_triage, warm_triage: cold and warm again in a repository whose .reviewbot.toml asks for the model's
+  findings (`model_findings = "info"`), so the model triages the hunk: what its own work costs.
 
 Every round uses fresh repositories, caches and daemon; the load average is recorded at the start and end
 of every run. Reported per row: best and median of the rounds, peak RSS, and the daemon's own peak RSS
@@ -42,8 +45,12 @@ RESULTS = Path(__file__).resolve().parent / 'results'
 MODULE_COMMIT = '655a810'
 MODULE_SOURCE = 'reviewbot/server/app.py'
 MODULE = 'service/app.py'
-ROWS = ('cold', 'rerun', 'warm', 'warm_rerun')
-TARGETS = {'cold': 2.0, 'warm': 0.8, 'rerun': 0.3, 'warm_rerun': 0.3}
+ROWS = ('cold', 'rerun', 'warm', 'warm_rerun', 'cold_triage', 'warm_triage')
+TARGETS = {'cold': 2.0, 'warm': 0.8, 'rerun': 0.3, 'warm_rerun': 0.3, 'cold_triage': None, 'warm_triage': None}
+# the rows *_triage: the repository's .reviewbot.toml asks for the model's findings (as info), so the model
+# triages the hunk (one prefill of ~840 tokens) as it did by default before; the defaults ask it for
+# nothing here (no finding needs a fix proposal), so these rows show what the model's own work costs
+TRIAGE_CONFIG = 'model_findings = "info"\n'
 
 # the same 20-line function bench_review.py stages (benchmarks/ is on sys.path when run as a script)
 CHANGE = ADDED_FUNCTION
@@ -65,14 +72,17 @@ def module_text() -> str:
                           capture_output=True, text=True).stdout
 
 
-def make_repo(change: str, at_end: bool = False) -> Path:
-    """A git repository with the module committed and `change` staged into it (middle, or at the end)."""
+def make_repo(change: str, at_end: bool = False, config: str = '') -> Path:
+    """A git repository with the module (and `config` as .reviewbot.toml) committed and `change` staged
+    into the module (middle, or at the end)."""
     repo = Path(tempfile.mkdtemp(prefix='bench-hook-'))
     git(repo, 'init', '-q')
     text = module_text()
     target = repo / MODULE
     target.parent.mkdir(parents=True)
     target.write_text(text, encoding='utf-8')
+    if config:
+        (repo / '.reviewbot.toml').write_text(config, encoding='utf-8')
     git(repo, 'add', '-A')
     git(repo, 'commit', '-qm', 'base')
     lines = text.split('\n')
@@ -127,18 +137,22 @@ def one_round(reviewbot: list[str], base_env: dict[str, str]) -> dict:
         hook = [*reviewbot, 'hook']
         out['cold'] = timed(hook, repos[-1], env)  # no daemon runs in this daemon dir
         out['rerun'] = timed(hook, repos[-1], env)
+        repos.append(make_repo(CHANGE, config=TRIAGE_CONFIG))
+        out['cold_triage'] = timed(hook, repos[-1], {**env, 'REVIEWBOT_CACHE_DIR': str(work / 'cold-triage')})
         started = subprocess.run([*reviewbot, 'daemon', 'start'], env=env, capture_output=True, text=True,
                                  check=False, cwd='/')
         if started.returncode != 0:
             raise SystemExit(f'bench_hook: reviewbot daemon start failed: {started.stderr.strip()[-300:]}')
-        repos.append(make_repo(OTHER_CHANGE, at_end=True))
+        repos.append(make_repo(OTHER_CHANGE, at_end=True, config=TRIAGE_CONFIG))  # the daemon's first use
         warm_up = timed(hook, repos[-1], {**env, 'REVIEWBOT_CACHE_DIR': str(work / 'warm-up')})
         repos.append(make_repo(CHANGE))
         warm_env = {**env, 'REVIEWBOT_CACHE_DIR': str(work / 'warm')}
         out['warm'] = timed(hook, repos[-1], warm_env)
         out['warm_rerun'] = timed(hook, repos[-1], warm_env)
+        repos.append(make_repo(CHANGE, config=TRIAGE_CONFIG))
+        out['warm_triage'] = timed(hook, repos[-1], {**env, 'REVIEWBOT_CACHE_DIR': str(work / 'warm-triage')})
         rss = daemon_peak_rss_mb(reviewbot, env)
-        for row in ('warm', 'warm_rerun'):
+        for row in ('warm', 'warm_rerun', 'warm_triage'):
             out[row]['daemon_peak_rss_mb'] = rss
             out[row]['warm_up_seconds'] = warm_up['seconds']
         subprocess.run([*reviewbot, 'daemon', 'stop'], env=env, check=False, capture_output=True, cwd='/')
@@ -171,7 +185,9 @@ def write_reports(data: dict) -> None:
     names = {'cold': 'cold process (no daemon, empty result cache)',
              'rerun': 'unchanged re-run (answer and result caches kept, no daemon)',
              'warm': 'warm daemon (empty result cache)',
-             'warm_rerun': 'unchanged re-run, daemon running'}
+             'warm_rerun': 'unchanged re-run, daemon running',
+             'cold_triage': 'model findings asked (info): cold process, the model triages',
+             'warm_triage': 'model findings asked (info): warm daemon, the model triages'}
     lines = [f"# `reviewbot hook` on a staged 20-line change ({m['rounds']} rounds)", '',
              (f"A {m['module_lines']}-line Python module ({MODULE_SOURCE} at {MODULE_COMMIT}) committed in a "
               f"temporary git repository, a 20-line function staged into its middle; `reviewbot hook` with the "
@@ -184,9 +200,10 @@ def write_reports(data: dict) -> None:
     for row in ROWS:
         r = s[row]
         daemon = r['daemon_peak_rss_mb'] if r['daemon_peak_rss_mb'] else '–'
+        target = f"≤ {r['target_seconds']}" if r['target_seconds'] else '–'
         loads = ', '.join(f'{a:.1f}→{b:.1f}' for a, b in r['load1'])
         lines.append(f"| {names[row]} | {r['best_seconds']:.2f} | {r['median_seconds']:.2f} "
-                     f"({r['max_seconds']:.2f}) | ≤ {r['target_seconds']} | {r['peak_rss_mb']} | {daemon} | "
+                     f"({r['max_seconds']:.2f}) | {target} | {r['peak_rss_mb']} | {daemon} | "
                      f"{', '.join(map(str, r['exits']))} | {loads} |")
     warm_up = [run['warm'].get('warm_up_seconds') for run in data['runs'] if 'warm' in run]
     lines += ['', ('Targets (issue 17, quiet machine): cold ≤ 2.0 s, warm daemon ≤ 0.8 s, unchanged re-run '
@@ -194,12 +211,22 @@ def write_reports(data: dict) -> None:
                    'Peak RSS of the hook is of the hook process or of an analyzer it ran, whichever was '
                    'larger (/usr/bin/time -v).'),
               '',
-              (f"The daemon was used once before the warm run, on another change in another repository "
-               f"(not timed: {', '.join(f'{x:.1f}' for x in warm_up if x is not None)} s); `reviewbot daemon "
-               "start` itself returns once the model is loaded. Exit 1 means the hook reported findings at "
-               "its fail level."), '', 'What the hook printed on its last cold run:', '', '```',
+              ("With the defaults the model's free-form findings are off (their measured precision is under "
+               "50 %), so nothing reads a triage score and the model is loaded only for a finding that needs "
+               "a fix proposal: on this change (no finding) the model does no work. The two last rows ask for "
+               "its findings (`model_findings = \"info\"` in the repository's .reviewbot.toml): the model "
+               "triages the hunk (one prefill of ~840 tokens), as the defaults did before; no target is set "
+               "for them. Every run as installed: the package's bytecode compiled first (as pip does), "
+               "PYTHONDONTWRITEBYTECODE unset."),
+              '',
+              (f"The daemon was used once before the warm runs, on another change in another repository with "
+               f"the model's findings asked (not timed: {', '.join(f'{x:.1f}' for x in warm_up if x is not None)}"
+               " s); `reviewbot daemon start` itself returns once the model is loaded. Exit 1 means the hook "
+               "reported findings at its fail level."), '', 'What the hook printed on its last cold run:', '',
+              '```',
               *data['runs'][-1]['cold']['said'], '```', '', 'And on its last unchanged re-run:', '', '```',
-              *data['runs'][-1]['rerun']['said'], '```']
+              *data['runs'][-1]['rerun']['said'], '```', '', 'And on its last warm run with the findings asked:',
+              '', '```', *data['runs'][-1]['warm_triage']['said'], '```']
     (RESULTS / 'hook.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')
 
 
@@ -210,8 +237,11 @@ def main() -> int:
     ap.add_argument('--model-dir', default=None)
     args = ap.parse_args()
     env = {**os.environ, 'PYTHONPATH': str(args.code.resolve())}
-    for key in ('REVIEWBOT_DAEMON', 'REVIEWBOT_MODEL_DIR', 'REVIEWBOT_CACHE_DIR', 'REVIEWBOT_DAEMON_DIR'):
+    # as installed: pip compiles the package's bytecode, so no run pays for compiling (~0.1 s otherwise)
+    for key in ('REVIEWBOT_DAEMON', 'REVIEWBOT_MODEL_DIR', 'REVIEWBOT_CACHE_DIR', 'REVIEWBOT_DAEMON_DIR',
+                'PYTHONDONTWRITEBYTECODE'):
         env.pop(key, None)
+    subprocess.run([sys.executable, '-m', 'compileall', '-q', str(args.code.resolve() / 'reviewbot')], check=True)
     if args.model_dir:
         env['REVIEWBOT_MODEL_DIR'] = args.model_dir
     reviewbot = [sys.executable, '-m', 'reviewbot']
