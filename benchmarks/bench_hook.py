@@ -6,13 +6,14 @@ as of commit 655a810, pinned so runs stay comparable) with a 20-line function st
 under /usr/bin/time -v (wall time; peak RSS of the hook process, or of an analyzer subprocess it waited
 for if that was larger):
 
-* cold: no daemon running, empty result cache (the model would load in the hook process; with the
-  defaults nothing on this change needs it: its free-form findings are off, no finding needs a fix);
+* cold: no daemon running, empty result cache (with the defaults the model is not loaded: its
+  free-form findings and its fix proposals are off);
 * rerun: the same again, unchanged, with the caches the cold run left: the hook's answer cache
   (reviewbot/answers.py) prints the answer kept from the cold run without loading a reviewer;
 * warm: a daemon started (`reviewbot daemon start`, which returns once the model is loaded) and used
   once on another change in another repository (both not timed), then the hook on the 20-line change
-  with an empty result cache: all model work done again, in the daemon;
+  with an empty result cache (with the defaults the hook does not contact the daemon: the same run
+  as cold);
 * warm_rerun: the same again with those caches (the daemon still running);
 * cold_triage, warm_triage: cold and warm again in a repository whose .reviewbot.toml asks for the model's
   findings (`model_findings = "info"`), so the model triages the hunk: what its own work costs.
@@ -212,8 +213,8 @@ def write_reports(data: dict) -> None:
                    'larger (/usr/bin/time -v).'),
               '',
               ("With the defaults the model's free-form findings are off (their measured precision is under "
-               "50 %), so nothing reads a triage score and the model is loaded only for a finding that needs "
-               "a fix proposal: on this change (no finding) the model does no work. The two last rows ask for "
+               "50 %), so nothing reads a triage score, and its fix proposals are off: the defaults never load "
+               "the model, and the warm rows are the same runs as the cold ones. The two last rows ask for "
                "its findings (`model_findings = \"info\"` in the repository's .reviewbot.toml): the model "
                "triages the hunk (one prefill of ~840 tokens), as the defaults did before; no target is set "
                "for them. Every run as installed: the package's bytecode compiled first (as pip does), "

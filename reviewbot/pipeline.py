@@ -138,7 +138,7 @@ def plan(source: DiffSource, config: Config, *, stage: str = 'cli', baseline: Pa
     # Only a reviewer that declares `remote = True` (the cloud reviewer) may send anything; its
     # plan() lines say exactly what (or why nothing will be sent).
     server = config.server
-    if server and any(r.name == 'model' for r in chosen):
+    if server and any(r.name == 'model' and getattr(r, 'uses_model', True) for r in chosen):
         lines.append(f'leaves this machine: the model reviewer\'s prompts, to the in-house server '
                      f'{server}' + ('' if config.server_is_local
                                     else ' (refused: server_is_local is not true)'))

@@ -73,7 +73,7 @@ def test_a_missing_extra_met_later_is_one_line_too(repo: GitRepo, tmp_path: Path
     repo.commit('base')
     repo.write('a.py', 'x = 1\ny = eval(input())\n')
     repo.git('add', 'a.py')
-    repo.write('.reviewbot.toml', 'server = "http://127.0.0.1:9"\nserver_is_local = true\n')
+    repo.write('.reviewbot.toml', 'server = "http://127.0.0.1:9"\nserver_is_local = true\nmodel_findings = "on"\n')
     proc = run_cli('review', '--reviewers', 'model', '--no-cache', cwd=repo.path,
                    env={**without(tmp_path, 'httpx'), 'REVIEWBOT_DAEMON': 'off'})
     one_line_naming(proc, 'cloud', 'httpx')

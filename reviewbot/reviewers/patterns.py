@@ -11,10 +11,10 @@ free within a function, weak random for secrets, XXE, open redirects, prototype 
 Every rule is kept quiet on real, well-kept code (eval/results/rules-fp-c.md). semgrep runs fully
 offline (`--metrics=off`, only our local rule files, never the registry), once per review over all
 files: the new revisions are written into a temporary directory under their relative paths, so the
-startup cost is paid once; of a Python file only the top-level statements the change touches and the
-imports are given (reviewbot.pyslice: lines and byte offsets kept; semgrep's taint analysis is per
-function, so the rest cannot change what it finds there, and matching it was half of semgrep's time in
-a hook). As with ruff, only hits that land on lines the diff adds are reported. A
+startup cost is paid once; of a Python file the untouched top-level functions and classes are
+blanked (reviewbot.pyslice: lines and byte offsets kept; a function is its own taint scope, so they
+cannot change what is found elsewhere, and matching them was half of semgrep's time in a hook). As
+with ruff, only hits that land on lines the diff adds are reported. A
 file whose new revision cannot be read (a bare patch) is scanned as its hunks made into one
 parseable program (reviewbot.fragments), and each hit is mapped back to its new-file line.
 

@@ -80,9 +80,10 @@ def test_what_the_answer_depends_on_brings_a_new_review(repo: GitRepo, tmp_path:
 
 
 def test_a_partial_answer_is_not_kept(repo: GitRepo, tmp_path: Path):
-    # the model is missing (fail-open): its part is skipped, so the answer is not whole and not kept;
+    # the model (its findings asked) is missing (fail-open): its part is skipped, so the answer is not
+    # whole and not kept;
     # a file over the size limit is decided by the diff and the config, and does not count
-    _repo(repo, 'reviewers = ["secrets", "ruff", "model"]\nmax_file_changed_lines = 10\n')
+    _repo(repo, 'reviewers = ["secrets", "ruff", "model"]\nmax_file_changed_lines = 10\nmodel_findings = "info"\n')
     repo.write('big.py', ''.join(f'X_{i} = {i}\n' for i in range(20)))
     repo.git('add', 'big.py')
     cache = tmp_path / 'cache'

@@ -270,8 +270,9 @@ def test_missing_local_model_end_to_end(repo: GitRepo, tmp_path: Path, policy: s
     """With the real local-model reviewer (once it is in the pipeline) and an empty model dir."""
     empty = tmp_path / 'no-models'
     empty.mkdir()
+    # the model asked for its findings: by default (findings and model fixes off) it is never needed
     repo.write('.reviewbot.toml', f'reviewers = ["secrets", "model"]\nmodel_dir = "{empty}"\n'
-                                  f'[hook]\non_missing_model = "{policy}"\n')
+                                  f'model_findings = "info"\n[hook]\non_missing_model = "{policy}"\n')
     repo.write('app.py', 'x = 1\n')
     repo.commit('initial')
     repo.write('app.py', 'x = 2\n')

@@ -319,11 +319,20 @@ def test_no_cache_config_always_calls_the_model(tiny, cache_dir):
 
 
 def test_missing_model_is_a_one_line_model_error_naming_the_fetch_command(tmp_path, cache_dir):
-    config = defaults().override(model=TINY, model_dir=str(tmp_path / 'empty-models'))
+    config = defaults().override(model=TINY, model_dir=str(tmp_path / "empty-models"),
+                                 model_findings="info")
     files, ctx = files_and_ctx('app/db.py', OLD_APP, NEW_APP, config)
     with pytest.raises(ModelError) as e:
         mr.ModelReviewer(config).review(files, ctx)
     assert '\n' not in str(e.value) and 'reviewbot model fetch' in str(e.value)
+    # with its findings and its fixes off (the defaults) the model is never needed: not even looked for
+    off = defaults().override(model=TINY, model_dir=str(tmp_path / 'empty-models'))
+    reviewer = mr.ModelReviewer(off)
+    assert not reviewer.uses_model and reviewer.review(files, ctx).stats['triage'] == 'off'
+    assert 'no work' in reviewer.plan(files, ctx)[0]
+    # the fixes on: loaded in the reviewer (its thread, its time), so the missing model is said there
+    with pytest.raises(ModelError):
+        mr.ModelReviewer(off.override('fix', model='on')).review(files, ctx)
 
 
 def test_default_model_flags_sql_built_from_user_input(cache_dir):

@@ -30,7 +30,7 @@ from reviewbot.reviewers.model.validate import NAME, parse_output, validate
 
 MAX_NEW_TOKENS = 64  # three finding lines
 OFF_PLAN = ('free-form findings off (model_findings = "off": their measured precision is under 50 %; "on" or '
-            '"info" asks for them), so no hunk is triaged; the model proposes fixes for findings that lack one')
+            '"info" asks for them), so nothing is triaged; ')
 DEFAULT_TRIAGE_THRESHOLD = defaults.TRIAGE_THRESHOLD  # calibrated on the eval set: eval/results/model.md
 
 
@@ -52,7 +52,6 @@ class ModelReviewer:
         self._head_kept = False
         self._notes: list[str] = []  # e.g. the warm daemon went away (reviewbot.engine.warm)
 
-    # The model -------------------------------------------------------------------------------
     @property
     def model(self) -> Backend:
         """The engine.Backend: an in-house server when configured, else the warm daemon's model,
@@ -96,15 +95,12 @@ class ModelReviewer:
             raise ModelError(f'cannot load model {name!r} ({first[:200]}): run '
                              f'`reviewbot model fetch {name} --force`') from None
 
-    def _check_available(self) -> None:
-        """A missing or damaged local model, a bad $REVIEWBOT_DAEMON or an in-house server without its
-        extra or declaration is said now; nothing is loaded or sent."""
-        if self._model is None and _cfg(self.config, 'server', ''):
-            _ = self.model  # the client only
-        elif self._model is None:
-            from reviewbot.engine import manifest, warm
-            warm.mode_from(str(_section(self.config, 'daemon').get('mode', defaults.DAEMON_MODE)))
-            manifest.locate(self.model_name or None, self.model_dir)
+    @property
+    def uses_model(self) -> bool:
+        """Whether this review asks the model anything: its findings, or (`[fix] model` not "off") the
+        fix proposals, for which the model is then loaded here. Neither is on by default."""
+        fix = str(_section(self.config, 'fix').get('model', defaults.FIX_MODEL))
+        return self.findings_mode != 'off' or fix != 'off'
 
     def model_identity(self) -> str:  # name and precision for cache keys, without loading the model
         server = str(_cfg(self.config, 'server', '') or '')
@@ -142,7 +138,11 @@ class ModelReviewer:
 
     def plan(self, files: list[FileChange], ctx: ReviewContext) -> list[str]:
         if self.findings_mode == 'off':
-            return [f'model: local model {self.model_name or "(default)"}: {OFF_PLAN}']
+            where = ('in-house server' if _cfg(self.config, 'server', '')
+                     else f'local model {self.model_name or "(default)"}')
+            job = ('loaded for the fix proposals ([fix] model)' if self.uses_model
+                   else 'no work: its fix proposals are off too ([fix] model = "off")')
+            return [f'model: {where}: {OFF_PLAN}{job}']
         units, skipped = self.units(files, ctx)
         left = ctx.time_left()
         budget = 'no time limit' if left is None else f'budget {max(left, 0):.0f} s'
@@ -154,7 +154,6 @@ class ModelReviewer:
     def guidelines(self, ctx: ReviewContext) -> str:
         return read_guidelines(self.config, str(_cfg(self.config, 'guidelines', '') or ''), ctx.repo_root)
 
-    # Review ---------------------------------------------------------------------------------
     def review(self, files: list[FileChange], ctx: ReviewContext) -> ReviewerResult:
         result = ReviewerResult()
         try:
@@ -172,14 +171,15 @@ class ModelReviewer:
         stats: dict[str, Any] = {'units': 0, 'triaged': 0, 'generated': 0, 'cache_hits': 0,
                                  'model_calls': 0, 'findings': 0, 'dropped': {}, 'explained_last': 0}
         result.stats = stats
+        if self.findings_mode == 'off':
+            # Nothing reads a triage score when no free-form finding is asked for: no prefill. The model
+            # is loaded (here: in this reviewer's thread and time, its notes reported) only for the fix stage.
+            stats['triage'] = 'off'  # said by plan(), not in every report
+            if self.uses_model and any(language(fc.path) and fc.added_count for fc in files):
+                _ = self.model
+            return result
         units, skipped = self.units(files, ctx)
         stats['units'] = len(units)
-        if self.findings_mode == 'off':
-            # Nothing reads a triage score when no free-form finding is asked for: no prefill, and
-            # no model loaded unless a finding needs a fix proposal (reviewbot.fixes.model).
-            stats['triage'] = 'off'  # said by plan(), not in every report
-            self._check_available()
-            return result
         result.skipped.extend(skipped)
         if not units:
             return result
