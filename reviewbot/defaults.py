@@ -36,6 +36,7 @@ DAEMON_IDLE_MINUTES = 15
 # the model fixer is off: of 7 model fixes that passed the verifier on the eval set, 2 were judged
 # correct (benchmarks/results/fixes-hand-review.md)
 FIX_MODEL = 'off'
+FIX_MODEL_MIN_SECONDS = 3.0  # no model fix is started (nor the model loaded for one) with less time left
 
 # --- `reviewbot serve` ------------------------------------------------------------------------------
 SERVER_HOST = '127.0.0.1'  # loopback; any other address needs a bearer token

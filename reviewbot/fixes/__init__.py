@@ -20,6 +20,7 @@ import collections
 import dataclasses
 from typing import Any
 
+from reviewbot import defaults
 from reviewbot.core import FIX_SOURCES, Diff, Finding, Fix, Side
 from reviewbot.fixes import rewrite as rewrite_fixer
 from reviewbot.fixes import ruff as ruff_fixer
@@ -67,7 +68,7 @@ def _why_none(f: Finding, fc_missing: bool, text: str | None) -> str | None:
     return None
 
 
-MODEL_MIN_SECONDS = 3.0  # no model fix is started with less time than this left
+MODEL_MIN_SECONDS = defaults.FIX_MODEL_MIN_SECONDS  # no model fix is started with less time than this left
 
 
 def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list,

@@ -172,10 +172,10 @@ class ModelReviewer:
                                  'model_calls': 0, 'findings': 0, 'dropped': {}, 'explained_last': 0}
         result.stats = stats
         if self.findings_mode == 'off':
-            # Nothing reads a triage score when no free-form finding is asked for: no prefill. The model
-            # is loaded (here: in this reviewer's thread and time, its notes reported) only for the fix stage.
+            # Nothing reads a triage score: no prefill. The model is loaded (in this thread, its time) for fixes only.
             stats['triage'] = 'off'  # said by plan(), not in every report
-            if self.uses_model and any(language(fc.path) and fc.added_count for fc in files):
+            if self.uses_model and any(language(fc.path) and fc.added_count for fc in files) and \
+                    time_for(ctx, defaults.FIX_MODEL_MIN_SECONDS):
                 _ = self.model
             return result
         units, skipped = self.units(files, ctx)
