@@ -12,7 +12,6 @@ benchmarks/results/slice_equivalence.{json,md}.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import random
 import subprocess
@@ -58,15 +57,6 @@ def scan(folder: Path) -> dict:
     return json.loads(subprocess.run([*cmd, '.'], cwd=folder, capture_output=True, check=False).stdout)
 
 
-def spans(text: str) -> list[tuple[int, int]] | None:
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError):
-        return None
-    return [(min([n.lineno] + [d.lineno for d in getattr(n, 'decorator_list', [])]), n.end_lineno or n.lineno)
-            for n in tree.body]
-
-
 def on_changed(out: dict, changed: dict[str, set[int]]) -> set[tuple]:
     got = set()
     for r in out.get('results') or []:
@@ -84,7 +74,7 @@ def main() -> int:
     ap.add_argument('--seed', type=int, default=11)
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from reviewbot.pyslice import narrowed
+    from reviewbot.pyslice import narrowed, statements
     rng = random.Random(args.seed)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='slice-eq-') as tmp:
@@ -106,7 +96,7 @@ def main() -> int:
         changed: dict[str, set[int]] = {}
         kept_bytes = total_bytes = 0
         for flat, text in texts.items():
-            tops = spans(text)
+            tops = [(a, b) for a, b, _ in statements(text) or []]
             if not tops:
                 continue
             lines: set[int] = set()

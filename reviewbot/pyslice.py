@@ -25,18 +25,15 @@ def narrowed(text: str, lines: set[int]) -> str:
     count its lines differently) or nothing is dropped."""
     if not lines or '\r' in text.replace('\r\n', ''):
         return text
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError):
+    tops = statements(text)
+    if tops is None:
         return text
     keep: set[int] = set()
     dropped: set[int] = set()
-    for node in tree.body:
-        start = min([node.lineno] + [d.lineno for d in getattr(node, 'decorator_list', [])])
-        span = range(start, (node.end_lineno or node.lineno) + 1)
-        scoped = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    for start, end, scoped in tops:
+        span = range(start, end + 1)
         (keep if not scoped or any(n in lines for n in span) else dropped).update(span)
-    if keep & dropped:  # a line shared by a kept and a dropped statement: not narrowed
+    if not dropped or keep & dropped:  # nothing to drop, or a line shared by a kept and a dropped statement
         return text
     rows = _LINES.split(text)
     for n in sorted(keep):  # the comment lines directly above a kept statement stay with it
@@ -44,8 +41,6 @@ def narrowed(text: str, lines: set[int]) -> str:
         while above >= 1 and above not in keep and rows[above - 1].lstrip().startswith('#'):
             keep.add(above)
             above -= 1
-    if not dropped:
-        return text
     out = []
     for i, row in enumerate(rows, 1):
         if i in keep:
@@ -57,3 +52,14 @@ def narrowed(text: str, lines: set[int]) -> str:
         except UnicodeError:  # not writable as the file is written either: left as it is
             return text
     return ''.join(out)
+
+
+def statements(text: str) -> list[tuple[int, int, bool]] | None:
+    """(first line, decorators included; last line; whether it is a function or class) of each
+    top-level statement of `text`; None when it does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError):
+        return None
+    return [(min([n.lineno] + [d.lineno for d in getattr(n, 'decorator_list', [])]), n.end_lineno or n.lineno,
+             isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))) for n in tree.body]

@@ -72,28 +72,41 @@ def _fix_hint(name: str, folder: Path) -> str:
     return f'copy the exported model folder {folder} again'
 
 
+def _given(name_or_path: str | None) -> Path | None:
+    """`name_or_path` itself when it names an exported folder (not a registered model), else None."""
+    if name_or_path and name_or_path not in registry.names():
+        candidate = Path(name_or_path).expanduser()
+        if (candidate / MANIFEST).is_file():
+            return candidate
+    return None
+
+
+def folder(name_or_path: str | None, model_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The exported folder load_model would use: an exported folder given by path, else the registered
+    model's (None or '': the default model) in the model dir, which may not exist yet."""
+    return _given(name_or_path) or paths.model_path(registry.resolve(name_or_path).name, model_dir)
+
+
 def locate(name_or_path: str | None, model_dir: str | os.PathLike[str] | None = None,
            precision: str | None = None) -> tuple[Path, dict[str, Any]]:
-    """The exported folder of a registered model (by name, from the model dir; None or '': the
-    default model) or of an exported folder given by path, and its manifest, checked (sizes; hashes
-    of the small files): what runtime.load_model loads, found without importing the runtime.
-    A missing or damaged model is a one-line ModelError that says how to fix it."""
-    candidate = Path(name_or_path or '').expanduser()
-    if name_or_path and name_or_path not in registry.names() and (candidate / MANIFEST).is_file():
-        folder = candidate
-        data = read(folder, _fix_hint('', folder))
+    """The exported folder of a model (as folder(), at `precision` if given) and its manifest, checked
+    (sizes; hashes of the small files): what runtime.load_model loads. A missing or damaged model is a
+    one-line ModelError that says how to fix it."""
+    found = _given(name_or_path)
+    if found is not None:
+        data = read(found, _fix_hint('', found))
     else:
         spec = registry.resolve(name_or_path)
         if precision and precision not in registry.PRECISIONS:
             raise ModelError(f'unknown precision {precision!r}: use int4, int8 or fp32')
-        folder = paths.model_path(spec.name, model_dir, precision)
-        if not (folder / MANIFEST).is_file():
+        found = paths.model_path(spec.name, model_dir, precision)
+        if not (found / MANIFEST).is_file():
             flag = f' --precision {precision}' if precision else ''
             if not paths.gguf_path(spec.name, model_dir).is_file():
                 raise ModelError(f"model {spec.name!r} is not fetched: run `reviewbot model fetch {spec.name} "
                                  f"&& reviewbot model export {spec.name}{flag}`")
             raise ModelError(f"model {spec.name!r} is not exported{' at ' + precision if precision else ''}: "
                              f"run `reviewbot model export {spec.name}{flag}`")
-        data = read(folder, _fix_hint(spec.name, folder))
-    check(folder, data, _fix_hint(data.get('name', ''), folder), full=False)
-    return folder, data
+        data = read(found, _fix_hint(spec.name, found))
+    check(found, data, _fix_hint(data.get('name', ''), found), full=False)
+    return found, data

@@ -64,13 +64,8 @@ def mode_from(config_mode: str, environ: dict[str, str] | None = None) -> str:
 
 def model_folder(name_or_path: str | None, model_dir: str | None) -> Path:
     """The exported folder load_model would use (resolved), without loading anything."""
-    from reviewbot.engine import paths, registry
-    if name_or_path and name_or_path not in registry.names():
-        candidate = Path(name_or_path).expanduser()
-        if (candidate / paths.MANIFEST).is_file():
-            return candidate.resolve()
-    spec = registry.resolve(name_or_path)
-    return paths.model_path(spec.name, model_dir).resolve()
+    from reviewbot.engine import manifest
+    return manifest.folder(name_or_path, model_dir).resolve()
 
 
 def identity(folder: Path, threads: int) -> dict[str, Any]:

@@ -68,9 +68,6 @@ def _why_none(f: Finding, fc_missing: bool, text: str | None) -> str | None:
     return None
 
 
-MODEL_MIN_SECONDS = defaults.FIX_MODEL_MIN_SECONDS  # no model fix is started with less time than this left
-
-
 def run(findings: list[Finding], diff: Diff, ctx: ReviewContext, reviewers: list,
         enabled: bool = True, model: Any = None) -> FixOutcome:
     """Findings with verified fixes attached (and unverified suggestions removed), the summary."""
@@ -175,7 +172,7 @@ def _model_round(findings: list[Finding], texts: dict[str, str], diff: Diff, ctx
         owners: list[int] = []
         for n, i in enumerate(todo):
             left = ctx.time_left()
-            if left is not None and left < MODEL_MIN_SECONDS:
+            if left is not None and left < defaults.FIX_MODEL_MIN_SECONDS:
                 skipped += len(todo) - n
                 break
             proposed.add(i)
